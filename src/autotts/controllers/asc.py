@@ -1,0 +1,58 @@
+"""ASC — adaptive consistency: full-read until the Beta majority confidence clears a threshold."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.voting import beta_confidence, majority, vote_stats
+from autotts.errors import UsageError
+
+if TYPE_CHECKING:
+    from autotts.env.session import Session
+
+__all__ = ["AdaptiveConsistency"]
+
+
+class AdaptiveConsistency(Controller):
+    name = "asc"
+
+    def __init__(self, max_samples: int = 64, threshold: float = 0.95) -> None:
+        if max_samples < 1:
+            raise UsageError(f"asc: max_samples must be >= 1, got {max_samples}")
+        if not 0.0 <= threshold <= 1.0:
+            raise UsageError(f"asc: threshold must be in [0, 1], got {threshold}")
+        self.max_samples = max_samples
+        self.threshold = threshold
+
+    @classmethod
+    def from_beta(cls, beta: float) -> AdaptiveConsistency:
+        return cls(max_samples=budget_schedule(beta))
+
+    def solve(self, session: Session) -> str | None:
+        answers: list[str] = []
+        for _ in range(self.max_samples):
+            if not session.can_branch:
+                break
+            answers.append(session.full_read())
+            if len(answers) < 2:
+                continue
+            winner, top1, top2 = vote_stats(answers)
+            confidence = beta_confidence(top1, top2)
+            if session.tracing:
+                session.trace(
+                    "confidence_check",
+                    goal="stop once the leader is confidently the majority",
+                    input={"n_answers": len(answers)},
+                    output={"winner": winner, "top1": top1, "top2": top2, "confidence": confidence},
+                    decision=f"stop if confidence > {self.threshold}",
+                )
+            if confidence > self.threshold:
+                return winner
+        return majority(answers)
+
+    def vectorised(self) -> VectorisedRun:
+        from autotts.controllers.vectorised.sequential import run_adaptive_consistency
+
+        return lambda batch: run_adaptive_consistency(batch, self.max_samples, self.threshold)

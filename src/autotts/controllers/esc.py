@@ -1,0 +1,62 @@
+"""ESC — early-stopping self-consistency: read windows of answers, stop on a unanimous window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.voting import majority
+from autotts.errors import UsageError
+
+if TYPE_CHECKING:
+    from autotts.env.session import Session
+
+__all__ = ["EarlyStoppingConsistency"]
+
+
+class EarlyStoppingConsistency(Controller):
+    name = "esc"
+
+    def __init__(self, max_samples: int = 64, window_size: int = 8) -> None:
+        if max_samples < 1:
+            raise UsageError(f"esc: max_samples must be >= 1, got {max_samples}")
+        if window_size < 1:
+            raise UsageError(f"esc: window_size must be >= 1, got {window_size}")
+        self.max_samples = max_samples
+        self.window_size = window_size
+
+    @classmethod
+    def from_beta(cls, beta: float) -> EarlyStoppingConsistency:
+        # Below one full window the budget is read as a single window.
+        samples = budget_schedule(beta)
+        return cls(max_samples=samples, window_size=min(8, samples))
+
+    def solve(self, session: Session) -> str | None:
+        answers: list[str] = []
+        for _ in range(self.max_samples // self.window_size):
+            window: list[str] = []
+            for _ in range(self.window_size):
+                if not session.can_branch:
+                    break
+                window.append(session.full_read())
+            if not window:
+                continue
+            answers.extend(window)
+            unanimous = len(set(window)) == 1
+            if session.tracing:
+                session.trace(
+                    "window",
+                    goal="stop on a unanimous window",
+                    input={"window": window},
+                    output={"unanimous": unanimous, "n_answers": len(answers)},
+                    decision="return the window's answer if unanimous",
+                )
+            if unanimous:
+                return window[0]
+        return majority(answers)
+
+    def vectorised(self) -> VectorisedRun:
+        from autotts.controllers.vectorised.sequential import run_early_stopping
+
+        return lambda batch: run_early_stopping(batch, self.max_samples, self.window_size)

@@ -1,0 +1,131 @@
+"""Parallel-Probe: probe a fixed cohort in lock-step, prune chains that keep
+disagreeing with the majority, stop once the majority has been stable for T steps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.voting import majority
+from autotts.errors import UsageError
+
+if TYPE_CHECKING:
+    from autotts.env.session import Session
+
+__all__ = ["ParallelProbe"]
+
+
+class ParallelProbe(Controller):
+    name = "parallel-probe"
+
+    def __init__(
+        self,
+        num_chains: int = 64,
+        T: int = 40,
+        prune_patience: int = 7,
+        warm_up: int = 15,
+        probe_burst: int = 1,
+        max_steps: int = 100,
+    ) -> None:
+        for key, value in {
+            "num_chains": num_chains,
+            "T": T,
+            "prune_patience": prune_patience,
+            "probe_burst": probe_burst,
+        }.items():
+            if value < 1:
+                raise UsageError(f"parallel-probe: {key} must be >= 1, got {value}")
+        if warm_up < 0 or max_steps < 0:
+            raise UsageError("parallel-probe: warm_up and max_steps must be >= 0")
+        self.num_chains = num_chains
+        self.T = T
+        self.prune_patience = prune_patience
+        self.warm_up = warm_up
+        self.probe_burst = probe_burst
+        self.max_steps = max_steps
+
+    @classmethod
+    def from_beta(cls, beta: float) -> ParallelProbe:
+        return cls(num_chains=budget_schedule(beta))
+
+    def solve(self, session: Session) -> str | None:
+        # Per chain, in opening order: session index, latest answer, flags, off-track count.
+        index: list[int] = []
+        latest: list[str] = []
+        finished: list[bool] = []
+        pruned: list[bool] = []
+        off_track: list[int] = []
+        for _ in range(self.num_chains):
+            if not session.can_branch:
+                break
+            answer, slot, done = session.probe_new()
+            index.append(slot)
+            latest.append(answer)
+            finished.append(done)
+            pruned.append(False)
+            off_track.append(0)
+        if not index:
+            return None
+        n = len(index)
+
+        stable, prev = 0, None
+        for step in range(self.max_steps):
+            # forward: every live chain reads probe_burst more probes
+            for i in range(n):
+                if pruned[i] or finished[i]:
+                    continue
+                for _ in range(self.probe_burst):
+                    latest[i], finished[i] = session.probe_more(index[i])
+                    if finished[i]:
+                        break
+            active = [i for i in range(n) if not pruned[i]]
+            if not active:
+                return prev
+            winner = majority([latest[i] for i in active])
+
+            if step >= self.warm_up and len(active) > 1:
+                for i in active:
+                    if not finished[i]:
+                        off_track[i] = off_track[i] + 1 if latest[i] != winner else 0
+                newly_pruned = [
+                    i for i in active if not finished[i] and off_track[i] >= self.prune_patience
+                ]
+                for i in newly_pruned:
+                    pruned[i] = True
+                if newly_pruned:
+                    active = [i for i in active if not pruned[i]]
+                    if not active:
+                        return prev
+                    winner = majority([latest[i] for i in active])
+                if session.tracing and newly_pruned:
+                    session.trace(
+                        "prune",
+                        goal="drop chains that keep disagreeing with the majority",
+                        input={"step": step, "prune_patience": self.prune_patience},
+                        output={"pruned": [index[i] for i in newly_pruned]},
+                        state={"n_active": len(active)},
+                        decision="prune chains off track for prune_patience steps",
+                    )
+
+            stable = stable + 1 if winner == prev else 0
+            prev = winner
+            if session.tracing:
+                session.trace(
+                    "terminate_check",
+                    goal="stop once the majority is stable",
+                    input={"step": step},
+                    output={"winner": winner, "stable": stable, "n_active": len(active)},
+                    decision=f"stop if stable >= {self.T} or every chain is done",
+                )
+            if stable >= self.T:
+                return winner
+            if all(finished[i] or pruned[i] for i in range(n)):
+                return winner
+        return prev
+
+    def vectorised(self) -> VectorisedRun:
+        from autotts.controllers.vectorised.parallel_probe import run_parallel_probe
+
+        return lambda batch: run_parallel_probe(batch, self)

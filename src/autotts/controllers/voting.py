@@ -1,0 +1,67 @@
+"""Vote counting shared by the controllers (``replay-protocol.md`` §4).
+
+* :func:`majority`: most frequent answer, ties to the one seen first
+  (``Counter.most_common`` does exactly that: it sorts stably by count).
+* :func:`vote_stats`: winner and the two highest counts.
+* :func:`beta_confidence`: ``1 - I_0.5(top1+1, top2+1)``, the posterior probability
+  that the leader holds more than half the votes. It is read from a table filled
+  once by SciPy's Beta CDF, so values are bit-for-bit those of the published code
+  (an exact rational evaluation differs in the last bit for ~20 % of entries, and
+  the stopping rules compare these values against thresholds).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from functools import lru_cache
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["beta_confidence", "confidence_table", "majority", "vote_stats"]
+
+A = TypeVar("A", bound=Hashable)
+
+#: Vote counts up to this size are served from the precomputed table.
+TABLE_SIZE = 160
+
+
+def majority(answers: Sequence[A]) -> A | None:
+    """The most frequent answer; ties go to the answer that appeared first. ``None`` if empty."""
+    if not answers:
+        return None
+    return Counter(answers).most_common(1)[0][0]
+
+
+def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
+    """``(winner, top1, top2)``: the majority answer and the two highest vote counts."""
+    if not answers:
+        return None, 0, 0
+    common = Counter(answers).most_common(2)
+    return common[0][0], common[0][1], common[1][1] if len(common) > 1 else 0
+
+
+@lru_cache(maxsize=4)
+def confidence_table(size: int = TABLE_SIZE) -> npt.NDArray[np.float64]:
+    """``table[top1, top2]`` = Beta majority confidence for counts below ``size``."""
+    from scipy.stats import beta  # imported lazily: only the first call pays for SciPy
+
+    top1 = np.arange(size, dtype=np.float64)[:, None]
+    top2 = np.arange(size, dtype=np.float64)[None, :]
+    table = 1 - beta.cdf(0.5, top1 + 1, top2 + 1)
+    table[0, :] = 0.0  # no votes, no confidence
+    table.setflags(write=False)
+    return np.asarray(table, dtype=np.float64)
+
+
+def beta_confidence(top1: int, top2: int) -> float:
+    """Probability under Beta(top1+1, top2+1) that the leader's share exceeds one half."""
+    if top1 <= 0:
+        return 0.0
+    if top1 < TABLE_SIZE and top2 < TABLE_SIZE:
+        return float(confidence_table()[top1, top2])
+    from scipy.stats import beta
+
+    return float(1 - beta.cdf(0.5, top1 + 1, top2 + 1))

@@ -1,0 +1,101 @@
+"""Compact in-memory form of replay data.
+
+A replay file stores every answer as a string, many times over. The hot loop only
+ever compares answers for equality, so each question's answers are interned to
+small integers once at load time and every per-branch quantity lives in a NumPy
+array. Gold answers are kept apart from the trajectories (:class:`ReplaySet`
+holds them, :class:`ReplayQuestion` does not), so nothing built from a question
+- an environment, a session, a controller - can ever see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["NO_ANSWER", "ReplayQuestion", "ReplaySet"]
+
+IntArray = npt.NDArray[np.int64]
+
+#: Answer id meaning "no answer" (a controller returned ``None``).
+NO_ANSWER = -1
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayQuestion:
+    """The sampled trajectories of one question, without its gold answer.
+
+    ``answers`` is the question's vocabulary: every distinct answer string that
+    occurs in a probe or a final answer, in order of first occurrence. All other
+    fields refer to answers by their index in it.
+
+    ``steps[b, k]`` is what the ``k+1``-th read of branch ``b`` returns: its
+    ``k``-th probe answer while ``k < n_probes[b]``, its final answer from then on
+    (the row is padded with the final answer). ``tokens[b]`` is the branch's full
+    length and ``probe_freq`` the interval Δ between probes, in tokens.
+    """
+
+    text: str
+    answers: tuple[str, ...]
+    steps: IntArray
+    n_probes: IntArray
+    final: IntArray
+    tokens: IntArray
+    probe_freq: int
+
+    @property
+    def n_branches(self) -> int:
+        return int(self.final.shape[0])
+
+    @cached_property
+    def answer_strings(self) -> tuple[tuple[str, ...], ...]:
+        """Per branch, the answers of its successive reads as strings (probes, then final).
+
+        The pure-Python session reads these instead of the arrays: indexing a
+        tuple is several times cheaper than indexing a NumPy array element.
+        """
+        vocab = self.answers
+        return tuple(
+            tuple(vocab[a] for a in row[: n + 1])
+            for row, n in zip(self.steps.tolist(), self.n_probes.tolist())
+        )
+
+    @cached_property
+    def token_list(self) -> tuple[int, ...]:
+        return tuple(self.tokens.tolist())
+
+    @cached_property
+    def probe_count_list(self) -> tuple[int, ...]:
+        return tuple(self.n_probes.tolist())
+
+
+@dataclass(frozen=True, eq=False)
+class ReplaySet:
+    """All questions of one (model, benchmark) replay file, plus their gold answers.
+
+    ``gold_ids[q]`` is the gold answer's id in question ``q``'s vocabulary, or
+    :data:`NO_ANSWER` when no trajectory ever produced it (then no controller can
+    be right on that question).
+    """
+
+    model: str
+    benchmark: str
+    source: str
+    sha256: str
+    questions: tuple[ReplayQuestion, ...]
+    gold: tuple[str, ...]
+    gold_ids: IntArray = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.benchmark}"
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def is_correct(self, question: int, answer: str | None) -> bool:
+        """String equality with the gold answer, as the reference protocol scores."""
+        return answer is not None and answer == self.gold[question]

@@ -1,0 +1,96 @@
+"""Many episodes of one replay set as arrays, for vectorised controllers.
+
+A vectorised controller advances every episode of a batch in lock-step with
+NumPy operations instead of one Python call per read. It sees the same
+information an episode-at-a-time controller sees, only as arrays:
+
+* ``branches[e, j]``: the global id of the ``j``-th branch episode ``e`` may open;
+* :meth:`EpisodeBatch.answer_after` gives what the ``reads``-th read of a branch
+  returns (its probe answers, then its final answer);
+* :meth:`EpisodeBatch.cost_after` gives what those reads cost, by exactly the
+  charging rule of :class:`~autotts.env.episode.Episode`.
+
+Answer ids are per question; two episodes' ids are never compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from autotts.data.records import ReplaySet
+
+__all__ = ["BatchOutcome", "EpisodeBatch"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """Per episode: the answer id (``NO_ANSWER`` for none), tokens charged, longest branch."""
+
+    answer: IntArray
+    cost: FloatArray
+    sequential_cost: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeBatch:
+    """Episodes over the questions of one :class:`ReplaySet`.
+
+    ``question[e]`` is episode ``e``'s question and ``branches[e]`` its pool in
+    opening order (global branch ids). ``n_answers`` bounds every answer id.
+    """
+
+    question: IntArray
+    branches: IntArray
+    steps: IntArray
+    n_probes: IntArray
+    final: IntArray
+    tokens: IntArray
+    probe_freq: IntArray
+    n_answers: int
+
+    @classmethod
+    def build(cls, replay: ReplaySet, question: IntArray, orders: IntArray) -> EpisodeBatch:
+        """Episodes ``e`` over ``replay.questions[question[e]]`` with branch order ``orders[e]``."""
+        qs = replay.questions
+        offsets = np.cumsum([0] + [q.n_branches for q in qs])[:-1]
+        width = max(q.steps.shape[1] for q in qs)
+        steps = np.concatenate(
+            [np.pad(q.steps, ((0, 0), (0, width - q.steps.shape[1])), mode="edge") for q in qs]
+        )
+        question = np.asarray(question, dtype=np.int64)
+        return cls(
+            question=question,
+            branches=np.asarray(orders, dtype=np.int64) + offsets[question][:, None],
+            steps=steps,
+            n_probes=np.concatenate([q.n_probes for q in qs]),
+            final=np.concatenate([q.final for q in qs]),
+            tokens=np.concatenate([q.tokens for q in qs]),
+            probe_freq=np.asarray([q.probe_freq for q in qs], dtype=np.int64)[question],
+            n_answers=max(len(q.answers) for q in qs),
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.branches.shape[0])
+
+    @property
+    def pool_size(self) -> int:
+        return int(self.branches.shape[1])
+
+    def answer_after(self, branch: IntArray, reads: IntArray) -> IntArray:
+        """What the ``reads``-th read (1-based) of each global ``branch`` returns."""
+        last = self.steps.shape[1] - 1
+        return self.steps[branch, np.minimum(reads - 1, last)]
+
+    def cost_after(self, branch: IntArray, reads: IntArray, probe_freq: IntArray) -> IntArray:
+        """Tokens charged for ``reads`` probe-by-probe reads of each ``branch`` (0 if unopened)."""
+        n_probes = self.n_probes[branch]
+        walked = probe_freq * np.minimum(reads, n_probes)
+        tail = np.maximum(0, self.tokens[branch] - probe_freq * n_probes)
+        return walked + np.where(reads > n_probes, tail, 0)

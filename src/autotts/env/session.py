@@ -1,0 +1,121 @@
+"""The imperative API controllers are written against (the ``reference`` protocol).
+
+A :class:`Session` is a thin layer over :class:`~autotts.env.episode.Episode`
+with exactly the read primitives of ``spec/replay-protocol.md`` §2:
+
+* ``probe_new()`` opens the next branch, reads its first probe and returns
+  ``(answer, branch, finished)``; raises :class:`NoMoreBranches` when all are open;
+* ``probe_more(branch)`` reads the next probe of an open branch and returns
+  ``(answer, finished)``; once a branch is finished it returns its final answer
+  again at no cost;
+* ``full_read()`` (alias ``get_new_branch_final_answer``) opens the next branch,
+  generates it to its end in one go and returns its final answer.
+
+The session never holds a gold answer; scoring happens outside the controller.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from autotts.env.episode import Episode
+
+__all__ = ["Probe", "Session", "TraceStep"]
+
+
+class Probe(NamedTuple):
+    """Result of :meth:`Session.probe_new`."""
+
+    answer: str
+    branch: int
+    finished: bool
+
+
+TraceStep = dict[str, Any]
+
+
+class Session:
+    """One episode as a controller sees it."""
+
+    __slots__ = ("_episode", "_trace")
+
+    def __init__(self, episode: Episode, trace: list[TraceStep] | None = None) -> None:
+        self._episode = episode
+        self._trace = trace
+
+    # -- the read primitives ---------------------------------------------------
+    def probe_new(self) -> Probe:
+        """Open the next branch and read its first probe."""
+        episode = self._episode
+        slot = episode.open_branch()
+        answer, finished = self._explore(slot)
+        return Probe(answer, slot, finished)
+
+    def probe_more(self, branch: int) -> tuple[str, bool]:
+        """Read the next probe of open branch ``branch``: ``(answer, finished)``."""
+        return self._explore(branch)
+
+    def full_read(self) -> str:
+        """Open the next branch, generate all of it, return its final answer."""
+        episode = self._episode
+        slot = episode.open_branch()
+        episode.advance(slot, to_end=True)
+        return episode.reveal(slot)
+
+    #: The published code's name for :meth:`full_read`.
+    get_new_branch_final_answer = full_read
+
+    def _explore(self, slot: int) -> tuple[str, bool]:
+        episode = self._episode
+        if episode.finished[slot]:
+            return episode.reveal(slot), True
+        episode.advance(slot)
+        return episode.reveal(slot), episode.finished[slot]
+
+    # -- what a controller may know ------------------------------------------
+    @property
+    def probe_freq(self) -> int:
+        """Δ: tokens generated between two probes of a branch."""
+        return self._episode.probe_freq
+
+    @property
+    def branches_opened(self) -> int:
+        return self._episode.opened
+
+    @property
+    def can_branch(self) -> bool:
+        """Whether ``probe_new``/``full_read`` can open another branch."""
+        return self._episode.opened < self._episode.pool_size
+
+    @property
+    def tokens_used(self) -> float:
+        return self._episode.cost
+
+    # -- execution traces --------------------------------------------------------
+    @property
+    def tracing(self) -> bool:
+        """True when traces are recorded; guard expensive trace arguments with it."""
+        return self._trace is not None
+
+    def trace(
+        self,
+        event: str,
+        *,
+        goal: str = "",
+        input: Any = None,  # noqa: A002 - the trace schema's field name
+        output: Any = None,
+        state: Any = None,
+        decision: str = "",
+    ) -> None:
+        """Record one step ``{event, goal, input, output, state, decision}``; no-op unless tracing."""
+        if self._trace is not None:
+            self._trace.append(
+                {
+                    "event": event,
+                    "goal": goal,
+                    "input": input,
+                    "output": output,
+                    "state": state,
+                    "decision": decision,
+                }
+            )

@@ -1,0 +1,105 @@
+"""One flat error hierarchy for the whole package.
+
+Every error a user can cause (bad data, bad arguments, an illegal action) is an
+:class:`AutoTTSError`; the CLI turns those into a one-line message and exit code 2,
+so a traceback always means a bug in autotts itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "AutoTTSError",
+    "BudgetExceeded",
+    "ChecksumMismatch",
+    "ControllerError",
+    "DataFormatError",
+    "DownloadError",
+    "EpisodeOver",
+    "InvalidAction",
+    "NoMoreBranches",
+    "UnknownName",
+    "UsageError",
+]
+
+
+class AutoTTSError(Exception):
+    """Base class of every error autotts raises on purpose."""
+
+
+class UsageError(AutoTTSError, ValueError):
+    """A bad argument: wrong range, wrong format, missing file."""
+
+
+class UnknownName(UsageError, KeyError):
+    """A name that is not in a registry; the message suggests the closest ones."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})")
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class DataFormatError(AutoTTSError, ValueError):
+    """A replay file that does not follow the upstream format.
+
+    The message always names the file and, where it applies, the question and
+    branch index, so one line is enough to find the problem.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        question: int | None = None,
+        branch: int | None = None,
+    ) -> None:
+        where = path
+        if question is not None:
+            where += f": question {question}"
+        if branch is not None:
+            where += f", branch {branch}"
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.question = question
+        self.branch = branch
+        self.problem = problem
+
+
+class DownloadError(AutoTTSError):
+    """A replay file could not be fetched."""
+
+
+class ChecksumMismatch(DownloadError):
+    """A fetched file's SHA-256 is not the one the package knows."""
+
+
+class InvalidAction(AutoTTSError, ValueError):
+    """An action that is not admissible in the current state.
+
+    Subclasses ``ValueError`` so controllers written against the published
+    reference code (which catches ``IndexError``/``ValueError``) keep working.
+    """
+
+
+class NoMoreBranches(InvalidAction, IndexError):
+    """Every branch of the question has been opened already."""
+
+
+class BudgetExceeded(InvalidAction):
+    """The action would take the episode past its token budget."""
+
+
+class EpisodeOver(InvalidAction):
+    """An action after the episode was answered."""
+
+
+class ControllerError(AutoTTSError):
+    """A controller could not be loaded, or crashed while solving."""

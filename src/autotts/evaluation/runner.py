@@ -1,0 +1,171 @@
+"""Replay a controller over every episode of a protocol and score it.
+
+Two paths give identical numbers: built-in controllers replay whole batches of
+episodes through their vectorised implementation; any other controller (and any
+run that records traces) goes episode by episode through a
+:class:`~autotts.env.session.Session`. Scoring happens here, against gold answers
+the controller never sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from autotts.controllers.base import Controller
+from autotts.data.records import NO_ANSWER, ReplaySet
+from autotts.env.batch import EpisodeBatch
+from autotts.env.episode import Episode
+from autotts.env.session import Session, TraceStep
+from autotts.errors import AutoTTSError, ControllerError
+from autotts.evaluation.protocols import EvaluationProtocol
+
+__all__ = ["EpisodeTable", "run_episodes"]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Called once per finished episode with ``(replicate, question, trace)``.
+TraceSink = Callable[[int, int, "EpisodeRecord"], None]
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    replicate: int
+    question: int
+    answer: str | None
+    correct: bool
+    cost: float
+    sequential_cost: float
+    trace: list[TraceStep]
+
+
+@dataclass(frozen=True)
+class EpisodeTable:
+    """Per (replicate, question): correct, tokens charged, tokens of the longest branch."""
+
+    correct: BoolArray
+    cost: FloatArray
+    sequential_cost: FloatArray
+
+
+def run_episodes(
+    controller: Controller,
+    replay: ReplaySet,
+    protocol: EvaluationProtocol,
+    *,
+    trace_sink: TraceSink | None = None,
+    vectorised: bool = True,
+) -> EpisodeTable:
+    """Replay ``controller`` on every (replicate, question) episode of ``protocol``."""
+    shape = (protocol.replicates, len(replay))
+    correct = np.zeros(shape, dtype=bool)
+    cost = np.zeros(shape)
+    seq = np.zeros(shape)
+    kernel = controller.vectorised() if vectorised and trace_sink is None else None
+
+    # Questions with equally many branches share a batch (the public files: all of them).
+    groups: dict[int, list[int]] = {}
+    for q, question in enumerate(replay.questions):
+        groups.setdefault(question.n_branches, []).append(q)
+    for n_branches, members in groups.items():
+        orders = np.stack([protocol.orders(n_branches, q) for q in members], axis=1)
+        if kernel is not None:
+            question_of = np.broadcast_to(np.asarray(members), orders.shape[:2]).reshape(-1)
+            batch = EpisodeBatch.build(replay, question_of, orders.reshape(-1, orders.shape[2]))
+            out = kernel(batch)
+            gold = replay.gold_ids[question_of]
+            hit = (out.answer == gold) & (out.answer != NO_ANSWER)
+            correct[:, members] = hit.reshape(orders.shape[:2])
+            cost[:, members] = out.cost.reshape(orders.shape[:2])
+            seq[:, members] = out.sequential_cost.reshape(orders.shape[:2])
+            continue
+        for r in range(protocol.replicates):
+            for i, q in enumerate(members):
+                record = _solve_one(controller, replay, r, q, orders[r, i], trace_sink is not None)
+                correct[r, q], cost[r, q], seq[r, q] = (
+                    record.correct,
+                    record.cost,
+                    record.sequential_cost,
+                )
+                if trace_sink is not None:
+                    trace_sink(r, q, record)
+    return EpisodeTable(correct=correct, cost=cost, sequential_cost=seq)
+
+
+def _solve_one(
+    controller: Controller,
+    replay: ReplaySet,
+    replicate: int,
+    q: int,
+    order: Any,
+    tracing: bool,
+) -> EpisodeRecord:
+    episode = Episode(replay.questions[q], order.tolist())
+    steps: list[TraceStep] | None = [] if tracing else None
+    session = Session(episode, steps)
+    try:
+        answer = controller.solve(session)
+    except AutoTTSError as exc:
+        raise ControllerError(
+            f"{controller.name} on question {q} (replicate {replicate}): {exc}"
+        ) from exc
+    except Exception as exc:
+        raise ControllerError(
+            f"{controller.name} crashed on question {q} (replicate {replicate}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if answer is not None and not isinstance(answer, str):
+        raise ControllerError(
+            f"{controller.name} returned {type(answer).__name__} on question {q}; "
+            "solve() must return a str or None"
+        )
+    correct = replay.is_correct(q, answer)
+    if steps is not None:
+        _close_trace(steps, answer, episode)
+    return EpisodeRecord(
+        replicate=replicate,
+        question=q,
+        answer=answer,
+        correct=correct,
+        cost=float(episode.cost),
+        sequential_cost=float(episode.sequential_cost),
+        trace=steps or [],
+    )
+
+
+def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -> None:
+    """End the trace with exactly one ``finish`` step, written here.
+
+    A controller may record its own ``finish`` (say, with a ``stop_reason``); its
+    output fields are kept in the evaluator's ``finish`` and the step itself is
+    dropped, so every return path yields one ``finish``, last.
+    """
+    extra: dict[str, Any] = {}
+    kept = []
+    for step in steps:
+        if step.get("event") == "finish":
+            if isinstance(step.get("output"), dict):
+                extra.update(step["output"])
+        else:
+            kept.append(step)
+    steps[:] = kept
+    steps.append(
+        {
+            "event": "finish",
+            "goal": "return final answer",
+            "input": None,
+            "output": {
+                **extra,
+                "answer": answer,
+                "tokens": episode.cost,
+                "sequential_tokens": episode.sequential_cost,
+            },
+            "state": {"branches_opened": episode.opened},
+            "decision": "controller returned",
+        }
+    )
