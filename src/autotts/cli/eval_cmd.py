@@ -1,0 +1,9 @@
+"""``autotts eval``, ``sweep`` and ``table``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,82 @@
+"""The ``autotts`` command: thin wrappers over the library.
+
+Every error a user can cause surfaces as one line on stderr and exit code 2;
+Ctrl-C exits with 130 after whatever was finished has been written.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from autotts import __version__
+from autotts.errors import AutoTTSError
+
+app = typer.Typer(
+    name="autotts",
+    help=(
+        "Discover and evaluate test-time-scaling controllers on replayed reasoning "
+        "trajectories. Start with 'autotts table --data synthetic', or fetch the public "
+        "replay files with 'autotts data download'."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"autotts {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """autotts command line."""
+
+
+def _register() -> None:
+    # Imported here so that `autotts --help` stays fast and the modules stay independent.
+    from autotts.cli import data_cmd, eval_cmd
+
+    app.add_typer(data_cmd.app, name="data")
+    eval_cmd.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except AutoTTSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code if exc.exit_code else 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
