@@ -124,19 +124,15 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
     if trace is not None and not (isinstance(trace, list) and all(isinstance(a, str) for a in trace)):
         raise fail("'final_answers_trace' must be a list of strings")
 
+    unpacked = [_unpack_branch(branch, fail, b) for b, branch in enumerate(branches)]
+    # Final answers get the lowest ids, so votes over final answers only need a
+    # table as large as the number of distinct finals (see ReplayQuestion).
     vocab: dict[str, int] = {}
     intern = vocab.setdefault
-    rows: list[list[int]] = []
-    finals: list[int] = []
-    tokens: list[int] = []
-    for b, branch in enumerate(branches):
-        probe_list, branch_tokens, final_answer = _unpack_branch(branch, fail, b)
-        row = [intern(a, len(vocab)) for a in probe_list]
-        final_id = intern(final_answer, len(vocab))
-        row.append(final_id)
-        rows.append(row)
-        finals.append(final_id)
-        tokens.append(branch_tokens)
+    finals = [intern(final_answer, len(vocab)) for _, _, final_answer in unpacked]
+    n_finals = len(vocab)
+    rows = [[intern(a, len(vocab)) for a in probes] + [f] for (probes, _, _), f in zip(unpacked, finals)]
+    tokens = [branch_tokens for _, branch_tokens, _ in unpacked]
 
     width = max(len(row) for row in rows)
     steps = np.empty((len(rows), width), dtype=np.int64)
@@ -151,6 +147,7 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
         final=np.asarray(finals, dtype=np.int64),
         tokens=np.asarray(tokens, dtype=np.int64),
         probe_freq=int(probe_freq),
+        n_finals=n_finals,
     )
     return question, gold_answer
 

@@ -29,8 +29,9 @@ class ReplayQuestion:
     """The sampled trajectories of one question, without its gold answer.
 
     ``answers`` is the question's vocabulary: every distinct answer string that
-    occurs in a probe or a final answer, in order of first occurrence. All other
-    fields refer to answers by their index in it.
+    occurs in a probe or a final answer. The first ``n_finals`` are the distinct
+    final answers (in branch order), the rest answers seen only in probes. All
+    other fields refer to answers by their index in it.
 
     ``steps[b, k]`` is what the ``k+1``-th read of branch ``b`` returns: its
     ``k``-th probe answer while ``k < n_probes[b]``, its final answer from then on
@@ -45,6 +46,7 @@ class ReplayQuestion:
     final: IntArray
     tokens: IntArray
     probe_freq: int
+    n_finals: int
 
     @property
     def n_branches(self) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autotts.controllers.vectorised.tally import plurality
+from autotts.controllers.vectorised.tally import plurality, rank_within_rows
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
 from autotts.env.batch import BatchOutcome, EpisodeBatch
@@ -34,16 +34,24 @@ _WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
 
 
 class _State:
-    """Per-episode arrays of the working set; rows leave when their episode stops."""
+    """Per-episode arrays of the working set.
+
+    A stopped episode is only marked (``running``) and leaves the arrays at the
+    next compaction, which happens once a quarter of the rows have stopped:
+    compacting a dozen arrays every round would cost more than the round.
+    """
 
     def __init__(self, batch: EpisodeBatch, capacity: int, n_init: int) -> None:
         size = batch.size
         self.row = np.arange(size)
-        self.pool = batch.branches[:, :capacity]
+        self.running = np.ones(size, dtype=bool)
+        self.pool = np.ascontiguousarray(batch.branches[:, :capacity])
         self.n_probes = batch.n_probes[self.pool]
         self.freq = batch.probe_freq
+        self.vocab = batch.vocab
+        self.final_vocab = batch.final_vocab
         self.cols = np.arange(capacity)[None, :]
-        opened = self.cols < n_init
+        opened = np.broadcast_to(self.cols < n_init, self.pool.shape)
         self.n_open = np.full(size, n_init, dtype=np.int64)
         self.reads = opened.astype(np.int64)
         self.latest = np.where(opened, batch.answer_after(self.pool, np.maximum(self.reads, 1)), 0)
@@ -53,16 +61,22 @@ class _State:
         self.disagree = np.zeros((size, capacity), dtype=np.int64)
         self.done_key = np.where(self.finished, self.cols, 0)
         self.ema = np.zeros(size)
-        self.history: np.ndarray = np.zeros((size, 0))
+        self.history = np.zeros((size, 0))
+        # Pool winner and confidence; only rows whose pool changed are recounted.
+        self.winner = np.full(size, NO_ANSWER, dtype=np.int64)
+        self.conf = np.zeros(size)
 
     _PER_ROW = (
-        "row", "pool", "n_probes", "freq", "n_open", "reads", "latest", "finished",
-        "abandoned", "probes", "disagree", "done_key", "ema", "history",
+        "row", "running", "pool", "n_probes", "freq", "vocab", "final_vocab", "n_open",
+        "reads", "latest", "finished", "abandoned", "probes", "disagree", "done_key",
+        "ema", "history", "winner", "conf",
     )  # fmt: skip
 
-    def keep(self, mask: np.ndarray) -> None:
-        for name in self._PER_ROW:
-            setattr(self, name, getattr(self, name)[mask])
+    def compact(self) -> None:
+        if self.running.sum() < 0.75 * self.running.size:
+            keep = self.running
+            for name in self._PER_ROW:
+                setattr(self, name, getattr(self, name)[keep])
 
     @property
     def opened(self) -> np.ndarray:
@@ -70,7 +84,8 @@ class _State:
 
     @property
     def live(self) -> np.ndarray:
-        return self.opened & ~self.finished & ~self.abandoned
+        """Branches still read: opened, neither finished nor abandoned, episode running."""
+        return self.opened & ~self.finished & ~self.abandoned & self.running[:, None]
 
 
 def run_cmc(batch: EpisodeBatch, s: CMCSettings) -> BatchOutcome:
@@ -85,118 +100,127 @@ def run_cmc(batch: EpisodeBatch, s: CMCSettings) -> BatchOutcome:
 
     st = _State(batch, capacity, n_init)
     table = confidence_table()
-    n_answers = batch.n_answers
 
-    def pool_stats() -> tuple[np.ndarray, np.ndarray]:
-        winner, top1, top2 = plurality(st.latest, st.finished, n_answers, st.done_key)
-        return winner, table[top1, top2]
+    def recount(changed: np.ndarray) -> None:
+        """Recompute the pool's winner and confidence of the rows whose pool changed."""
+        r = np.flatnonzero(changed)
+        if r.size:
+            winner, top1, top2 = plurality(
+                st.latest[r], st.finished[r], st.final_vocab[r], st.done_key[r]
+            )
+            st.winner[r] = winner
+            st.conf[r] = table[top1, top2]
 
     def settle(stop: np.ndarray, result: np.ndarray) -> None:
-        spent = batch.cost_after(st.pool[stop], st.reads[stop], st.freq[stop][:, None])
-        answer[st.row[stop]] = result[stop]
-        cost[st.row[stop]] = spent.sum(axis=1)
-        seq_cost[st.row[stop]] = spent.max(axis=1)
-        st.keep(~stop)
+        r = np.flatnonzero(stop)
+        spent = batch.cost_after(st.pool[r], st.reads[r], st.freq[r][:, None])
+        answer[st.row[r]] = result[r]
+        cost[st.row[r]] = spent.sum(axis=1)
+        seq_cost[st.row[r]] = spent.max(axis=1)
+        st.running[r] = False
 
-    def final_answer() -> np.ndarray:
-        winner = pool_stats()[0]
-        fallback = plurality(st.latest, st.opened & ~st.abandoned, n_answers)[0]
-        return np.where(winner != NO_ANSWER, winner, fallback)
+    def final_answer(stop: np.ndarray) -> np.ndarray:
+        """Answer of rows leaving the loop: the pool winner, else the latest answers' majority."""
+        result = st.winner.copy()
+        r = np.flatnonzero(stop & (result == NO_ANSWER))
+        if r.size:
+            counted = (st.cols < st.n_open[r, None]) & ~st.abandoned[r]
+            result[r] = plurality(st.latest[r], counted, st.vocab[r])[0]
+        return result
 
+    recount(st.finished.any(axis=1))
     a = s.ema_alpha
     for rnd in range(MAX_ROUNDS):
-        if st.row.size == 0:
+        st.compact()
+        if not st.running.any():
             break
         warm = rnd >= s.warm_up
         # 1. smoothed pool confidence
-        winner, conf = pool_stats()
-        st.ema = (1.0 - a) * st.ema + a * conf
+        winner = st.winner
+        has_winner = winner != NO_ANSWER
+        st.ema = (1.0 - a) * st.ema + a * st.conf
         st.history = np.concatenate([st.history, st.ema[:, None]], axis=1)[:, -s.T_ema :]
 
         # 2. disagreement streaks and abandonment
-        has_winner = winner != NO_ANSWER
         if warm and has_winner.any():
-            live = st.live & has_winner[:, None]
-            st.disagree = np.where(
-                live, np.where(st.latest != winner[:, None], st.disagree + 1, 0), st.disagree
-            )
-            stale = live & (st.disagree >= s.abandon_patience)
+            judged = st.live & has_winner[:, None]
+            agree = st.latest == winner[:, None]
+            st.disagree = np.where(judged, np.where(agree, 0, st.disagree + 1), st.disagree)
+            stale = judged & (st.disagree >= s.abandon_patience)
             if stale.any():
-                allowed = np.maximum(0, live.sum(axis=1) - 2)
-                over = stale.sum(axis=1) > allowed
-                if over.any():
+                allowed = np.maximum(0, judged.sum(axis=1) - 2)
+                over = np.flatnonzero(stale.sum(axis=1) > allowed)
+                if over.size:
                     # keep only the `allowed` longest streaks (ties: opened first)
-                    score = np.where(stale, st.disagree * 1024 - st.cols, -1)
-                    order = np.argsort(-score, axis=1, kind="stable")
-                    rank = np.empty_like(order)
-                    np.put_along_axis(rank, order, st.cols.repeat(order.shape[0], 0), axis=1)
-                    stale &= ~over[:, None] | (rank < allowed[:, None])
+                    key = np.where(stale[over], -st.disagree[over] * 1024 + st.cols, 1 << 40)
+                    stale[over] &= rank_within_rows(key) < allowed[over, None]
                 st.abandoned |= stale
 
         # 3. depth pass: aligned branches read burst_aligned probes, others one
         live = st.live
-        aligned = warm & (st.latest == winner[:, None]) & has_winner[:, None]
-        burst = np.where(aligned, s.burst_aligned, 1)
+        if warm:
+            aligned = (st.latest == winner[:, None]) & has_winner[:, None]
+            burst = np.where(aligned, s.burst_aligned, 1)
+        else:
+            burst = np.ones_like(st.reads)
         step = np.where(live, np.minimum(burst, st.n_probes + 1 - st.reads), 0)
         probes_before = st.probes
         st.reads = st.reads + step
         st.probes = st.probes + step
-        st.latest = np.where(step > 0, batch.answer_after(st.pool, np.maximum(st.reads, 1)), st.latest)
+        moved = np.flatnonzero(step)
+        st.latest.reshape(-1)[moved] = batch.answer_after(
+            st.pool.reshape(-1)[moved], st.reads.reshape(-1)[moved]
+        )
         newly = live & (st.reads > st.n_probes)
-        st.finished |= newly
-        if newly.any():
-            base = (rnd + 1) * _ROUND_SPAN
+        changed = newly.any(axis=1)
+        if changed.any():
+            st.finished |= newly
             position = np.zeros_like(st.reads)
-            several = newly.sum(axis=1) > 1
-            if several.any():
+            several = np.flatnonzero(newly.sum(axis=1) > 1)
+            if several.size:
                 # branches were visited most-probed first (ties: opened first)
-                sub = np.where(live[several], -probes_before[several] * 1024 + st.cols, 1 << 40)
-                order = np.argsort(sub, axis=1, kind="stable")
-                rank = np.empty_like(order)
-                np.put_along_axis(rank, order, st.cols.repeat(order.shape[0], 0), axis=1)
-                position[several] = rank
-            st.done_key = np.where(newly, base + position, st.done_key)
+                key = np.where(live[several], -probes_before[several] * 1024 + st.cols, 1 << 40)
+                position[several] = rank_within_rows(key)
+            st.done_key = np.where(newly, (rnd + 1) * _ROUND_SPAN + position, st.done_key)
+            recount(changed)
 
         # 4. re-smooth with the round's evidence, replacing this round's entry
-        winner, conf = pool_stats()
-        st.ema = (1.0 - a) * st.ema + a * conf
+        winner = st.winner
+        st.ema = (1.0 - a) * st.ema + a * st.conf
         st.history[:, -1] = st.ema
-        delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0.0 * st.ema
+        delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0 * st.ema
 
         # 5. stop gate
         if warm:
             gate = (
-                (st.finished.sum(axis=1) >= s.min_complete)
+                st.running
+                & (st.finished.sum(axis=1) >= s.min_complete)
                 & (st.ema >= s.conf_thresh)
                 & (delta >= -s.delta_slack)
             )
             if gate.any():
                 settle(gate, winner)
-                delta = delta[~gate]
         # 6. episodes with nothing left to read leave the loop
-        exhausted = ~st.live.any(axis=1)
+        exhausted = st.running & ~st.live.any(axis=1)
         if exhausted.any():
-            settle(exhausted, final_answer())
-            delta = delta[~exhausted]
-        if st.row.size == 0:
-            break
+            settle(exhausted, final_answer(exhausted))
         # 7. widen while confidence is not rising
         if rnd >= max(1, s.warm_up // 2):
-            widen = (delta <= s.trend_thresh) & (st.ema < s.conf_thresh)
+            widen = st.running & (delta <= s.trend_thresh) & (st.ema < s.conf_thresh)
             for j in range(s.widen_burst):
-                grow = widen & (st.n_open < capacity)
-                if not grow.any():
+                r = np.flatnonzero(widen & (st.n_open < capacity))
+                if not r.size:
                     break
-                r = np.nonzero(grow)[0]
                 c = st.n_open[r]
                 st.reads[r, c] = 1
                 st.latest[r, c] = batch.answer_after(st.pool[r, c], np.ones(r.size, dtype=np.int64))
                 done_now = st.n_probes[r, c] < 1
                 st.finished[r, c] = done_now
-                st.done_key[r, c] = np.where(
-                    done_now, (rnd + 1) * _ROUND_SPAN + _WIDEN_OFFSET + j, 0
-                )
+                st.done_key[r, c] = (rnd + 1) * _ROUND_SPAN + _WIDEN_OFFSET + j
                 st.n_open[r] += 1
-    if st.row.size:
-        settle(np.ones(st.row.size, dtype=bool), final_answer())
+                if done_now.any():
+                    recount(np.isin(np.arange(st.row.size), r[done_now]))
+    still = st.running
+    if still.any():
+        settle(still, final_answer(still))
     return BatchOutcome(answer, cost, seq_cost)

@@ -1,8 +1,9 @@
 """Parallel-Probe over a whole batch of episodes.
 
-Chains of an episode advance in lock-step, so at every step each live chain has
-had the same number of reads: one array of read counts per episode is the whole
-branch state. Episodes leave the working set as soon as they stop.
+Chains of an episode advance in lock-step, so a chain's state is its number of
+reads, its latest answer and two flags. The majority of an episode is recounted
+only when one of its chains changed answer or was pruned; stopped episodes are
+masked and leave the arrays once a quarter of them have stopped.
 """
 
 from __future__ import annotations
@@ -32,63 +33,85 @@ def run_parallel_probe(batch: EpisodeBatch, pp: ParallelProbe) -> BatchOutcome:
     if n == 0:
         return BatchOutcome(answer, cost, seq_cost)
 
-    # Working set: one row per running episode.
-    row = np.arange(size)
-    chains = batch.branches[:, :n]
-    n_probes = batch.n_probes[chains]
-    freq = batch.probe_freq
-    reads = np.ones((size, n), dtype=np.int64)
-    latest = batch.answer_after(chains, reads)
-    pruned = np.zeros((size, n), dtype=bool)
-    off_track = np.zeros((size, n), dtype=np.int64)
-    stable = np.zeros(size, dtype=np.int64)
-    prev = np.full(size, _NONE, dtype=np.int64)
+    chains = np.ascontiguousarray(batch.branches[:, :n])
+    state = {
+        "row": np.arange(size),
+        "running": np.ones(size, dtype=bool),
+        "chains": chains,
+        "n_probes": batch.n_probes[chains],
+        "freq": batch.probe_freq,
+        "vocab": batch.vocab,
+        "reads": np.ones((size, n), dtype=np.int64),
+        "latest": batch.answer_after(chains, np.ones((size, n), dtype=np.int64)),
+        "pruned": np.zeros((size, n), dtype=bool),
+        "off_track": np.zeros((size, n), dtype=np.int64),
+        "stable": np.zeros(size, dtype=np.int64),
+        "prev": np.full(size, _NONE, dtype=np.int64),
+        "winner": np.full(size, _NONE, dtype=np.int64),
+    }
+    st = state
+
+    def recount(rows: np.ndarray) -> None:
+        r = np.flatnonzero(rows)
+        if r.size:
+            st["winner"][r] = plurality(
+                st["latest"][r], ~st["pruned"][r], st["vocab"][r], runner_up=False
+            )[0]
 
     def settle(stop: np.ndarray, result: np.ndarray) -> None:
-        """Record the stopping rows' answer and cost, then drop them from the working set."""
-        nonlocal row, chains, n_probes, freq, reads, latest, pruned, off_track, stable, prev
-        spent = batch.cost_after(chains[stop], reads[stop], freq[stop][:, None])
-        answer[row[stop]] = np.where(result[stop] == _NONE, NO_ANSWER, result[stop])
-        cost[row[stop]] = spent.sum(axis=1)
-        seq_cost[row[stop]] = spent.max(axis=1)
-        keep = ~stop
-        row, chains, n_probes, freq = row[keep], chains[keep], n_probes[keep], freq[keep]
-        reads, latest, pruned, off_track = reads[keep], latest[keep], pruned[keep], off_track[keep]
-        stable, prev = stable[keep], prev[keep]
+        r = np.flatnonzero(stop)
+        spent = batch.cost_after(st["chains"][r], st["reads"][r], st["freq"][r][:, None])
+        answer[st["row"][r]] = np.where(result[r] == _NONE, NO_ANSWER, result[r])
+        cost[st["row"][r]] = spent.sum(axis=1)
+        seq_cost[st["row"][r]] = spent.max(axis=1)
+        st["running"][r] = False
 
+    recount(st["running"])
     for step in range(pp.max_steps):
-        if row.size == 0:
+        running = st["running"]
+        if running.sum() < 0.75 * running.size:
+            for key in state:
+                state[key] = state[key][running]
+            running = st["running"]
+        if not running.any():
             break
+        reads, n_probes, pruned = st["reads"], st["n_probes"], st["pruned"]
+
         # forward: each live chain reads up to probe_burst more probes, stopping when finished
-        grow = ~pruned & (reads <= n_probes)
-        reads = reads + np.where(grow, np.minimum(pp.probe_burst, n_probes + 1 - reads), 0)
-        latest = np.where(grow, batch.answer_after(chains, reads), latest)
+        grow = ~pruned & (reads <= n_probes) & running[:, None]
+        reads += np.where(grow, np.minimum(pp.probe_burst, n_probes + 1 - reads), 0)
+        moved = np.flatnonzero(grow)
+        flat_latest = st["latest"].reshape(-1)
+        fresh = batch.answer_after(st["chains"].reshape(-1)[moved], reads.reshape(-1)[moved])
+        changed = np.zeros(reads.shape, dtype=bool)
+        changed.reshape(-1)[moved] = fresh != flat_latest[moved]
+        flat_latest[moved] = fresh
+        recount(changed.any(axis=1))
         finished = reads > n_probes
         active = ~pruned
-        winner = plurality(latest, active, batch.n_answers)[0]
 
         if step >= pp.warm_up:
-            judged = active & ~finished & (active.sum(axis=1) > 1)[:, None]
-            off_track = np.where(
-                judged, np.where(latest != winner[:, None], off_track + 1, 0), off_track
+            judged = active & ~finished & ((active.sum(axis=1) > 1) & running)[:, None]
+            off = st["off_track"]
+            st["off_track"] = np.where(
+                judged, np.where(st["latest"] != st["winner"][:, None], off + 1, 0), off
             )
-            newly = judged & (off_track >= pp.prune_patience)
+            newly = judged & (st["off_track"] >= pp.prune_patience)
             if newly.any():
-                pruned = pruned | newly
-                active = ~pruned
+                pruned |= newly
                 hit = newly.any(axis=1)
-                winner = np.where(hit, plurality(latest, active, batch.n_answers)[0], winner)
-                emptied = ~active.any(axis=1)
+                emptied = hit & pruned.all(axis=1)
                 if emptied.any():
-                    settle(emptied, prev)
-                    keep = ~emptied
-                    winner, finished, active = winner[keep], finished[keep], active[keep]
+                    settle(emptied, st["prev"])
+                recount(hit & ~emptied)
 
-        stable = np.where(winner == prev, stable + 1, 0)
-        prev = winner
-        done = (stable >= pp.T) | (finished | pruned).all(axis=1)
+        running = st["running"]
+        winner = st["winner"]
+        st["stable"] = np.where(winner == st["prev"], st["stable"] + 1, 0)
+        st["prev"] = winner.copy()
+        done = running & ((st["stable"] >= pp.T) | (finished | pruned).all(axis=1))
         if done.any():
             settle(done, winner)
-    if row.size:
-        settle(np.ones(row.size, dtype=bool), prev)
+    if st["running"].any():
+        settle(st["running"], st["prev"])
     return BatchOutcome(answer, cost, seq_cost)

@@ -32,7 +32,7 @@ def _prefix_outcome(batch: EpisodeBatch, answer: np.ndarray, reads: np.ndarray) 
 def _prefix_majority(batch: EpisodeBatch, reads: np.ndarray) -> np.ndarray:
     finals = batch.final[batch.branches]
     within = np.arange(batch.pool_size)[None, :] < reads[:, None]
-    return plurality(finals, within, batch.n_answers)[0]
+    return plurality(finals, within, batch.final_vocab)[0]
 
 
 def run_self_consistency(batch: EpisodeBatch, n: int) -> BatchOutcome:
@@ -45,7 +45,7 @@ def run_adaptive_consistency(batch: EpisodeBatch, max_samples: int, threshold: f
     finals = batch.final[batch.branches]
     size = batch.size
     rows = np.arange(size)
-    counts = np.zeros((size, batch.n_answers), dtype=np.int64)
+    counts = np.zeros((size, int(batch.final_vocab.max(initial=1))), dtype=np.int64)
     reads = np.full(size, limit, dtype=np.int64)
     stopped = np.zeros(size, dtype=bool)
     table = confidence_table()

@@ -1,0 +1,108 @@
+"""Evaluation jobs and the local multi-process executor.
+
+A job names its data by reference (store folder + model + benchmark), not by
+value, so it is cheap to send to a worker process; each process loads a replay
+file once and keeps it. Results come back in job order whatever the number of
+workers, so output never depends on ``--workers``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from autotts.controllers.registry import ControllerSpec, build
+from autotts.data.catalog import SYNTHETIC
+from autotts.data.loading import load_replay
+from autotts.data.records import ReplaySet
+from autotts.errors import UsageError
+from autotts.evaluation.protocols import EvaluationProtocol
+from autotts.evaluation.results import EvalResult, summarise
+from autotts.evaluation.runner import TraceSink, run_episodes
+
+__all__ = ["DataRef", "EvalJob", "evaluate", "load_data", "run_jobs"]
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """One replay file: ``<store>/<model>/<benchmark>.json``, or the synthetic store."""
+
+    store: str
+    model: str
+    benchmark: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.store) / self.model / f"{self.benchmark}.json"
+
+
+@lru_cache(maxsize=32)
+def load_data(ref: DataRef) -> ReplaySet:
+    """Load (once per process) the replay file a reference names."""
+    if ref.store == SYNTHETIC:
+        from autotts.data.synthetic import synthetic_replay_sets
+
+        for replay in synthetic_replay_sets():
+            if (replay.model, replay.benchmark) == (ref.model, ref.benchmark):
+                return replay
+        raise UsageError(f"the synthetic store has no {ref.model}/{ref.benchmark}")
+    return load_replay(ref.path, model=ref.model, benchmark=ref.benchmark)
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    data: DataRef
+    spec: ControllerSpec
+    protocol: EvaluationProtocol
+    label: str = ""
+
+
+def evaluate(job: EvalJob, trace_sink: TraceSink | None = None) -> EvalResult:
+    """Run one job in this process."""
+    replay = load_data(job.data)
+    controller = build(job.spec)
+    table = run_episodes(controller, replay, job.protocol, trace_sink=trace_sink)
+    return EvalResult(
+        label=job.label or job.spec.label(),
+        controller=job.spec.to_dict(),
+        params=controller.params(),
+        data=EvalResult.data_record(replay),
+        protocol=job.protocol.to_dict(),
+        metrics=summarise(table),
+    )
+
+
+def run_jobs(
+    jobs: Sequence[EvalJob],
+    *,
+    workers: int = 1,
+    on_done: Callable[[int, EvalResult], None] | None = None,
+) -> list[EvalResult]:
+    """Run jobs on ``workers`` processes (1 = in this process); results in job order."""
+    if workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {workers}")
+    results: list[EvalResult | None] = [None] * len(jobs)
+    if workers == 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = evaluate(job)
+            if on_done:
+                on_done(i, results[i])  # type: ignore[arg-type]
+        return [r for r in results if r is not None]
+
+    workers = min(workers, len(jobs))
+    pool = futures.ProcessPoolExecutor(max_workers=workers)
+    try:
+        pending = {pool.submit(evaluate, job): i for i, job in enumerate(jobs)}
+        for future in futures.as_completed(pending):
+            i = pending[future]
+            results[i] = future.result()
+            if on_done:
+                on_done(i, results[i])  # type: ignore[arg-type]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return [r for r in results if r is not None]

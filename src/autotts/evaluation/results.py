@@ -1,0 +1,130 @@
+"""Evaluation results: metrics plus everything needed to reproduce them.
+
+A result records the controller spec and its resolved parameters, the replay
+file's checksum, the protocol with its seeds and the package version. Nothing in
+it depends on the clock or the machine beyond the data path, so the same inputs
+give byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autotts import __version__
+from autotts.data.records import ReplaySet
+from autotts.evaluation.runner import EpisodeTable
+
+__all__ = ["SCHEMA_VERSION", "EvalResult", "Metrics", "summarise", "to_csv", "to_json"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Accuracy in percent (2 decimals, as published) and average tokens per question."""
+
+    accuracy: float
+    accuracy_ci95: tuple[float, float]
+    tokens: float
+    seq_tokens: float
+    replicates: int
+    questions: int
+
+
+def summarise(table: EpisodeTable) -> Metrics:
+    """Metrics exactly as the reference evaluation computes them.
+
+    Accuracy is the mean over replicates of the fraction of questions solved,
+    ``round(100·x, 2)``; tokens are the mean over replicates of total tokens per
+    question (a left-to-right Python sum, like the reference). The 95 % interval
+    is a Student-t interval over replicates.
+    """
+    replicates, questions = table.correct.shape
+    per_replicate = table.correct.mean(axis=1)
+    mean = float(np.mean(per_replicate))
+    cost = [float(c) / questions for c in table.cost.sum(axis=1)]
+    seq = [float(c) / questions for c in table.sequential_cost.sum(axis=1)]
+    return Metrics(
+        accuracy=round(100 * mean, 2),
+        accuracy_ci95=_t_interval(per_replicate),
+        tokens=sum(cost) / len(cost),
+        seq_tokens=sum(seq) / len(seq),
+        replicates=replicates,
+        questions=questions,
+    )
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float]:
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return (round(100 * mean, 2), round(100 * mean, 2))
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, len(values) - 1)) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    return (round(100 * (mean - half), 2), round(100 * (mean + half), 2))
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One controller on one replay file under one protocol."""
+
+    controller: dict[str, Any]
+    params: dict[str, Any]
+    data: dict[str, Any]
+    protocol: dict[str, Any]
+    metrics: Metrics
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def data_record(replay: ReplaySet) -> dict[str, Any]:
+        return {
+            "model": replay.model,
+            "benchmark": replay.benchmark,
+            "source": replay.source,
+            "sha256": replay.sha256,
+            "questions": len(replay),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.metrics
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "autotts_version": __version__,
+            "label": self.label,
+            "controller": self.controller,
+            "params": self.params,
+            "data": self.data,
+            "protocol": self.protocol,
+            "metrics": {
+                "accuracy": m.accuracy,
+                "accuracy_ci95": list(m.accuracy_ci95),
+                "tokens": m.tokens,
+                "seq_tokens": m.seq_tokens,
+                "replicates": m.replicates,
+                "questions": m.questions,
+            },
+            **self.extra,
+        }
+
+
+def to_json(payload: Any) -> str:
+    """Stable JSON: fixed key order as built, no NaN, trailing newline."""
+    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
