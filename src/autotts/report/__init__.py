@@ -1,1 +1,1 @@
-"""report"""
+"""Tables and plots of evaluation results."""
