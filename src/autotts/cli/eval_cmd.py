@@ -45,6 +45,11 @@ _SIZE = typer.Option(64, "--size", min=1, help="subsample: branches per sub-pool
 _SEED = typer.Option(0, "--seed", help="subsample: seed of the sub-pool draws.")
 _WORKERS = typer.Option(1, "--workers", "-w", min=1, help="Worker processes.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+_TRUST = typer.Option(
+    False,
+    "--trust",
+    help="Run a controller file without the source audit (only for code you wrote yourself).",
+)
 
 
 def _protocol(name: str, seeds: int, draws: int, size: int, seed: int) -> EvaluationProtocol:
@@ -88,6 +93,7 @@ def eval_command(
     seed: int = _SEED,
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to a file."),
+    trust: bool = _TRUST,
     traces: Optional[Path] = typer.Option(
         None,
         "--traces",
@@ -100,7 +106,7 @@ def eval_command(
     Example: autotts eval --data synthetic --controller cmc --beta 0.5
     """
     ref = _one_ref(data, model, benchmark)
-    spec = ControllerSpec(controller, beta, parse_params(param))
+    spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
     if traces is None:
         result = evaluate(job)
@@ -178,6 +184,7 @@ def sweep_command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     workers: int = _WORKERS,
     quiet: bool = _QUIET,
+    trust: bool = _TRUST,
 ) -> None:
     """Trace accuracy-vs-tokens curves by sweeping β.
 
@@ -190,9 +197,11 @@ def sweep_command(
     proto = _protocol(protocol, seeds, draws, size, seed)
     names = split_names(controller)
     for name in names:  # fail before any work on a bad name or file
-        build(ControllerSpec(name, values[0]))
+        build(ControllerSpec(name, values[0], trusted=trust))
     jobs = [
-        EvalJob(ref, ControllerSpec(name, b), proto, label=name) for name in names for b in values
+        EvalJob(ref, ControllerSpec(name, b, trusted=trust), proto, label=_short(name))
+        for name in names
+        for b in values
     ]
     with progress_bar(len(jobs), "sweep", not quiet) as advance:
         results = run_jobs(jobs, workers=workers, on_done=lambda i, r: advance(jobs[i].spec.label()))
@@ -220,6 +229,11 @@ def sweep_command(
         write_output(to_csv(rows), out)
     else:
         write_output(render_rows(rows), out)
+
+
+def _short(name: str) -> str:
+    """``path/to/file.py:Class`` -> ``Class``; registry names unchanged."""
+    return name.rsplit(":", 1)[-1] if ":" in name else name
 
 
 def table_command(

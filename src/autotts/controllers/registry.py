@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from autotts.controllers.asc import AdaptiveConsistency
+from autotts.controllers.audit import audit_source
 from autotts.controllers.base import Controller
 from autotts.controllers.cmc import ConfidenceMomentum
 from autotts.controllers.esc import EarlyStoppingConsistency
@@ -75,6 +76,8 @@ class ControllerSpec:
     name: str
     beta: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: skip the source audit of a controller file (see :mod:`autotts.controllers.audit`)
+    trusted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -106,7 +109,7 @@ def build(spec: ControllerSpec) -> Controller:
             return entry.from_beta(check_beta(spec.beta))
         return _construct(entry.cls, spec.params, spec.name)
     if ":" in spec.name:
-        cls = load_controller_class(spec.name)
+        cls = load_controller_class(spec.name, trusted=spec.trusted)
         params = dict(spec.params)
         if spec.beta is not None:
             params["beta"] = check_beta(spec.beta)
@@ -127,14 +130,31 @@ def _construct(cls: type[Controller], params: dict[str, Any], label: str) -> Con
         raise UsageError(f"{label}: {exc}") from None
 
 
-def load_controller_class(reference: str) -> type[Controller]:
-    """Load ``path/to/file.py:ClassName`` (a :class:`Controller` subclass)."""
+def load_controller_class(reference: str, *, trusted: bool = False) -> type[Controller]:
+    """Load ``path/to/file.py:ClassName`` (a :class:`Controller` subclass).
+
+    Unless ``trusted``, the file must pass :func:`~autotts.controllers.audit.audit_source`
+    before it is imported.
+    """
     path_text, _, class_name = reference.rpartition(":")
     path = Path(path_text)
     if not path_text or not class_name:
         raise UsageError(f"expected a controller as path/to/file.py:ClassName, got {reference!r}")
     if not path.is_file():
         raise UsageError(f"controller file {path} does not exist")
+    if not trusted:
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read controller file {path}: {exc}") from None
+        findings = audit_source(source, str(path))
+        if findings:
+            listed = "; ".join(str(f) for f in findings[:5])
+            more = f" (and {len(findings) - 5} more)" if len(findings) > 5 else ""
+            raise ControllerError(
+                f"{path} fails the controller audit: {listed}{more}. Controllers may use only "
+                "the public API; pass --trust to run a file you wrote yourself anyway"
+            )
     module_name = f"autotts_user_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:

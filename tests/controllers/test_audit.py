@@ -1,0 +1,76 @@
+"""The source audit refuses controllers that reach past the public session API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autotts.controllers.audit import audit_source
+from autotts.controllers.registry import ControllerSpec, build, load_controller_class
+from autotts.errors import ControllerError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HEADER = "from autotts import Controller\nclass C(Controller):\n    def solve(self, session):\n"
+
+REFUSED = {
+    "private session attribute": "        return session._episode",
+    "dunder on an object": "        return session.__dict__",
+    "closure of a method": "        return session.probe_new.__func__.__closure__",
+    "getattr": "        return getattr(session, '_episode')",
+    "vars": "        return vars(session)",
+    "eval": "        return eval('1')",
+    "open": "        return open('/etc/passwd').read()",
+    "dunder import": "        return __import__('gc')",
+    "import gc": "        import gc\n        return None",
+    "import inspect": "        import inspect\n        return None",
+    "from sys import": "        from sys import modules\n        return None",
+    "private autotts module": "        from autotts.env import episode\n        return episode._x",
+    "private autotts name": "        from autotts.env.session import _secret\n        return None",
+    "globals": "        return globals()",
+    "dunder on self": "        return self.__class__",
+}
+
+
+@pytest.mark.parametrize("body", REFUSED.values(), ids=REFUSED.keys())
+def test_refused(body: str) -> None:
+    findings = audit_source(HEADER + body + "\n")
+    assert findings, body
+    assert all(f.line >= 4 for f in findings)
+
+
+ALLOWED = {
+    "own private state": "        self._seen = []\n        return self._seen",
+    "super init": "        super().__init__()\n        return None",
+    "public api": "        a, i, done = session.probe_new()\n        return session.probe_more(i)[0]",
+    "numpy and math": "        import math, numpy as np\n        return str(math.floor(np.mean([1, 2])))",
+    "collections": "        from collections import Counter\n        return None",
+}
+
+
+@pytest.mark.parametrize("body", ALLOWED.values(), ids=ALLOWED.keys())
+def test_allowed(body: str) -> None:
+    assert audit_source(HEADER + body + "\n") == []
+
+
+def test_builtin_controllers_and_example_pass_the_audit() -> None:
+    for path in [*(ROOT / "src/autotts/controllers").glob("*.py"), ROOT / "examples/first_agreement.py"]:
+        if path.name in {"audit.py", "registry.py"}:
+            continue  # infrastructure, not controllers
+        findings = [f for f in audit_source(path.read_text()) if "import of" not in f.message]
+        assert findings == [], f"{path.name}: {findings}"
+
+
+def test_loading_a_refused_file_fails_with_the_lines(tmp_path: Path) -> None:
+    path = tmp_path / "peek.py"
+    path.write_text(HEADER + REFUSED["private session attribute"] + "\n")
+    with pytest.raises(ControllerError, match=r"line 4: access to private attribute '_episode'"):
+        load_controller_class(f"{path}:C")
+    # trusted code is loaded as is
+    assert load_controller_class(f"{path}:C", trusted=True).__name__ == "C"
+
+
+def test_example_controller_builds_with_beta() -> None:
+    controller = build(ControllerSpec(f"{ROOT / 'examples/first_agreement.py'}:FirstAgreement", 0.5))
+    assert controller.params() == {"beta": 0.5, "width": 9, "need": 4}
