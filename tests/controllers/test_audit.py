@@ -56,7 +56,7 @@ def test_allowed(body: str) -> None:
 
 def test_builtin_controllers_and_example_pass_the_audit() -> None:
     for path in [*(ROOT / "src/autotts/controllers").glob("*.py"), ROOT / "examples/first_agreement.py"]:
-        if path.name in {"audit.py", "registry.py"}:
+        if path.name in {"audit.py", "registry.py", "base.py"}:
             continue  # infrastructure, not controllers
         findings = [f for f in audit_source(path.read_text()) if "import of" not in f.message]
         assert findings == [], f"{path.name}: {findings}"
