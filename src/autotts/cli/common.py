@@ -70,10 +70,10 @@ def data_refs(
     wanted_benchmarks = split_names(benchmarks)
     for name in wanted_models:
         if name not in {m for m, _ in available}:
-            raise UnknownName(f"model in {store}", name, {m for m, _ in available})
+            raise UnknownName("model", name, {m for m, _ in available})
     for name in wanted_benchmarks:
         if name not in {b for _, b in available}:
-            raise UnknownName(f"benchmark in {store}", name, {b for _, b in available})
+            raise UnknownName("benchmark", name, {b for _, b in available})
     return [
         DataRef(store, m, b)
         for m, b in available
@@ -87,16 +87,17 @@ def parse_betas(text: str) -> list[float]:
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0:
-                raise UsageError(f"--betas step must be positive, got {step:g}")
-            count = int(round((stop - start) / step)) + 1
-            values = [round(start + i * step, 10) for i in range(max(count, 0))]
         else:
             values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UsageError(
             f"--betas expects start:stop:step (e.g. 0:1:0.1) or a list (0,0.5,1), got {text!r}"
         ) from None
+    if ":" in text:
+        if step <= 0:
+            raise UsageError(f"--betas step must be positive, got {step:g}")
+        count = int(round((stop - start) / step)) + 1
+        values = [round(start + i * step, 10) for i in range(max(count, 0))]
     if not values:
         raise UsageError(f"--betas {text!r} gives no values")
     bad = [v for v in values if not 0.0 <= v <= 1.0]

@@ -2,6 +2,228 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from autotts.data.catalog import (
+    BENCHMARKS,
+    ENV_VAR,
+    MODELS,
+    PUBLIC_URL_TEMPLATE,
+    SYNTHETIC,
+    list_store,
+    resolve_data_dir,
+)
+from autotts.errors import UsageError
 
 app = typer.Typer(help="Fetch, synthesise and inspect replay data.", no_args_is_help=True)
+
+
+def _names(values: Sequence[str] | None) -> list[str]:
+    """Repeated options and comma-separated lists alike."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+@app.command("download")
+def download_command(
+    models: Optional[list[str]] = typer.Option(
+        None,
+        "--models",
+        "--model",
+        "-m",
+        help=f"Models to fetch, repeatable or comma-separated. Default: all ({', '.join(MODELS)}).",
+    ),
+    benchmarks: Optional[list[str]] = typer.Option(
+        None,
+        "--benchmarks",
+        "--benchmark",
+        "-b",
+        help="Benchmarks to fetch, repeatable or comma-separated. "
+        f"Default: all ({', '.join(BENCHMARKS)}).",
+    ),
+    dest: Optional[Path] = typer.Option(
+        None,
+        "--dest",
+        "-d",
+        help=f"Store folder to write <model>/<benchmark>.json into. Default: ${ENV_VAR} if "
+        "set, else $XDG_DATA_HOME/autotts/replay (~/.local/share/autotts/replay).",
+    ),
+    url_template: str = typer.Option(
+        PUBLIC_URL_TEMPLATE,
+        "--url-template",
+        hidden=True,
+        help="Advanced: URL of each file, with {model} and {benchmark} placeholders "
+        "(e.g. a mirror or a local test server). Checksums are verified all the same.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fetch the public replay files (AutoTTS repository) and verify their SHA-256.
+
+    Files already present with the right checksum are skipped; a file is only
+    ever written complete and verified.
+
+    Example: autotts data download -m Qwen3-4B -b aime24,aime25
+    """
+    from autotts.data.download import DownloadResult, download_public
+
+    if dest is None and os.environ.get(ENV_VAR) == SYNTHETIC:
+        raise UsageError(f"${ENV_VAR} is '{SYNTHETIC}', not a folder; pass --dest DIR")
+    target = resolve_data_dir(str(dest) if dest is not None else None)
+    chosen_models = _names(models) or list(MODELS)
+    chosen_benchmarks = _names(benchmarks) or list(BENCHMARKS)
+    counts = {"downloaded": 0, "present": 0}
+
+    def report(result: DownloadResult) -> None:
+        counts[result.status] += 1
+        status = "downloaded" if result.status == "downloaded" else "present   "
+        typer.echo(f"{status}  {result.name}  {_size(result.size)}  sha256 ok")
+
+    with _byte_progress(enabled=not quiet) as progress:
+        download_public(
+            target,
+            chosen_models,
+            chosen_benchmarks,
+            url_template=url_template,
+            progress=progress,
+            on_file=report,
+        )
+    typer.echo(
+        f"{sum(counts.values())} file(s) in {target}: {counts['downloaded']} downloaded, "
+        f"{counts['present']} already present"
+    )
+
+
+@contextmanager
+def _byte_progress(enabled: bool) -> Iterator[Any]:
+    """A per-file byte progress bar on stderr; yields the download progress callback."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    tasks: dict[str, TaskID] = {}
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+
+        def update(name: str, done: int, total: int | None) -> None:
+            task = tasks.get(name)
+            if task is None:
+                tasks[name] = bar.add_task(name, total=total)
+                return
+            bar.update(task, completed=done)
+            if total is not None and done >= total:
+                bar.remove_task(task)
+                del tasks[name]
+
+        yield update
+
+
+@app.command("synth")
+def synth_command(
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Store folder to write <model>/<benchmark>.json into."
+    ),
+    questions: int = typer.Option(30, "--questions", "-n", help="Questions per file (at least 1)."),
+    branches: int = typer.Option(
+        128, "--branches", "-b", help="Trajectories (branches) per question (at least 1)."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", "-s", help="Store seed (>= 0); each file derives its own seed from it."
+    ),
+) -> None:
+    """Write a synthetic replay store in the upstream format.
+
+    Models Synth-Small and Synth-Large, benchmarks aime24, aime25 and hmmt25
+    (labels only: they carry the search/held-out split over). The same options
+    always give byte-identical files. The model behind the data is documented in
+    the autotts.data.synthetic module.
+
+    Example: autotts data synth --out synth-store --questions 30 --branches 64
+    """
+    from autotts.data.synthetic import write_synthetic_store
+
+    if questions < 1:
+        raise UsageError(f"--questions must be at least 1, got {questions}")
+    if branches < 1:
+        raise UsageError(f"--branches must be at least 1, got {branches}")
+    if seed < 0:
+        raise UsageError(f"--seed must not be negative, got {seed}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    paths = write_synthetic_store(out, questions=questions, branches=branches, seed=seed)
+    for path in paths:
+        typer.echo(f"wrote {path}")
+    typer.echo(
+        f"{len(paths)} file(s), {questions} question(s) x {branches} branch(es) each, seed {seed}"
+    )
+
+
+@app.command("info")
+def info_command(
+    path: str = typer.Argument(
+        ...,
+        help="A replay .json file; a store folder (<model>/<benchmark>.json, one row per "
+        f"file); or '{SYNTHETIC}' for the built-in synthetic store.",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Summarise replay data: size, lengths, probes, ERR share, pass@1 and majority vote.
+
+    Example: autotts data info ~/.local/share/autotts/replay/Qwen3-4B/aime24.json
+    """
+    from autotts.data.loading import load_replay
+    from autotts.data.summary import format_summary, summarize, summary_table
+
+    target = Path(path).expanduser()
+    if path == SYNTHETIC and not target.exists():
+        from autotts.data.synthetic import synthetic_replay_sets
+
+        summaries = [summarize(r) for r in synthetic_replay_sets()]
+        title = "synthetic store"
+    elif target.is_dir():
+        files = [(f.path, f.model, f.benchmark) for f in list_store(target)]
+        if not files:  # a model folder: <benchmark>.json directly inside
+            files = [(p, target.name, p.stem) for p in sorted(target.glob("*.json"))]
+        if not files:
+            raise UsageError(f"no replay files (<model>/<benchmark>.json) in {target}")
+        summaries = [summarize(load_replay(p, model=m, benchmark=b)) for p, m, b in files]
+        title = str(target)
+    else:
+        summary = summarize(load_replay(target))
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+        else:
+            typer.echo(format_summary(summary), nl=False)
+        return
+    if as_json:
+        typer.echo(json.dumps(summaries, indent=2))
+        return
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=200)
+    console.print(summary_table(summaries, title=title))

@@ -112,8 +112,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("probe interval Δ", f"{_delta(summary)} tokens"),
         (
             "branch tokens",
-            f"mean {t['mean']:,.0f}, median {t['median']:,.0f}, "
-            f"min {t['min']:,}, max {t['max']:,}",
+            f"mean {t['mean']:,.0f}, median {t['median']:,.0f}, min {t['min']:,}, max {t['max']:,}",
         ),
         ("probes per branch", f"{summary['probes_per_branch']:.2f} (mean)"),
         ("ERR probes", f"{100 * summary['err_fraction']:.2f} %"),

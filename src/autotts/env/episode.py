@@ -156,6 +156,16 @@ class Episode:
             raise InvalidAction(f"the answer of branch {slot} at depth {depth} is not revealed")
         return self._answers[slot][depth - 1 if depth > 0 else -1]
 
+    def explore(self, slot: int) -> tuple[str, bool]:
+        """The reference protocol's read: advance one interval and reveal, ``(answer, finished)``.
+
+        A finished branch is not advanced; it reveals its final answer again for free.
+        """
+        self._check_open(slot)
+        if not self.finished[slot]:
+            self.advance(slot)
+        return self.reveal(slot), self.finished[slot]
+
     def prune(self, slot: int) -> None:
         self._check_open(slot)
         if self.pruned[slot]:

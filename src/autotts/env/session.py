@@ -48,12 +48,12 @@ class Session:
         """Open the next branch and read its first probe."""
         episode = self._episode
         slot = episode.open_branch()
-        answer, finished = self._explore(slot)
+        answer, finished = episode.explore(slot)
         return Probe(answer, slot, finished)
 
     def probe_more(self, branch: int) -> tuple[str, bool]:
         """Read the next probe of open branch ``branch``: ``(answer, finished)``."""
-        return self._explore(branch)
+        return self._episode.explore(branch)
 
     def full_read(self) -> str:
         """Open the next branch, generate all of it, return its final answer."""
@@ -64,13 +64,6 @@ class Session:
 
     #: The published code's name for :meth:`full_read`.
     get_new_branch_final_answer = full_read
-
-    def _explore(self, slot: int) -> tuple[str, bool]:
-        episode = self._episode
-        if episode.finished[slot]:
-            return episode.reveal(slot), True
-        episode.advance(slot)
-        return episode.reveal(slot), episode.finished[slot]
 
     # -- what a controller may know ------------------------------------------
     @property
