@@ -43,7 +43,10 @@ CASES = {
     "unknown parameter": (["eval", "-c", "sc", "-p", "nn=3"], "did you mean 'n'"),
     "bad parameter value": (["eval", "-c", "sc", "-p", "n=0"], "n must be >= 1"),
     "parameter without value": (["eval", "-c", "sc", "-p", "n"], "--param expects key=value"),
-    "unknown model": (["eval", "-c", "sc", "-m", "Tony"], "unknown model 'Tony'; did you mean 'Tiny'"),
+    "unknown model": (
+        ["eval", "-c", "sc", "-m", "Tony"],
+        "unknown model 'Tony'; did you mean 'Tiny'",
+    ),
     "unknown benchmark": (["eval", "-c", "sc", "-B", "aime42"], "unknown benchmark 'aime42'"),
     "unknown protocol": (["eval", "-c", "sc", "--protocol", "bogus"], "unknown protocol 'bogus'"),
     "subsample larger than pool": (
@@ -64,7 +67,7 @@ CASES = {
 def test_bad_argument(
     args: list[str], expected: str, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([*args, "--data", str(store)] if args[0] != "table" else [*args, "--data", str(store)])
+    code = main([*args, "--data", str(store)])
     captured = capsys.readouterr()
     assert code == 2
     lines = captured.err.strip().splitlines()
@@ -100,16 +103,27 @@ def test_click_usage_errors_exit_2(store: Path, capsys: pytest.CaptureFixture[st
 
 
 CONTROLLER_FAULTS = {
-    "raises": ("        raise RuntimeError('boom')", "crashed on question 0 (replicate 0): RuntimeError: boom"),
-    "returns int": ("        return 42", "returned int on question 0; solve() must return a str or None"),
-    "illegal action": ("        session.probe_more(7)\n        return None", "branch 7 is not open"),
+    "raises": (
+        "        raise RuntimeError('boom')",
+        "crashed on question 0 (replicate 0): RuntimeError: boom",
+    ),
+    "returns int": (
+        "        return 42",
+        "returned int on question 0; solve() must return a str or None",
+    ),
+    "illegal action": (
+        "        session.probe_more(7)\n        return None",
+        "branch 7 is not open",
+    ),
     "syntax error": ("        return (", "line 6: syntax error"),
     "class missing": (None, "unknown class in"),
     "audit": ("        return session._episode", "fails the controller audit: line 6"),
 }
 
 
-@pytest.mark.parametrize(("body", "expected"), CONTROLLER_FAULTS.values(), ids=CONTROLLER_FAULTS.keys())
+@pytest.mark.parametrize(
+    ("body", "expected"), CONTROLLER_FAULTS.values(), ids=CONTROLLER_FAULTS.keys()
+)
 def test_faulty_controller_file(
     body: str | None, expected: str, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -27,7 +27,7 @@ REFUSED = {
     "import inspect": "        import inspect\n        return None",
     "from sys import": "        from sys import modules\n        return None",
     "private autotts module": "        from autotts.env import episode\n        return episode._x",
-    "private autotts name": "        from autotts.env.session import _secret\n        return None",
+    "private autotts name": "        from autotts.env.session import _x\n        return None",
     "globals": "        return globals()",
     "dunder on self": "        return self.__class__",
 }
@@ -43,8 +43,8 @@ def test_refused(body: str) -> None:
 ALLOWED = {
     "own private state": "        self._seen = []\n        return self._seen",
     "super init": "        super().__init__()\n        return None",
-    "public api": "        a, i, done = session.probe_new()\n        return session.probe_more(i)[0]",
-    "numpy and math": "        import math, numpy as np\n        return str(math.floor(np.mean([1, 2])))",
+    "public api": "        a, i, d = session.probe_new()\n        return session.probe_more(i)[0]",
+    "numpy and math": "        import math, numpy as np\n        return str(math.floor(np.sum(1)))",
     "collections": "        from collections import Counter\n        return None",
 }
 
@@ -55,7 +55,10 @@ def test_allowed(body: str) -> None:
 
 
 def test_builtin_controllers_and_example_pass_the_audit() -> None:
-    for path in [*(ROOT / "src/autotts/controllers").glob("*.py"), ROOT / "examples/first_agreement.py"]:
+    for path in [
+        *(ROOT / "src/autotts/controllers").glob("*.py"),
+        ROOT / "examples/first_agreement.py",
+    ]:
         if path.name in {"audit.py", "registry.py", "base.py"}:
             continue  # infrastructure, not controllers
         findings = [f for f in audit_source(path.read_text()) if "import of" not in f.message]
@@ -72,5 +75,7 @@ def test_loading_a_refused_file_fails_with_the_lines(tmp_path: Path) -> None:
 
 
 def test_example_controller_builds_with_beta() -> None:
-    controller = build(ControllerSpec(f"{ROOT / 'examples/first_agreement.py'}:FirstAgreement", 0.5))
+    controller = build(
+        ControllerSpec(f"{ROOT / 'examples/first_agreement.py'}:FirstAgreement", 0.5)
+    )
     assert controller.params() == {"beta": 0.5, "width": 9, "need": 4}

@@ -19,7 +19,9 @@ SPECS = [
     ControllerSpec("asc", params={"max_samples": 64, "threshold": 0.95}),
     ControllerSpec("esc", params={"max_samples": 20, "window_size": 3}),
     ControllerSpec("esc", params={"max_samples": 64, "window_size": 8}),
-    ControllerSpec("parallel-probe", params={"num_chains": 6, "T": 2, "warm_up": 1, "prune_patience": 1}),
+    ControllerSpec(
+        "parallel-probe", params={"num_chains": 6, "T": 2, "warm_up": 1, "prune_patience": 1}
+    ),
     ControllerSpec(
         "parallel-probe",
         params={"num_chains": 16, "T": 4, "warm_up": 2, "prune_patience": 2, "probe_burst": 2},

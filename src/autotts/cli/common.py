@@ -96,7 +96,7 @@ def parse_betas(text: str) -> list[float]:
     if ":" in text:
         if step <= 0:
             raise UsageError(f"--betas step must be positive, got {step:g}")
-        count = int(round((stop - start) / step)) + 1
+        count = round((stop - start) / step) + 1
         values = [round(start + i * step, 10) for i in range(max(count, 0))]
     if not values:
         raise UsageError(f"--betas {text!r} gives no values")

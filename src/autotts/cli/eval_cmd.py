@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -75,15 +75,15 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     controller: str = typer.Option(..., "--controller", "-c", help=CONTROLLER_HELP),
-    beta: Optional[float] = typer.Option(
+    beta: float | None = typer.Option(
         None, "--beta", "-b", help="β in [0, 1]: the controller's single budget knob."
     ),
-    param: Optional[list[str]] = typer.Option(
+    param: list[str] | None = typer.Option(
         None, "--param", "-p", help="Explicit parameter key=value (repeatable); not with --beta."
     ),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help=DATA_HELP),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model folder in the store."),
-    benchmark: Optional[str] = typer.Option(
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model folder in the store."),
+    benchmark: str | None = typer.Option(
         None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
     ),
     protocol: str = _PROTOCOL,
@@ -92,9 +92,9 @@ def eval_command(
     size: int = _SIZE,
     seed: int = _SEED,
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to a file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     trust: bool = _TRUST,
-    traces: Optional[Path] = typer.Option(
+    traces: Path | None = typer.Option(
         None,
         "--traces",
         help="Write one JSON line per episode with its execution trace (slower: the "
@@ -108,10 +108,7 @@ def eval_command(
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
-    if traces is None:
-        result = evaluate(job)
-    else:
-        result = _evaluate_with_traces(job, traces)
+    result = evaluate(job) if traces is None else _evaluate_with_traces(job, traces)
     if as_json:
         write_output(to_json(result.to_dict()), out)
         return
@@ -166,9 +163,9 @@ def sweep_command(
     betas: str = typer.Option(
         "0:1:0.1", "--betas", help="β values: start:stop:step (inclusive) or a list 0,0.5,1."
     ),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help=DATA_HELP),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model folder in the store."),
-    benchmark: Optional[str] = typer.Option(
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model folder in the store."),
+    benchmark: str | None = typer.Option(
         None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
     ),
     protocol: str = _PROTOCOL,
@@ -176,12 +173,14 @@ def sweep_command(
     draws: int = _DRAWS,
     size: int = _SIZE,
     seed: int = _SEED,
-    plot: Optional[Path] = typer.Option(
-        None, "--plot", help="Write accuracy vs tokens (log x), one line per controller (.png/.svg/.pdf)."
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        help="Write accuracy vs tokens (log x), one line per controller (.png/.svg/.pdf).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print every result as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to a file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     workers: int = _WORKERS,
     quiet: bool = _QUIET,
     trust: bool = _TRUST,
@@ -204,7 +203,9 @@ def sweep_command(
         for b in values
     ]
     with progress_bar(len(jobs), "sweep", not quiet) as advance:
-        results = run_jobs(jobs, workers=workers, on_done=lambda i, r: advance(jobs[i].spec.label()))
+        results = run_jobs(
+            jobs, workers=workers, on_done=lambda i, r: advance(jobs[i].spec.label())
+        )
     rows = [
         {
             "controller": job.label,
@@ -219,8 +220,8 @@ def sweep_command(
         from autotts.report.plots import plot_curves
 
         curves: dict[str, list[tuple[float, float]]] = {}
-        for row in rows:
-            curves.setdefault(row["controller"], []).append((row["tokens"], row["accuracy"]))
+        for job, r in zip(jobs, results):
+            curves.setdefault(job.label, []).append((r.metrics.tokens, r.metrics.accuracy))
         plot_curves(curves, plot, title=f"{ref.model} / {ref.benchmark}")
         typer.echo(f"wrote {plot}", err=True)
     if as_json:
@@ -237,14 +238,14 @@ def _short(name: str) -> str:
 
 
 def table_command(
-    data: Optional[str] = typer.Option(None, "--data", "-d", help=DATA_HELP),
-    models: Optional[list[str]] = typer.Option(
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    models: list[str] | None = typer.Option(
         None, "--models", help="Only these models (repeatable or comma-separated)."
     ),
-    benchmarks: Optional[list[str]] = typer.Option(
+    benchmarks: list[str] | None = typer.Option(
         None, "--benchmarks", help="Only these benchmarks (repeatable or comma-separated)."
     ),
-    methods: Optional[list[str]] = typer.Option(
+    methods: list[str] | None = typer.Option(
         None, "--methods", help=f"Only these rows, of: {', '.join(TABLE_METHODS)}."
     ),
     seeds: int = _SEEDS,
@@ -252,7 +253,7 @@ def table_command(
     as_json: bool = typer.Option(False, "--json", help="JSON list of row objects."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
     as_csv: bool = typer.Option(False, "--csv", help="CSV with raw numbers."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to a file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     quiet: bool = _QUIET,
 ) -> None:
     """Reproduce the published table: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and β=1.0

@@ -186,11 +186,7 @@ class ConfidenceMomentum(Controller):
             if not any(br.live for br in branches):
                 break
             # 7. widen while confidence is not rising
-            if (
-                delta <= s.trend_thresh
-                and rnd >= max(1, s.warm_up // 2)
-                and ema < s.conf_thresh
-            ):
+            if delta <= s.trend_thresh and rnd >= max(1, s.warm_up // 2) and ema < s.conf_thresh:
                 open_branches(s.widen_burst)
 
         if completed:

@@ -102,9 +102,7 @@ def build(spec: ControllerSpec) -> Controller:
     if spec.name in REGISTRY:
         entry = REGISTRY[spec.name]
         if spec.beta is not None and spec.params:
-            raise UsageError(
-                f"{spec.name}: give either beta or explicit parameters, not both"
-            )
+            raise UsageError(f"{spec.name}: give either beta or explicit parameters, not both")
         if spec.beta is not None:
             return entry.from_beta(check_beta(spec.beta))
         return _construct(entry.cls, spec.params, spec.name)
@@ -169,7 +167,9 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
         raise ControllerError(f"{path}{line}: {type(exc).__name__}: {exc}") from None
     cls = getattr(module, class_name, None)
     if cls is None:
-        classes = [n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Controller)]
+        classes = [
+            n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Controller)
+        ]
         raise UnknownName(f"class in {path}", class_name, classes)
     if not (inspect.isclass(cls) and issubclass(cls, Controller)):
         raise UsageError(f"{reference}: {class_name} is not a subclass of autotts.Controller")

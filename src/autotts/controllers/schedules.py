@@ -29,4 +29,5 @@ def check_beta(beta: float) -> float:
 
 def budget_schedule(beta: float) -> int:
     """Samples/branches for a baseline at β: ``round(64**β)``, i.e. 1 → 64, log-uniform."""
-    return max(1, min(MAX_BRANCHES, round(MAX_BRANCHES ** check_beta(beta))))
+    budget: float = float(MAX_BRANCHES) ** check_beta(beta)
+    return max(1, min(MAX_BRANCHES, round(budget)))

@@ -91,7 +91,9 @@ class EpisodeBatch:
         """What the ``reads``-th read (1-based) of each global ``branch`` returns."""
         width = self.steps.shape[1]
         # one flat take is several times faster than 2-D fancy indexing here
-        return self.steps.reshape(-1).take(branch * width + np.minimum(reads - 1, width - 1))
+        flat: IntArray = self.steps.reshape(-1)
+        answers: IntArray = flat.take(branch * width + np.minimum(reads - 1, width - 1))
+        return answers
 
     def cost_after(self, branch: IntArray, reads: IntArray, probe_freq: IntArray) -> IntArray:
         """Tokens charged for ``reads`` probe-by-probe reads of each ``branch`` (0 if unopened)."""

@@ -16,7 +16,7 @@ answer, which only the caller that scores (never a controller) passes in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from autotts.data.records import ReplayQuestion
 from autotts.env.episode import Episode
@@ -69,7 +69,7 @@ class Answer:
     answer: str | None
 
 
-Action = Union[Branch, Continue, Probe, Prune, Answer]
+Action = Branch | Continue | Probe | Prune | Answer
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,7 @@ class Observation:
     @property
     def active(self) -> tuple[int, ...]:
         """Open branches that are neither finished nor pruned."""
-        return tuple(
-            i for i in range(self.opened) if not (self.finished[i] or self.pruned[i])
-        )
+        return tuple(i for i in range(self.opened) if not (self.finished[i] or self.pruned[i]))
 
 
 class ReplayEnv:
@@ -120,9 +118,7 @@ class ReplayEnv:
         """Start an episode with the reference shuffle of ``seed`` (or an explicit order)."""
         if order is None:
             order = reference_order(self._question.n_branches, 0 if seed is None else seed)
-        self._episode = Episode(
-            self._question, order, kappa_probe=self._kappa, budget=self._budget
-        )
+        self._episode = Episode(self._question, order, kappa_probe=self._kappa, budget=self._budget)
         self._done = False
         return self._observe(), {"pool_size": len(order)}
 
@@ -162,7 +158,7 @@ class ReplayEnv:
     def _observe(self) -> Observation:
         episode = self._require_episode()
         revealed = {key: episode.revealed_answer(*key) for key in sorted(episode.revealed)}
-        intervals = sum(episode.depth) + sum(episode.finished)
+        intervals: float = sum(episode.depth) + sum(episode.finished)
         intervals += self._kappa * len(episode.revealed)
         return Observation(
             opened=episode.opened,

@@ -95,12 +95,12 @@ class Session:
         event: str,
         *,
         goal: str = "",
-        input: Any = None,  # noqa: A002 - the trace schema's field name
+        input: Any = None,
         output: Any = None,
         state: Any = None,
         decision: str = "",
     ) -> None:
-        """Record one step ``{event, goal, input, output, state, decision}``; no-op unless tracing."""
+        """Record a step ``{event, goal, input, output, state, decision}``; no-op unless tracing."""
         if self._trace is not None:
             self._trace.append(
                 {

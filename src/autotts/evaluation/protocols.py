@@ -29,7 +29,8 @@ IntArray = npt.NDArray[np.int64]
 
 
 class EvaluationProtocol(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def replicates(self) -> int: ...

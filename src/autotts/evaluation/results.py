@@ -67,7 +67,11 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
         return (round(100 * mean, 2), round(100 * mean, 2))
     from scipy.stats import t
 
-    half = float(t.ppf(0.975, len(values) - 1)) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    half = (
+        float(t.ppf(0.975, len(values) - 1))
+        * float(np.std(values, ddof=1))
+        / math.sqrt(len(values))
+    )
     return (round(100 * (mean - half), 2), round(100 * (mean + half), 2))
 
 

@@ -38,10 +38,10 @@ def table_jobs(
     methods: list[str] | None = None,
 ) -> list[EvalJob]:
     """One job per (file, method), files in the given order, methods in table order."""
-    protocol = protocol or ReferenceProtocol()
     chosen = methods or list(TABLE_METHODS)
+    proto: EvaluationProtocol = protocol or ReferenceProtocol()
     return [
-        EvalJob(data=ref, spec=TABLE_METHODS[label], protocol=protocol, label=label)
+        EvalJob(data=ref, spec=TABLE_METHODS[label], protocol=proto, label=label)
         for ref in files
         for label in chosen
     ]

@@ -23,9 +23,7 @@ def plot_curves(
         matplotlib.use("Agg")  # files only; never needs a display
         import matplotlib.pyplot as plt
     except ImportError:
-        raise UsageError(
-            "plotting needs matplotlib: pip install 'autotts[plot]'"
-        ) from None
+        raise UsageError("plotting needs matplotlib: pip install 'autotts[plot]'") from None
     if out.suffix.lower() not in {".png", ".pdf", ".svg"}:
         raise UsageError(f"--plot must end in .png, .pdf or .svg, got {out.name}")
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=150)

@@ -14,7 +14,7 @@ widening.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -101,7 +101,7 @@ def run_cmc(batch: EpisodeBatch, s: CMCSettings) -> BatchOutcome:
     st = _State(batch, capacity, n_init)
     table = confidence_table()
 
-    def recount(changed: np.ndarray) -> None:
+    def recount(changed: Any) -> None:
         """Recompute the pool's winner and confidence of the rows whose pool changed."""
         r = np.flatnonzero(changed)
         if r.size:
@@ -121,7 +121,7 @@ def run_cmc(batch: EpisodeBatch, s: CMCSettings) -> BatchOutcome:
 
     def final_answer(stop: np.ndarray) -> np.ndarray:
         """Answer of rows leaving the loop: the pool winner, else the latest answers' majority."""
-        result = st.winner.copy()
+        result: np.ndarray = st.winner.copy()
         r = np.flatnonzero(stop & (result == NO_ANSWER))
         if r.size:
             counted = (st.cols < st.n_open[r, None]) & ~st.abandoned[r]

@@ -8,7 +8,7 @@ masked and leave the arrays once a quarter of them have stopped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def run_parallel_probe(batch: EpisodeBatch, pp: ParallelProbe) -> BatchOutcome:
     }
     st = state
 
-    def recount(rows: np.ndarray) -> None:
+    def recount(rows: Any) -> None:
         r = np.flatnonzero(rows)
         if r.size:
             st["winner"][r] = plurality(

@@ -40,7 +40,9 @@ def run_self_consistency(batch: EpisodeBatch, n: int) -> BatchOutcome:
     return _prefix_outcome(batch, _prefix_majority(batch, reads), reads)
 
 
-def run_adaptive_consistency(batch: EpisodeBatch, max_samples: int, threshold: float) -> BatchOutcome:
+def run_adaptive_consistency(
+    batch: EpisodeBatch, max_samples: int, threshold: float
+) -> BatchOutcome:
     limit = min(max_samples, batch.pool_size)
     finals = batch.final[batch.branches]
     size = batch.size
@@ -61,7 +63,9 @@ def run_adaptive_consistency(batch: EpisodeBatch, max_samples: int, threshold: f
         votes = counts[rows, read]
         extends = read == leader
         overtakes = ~extends & (votes > top1)
-        top2 = np.where(overtakes, top1, np.where(~extends & ~overtakes, np.maximum(top2, votes), top2))
+        top2 = np.where(
+            overtakes, top1, np.where(~extends & ~overtakes, np.maximum(top2, votes), top2)
+        )
         top1 = np.where(extends | overtakes, votes, top1)
         leader = np.where(overtakes, read, leader)
         if k == 0:

@@ -1,0 +1,40 @@
+"""README.md stays true: its example controller is the file in examples/, and it evaluates."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from autotts.controllers.registry import ControllerSpec
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate
+from autotts.evaluation.protocols import ReferenceProtocol
+from tests.controllers.random_replay import random_document
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_controller_is_the_example_file() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    example = (ROOT / "examples" / "first_agreement.py").read_text(encoding="utf-8")
+    assert example in blocks
+
+
+def test_readme_states_the_ci_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- test-command -->")[1].split("<!-- /test-command -->")[0]
+    assert "pytest" in block
+    assert "test-command" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_example_controller_evaluates_on_a_replay_file(tmp_path: Path) -> None:
+    spec = ControllerSpec(f"{ROOT / 'examples/first_agreement.py'}:FirstAgreement", beta=0.5)
+    path = tmp_path / "M" / "aime24.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(random_document(3, questions=4, branches=20)))
+    ref = DataRef(str(tmp_path), "M", "aime24")
+    result = evaluate(EvalJob(ref, spec, ReferenceProtocol(seeds=3)))
+    assert result.metrics.questions == 4
+    assert result.metrics.tokens > 0
+    assert result.params == {"beta": 0.5, "width": 9, "need": 4}
