@@ -116,6 +116,13 @@ class ConfidenceMomentum(Controller):
             return (1.0 - s.ema_alpha) * previous + s.ema_alpha * value
 
         open_branches(s.n_init)
+        if session.tracing:
+            session.trace(
+                "init_branches",
+                goal="open the initial branches",
+                output={"opened": len(branches), "completed": list(completed)},
+                decision=f"open n_init={s.n_init} branches",
+            )
         if not branches:
             return None
 
@@ -187,7 +194,16 @@ class ConfidenceMomentum(Controller):
                 break
             # 7. widen while confidence is not rising
             if delta <= s.trend_thresh and rnd >= max(1, s.warm_up // 2) and ema < s.conf_thresh:
+                before = len(branches)
                 open_branches(s.widen_burst)
+                if session.tracing:
+                    session.trace(
+                        "update_states",
+                        goal="widen while confidence is not rising",
+                        input={"round": rnd, "delta": delta, "ema": ema},
+                        output={"opened_now": len(branches) - before, "opened": len(branches)},
+                        decision=f"widen by up to {s.widen_burst} if delta <= {s.trend_thresh}",
+                    )
 
         if completed:
             return pool()[0]

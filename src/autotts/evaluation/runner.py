@@ -106,7 +106,18 @@ def _solve_one(
     tracing: bool,
 ) -> EpisodeRecord:
     episode = Episode(replay.questions[q], order.tolist())
-    steps: list[TraceStep] | None = [] if tracing else None
+    steps: list[TraceStep] | None = None
+    if tracing:
+        steps = [
+            {
+                "event": "start",
+                "goal": f"solve question {q} with {controller.name}",
+                "input": {"question": q, "replicate": replicate},
+                "output": None,
+                "state": {"pool_size": episode.pool_size, "params": controller.params()},
+                "decision": "controller starts",
+            }
+        ]
     session = Session(episode, steps)
     try:
         answer = controller.solve(session)
