@@ -117,7 +117,9 @@ def test_sweep_writes_a_plot_and_rows(store: Path, tmp_path: Path) -> None:
     assert main([*args, "--seeds", "2", "--plot", str(plot), "--csv", "--out", str(out), "-q"]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = out.read_text().splitlines()
-    assert rows[0] == "controller,beta,accuracy,tokens,seq_tokens"
+    assert rows[0].startswith(
+        "controller,beta,accuracy,tokens,seq_tokens,model,benchmark,data_sha256,"
+    )
     assert len(rows) == 1 + 2 * 3
     tokens = [float(r.split(",")[3]) for r in rows[1:4]]
     assert tokens == sorted(tokens)  # sc spends more as β grows

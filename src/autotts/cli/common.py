@@ -136,8 +136,12 @@ def progress_bar(total: int, label: str, enabled: bool = True) -> Iterator[Any]:
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task(label, total=total)
 
-        def advance(description: str = "") -> None:
-            progress.update(task, advance=1, description=f"{label} {description}".strip())
+        def advance(description: str = "", completed: int | None = None) -> None:
+            description = f"{label} {description}".strip()
+            if completed is None:
+                progress.update(task, advance=1, description=description)
+            else:
+                progress.update(task, completed=completed, description=description)
 
         yield advance
 

@@ -20,7 +20,7 @@ from autotts.cli.common import (
 )
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import EvalJob, evaluate, run_jobs
+from autotts.evaluation.jobs import EvalJob, evaluate, load_data, run_jobs
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
 from autotts.evaluation.runner import EpisodeRecord
@@ -94,6 +94,7 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     trust: bool = _TRUST,
+    quiet: bool = _QUIET,
     traces: Path | None = typer.Option(
         None,
         "--traces",
@@ -108,14 +109,20 @@ def eval_command(
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
-    result = evaluate(job) if traces is None else _evaluate_with_traces(job, traces)
+    total = job.protocol.replicates * len(load_data(ref))
+    with progress_bar(total, "episodes", not quiet) as advance:
+        track = lambda done, _total: advance(completed=done)  # noqa: E731
+        if traces is None:
+            result = evaluate(job, progress=track)
+        else:
+            result = _evaluate_with_traces(job, traces, track)
     if as_json:
         write_output(to_json(result.to_dict()), out)
         return
     write_output(_describe(result), out)
 
 
-def _evaluate_with_traces(job: EvalJob, path: Path) -> EvalResult:
+def _evaluate_with_traces(job: EvalJob, path: Path, progress: Any) -> EvalResult:
     path.parent.mkdir(parents=True, exist_ok=True)
     label = job.spec.to_dict()
     with path.open("w", encoding="utf-8") as handle:
@@ -136,7 +143,7 @@ def _evaluate_with_traces(job: EvalJob, path: Path) -> EvalResult:
             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             handle.flush()
 
-        result = evaluate(job, trace_sink=sink)
+        result = evaluate(job, trace_sink=sink, progress=progress)
     typer.echo(f"wrote traces to {path}", err=True)
     return result
 
@@ -216,6 +223,12 @@ def sweep_command(
         }
         for job, r in zip(jobs, results)
     ]
+    provenance = {
+        "model": ref.model,
+        "benchmark": ref.benchmark,
+        "data_sha256": results[0].data["sha256"],
+        "protocol": json.dumps(proto.to_dict(), separators=(",", ":")),
+    }
     if plot is not None:
         from autotts.report.plots import plot_curves
 
@@ -226,8 +239,8 @@ def sweep_command(
         typer.echo(f"wrote {plot}", err=True)
     if as_json:
         write_output(to_json([r.to_dict() for r in results]), out)
-    elif as_csv:
-        write_output(to_csv(rows), out)
+    elif as_csv:  # CSV rows carry what is needed to re-run them
+        write_output(to_csv([{**row, **provenance} for row in rows]), out)
     else:
         write_output(render_rows(rows), out)
 

@@ -60,11 +60,15 @@ class EvalJob:
     label: str = ""
 
 
-def evaluate(job: EvalJob, trace_sink: TraceSink | None = None) -> EvalResult:
+def evaluate(
+    job: EvalJob,
+    trace_sink: TraceSink | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
     """Run one job in this process."""
     replay = load_data(job.data)
     controller = build(job.spec)
-    table = run_episodes(controller, replay, job.protocol, trace_sink=trace_sink)
+    table = run_episodes(controller, replay, job.protocol, trace_sink=trace_sink, progress=progress)
     return EvalResult(
         label=job.label or job.spec.label(),
         controller=job.spec.to_dict(),

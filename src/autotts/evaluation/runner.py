@@ -60,8 +60,12 @@ def run_episodes(
     *,
     trace_sink: TraceSink | None = None,
     vectorised: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EpisodeTable:
-    """Replay ``controller`` on every (replicate, question) episode of ``protocol``."""
+    """Replay ``controller`` on every (replicate, question) episode of ``protocol``.
+
+    ``progress(done, total)`` is called as episodes finish on the episode-by-episode path.
+    """
     shape = (protocol.replicates, len(replay))
     correct = np.zeros(shape, dtype=bool)
     cost = np.zeros(shape)
@@ -72,6 +76,7 @@ def run_episodes(
     groups: dict[int, list[int]] = {}
     for q, question in enumerate(replay.questions):
         groups.setdefault(question.n_branches, []).append(q)
+    done, total = 0, protocol.replicates * len(replay)
     for n_branches, members in groups.items():
         orders = np.stack([protocol.orders(n_branches, q) for q in members], axis=1)
         if kernel is not None:
@@ -94,6 +99,9 @@ def run_episodes(
                 )
                 if trace_sink is not None:
                     trace_sink(r, q, record)
+            done += len(members)
+            if progress is not None:
+                progress(done, total)
     return EpisodeTable(correct=correct, cost=cost, sequential_cost=seq)
 
 
