@@ -12,15 +12,33 @@ with exactly the read primitives of ``spec/replay-protocol.md`` §2:
   generates it to its end in one go and returns its final answer.
 
 The session never holds a gold answer; scoring happens outside the controller.
+It drives any :class:`EpisodeBackend`: the replayed :class:`Episode` here, and
+equally a backend that asks a live model server for the next Δ tokens, so a
+controller runs unchanged offline and online.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from autotts.env.episode import Episode
+__all__ = ["EpisodeBackend", "Probe", "Session", "TraceStep"]
 
-__all__ = ["Probe", "Session", "TraceStep"]
+
+class EpisodeBackend(Protocol):
+    """What a :class:`Session` needs from an episode (see :class:`~autotts.env.episode.Episode`)."""
+
+    @property
+    def opened(self) -> int: ...
+    @property
+    def pool_size(self) -> int: ...
+    @property
+    def probe_freq(self) -> int: ...
+    @property
+    def cost(self) -> float: ...
+    def open_branch(self) -> int: ...
+    def explore(self, slot: int) -> tuple[str, bool]: ...
+    def advance(self, slot: int, to_end: bool = False) -> None: ...
+    def reveal(self, slot: int) -> str: ...
 
 
 class Probe(NamedTuple):
@@ -39,7 +57,7 @@ class Session:
 
     __slots__ = ("_episode", "_trace")
 
-    def __init__(self, episode: Episode, trace: list[TraceStep] | None = None) -> None:
+    def __init__(self, episode: EpisodeBackend, trace: list[TraceStep] | None = None) -> None:
         self._episode = episode
         self._trace = trace
 
