@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -44,38 +44,64 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
+# Options as module-level singletons (typer reads them from the signatures).
+_MODELS = typer.Option(
+    None,
+    "--models",
+    "--model",
+    "-m",
+    help="Models to fetch, repeatable or comma-separated. Default: all ("
+    + ", ".join(MODELS)
+    + ").",
+)
+_BENCHMARKS = typer.Option(
+    None,
+    "--benchmarks",
+    "--benchmark",
+    "-b",
+    help="Benchmarks to fetch, repeatable or comma-separated. Default: all ("
+    + ", ".join(BENCHMARKS)
+    + ").",
+)
+_DEST = typer.Option(
+    None,
+    "--dest",
+    "-d",
+    help=f"Store folder to write <model>/<benchmark>.json into. Default: ${ENV_VAR} if "
+    "set, else $XDG_DATA_HOME/autotts/replay.",
+)
+_URL_TEMPLATE = typer.Option(
+    PUBLIC_URL_TEMPLATE,
+    "--url-template",
+    hidden=True,
+    help="Advanced: URL of each file, with {model} and {benchmark} placeholders "
+    "(e.g. a mirror or a local test server). Checksums are verified all the same.",
+)
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+_OUT = typer.Option(..., "--out", "-o", help="Store folder to write <model>/<benchmark>.json into.")
+_QUESTIONS = typer.Option(30, "--questions", "-n", help="Questions per file (at least 1).")
+_BRANCHES = typer.Option(
+    128, "--branches", "-b", help="Trajectories (branches) per question (at least 1)."
+)
+_SEED = typer.Option(
+    0, "--seed", "-s", help="Store seed (>= 0); each file derives its own seed from it."
+)
+_PATH = typer.Argument(
+    ...,
+    help="A replay .json file; a store folder (<model>/<benchmark>.json, one row per "
+    f"file); or '{SYNTHETIC}' for the built-in synthetic store.",
+    show_default=False,
+)
+_JSON = typer.Option(False, "--json", help="Print the statistics as JSON.")
+
+
 @app.command("download")
 def download_command(
-    models: Optional[list[str]] = typer.Option(
-        None,
-        "--models",
-        "--model",
-        "-m",
-        help=f"Models to fetch, repeatable or comma-separated. Default: all ({', '.join(MODELS)}).",
-    ),
-    benchmarks: Optional[list[str]] = typer.Option(
-        None,
-        "--benchmarks",
-        "--benchmark",
-        "-b",
-        help="Benchmarks to fetch, repeatable or comma-separated. "
-        f"Default: all ({', '.join(BENCHMARKS)}).",
-    ),
-    dest: Optional[Path] = typer.Option(
-        None,
-        "--dest",
-        "-d",
-        help=f"Store folder to write <model>/<benchmark>.json into. Default: ${ENV_VAR} if "
-        "set, else $XDG_DATA_HOME/autotts/replay (~/.local/share/autotts/replay).",
-    ),
-    url_template: str = typer.Option(
-        PUBLIC_URL_TEMPLATE,
-        "--url-template",
-        hidden=True,
-        help="Advanced: URL of each file, with {model} and {benchmark} placeholders "
-        "(e.g. a mirror or a local test server). Checksums are verified all the same.",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    models: list[str] | None = _MODELS,
+    benchmarks: list[str] | None = _BENCHMARKS,
+    dest: Path | None = _DEST,
+    url_template: str = _URL_TEMPLATE,
+    quiet: bool = _QUIET,
 ) -> None:
     """Fetch the public replay files (AutoTTS repository) and verify their SHA-256.
 
@@ -144,16 +170,10 @@ def _byte_progress(enabled: bool) -> Iterator[Any]:
 
 @app.command("synth")
 def synth_command(
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Store folder to write <model>/<benchmark>.json into."
-    ),
-    questions: int = typer.Option(30, "--questions", "-n", help="Questions per file (at least 1)."),
-    branches: int = typer.Option(
-        128, "--branches", "-b", help="Trajectories (branches) per question (at least 1)."
-    ),
-    seed: int = typer.Option(
-        0, "--seed", "-s", help="Store seed (>= 0); each file derives its own seed from it."
-    ),
+    out: Path = _OUT,
+    questions: int = _QUESTIONS,
+    branches: int = _BRANCHES,
+    seed: int = _SEED,
 ) -> None:
     """Write a synthetic replay store in the upstream format.
 
@@ -183,15 +203,7 @@ def synth_command(
 
 
 @app.command("info")
-def info_command(
-    path: str = typer.Argument(
-        ...,
-        help="A replay .json file; a store folder (<model>/<benchmark>.json, one row per "
-        f"file); or '{SYNTHETIC}' for the built-in synthetic store.",
-        show_default=False,
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
-) -> None:
+def info_command(path: str = _PATH, as_json: bool = _JSON) -> None:
     """Summarise replay data: size, lengths, probes, ERR share, pass@1 and majority vote.
 
     Example: autotts data info ~/.local/share/autotts/replay/Qwen3-4B/aime24.json

@@ -121,7 +121,9 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
     if not branches:
         raise fail("'each_branch' is empty: a question needs at least one trajectory")
     trace = item.get("final_answers_trace")
-    if trace is not None and not (isinstance(trace, list) and all(isinstance(a, str) for a in trace)):
+    if trace is not None and not (
+        isinstance(trace, list) and all(isinstance(a, str) for a in trace)
+    ):
         raise fail("'final_answers_trace' must be a list of strings")
 
     unpacked = [_unpack_branch(branch, fail, b) for b, branch in enumerate(branches)]
@@ -131,7 +133,9 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
     intern = vocab.setdefault
     finals = [intern(final_answer, len(vocab)) for _, _, final_answer in unpacked]
     n_finals = len(vocab)
-    rows = [[intern(a, len(vocab)) for a in probes] + [f] for (probes, _, _), f in zip(unpacked, finals)]
+    rows = [
+        [intern(a, len(vocab)) for a in probes] + [f] for (probes, _, _), f in zip(unpacked, finals)
+    ]
     tokens = [branch_tokens for _, branch_tokens, _ in unpacked]
 
     width = max(len(row) for row in rows)

@@ -44,7 +44,7 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
     pass_at_1: list[float] = []
     majority: list[bool] = []
     reachable: list[bool] = []
-    for question, gold_id in zip(replay.questions, replay.gold_ids.tolist()):
+    for question, gold_id in zip(replay.questions, replay.gold_ids.tolist(), strict=True):
         err_probes += _count_err_probes(question.answers, question.steps, question.n_probes)
         hits = question.final == gold_id
         pass_at_1.append(float(hits.mean()))

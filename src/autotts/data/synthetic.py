@@ -54,7 +54,8 @@ with probability ``sigmoid((x - L) / 0.07)``, so the answers converge over
 depth. A probe that has locked in still reads ``"ERR"`` with probability
 0.03. A probe that has not is ``"ERR"`` with probability ``profile.err_rate``
 and otherwise a *wandering* answer: a distractor (70 %), a scratch answer
-(20 %) or the gold answer (10 %, only if the question's gold is reachable).
+(20 %) or the gold answer (10 %; on a question whose gold answer is absent the
+other two are renormalised).
 Early probes are therefore mostly ``"ERR"`` or wrong, late probes mostly the
 final answer.
 
@@ -74,8 +75,10 @@ HMMT problems. They differ in their share of hard questions (30 %, 40 % and
 50 %). Each file's seed is derived from the store seed and its model and
 benchmark names (:func:`file_seed`), so files do not depend on one another.
 The defaults are 30 questions × 128 branches per file, the size of the public
-files; :func:`synthetic_replay_sets` builds the same six files in memory
-(well under a second), which is what ``--data synthetic`` uses.
+files; :func:`synthetic_replay_sets` builds the same six files in memory (in
+under a second on a typical machine, then cached), which is what
+``--data synthetic`` uses. The question texts are placeholders and do not
+reveal a question's difficulty.
 """
 
 from __future__ import annotations
@@ -392,7 +395,9 @@ def _question(
     final_list: list[str] = finals.tolist()
     each_branch = [
         [row[:n], t, f]
-        for row, n, t, f in zip(probes.tolist(), n_probes.tolist(), tokens.tolist(), final_list)
+        for row, n, t, f in zip(
+            probes.tolist(), n_probes.tolist(), tokens.tolist(), final_list, strict=True
+        )
     ]
     return {
         "question": f"Synthetic question {index + 1} ({profile.name}).",
