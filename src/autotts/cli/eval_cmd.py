@@ -269,8 +269,10 @@ def table_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     quiet: bool = _QUIET,
 ) -> None:
-    """Reproduce the published table: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and β=1.0
-    on every model × benchmark of the store, under the reference protocol.
+    """Reproduce the published comparison table on every model × benchmark of the store.
+
+    Rows: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and CMC β=1.0, under the
+    reference protocol (100 shuffle seeds, string-equality scoring).
 
     Accuracy is in percent (2 decimals); tokens and seq_tokens are average total
     tokens and average longest-branch tokens per question.
