@@ -43,6 +43,11 @@ _SEEDS = typer.Option(100, "--seeds", min=1, help="reference: number of shuffle 
 _DRAWS = typer.Option(20, "--draws", min=2, help="subsample: number of random sub-pools.")
 _SIZE = typer.Option(64, "--size", min=1, help="subsample: branches per sub-pool.")
 _SEED = typer.Option(0, "--seed", help="subsample: seed of the sub-pool draws.")
+_DATA = typer.Option(None, "--data", "-d", help=DATA_HELP)
+_MODEL = typer.Option(None, "--model", "-m", help="Model folder in the store (default: the first).")
+_BENCHMARK = typer.Option(
+    None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
+)
 _WORKERS = typer.Option(1, "--workers", "-w", min=1, help="Worker processes.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _TRUST = typer.Option(
@@ -81,11 +86,9 @@ def eval_command(
     param: list[str] | None = typer.Option(
         None, "--param", "-p", help="Explicit parameter key=value (repeatable); not with --beta."
     ),
-    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
-    model: str | None = typer.Option(None, "--model", "-m", help="Model folder in the store."),
-    benchmark: str | None = typer.Option(
-        None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
-    ),
+    data: str | None = _DATA,
+    model: str | None = _MODEL,
+    benchmark: str | None = _BENCHMARK,
     protocol: str = _PROTOCOL,
     seeds: int = _SEEDS,
     draws: int = _DRAWS,
@@ -170,11 +173,9 @@ def sweep_command(
     betas: str = typer.Option(
         "0:1:0.1", "--betas", help="β values: start:stop:step (inclusive) or a list 0,0.5,1."
     ),
-    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
-    model: str | None = typer.Option(None, "--model", "-m", help="Model folder in the store."),
-    benchmark: str | None = typer.Option(
-        None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
-    ),
+    data: str | None = _DATA,
+    model: str | None = _MODEL,
+    benchmark: str | None = _BENCHMARK,
     protocol: str = _PROTOCOL,
     seeds: int = _SEEDS,
     draws: int = _DRAWS,
@@ -251,7 +252,7 @@ def _short(name: str) -> str:
 
 
 def table_command(
-    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    data: str | None = _DATA,
     models: list[str] | None = typer.Option(
         None, "--models", help="Only these models (repeatable or comma-separated)."
     ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +98,16 @@ class ReplaySet:
 
     def __len__(self) -> int:
         return len(self.questions)
+
+    def provenance(self) -> dict[str, Any]:
+        """What identifies this data in a result: names, source, SHA-256, size."""
+        return {
+            "model": self.model,
+            "benchmark": self.benchmark,
+            "source": self.source,
+            "sha256": self.sha256,
+            "questions": len(self.questions),
+        }
 
     def is_correct(self, question: int, answer: str | None) -> bool:
         """String equality with the gold answer, as the reference protocol scores."""

@@ -55,11 +55,7 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
         majority.append(int(votes.argmax()) == gold_id)
     total_probes = int(n_probes.sum())
     return {
-        "model": replay.model,
-        "benchmark": replay.benchmark,
-        "source": replay.source,
-        "sha256": replay.sha256,
-        "questions": len(replay),
+        **replay.provenance(),
         "branches": {
             "min": min(per_question),
             "max": max(per_question),

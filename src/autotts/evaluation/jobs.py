@@ -73,7 +73,7 @@ def evaluate(
         label=job.label or job.spec.label(),
         controller=job.spec.to_dict(),
         params=controller.params(),
-        data=EvalResult.data_record(replay),
+        data=replay.provenance(),
         protocol=job.protocol.to_dict(),
         metrics=summarise(table),
     )

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from autotts import __version__
-from autotts.data.records import ReplaySet
 from autotts.evaluation.runner import EpisodeTable
 
 __all__ = ["SCHEMA_VERSION", "EvalResult", "Metrics", "summarise", "to_csv", "to_json"]
@@ -86,16 +85,6 @@ class EvalResult:
     metrics: Metrics
     label: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @staticmethod
-    def data_record(replay: ReplaySet) -> dict[str, Any]:
-        return {
-            "model": replay.model,
-            "benchmark": replay.benchmark,
-            "source": replay.source,
-            "sha256": replay.sha256,
-            "questions": len(replay),
-        }
 
     def to_dict(self) -> dict[str, Any]:
         m = self.metrics
