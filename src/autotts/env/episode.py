@@ -109,6 +109,10 @@ class Episode:
             return max(0, self._tokens[slot] - self.probe_freq * depth)
         return self.probe_freq
 
+    def affordable(self, tokens: float) -> bool:
+        """Whether charging ``tokens`` more stays within the budget (the one budget test)."""
+        return self._budget is None or self.cost + tokens <= self._budget
+
     def reveal_cost(self, slot: int) -> float:
         return 0 if self._reveal_key(slot) in self.revealed else self._probe_tokens
 
@@ -177,7 +181,7 @@ class Episode:
         return (slot, -1 if self.finished[slot] else self.depth[slot])
 
     def _charge(self, slot: int, tokens: float) -> None:
-        if self._budget is not None and self.cost + tokens > self._budget:
+        if not self.affordable(tokens):
             raise BudgetExceeded(
                 f"charging {tokens:g} tokens to branch {slot} would exceed the budget "
                 f"({self.cost:g} of {self._budget:g} used)"

@@ -172,7 +172,6 @@ class ReplayEnv:
         )
 
     def _admissible(self, episode: Episode) -> tuple[Action, ...]:
-        budget_left = None if self._budget is None else self._budget - episode.cost
         actions: list[Action] = []
         if episode.opened < episode.pool_size:
             actions.append(Branch())
@@ -181,10 +180,10 @@ class ReplayEnv:
                 continue
             if not episode.finished[i]:
                 for to_end in (False, True):
-                    if budget_left is None or episode.continue_cost(i, to_end) <= budget_left:
+                    if episode.affordable(episode.continue_cost(i, to_end)):
                         actions.append(Continue(i, to_end))
             if (episode.depth[i] > 0 or episode.finished[i]) and (
-                budget_left is None or episode.reveal_cost(i) <= budget_left
+                episode.affordable(episode.reveal_cost(i))
             ):
                 actions.append(Probe(i))
             actions.append(Prune(i))
