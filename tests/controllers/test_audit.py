@@ -79,3 +79,31 @@ def test_example_controller_builds_with_beta() -> None:
         ControllerSpec(f"{ROOT / 'examples/first_agreement.py'}:FirstAgreement", 0.5)
     )
     assert controller.params() == {"beta": 0.5, "width": 9, "need": 4}
+
+
+def test_api_description_example_passes_the_audit_and_runs(tmp_path: Path) -> None:
+    import re
+
+    from autotts.controllers import api_description
+    from autotts.evaluation.protocols import ReferenceProtocol
+    from autotts.evaluation.runner import run_episodes
+    from tests.controllers.random_replay import random_replay
+
+    code = re.findall(r"```python\n(.*?)```", api_description(), flags=re.S)[0]
+    assert audit_source(code) == []
+    path = tmp_path / "mine.py"
+    path.write_text(code)
+    small, large = (build(ControllerSpec(f"{path}:MyController", b)) for b in (0.0, 1.0))
+    replay = random_replay(2, questions=3, branches=20)
+    cheap = run_episodes(small, replay, ReferenceProtocol(seeds=2))
+    dear = run_episodes(large, replay, ReferenceProtocol(seeds=2))
+    assert cheap.cost.sum() < dear.cost.sum()
+
+
+def test_api_description_lists_exactly_the_allowed_imports() -> None:
+    from autotts.controllers import api_description
+    from autotts.controllers.audit import ALLOWED_IMPORTS
+
+    text = api_description().split("Allowed imports:")[1].split("No private")[0]
+    listed = {name.strip(" `.\n") for name in text.replace("\n", " ").split(",")}
+    assert listed == ALLOWED_IMPORTS - {"__future__"}
