@@ -20,7 +20,7 @@ from autotts.cli.common import (
 )
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import EvalJob, evaluate, load_data, run_jobs
+from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_data, run_jobs
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
 from autotts.evaluation.runner import EpisodeRecord
@@ -210,10 +210,9 @@ def sweep_command(
         for name in names
         for b in values
     ]
-    with progress_bar(len(jobs), "sweep", not quiet) as advance:
-        results = run_jobs(
-            jobs, workers=workers, on_done=lambda i, r: advance(jobs[i].spec.label())
-        )
+    jobs, results, interrupted = _run_keeping_finished(
+        jobs, workers, "sweep", quiet, lambda job: job.spec.label()
+    )
     rows = [
         {
             "controller": job.label,
@@ -244,6 +243,8 @@ def sweep_command(
         write_output(to_csv([{**row, **provenance} for row in rows]), out)
     else:
         write_output(render_rows(rows), out)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _short(name: str) -> str:
@@ -288,12 +289,9 @@ def table_command(
             raise UnknownName("table method", label, TABLE_METHODS)
     refs = data_refs(data, models, benchmarks)
     jobs = table_jobs(refs, protocol_from_name("reference", seeds=seeds), chosen or None)
-    with progress_bar(len(jobs), "table", not quiet) as advance:
-        results = run_jobs(
-            jobs,
-            workers=workers,
-            on_done=lambda i, r: advance(f"{jobs[i].data.model}/{jobs[i].data.benchmark}"),
-        )
+    jobs, results, interrupted = _run_keeping_finished(
+        jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
+    )
     rows = table_rows(results)
     if as_json:
         write_output(to_json(rows), out)
@@ -301,6 +299,29 @@ def table_command(
         write_output(render_rows(rows, "csv"), out)
     else:
         write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _run_keeping_finished(
+    jobs: list[EvalJob], workers: int, label: str, quiet: bool, describe: Any
+) -> tuple[list[EvalJob], list[EvalResult], bool]:
+    """Run with a progress bar; on Ctrl-C keep the jobs that finished, so their rows are
+    still written before the command exits with code 130."""
+    with progress_bar(len(jobs), label, not quiet) as advance:
+        try:
+            results = run_jobs(
+                jobs, workers=workers, on_done=lambda i, r: advance(describe(jobs[i]))
+            )
+            return jobs, results, False
+        except JobsInterrupted as exc:
+            done = sorted(exc.finished)
+            if not done:
+                raise
+            typer.echo(
+                f"interrupted: writing the {len(done)} of {len(jobs)} finished rows", err=True
+            )
+            return [jobs[i] for i in done], [exc.finished[i] for i in done], True
 
 
 def controllers_command() -> None:

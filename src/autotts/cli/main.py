@@ -56,7 +56,9 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode the framework returns exit codes instead of exiting
+        # (130 for Ctrl-C, the code of typer.Exit), and raises usage errors to us.
+        code = app(args=argv, standalone_mode=False)
     except AutoTTSError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -75,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             typer.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code if exc.exit_code else 2
-    return 0
+    if code == 130:
+        typer.echo("interrupted", err=True)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

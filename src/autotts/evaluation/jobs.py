@@ -9,6 +9,7 @@ workers, so output never depends on ``--workers``.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,7 +24,7 @@ from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import TraceSink, run_episodes
 
-__all__ = ["DataRef", "EvalJob", "evaluate", "load_data", "run_jobs"]
+__all__ = ["DataRef", "EvalJob", "JobsInterrupted", "evaluate", "load_data", "run_jobs"]
 
 
 @dataclass(frozen=True)
@@ -79,34 +80,64 @@ def evaluate(
     )
 
 
+class JobsInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_jobs`; ``finished`` maps job index to its result so far."""
+
+    def __init__(self, finished: dict[int, EvalResult]) -> None:
+        super().__init__(f"{len(finished)} jobs finished before the interrupt")
+        self.finished = finished
+
+
+def _ignore_sigint() -> None:
+    # Workers leave Ctrl-C to the parent, which cancels them; otherwise every worker
+    # would print its own KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_jobs(
     jobs: Sequence[EvalJob],
     *,
     workers: int = 1,
     on_done: Callable[[int, EvalResult], None] | None = None,
 ) -> list[EvalResult]:
-    """Run jobs on ``workers`` processes (1 = in this process); results in job order."""
+    """Run jobs on ``workers`` processes (1 = in this process); results in job order.
+
+    On Ctrl-C, raises :class:`JobsInterrupted` carrying the results that finished.
+    """
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
-    results: list[EvalResult | None] = [None] * len(jobs)
-    if workers == 1 or len(jobs) <= 1:
-        for i, job in enumerate(jobs):
-            results[i] = evaluate(job)
-            if on_done:
-                on_done(i, results[i])  # type: ignore[arg-type]
-        return [r for r in results if r is not None]
+    finished: dict[int, EvalResult] = {}
 
-    workers = min(workers, len(jobs))
-    pool = futures.ProcessPoolExecutor(max_workers=workers)
+    def record(i: int, result: EvalResult) -> None:
+        finished[i] = result
+        if on_done:
+            on_done(i, result)
+
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                record(i, evaluate(job))
+        else:
+            _run_pool(jobs, min(workers, len(jobs)), record)
+    except KeyboardInterrupt:
+        raise JobsInterrupted(finished) from None
+    return [finished[i] for i in range(len(jobs))]
+
+
+def _run_pool(
+    jobs: Sequence[EvalJob], workers: int, record: Callable[[int, EvalResult], None]
+) -> None:
+    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     try:
         pending = {pool.submit(evaluate, job): i for i, job in enumerate(jobs)}
         for future in futures.as_completed(pending):
-            i = pending[future]
-            results[i] = future.result()
-            if on_done:
-                on_done(i, results[i])  # type: ignore[arg-type]
+            record(pending[future], future.result())
     except BaseException:
+        # A running job cannot be cancelled; its worker is stopped instead, so Ctrl-C
+        # returns at once rather than after the longest job in flight.
+        running = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in running:
+            process.terminate()
         raise
     pool.shutdown()
-    return [r for r in results if r is not None]

@@ -1,0 +1,39 @@
+"""Ctrl-C during a long command keeps what finished and exits with 130, without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPLAY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "replay"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REPLAY.is_dir(), reason="needs ../shared/data/replay")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_table_writes_finished_rows(tmp_path: Path, workers: str) -> None:
+    out = tmp_path / "partial.json"
+    command = [sys.executable, "-m", "autotts.cli.main", "table", "--data", str(REPLAY)]
+    process = subprocess.Popen(
+        [*command, "--workers", workers, "--json", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4.0)  # long enough for a few rows, far from the whole table
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the table finished before the interrupt")
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    rows = json.loads(out.read_text())
+    assert 0 < len(rows) < 72
+    assert {"model", "benchmark", "method", "accuracy"} <= set(rows[0])
