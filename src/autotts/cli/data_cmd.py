@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from autotts.cli.common import split_names
 from autotts.data.catalog import (
     BENCHMARKS,
     ENV_VAR,
@@ -33,11 +34,6 @@ from autotts.data.catalog import (
 from autotts.errors import UsageError
 
 app = typer.Typer(help="Fetch, synthesise and inspect replay data.", no_args_is_help=True)
-
-
-def _names(values: Sequence[str] | None) -> list[str]:
-    """Repeated options and comma-separated lists alike."""
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
 def _size(n: int) -> str:
@@ -115,8 +111,8 @@ def download_command(
     if dest is None and os.environ.get(ENV_VAR) == SYNTHETIC:
         raise UsageError(f"${ENV_VAR} is '{SYNTHETIC}', not a folder; pass --dest DIR")
     target = resolve_data_dir(str(dest) if dest is not None else None)
-    chosen_models = _names(models) or list(MODELS)
-    chosen_benchmarks = _names(benchmarks) or list(BENCHMARKS)
+    chosen_models = split_names(models) or list(MODELS)
+    chosen_benchmarks = split_names(benchmarks) or list(BENCHMARKS)
     counts = {"downloaded": 0, "present": 0}
 
     def report(result: DownloadResult) -> None:
