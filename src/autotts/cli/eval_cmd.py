@@ -95,6 +95,7 @@ def eval_command(
     size: int = _SIZE,
     seed: int = _SEED,
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print one CSV row (with provenance)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     trust: bool = _TRUST,
     quiet: bool = _QUIET,
@@ -109,6 +110,8 @@ def eval_command(
 
     Example: autotts eval --data synthetic --controller cmc --beta 0.5
     """
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
@@ -121,8 +124,21 @@ def eval_command(
             result = _evaluate_with_traces(job, traces, track)
     if as_json:
         write_output(to_json(result.to_dict()), out)
-        return
-    write_output(_describe(result), out)
+    elif as_csv:
+        m = result.metrics
+        row = {
+            "model": ref.model,
+            "benchmark": ref.benchmark,
+            "accuracy": m.accuracy,
+            "accuracy_ci95_low": m.accuracy_ci95[0],
+            "accuracy_ci95_high": m.accuracy_ci95[1],
+            "tokens": m.tokens,
+            "seq_tokens": m.seq_tokens,
+            **result.provenance_columns(),
+        }
+        write_output(to_csv([row]), out)
+    else:
+        write_output(_describe(result), out)
 
 
 def _evaluate_with_traces(job: EvalJob, path: Path, progress: Any) -> EvalResult:
@@ -223,12 +239,6 @@ def sweep_command(
         }
         for job, r in zip(jobs, results)
     ]
-    provenance = {
-        "model": ref.model,
-        "benchmark": ref.benchmark,
-        "data_sha256": results[0].data["sha256"],
-        "protocol": json.dumps(proto.to_dict(), separators=(",", ":")),
-    }
     if plot is not None:
         from autotts.report.plots import plot_curves
 
@@ -240,7 +250,11 @@ def sweep_command(
     if as_json:
         write_output(to_json([r.to_dict() for r in results]), out)
     elif as_csv:  # CSV rows carry what is needed to re-run them
-        write_output(to_csv([{**row, **provenance} for row in rows]), out)
+        extra = [
+            {"model": ref.model, "benchmark": ref.benchmark, **r.provenance_columns()}
+            for r in results
+        ]
+        write_output(to_csv([{**row, **more} for row, more in zip(rows, extra)]), out)
     else:
         write_output(render_rows(rows), out)
     if interrupted:
@@ -295,8 +309,9 @@ def table_command(
     rows = table_rows(results)
     if as_json:
         write_output(to_json(rows), out)
-    elif as_csv:
-        write_output(render_rows(rows, "csv"), out)
+    elif as_csv:  # CSV rows also carry what is needed to re-run them
+        extra = [r.provenance_columns() for r in results]
+        write_output(to_csv([{**row, **more} for row, more in zip(rows, extra)]), out)
     else:
         write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
     if interrupted:

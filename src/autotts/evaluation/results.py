@@ -86,6 +86,14 @@ class EvalResult:
     label: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def provenance_columns(self) -> dict[str, Any]:
+        """Flat columns that let a CSV row be re-run: controller spec, data checksum, protocol."""
+        return {
+            "controller": json.dumps(self.controller, separators=(",", ":"), ensure_ascii=False),
+            "data_sha256": self.data["sha256"],
+            "protocol": json.dumps(self.protocol, separators=(",", ":"), ensure_ascii=False),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         m = self.metrics
         return {
