@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from pathlib import Path
@@ -116,10 +117,10 @@ def test_sweep_writes_a_plot_and_rows(store: Path, tmp_path: Path) -> None:
     args = ["sweep", "--data", str(store), "-c", "sc", "-c", "cmc", "--betas", "0:1:0.5"]
     assert main([*args, "--seeds", "2", "--plot", str(plot), "--csv", "--out", str(out), "-q"]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    rows = out.read_text().splitlines()
-    assert rows[0].startswith(
-        "controller,beta,accuracy,tokens,seq_tokens,model,benchmark,data_sha256,"
-    )
-    assert len(rows) == 1 + 2 * 3
-    tokens = [float(r.split(",")[3]) for r in rows[1:4]]
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert list(rows[0])[:5] == ["controller", "beta", "accuracy", "tokens", "seq_tokens"]
+    assert len(rows) == 2 * 3
+    assert json.loads(rows[0]["protocol"]) == {"name": "reference", "seeds": [0, 1]}
+    assert len(rows[0]["data_sha256"]) == 64
+    tokens = [float(r["tokens"]) for r in rows if r["controller"] == "sc"]
     assert tokens == sorted(tokens)  # sc spends more as β grows
