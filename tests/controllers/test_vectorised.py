@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.evaluation.protocols import ReferenceProtocol, SubsampleProtocol
@@ -56,3 +58,17 @@ def test_vectorised_matches_solve_subsample_and_mixed_pools(spec: ControllerSpec
     replay = random_replay(7, questions=5, branches=[10, 24, 13], alphabet=3)
     _assert_same(spec, replay, SubsampleProtocol(draws=3, size=9, seed=4))
     _assert_same(spec, replay, ReferenceProtocol(seeds=3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    name=st.sampled_from(sorted(REGISTRY)),
+    beta=st.floats(min_value=0.0, max_value=1.0),
+    seed=st.integers(min_value=0, max_value=10_000),
+    alphabet=st.integers(min_value=1, max_value=6),
+)
+def test_vectorised_matches_solve_for_any_beta(
+    name: str, beta: float, seed: int, alphabet: int
+) -> None:
+    replay = random_replay(seed, questions=3, branches=18, alphabet=alphabet)
+    _assert_same(ControllerSpec(name, beta=beta), replay, ReferenceProtocol(seeds=3))
