@@ -5,9 +5,10 @@
 * :func:`vote_stats`: winner and the two highest counts.
 * :func:`beta_confidence`: ``1 - I_0.5(top1+1, top2+1)``, the posterior probability
   that the leader holds more than half the votes. It is read from a table filled
-  once by SciPy's Beta CDF, so values are bit-for-bit those of the published code
-  (an exact rational evaluation differs in the last bit for ~20 % of entries, and
-  the stopping rules compare these values against thresholds).
+  once by SciPy's regularized incomplete beta function, which is what
+  ``scipy.stats.beta.cdf`` evaluates, so values are bit-for-bit those of the
+  published code (an exact rational evaluation differs in the last bit for ~20 %
+  of entries, and the stopping rules compare these values against thresholds).
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
 @lru_cache(maxsize=4)
 def confidence_table(size: int = TABLE_SIZE) -> npt.NDArray[np.float64]:
     """``table[top1, top2]`` = Beta majority confidence for counts below ``size``."""
-    from scipy.stats import beta  # imported lazily: only the first call pays for SciPy
+    from scipy.special import betainc  # lazily: only the first call pays for SciPy
 
     top1 = np.arange(size, dtype=np.float64)[:, None]
     top2 = np.arange(size, dtype=np.float64)[None, :]
-    table = 1 - beta.cdf(0.5, top1 + 1, top2 + 1)
+    table = 1 - betainc(top1 + 1, top2 + 1, 0.5)
     table[0, :] = 0.0  # no votes, no confidence
     table.setflags(write=False)
     return np.asarray(table, dtype=np.float64)
@@ -62,6 +63,6 @@ def beta_confidence(top1: int, top2: int) -> float:
         return 0.0
     if top1 < TABLE_SIZE and top2 < TABLE_SIZE:
         return float(confidence_table()[top1, top2])
-    from scipy.stats import beta
+    from scipy.special import betainc
 
-    return float(1 - beta.cdf(0.5, top1 + 1, top2 + 1))
+    return float(1 - betainc(top1 + 1, top2 + 1, 0.5))

@@ -64,10 +64,10 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
     mean = float(np.mean(values))
     if len(values) < 2:
         return (round(100 * mean, 2), round(100 * mean, 2))
-    from scipy.stats import t
+    from scipy.special import stdtrit  # the Student-t quantile, without importing scipy.stats
 
     half = (
-        float(t.ppf(0.975, len(values) - 1))
+        float(stdtrit(len(values) - 1, 0.975))
         * float(np.std(values, ddof=1))
         / math.sqrt(len(values))
     )
