@@ -264,7 +264,7 @@ def test_unknown_names_are_rejected_before_any_request(server: Server, tmp_path:
 def test_cli_download_then_skip(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["data", "download", "-m", "Qwen3-4B", "-b", "aime24,aime25", "--dest", str(tmp_path)]
+    args = ["data", "download", "-m", "Qwen3-4B", "-B", "aime24,aime25", "--dest", str(tmp_path)]
     assert main([*args, "--url-template", server.template()]) == 0
     out = capsys.readouterr().out
     assert f"downloaded  {NAMES[0]}" in out and f"downloaded  {NAMES[1]}" in out
@@ -293,7 +293,7 @@ def test_cli_repeated_options_and_env_destination(
         ("bad", [], "is not the published"),
         ("drop", [], "cannot fetch"),
         ("ok", ["-m", "Qwen3-5B"], "unknown public model 'Qwen3-5B'"),
-        ("ok", ["-b", "aime24,hmmt26"], "unknown public benchmark 'hmmt26'"),
+        ("ok", ["-B", "aime24,hmmt26"], "unknown public benchmark 'hmmt26'"),
     ],
 )
 def test_cli_errors_are_one_line_and_exit_2(
@@ -304,7 +304,7 @@ def test_cli_errors_are_one_line_and_exit_2(
     extra: list[str],
     expected: str,
 ) -> None:
-    args = ["data", "download", "-m", "Qwen3-4B", "-b", "aime24", *extra, "--dest", str(tmp_path)]
+    args = ["data", "download", "-m", "Qwen3-4B", "-B", "aime24", *extra, "--dest", str(tmp_path)]
     assert main([*args, "--url-template", server.template(mode)]) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
@@ -319,6 +319,55 @@ def test_cli_refuses_synthetic_as_destination(
 ) -> None:
     monkeypatch.setenv("AUTOTTS_DATA", "synthetic")
     monkeypatch.chdir(tmp_path)
-    assert main(["data", "download", "-m", "Qwen3-4B", "-b", "aime24"]) == 2
+    assert main(["data", "download", "-m", "Qwen3-4B", "-B", "aime24"]) == 2
     assert "pass --dest" in capsys.readouterr().err
     assert _files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- issue 5, defect 7
+
+
+def _folders(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_dir())
+
+
+def test_failed_download_removes_the_folders_it_made(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "new-store"
+    with pytest.raises(DownloadError):
+        download_public(
+            dest, ["Qwen3-4B", "Qwen3-8B"], ["aime24"], url_template=server.template("gone")
+        )
+    assert not dest.exists()
+
+
+def test_failed_download_keeps_folders_that_were_there(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "Qwen3-4B").mkdir()
+    with pytest.raises(DownloadError):
+        download_public(
+            tmp_path, ["Qwen3-4B", "Qwen3-8B"], ["aime24"], url_template=server.template("gone")
+        )
+    assert _folders(tmp_path) == ["Qwen3-4B"]
+
+
+def test_failed_download_keeps_the_files_that_arrived(server: Server, tmp_path: Path) -> None:
+    download_public(tmp_path, ["Qwen3-4B"], ["aime24"], url_template=server.template())
+    with pytest.raises(DownloadError):
+        download_public(
+            tmp_path, ["Qwen3-4B", "Qwen3-8B"], ["aime25"], url_template=server.template("drop")
+        )
+    assert _files(tmp_path) == ["Qwen3-4B/aime24.json"]
+    assert _folders(tmp_path) == ["Qwen3-4B"]
+
+
+def test_offline_error_says_where_to_copy_files_from(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port that nothing listens on: as good as offline
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/{{model}}/{{benchmark}}.json"
+    with pytest.raises(DownloadError) as info:
+        download_public(tmp_path / "store", ["Qwen3-4B"], ["aime24"], url_template=url)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "copy" in message and "<model>/<benchmark>.json" in message
+    assert str(tmp_path / "store") in message
+    assert "AutoTTS repository" in message
