@@ -20,6 +20,7 @@ __all__ = [
     "EpisodeOver",
     "InvalidAction",
     "NoMoreBranches",
+    "StepLimitExceeded",
     "UnknownName",
     "UsageError",
 ]
@@ -103,3 +104,11 @@ class EpisodeOver(InvalidAction):
 
 class ControllerError(AutoTTSError):
     """A controller could not be loaded, or crashed while solving."""
+
+
+class StepLimitExceeded(ControllerError):
+    """A controller made more session calls in one episode than the step limit allows.
+
+    The usual cause is a loop that never ends, such as reading a finished branch
+    again and again with ``probe_more`` (which is free).
+    """

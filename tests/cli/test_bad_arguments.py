@@ -105,7 +105,7 @@ def test_click_usage_errors_exit_2(store: Path, capsys: pytest.CaptureFixture[st
 CONTROLLER_FAULTS = {
     "raises": (
         "        raise RuntimeError('boom')",
-        "crashed on question 0 (replicate 0): RuntimeError: boom",
+        "C crashed on question 0 (replicate 0) at ",
     ),
     "returns int": (
         "        return 42",
@@ -115,7 +115,7 @@ CONTROLLER_FAULTS = {
         "        session.probe_more(7)\n        return None",
         "branch 7 is not open",
     ),
-    "syntax error": ("        return (", "line 6: syntax error"),
+    "syntax error": ("        return (", "ctl.py:6: syntax error"),
     "class missing": (None, "unknown class in"),
     "audit": ("        return session._episode", "fails the controller audit: line 6"),
 }

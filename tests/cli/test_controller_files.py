@@ -58,7 +58,7 @@ def test_file_with_several_classes_names_them(
 def test_file_without_controller_class_says_so(tmp_path: Path) -> None:
     path = tmp_path / "none.py"
     path.write_text(HEADER + "X = 1\n")
-    with pytest.raises(UsageError, match="defines no subclass of autotts.Controller"):
+    with pytest.raises(UsageError, match=r"defines no subclass of autotts\.Controller"):
         build(ControllerSpec(str(path)))
 
 

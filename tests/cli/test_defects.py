@@ -161,7 +161,18 @@ def test_int_given_for_a_float_parameter_is_accepted(
     store: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = ["eval", "-c", "asc", "-p", "threshold=1", "--json", "--data", str(store), "--seeds", "2"]
+    args = [
+        "eval",
+        "-c",
+        "asc",
+        "-p",
+        "threshold=1",
+        "--json",
+        "--data",
+        str(store),
+        "--seeds",
+        "2",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["params"]["threshold"] == 1.0

@@ -239,7 +239,9 @@ def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], message: 
 
 def test_cli_synth_writes_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "store"
-    assert main(["data", "synth", "--out", str(out), "-n", "2", "--branches", "4", "--seed", "9"]) == 0
+    assert (
+        main(["data", "synth", "--out", str(out), "-n", "2", "--branches", "4", "--seed", "9"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "6 file(s), 2 question(s) x 4 branch(es) each, seed 9" in printed
     expected = write_synthetic_store(tmp_path / "ref", questions=2, branches=4, seed=9)

@@ -95,7 +95,7 @@ def test_runaway_controller_is_stopped_by_the_step_limit(
     line = capsys.readouterr().err.strip()
     assert "question 0 (replicate 0)" in line
     assert "500 session calls" in line and "--max-steps" in line
-    assert f"{path}:9" in line
+    assert f"{path}:8" in line
 
 
 def test_step_limit_default_and_runner_setting(tmp_path: Path) -> None:

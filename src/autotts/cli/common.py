@@ -1,11 +1,17 @@
-"""Helpers shared by the commands: data resolution, argument parsing, progress, output."""
+"""Helpers shared by the commands: data resolution, argument parsing, progress, output.
+
+Short flags have one meaning across the whole CLI (a test walks every command to
+keep it so): ``-c`` controller, ``-b`` β, ``-p`` parameter, ``-d`` data store,
+``-m`` model(s), ``-B`` benchmark(s), ``-o`` output file or folder, ``-w`` worker
+processes, ``-q`` quiet, ``-n`` questions, ``-s`` seed, ``-h`` help. Any other
+option is long only (``data download --dest``, ``data synth --branches``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,13 +21,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from autotts.atomic import write_atomic
 from autotts.data.catalog import SYNTHETIC, list_store, resolve_data_dir
 from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.jobs import DataRef
 
 __all__ = [
     "DATA_HELP",
+    "check_output_dir",
+    "check_output_file",
     "data_refs",
+    "dedupe",
     "parse_betas",
     "parse_params",
     "progress_bar",
@@ -44,6 +54,47 @@ def split_names(values: Sequence[str] | None) -> list[str]:
     for value in values or []:
         names += [v.strip() for v in value.split(",") if v.strip()]
     return names
+
+
+def dedupe(values: Sequence[Any], what: str, show: Any = repr) -> list[Any]:
+    """``values`` without repeats, in order; says on stderr which ones were dropped."""
+    kept: list[Any] = []
+    for value in values:
+        if value in kept:
+            typer.echo(f"note: duplicate {what} {show(value)} is evaluated once", err=True)
+        else:
+            kept.append(value)
+    return kept
+
+
+def _first_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+def check_output_file(path: Path | None, option: str) -> None:
+    """Refuse, before any work, an output file that cannot be written.
+
+    A folder, a path below a file, or a folder we may not write to would otherwise
+    fail only after the evaluation, with a traceback and the results lost.
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    check_output_dir(path.parent, option, shown=path)
+
+
+def check_output_dir(folder: Path, option: str, shown: Path | None = None) -> None:
+    """Refuse a folder to write into that is a file, lies below a file, or is read-only."""
+    shown = shown or folder
+    existing = _first_existing(folder)
+    if not existing.is_dir():
+        raise UsageError(f"{option} {shown}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {shown}: cannot write to {existing} (permission denied)")
 
 
 def data_refs(
@@ -121,11 +172,15 @@ def parse_params(items: Sequence[str] | None) -> dict[str, Any]:
     return params
 
 
+def _no_progress(description: str = "", completed: int | None = None) -> None:
+    """The progress callback when there is no bar: same signature as the real one."""
+
+
 @contextmanager
 def progress_bar(total: int, label: str, enabled: bool = True) -> Iterator[Any]:
     """A progress bar on stderr; yields ``advance(description)``."""
     if not enabled or total <= 1:
-        yield lambda description="": None
+        yield _no_progress
         return
     columns = (
         TextColumn("{task.description}"),
@@ -151,13 +206,8 @@ def write_output(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(out, text.encode("utf-8"))
+    except OSError as exc:  # checked up front; this is a race or a full disk
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {out}", err=True)

@@ -21,7 +21,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from autotts.cli.common import split_names
+from autotts.cli.common import check_output_dir, split_names
 from autotts.data.catalog import (
     BENCHMARKS,
     ENV_VAR,
@@ -54,7 +54,7 @@ _BENCHMARKS = typer.Option(
     None,
     "--benchmarks",
     "--benchmark",
-    "-b",
+    "-B",
     help="Benchmarks to fetch, repeatable or comma-separated. Default: all ("
     + ", ".join(BENCHMARKS)
     + ").",
@@ -62,7 +62,6 @@ _BENCHMARKS = typer.Option(
 _DEST = typer.Option(
     None,
     "--dest",
-    "-d",
     help=f"Store folder to write <model>/<benchmark>.json into. Default: ${ENV_VAR} if "
     "set, else $XDG_DATA_HOME/autotts/replay.",
 )
@@ -77,7 +76,7 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _OUT = typer.Option(..., "--out", "-o", help="Store folder to write <model>/<benchmark>.json into.")
 _QUESTIONS = typer.Option(30, "--questions", "-n", help="Questions per file (at least 1).")
 _BRANCHES = typer.Option(
-    128, "--branches", "-b", help="Trajectories (branches) per question (at least 1)."
+    128, "--branches", help="Trajectories (branches) per question (at least 1)."
 )
 _SEED = typer.Option(
     0, "--seed", "-s", help="Store seed (>= 0); each file derives its own seed from it."
@@ -104,13 +103,14 @@ def download_command(
     Files already present with the right checksum are skipped; a file is only
     ever written complete and verified.
 
-    Example: autotts data download -m Qwen3-4B -b aime24,aime25
+    Example: autotts data download -m Qwen3-4B -B aime24,aime25
     """
     from autotts.data.download import DownloadResult, download_public
 
     if dest is None and os.environ.get(ENV_VAR) == SYNTHETIC:
         raise UsageError(f"${ENV_VAR} is '{SYNTHETIC}', not a folder; pass --dest DIR")
     target = resolve_data_dir(str(dest) if dest is not None else None)
+    check_output_dir(target, "--dest")
     chosen_models = split_names(models) or list(MODELS)
     chosen_benchmarks = split_names(benchmarks) or list(BENCHMARKS)
     counts = {"downloaded": 0, "present": 0}
@@ -190,6 +190,7 @@ def synth_command(
         raise UsageError(f"--seed must not be negative, got {seed}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    check_output_dir(out, "--out")
     paths = write_synthetic_store(out, questions=questions, branches=branches, seed=seed)
     for path in paths:
         typer.echo(f"wrote {path}")

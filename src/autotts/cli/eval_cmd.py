@@ -11,14 +11,17 @@ import typer
 
 from autotts.cli.common import (
     DATA_HELP,
+    check_output_file,
     data_refs,
+    dedupe,
     parse_betas,
     parse_params,
     progress_bar,
     split_names,
     write_output,
 )
-from autotts.controllers.registry import REGISTRY, ControllerSpec, build
+from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
+from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_data, run_jobs
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
@@ -29,7 +32,8 @@ from autotts.report.tables import format_tokens, render_rows
 
 CONTROLLER_HELP = (
     "Controller: a registered name (see 'autotts controllers') or path/to/file.py:ClassName "
-    "(a subclass of autotts.Controller whose __init__ takes beta)."
+    "(a subclass of autotts.Controller whose __init__ takes beta; ':ClassName' may be left "
+    "out when the file has one). How to write one: 'autotts guide'."
 )
 
 # Options shared by eval and sweep (typer reads them from the signatures).
@@ -39,10 +43,23 @@ _PROTOCOL = typer.Option(
     help="'reference' (the published 100-seed shuffle protocol) or 'subsample' "
     "(random sub-pools of --size branches, --draws times, from --seed).",
 )
-_SEEDS = typer.Option(100, "--seeds", min=1, help="reference: number of shuffle seeds (0..N-1).")
-_DRAWS = typer.Option(20, "--draws", min=2, help="subsample: number of random sub-pools.")
-_SIZE = typer.Option(64, "--size", min=1, help="subsample: branches per sub-pool.")
-_SEED = typer.Option(0, "--seed", help="subsample: seed of the sub-pool draws.")
+# Protocol options default to None so that one given for the other protocol is refused.
+_SEEDS = typer.Option(
+    None, "--seeds", min=1, help="reference: number of shuffle seeds (0..N-1). [default: 100]"
+)
+_DRAWS = typer.Option(
+    None, "--draws", min=2, help="subsample: number of random sub-pools. [default: 20]"
+)
+_SIZE = typer.Option(None, "--size", min=1, help="subsample: branches per sub-pool. [default: 64]")
+_SEED = typer.Option(None, "--seed", help="subsample: seed of the sub-pool draws. [default: 0]")
+_TABLE_SEEDS = typer.Option(100, "--seeds", min=1, help="Number of shuffle seeds (0..N-1).")
+_MAX_STEPS = typer.Option(
+    DEFAULT_MAX_STEPS,
+    "--max-steps",
+    min=1,
+    help="Session read calls one episode may make before the controller is stopped "
+    "(catches controllers that never stop).",
+)
 _DATA = typer.Option(None, "--data", "-d", help=DATA_HELP)
 _MODEL = typer.Option(None, "--model", "-m", help="Model folder in the store (default: the first).")
 _BENCHMARK = typer.Option(
@@ -57,8 +74,23 @@ _TRUST = typer.Option(
 )
 
 
-def _protocol(name: str, seeds: int, draws: int, size: int, seed: int) -> EvaluationProtocol:
-    return protocol_from_name(name, seeds=seeds, draws=draws, size=size, seed=seed)
+def _protocol(
+    name: str, seeds: int | None, draws: int | None, size: int | None, seed: int | None
+) -> EvaluationProtocol:
+    """The protocol; an option that belongs to the other protocol is refused, not ignored."""
+    if name == "reference":
+        for option, value in (("--size", size), ("--draws", draws), ("--seed", seed)):
+            if value is not None:
+                raise UsageError(f"{option} applies only to --protocol subsample")
+    elif name == "subsample" and seeds is not None:
+        raise UsageError("--seeds applies only to --protocol reference (subsample uses --draws)")
+    return protocol_from_name(
+        name,
+        seeds=100 if seeds is None else seeds,
+        draws=20 if draws is None else draws,
+        size=64 if size is None else size,
+        seed=0 if seed is None else seed,
+    )
 
 
 def _one_ref(data: str | None, model: str | None, benchmark: str | None) -> Any:
@@ -90,10 +122,10 @@ def eval_command(
     model: str | None = _MODEL,
     benchmark: str | None = _BENCHMARK,
     protocol: str = _PROTOCOL,
-    seeds: int = _SEEDS,
-    draws: int = _DRAWS,
-    size: int = _SIZE,
-    seed: int = _SEED,
+    seeds: int | None = _SEEDS,
+    draws: int | None = _DRAWS,
+    size: int | None = _SIZE,
+    seed: int | None = _SEED,
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print one CSV row (with provenance)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
@@ -103,8 +135,11 @@ def eval_command(
         None,
         "--traces",
         help="Write one JSON line per episode with its execution trace (slower: the "
-        "controller runs episode by episode). Lines are flushed as episodes finish.",
+        "controller runs episode by episode). Lines are flushed as episodes finish; "
+        "an episode whose controller crashed is written too, with its error.",
     ),
+    workers: int = _WORKERS,
+    max_steps: int = _MAX_STEPS,
 ) -> None:
     """Evaluate one controller on one replay file.
 
@@ -112,16 +147,26 @@ def eval_command(
     """
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
+    check_output_file(out, "--out")
+    check_output_file(traces, "--traces")
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
-    job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
+    build(spec)  # a bad name, file or parameter fails here, before any work
+    proto = _protocol(protocol, seeds, draws, size, seed)
+    job = EvalJob(ref, spec, proto, max_steps=max_steps)
     total = job.protocol.replicates * len(load_data(ref))
+    if traces is not None and workers > 1:
+        typer.echo("note: --traces runs in one process; --workers is ignored", err=True)
     with progress_bar(total, "episodes", not quiet) as advance:
         track = lambda done, _total: advance(completed=done)  # noqa: E731
-        if traces is None:
-            result = evaluate(job, progress=track)
-        else:
+        if traces is not None:
             result = _evaluate_with_traces(job, traces, track)
+        elif workers > 1:
+            from autotts.evaluation.split import evaluate_split
+
+            result = evaluate_split(job, workers, progress=track)
+        else:
+            result = evaluate(job, progress=track)
     if as_json:
         write_output(to_json(result.to_dict()), out)
     elif as_csv:
@@ -159,6 +204,8 @@ def _evaluate_with_traces(job: EvalJob, path: Path, progress: Any) -> EvalResult
                 "sequential_cost": record.sequential_cost,
                 "trace": record.trace,
             }
+            if record.error is not None:  # the partial trace of a crashed episode
+                row["error"] = record.error
             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             handle.flush()
 
@@ -193,10 +240,10 @@ def sweep_command(
     model: str | None = _MODEL,
     benchmark: str | None = _BENCHMARK,
     protocol: str = _PROTOCOL,
-    seeds: int = _SEEDS,
-    draws: int = _DRAWS,
-    size: int = _SIZE,
-    seed: int = _SEED,
+    seeds: int | None = _SEEDS,
+    draws: int | None = _DRAWS,
+    size: int | None = _SIZE,
+    seed: int | None = _SEED,
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -208,21 +255,28 @@ def sweep_command(
     workers: int = _WORKERS,
     quiet: bool = _QUIET,
     trust: bool = _TRUST,
+    max_steps: int = _MAX_STEPS,
 ) -> None:
     """Trace accuracy-vs-tokens curves by sweeping β.
+
+    Each row shows the parameters β resolves to (those that change along the curve).
 
     Example: autotts sweep --data synthetic -c sc -c cmc --betas 0:1:0.25 --plot curve.png
     """
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
+    check_output_file(out, "--out")
+    check_output_file(plot, "--plot")
     ref = _one_ref(data, model, benchmark)
-    values = parse_betas(betas)
+    values = dedupe(parse_betas(betas), "β", lambda b: f"{b:g}")
     proto = _protocol(protocol, seeds, draws, size, seed)
-    names = split_names(controller)
+    names = dedupe(split_names(controller), "controller")
     for name in names:  # fail before any work on a bad name or file
         build(ControllerSpec(name, values[0], trusted=trust))
     jobs = [
-        EvalJob(ref, ControllerSpec(name, b, trusted=trust), proto, label=_short(name))
+        EvalJob(
+            ref, ControllerSpec(name, b, trusted=trust), proto, _short(name), max_steps=max_steps
+        )
         for name in names
         for b in values
     ]
@@ -236,8 +290,9 @@ def sweep_command(
             "accuracy": r.metrics.accuracy,
             "tokens": r.metrics.tokens,
             "seq_tokens": r.metrics.seq_tokens,
+            "params": shown,
         }
-        for job, r in zip(jobs, results)
+        for job, r, shown in zip(jobs, results, _varying_params(jobs, results))
     ]
     if plot is not None:
         from autotts.report.plots import plot_curves
@@ -249,9 +304,14 @@ def sweep_command(
         typer.echo(f"wrote {plot}", err=True)
     if as_json:
         write_output(to_json([r.to_dict() for r in results]), out)
-    elif as_csv:  # CSV rows carry what is needed to re-run them
+    elif as_csv:  # CSV rows carry what is needed to re-run them, all parameters included
         extra = [
-            {"model": ref.model, "benchmark": ref.benchmark, **r.provenance_columns()}
+            {
+                "model": ref.model,
+                "benchmark": ref.benchmark,
+                **r.provenance_columns(),
+                "params": json.dumps(r.params, separators=(",", ":")),
+            }
             for r in results
         ]
         write_output(to_csv([{**row, **more} for row, more in zip(rows, extra)]), out)
@@ -262,26 +322,53 @@ def sweep_command(
 
 
 def _short(name: str) -> str:
-    """``path/to/file.py:Class`` -> ``Class``; registry names unchanged."""
-    return name.rsplit(":", 1)[-1] if ":" in name else name
+    """``path/to/file.py:Class`` -> ``Class``, ``path/to/file.py`` -> ``file``; names unchanged."""
+    if not is_file_reference(name):
+        return name
+    return name.rsplit(":", 1)[-1] if not name.endswith(".py") else Path(name).stem
+
+
+def _varying_params(jobs: list[EvalJob], results: list[EvalResult]) -> list[str]:
+    """Per row, ``k=v`` of the resolved parameters that differ along its controller's curve
+    (all of them for a curve of one point); β is its own column."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for job, r in zip(jobs, results):
+        by_label.setdefault(job.label, []).append(r.params)
+    shown = []
+    for job, r in zip(jobs, results):
+        curve = by_label[job.label]
+        keys = [
+            k
+            for k in r.params
+            if k != "beta" and (len(curve) == 1 or len({repr(p.get(k)) for p in curve}) > 1)
+        ]
+        shown.append(" ".join(f"{k}={r.params[k]}" for k in keys))
+    return shown
 
 
 def table_command(
     data: str | None = _DATA,
     models: list[str] | None = typer.Option(
-        None, "--models", help="Only these models (repeatable or comma-separated)."
+        None, "--models", "-m", help="Only these models (repeatable or comma-separated)."
     ),
     benchmarks: list[str] | None = typer.Option(
-        None, "--benchmarks", help="Only these benchmarks (repeatable or comma-separated)."
+        None, "--benchmarks", "-B", help="Only these benchmarks (repeatable or comma-separated)."
     ),
     methods: list[str] | None = typer.Option(
         None, "--methods", help=f"Only these rows, of: {', '.join(TABLE_METHODS)}."
     ),
-    seeds: int = _SEEDS,
+    seeds: int = _TABLE_SEEDS,
     workers: int = _WORKERS,
-    as_json: bool = typer.Option(False, "--json", help="JSON list of row objects."),
+    as_json: bool = typer.Option(
+        False, "--json", help="JSON list of row objects, each with its provenance."
+    ),
     as_markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
-    as_csv: bool = typer.Option(False, "--csv", help="CSV with raw numbers."),
+    as_csv: bool = typer.Option(
+        False,
+        "--csv",
+        help="CSV with unabbreviated token counts and provenance columns (controller spec, "
+        "data SHA-256, protocol).",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     quiet: bool = _QUIET,
 ) -> None:
@@ -290,11 +377,13 @@ def table_command(
     Rows: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and CMC β=1.0, under the
     reference protocol (100 shuffle seeds, string-equality scoring).
 
-    Accuracy is in percent (2 decimals); tokens and seq_tokens are average total
-    tokens and average longest-branch tokens per question.
+    Accuracy is in percent, rounded to 2 decimals as published (in every format);
+    tokens and seq_tokens are average total tokens and average longest-branch tokens
+    per question (in thousands in text and Markdown, unabbreviated in --json and --csv).
     """
     if sum([as_json, as_markdown, as_csv]) > 1:
         raise UsageError("choose one of --json, --markdown and --csv")
+    check_output_file(out, "--out")
     chosen = split_names(methods)
     for label in chosen:
         if label not in TABLE_METHODS:
@@ -307,8 +396,12 @@ def table_command(
         jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
     )
     rows = table_rows(results)
-    if as_json:
-        write_output(to_json(rows), out)
+    if as_json:  # JSON rows carry the same provenance as CSV rows, as objects
+        provenance = [
+            {"controller": r.controller, "data_sha256": r.data["sha256"], "protocol": r.protocol}
+            for r in results
+        ]
+        write_output(to_json([{**row, **more} for row, more in zip(rows, provenance)]), out)
     elif as_csv:  # CSV rows also carry what is needed to re-run them
         extra = [r.provenance_columns() for r in results]
         write_output(to_csv([{**row, **more} for row, more in zip(rows, extra)]), out)
@@ -340,10 +433,16 @@ def _run_keeping_finished(
 
 
 def controllers_command() -> None:
-    """List the registered controllers, their parameters and defaults."""
+    """List the registered controllers and their parameters (with defaults).
+
+    Every parameter listed can be set with --param key=value.
+    """
     for name, entry in REGISTRY.items():
+        resolved = entry.cls().params()
         signature = inspect.signature(entry.cls)
-        params = ", ".join(
-            f"{p.name}={p.default!r}" for p in signature.parameters.values() if p.name != "self"
-        )
+        for p in signature.parameters.values():
+            if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD:
+                resolved.setdefault(p.name, p.default)
+        params = ", ".join(f"{k}={v!r}" for k, v in resolved.items())
         typer.echo(f"{name:15s} {entry.summary}\n{'':15s} params: {params}")
+    typer.echo("\nYour own controller: see 'autotts guide'.")

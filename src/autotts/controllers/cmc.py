@@ -10,12 +10,13 @@ not rising. One knob β sets all twelve settings through :func:`cmc_schedule`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import MAX_BRANCHES, check_beta
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
+from autotts.errors import UnknownName, UsageError
 
 if TYPE_CHECKING:
     from autotts.env.session import Session
@@ -83,9 +84,17 @@ class _Branch:
 class ConfidenceMomentum(Controller):
     name = "cmc"
 
-    def __init__(self, beta: float = 0.5) -> None:
+    def __init__(self, beta: float = 0.5, **settings: float) -> None:
+        """β sets every setting through :func:`cmc_schedule`; ``settings`` (any field of
+        :class:`CMCSettings`, e.g. ``n_init=3``) override single ones afterwards."""
         self.beta = check_beta(beta)
-        self.settings = cmc_schedule(self.beta)
+        names = [f.name for f in fields(CMCSettings)]
+        for key, value in settings.items():
+            if key not in names:
+                raise UnknownName("setting of cmc", key, names)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise UsageError(f"cmc: {key} must be a non-negative number, got {value!r}")
+        self.settings = replace(cmc_schedule(self.beta), **settings)
 
     @classmethod
     def from_beta(cls, beta: float) -> ConfidenceMomentum:

@@ -7,13 +7,16 @@ explicit parameters. Results store the spec, so any number can be re-run.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from autotts.controllers.asc import AdaptiveConsistency
@@ -24,9 +27,18 @@ from autotts.controllers.esc import EarlyStoppingConsistency
 from autotts.controllers.parallel_probe import ParallelProbe
 from autotts.controllers.sc import SelfConsistency
 from autotts.controllers.schedules import check_beta
-from autotts.errors import ControllerError, UnknownName, UsageError
+from autotts.errors import AutoTTSError, ControllerError, UnknownName, UsageError
 
-__all__ = ["REGISTRY", "ControllerSpec", "build", "load_controller_class", "registered"]
+__all__ = [
+    "REGISTRY",
+    "ControllerSpec",
+    "build",
+    "is_file_reference",
+    "load_controller_class",
+    "pick_class",
+    "registered",
+    "split_reference",
+]
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,8 @@ class ControllerSpec:
             out["beta"] = self.beta
         if self.params:
             out["params"] = dict(sorted(self.params.items()))
-        if ":" in self.name and self.name not in REGISTRY:
-            out["source_sha256"] = _file_sha256(self.name.rsplit(":", 1)[0])
+        if is_file_reference(self.name):
+            out["source_sha256"] = _file_sha256(str(split_reference(self.name)[0]))
         return out
 
     def label(self) -> str:
@@ -105,8 +117,8 @@ def build(spec: ControllerSpec) -> Controller:
             raise UsageError(f"{spec.name}: give either beta or explicit parameters, not both")
         if spec.beta is not None:
             return entry.from_beta(check_beta(spec.beta))
-        return _construct(entry.cls, spec.params, spec.name)
-    if ":" in spec.name:
+        return _construct(entry.cls, spec.params, spec.name, entry.cls().params())
+    if is_file_reference(spec.name):
         cls = load_controller_class(spec.name, trusted=spec.trusted)
         params = dict(spec.params)
         if spec.beta is not None:
@@ -115,36 +127,163 @@ def build(spec: ControllerSpec) -> Controller:
     raise UnknownName("controller", spec.name, REGISTRY)
 
 
-def _construct(cls: type[Controller], params: dict[str, Any], label: str) -> Controller:
+def _construct(
+    cls: type[Controller],
+    params: dict[str, Any],
+    label: str,
+    resolved: dict[str, Any] | None = None,
+) -> Controller:
+    """``cls(**params)`` with every parameter name and value type checked first.
+
+    ``resolved`` (a built-in's default parameters) adds the settings a constructor
+    takes through ``**kwargs`` (CMC's schedule outputs) and gives their types.
+    """
     signature = inspect.signature(cls)
-    unknown = [key for key in params if key not in signature.parameters]
+    expected = {**_value_types(resolved or {}), **_declared_types(cls)}
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    if unknown and not accepts_any:
-        known = [k for k in signature.parameters if k != "self"]
+    known = [k for k in signature.parameters if k != "self"]
+    known += [k for k in resolved or {} if k not in known]
+    unknown = [key for key in params if key not in known]
+    if unknown and (resolved is not None or not accepts_any):
         raise UnknownName(f"parameter of {label}", unknown[0], known)
+    checked = {
+        key: _coerce(value, expected.get(key), f"parameter {key} of {label}")
+        for key, value in params.items()
+    }
     try:
-        return cls(**params)
+        return cls(**checked)
+    except AutoTTSError:
+        raise  # already says what is wrong (and, for built-ins, which controller)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{label}: {exc}") from None
 
 
-def load_controller_class(reference: str, *, trusted: bool = False) -> type[Controller]:
-    """Load ``path/to/file.py:ClassName`` (a :class:`Controller` subclass).
+_CHECKED_TYPES = (bool, int, float, str)
 
-    Unless ``trusted``, the file must pass :func:`~autotts.controllers.audit.audit_source`
-    before it is imported.
-    """
+
+def _declared_types(cls: type[Controller]) -> dict[str, type]:
+    """Constructor parameters annotated (or defaulted) as bool, int, float or str."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that does not resolve: fall back to the defaults
+        hints = {}
+    types: dict[str, type] = {}
+    for name, param in inspect.signature(cls).parameters.items():
+        hint = hints.get(name)
+        if hint in _CHECKED_TYPES:
+            types[name] = hint
+        elif hint is None and type(param.default) in _CHECKED_TYPES:
+            types[name] = type(param.default)
+    return types
+
+
+def _value_types(values: dict[str, Any]) -> dict[str, type]:
+    return {k: type(v) for k, v in values.items() if type(v) in _CHECKED_TYPES}
+
+
+def _coerce(value: Any, expected: type | None, what: str) -> Any:
+    """``value`` as ``expected`` (int, float, bool, str), or a one-line UsageError."""
+    shown = repr(value) if isinstance(value, str) else _json_text(value)
+    if expected is int:
+        if isinstance(value, float) and not isinstance(value, bool) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise UsageError(f"{what} must be an integer, got {shown}")
+    elif expected is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UsageError(f"{what} must be a number, got {shown}")
+        return float(value)
+    elif expected is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{what} must be true or false, got {shown}")
+    elif expected is str and not isinstance(value, str):
+        return _json_text(value)
+    return value
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def is_file_reference(name: str) -> bool:
+    """Whether ``name`` names a controller file (``path.py`` or ``path.py:Class``)."""
+    return name not in REGISTRY and (":" in name or name.endswith(".py"))
+
+
+def split_reference(reference: str) -> tuple[Path, str | None]:
+    """``path.py:Class`` -> ``(path.py, "Class")``; ``path.py`` -> ``(path.py, None)``."""
+    if reference.endswith(".py"):
+        return Path(reference), None
     path_text, _, class_name = reference.rpartition(":")
-    path = Path(path_text)
     if not path_text or not class_name:
-        raise UsageError(f"expected a controller as path/to/file.py:ClassName, got {reference!r}")
+        raise UsageError(
+            f"expected a controller as path/to/file.py or path/to/file.py:ClassName, "
+            f"got {reference!r}"
+        )
+    return Path(path_text), class_name
+
+
+def _is_controller_class(module: ModuleType, value: Any) -> bool:
+    return (
+        inspect.isclass(value)
+        and issubclass(value, Controller)
+        and value.__module__ == module.__name__  # defined there, not imported
+    )
+
+
+def pick_class(
+    module: ModuleType,
+    path: Path,
+    class_name: str | None,
+    accept: Callable[[ModuleType, Any], bool] = _is_controller_class,
+    kind: str = "subclass of autotts.Controller",
+) -> Any:
+    """The class a file reference names; without a name, the file's only candidate.
+
+    ``accept(module, value)`` says which module attributes are candidates (by default,
+    :class:`Controller` subclasses defined in the file); another loader can pass its
+    own test and ``kind`` (how the error messages call a candidate).
+    """
+    candidates = [name for name, value in vars(module).items() if accept(module, value)]
+    if class_name is not None:
+        if class_name not in vars(module):
+            raise UnknownName(f"class in {path}", class_name, candidates)
+        return vars(module)[class_name]
+    if len(candidates) == 1:
+        return vars(module)[candidates[0]]
+    if not candidates:
+        raise UsageError(f"{path} defines no {kind}")
+    options = " or ".join(f"{path}:{name}" for name in candidates)
+    raise UsageError(
+        f"{path} has {len(candidates)} controller classes ({', '.join(candidates)}): "
+        f"pick one with {options}"
+    )
+
+
+def load_controller_class(reference: str, *, trusted: bool = False) -> type[Controller]:
+    """Load ``path/to/file.py:ClassName`` (a :class:`Controller` subclass), or
+    ``path/to/file.py`` when the file defines exactly one.
+
+    A syntax error is reported as such, with file and line. Unless ``trusted``, the
+    file must pass :func:`~autotts.controllers.audit.audit_source` before it is imported.
+    """
+    path, class_name = split_reference(reference)
     if not path.is_file():
         raise UsageError(f"controller file {path} does not exist")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read controller file {path}: {exc}") from None
+    try:
+        ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise ControllerError(f"{path}:{exc.lineno or 0}: syntax error: {exc.msg}") from None
     if not trusted:
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read controller file {path}: {exc}") from None
         findings = audit_source(source, str(path))
         if findings:
             listed = "; ".join(str(f) for f in findings[:5])
@@ -165,17 +304,12 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
         sys.modules.pop(module_name, None)
         line = _error_line(exc, path)
         raise ControllerError(f"{path}{line}: {type(exc).__name__}: {exc}") from None
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        classes = [
-            n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Controller)
-        ]
-        raise UnknownName(f"class in {path}", class_name, classes)
+    cls = pick_class(module, path, class_name)
     if not (inspect.isclass(cls) and issubclass(cls, Controller)):
         raise UsageError(f"{reference}: {class_name} is not a subclass of autotts.Controller")
     if inspect.isabstract(cls):
-        raise UsageError(f"{reference}: {class_name} does not implement solve(session)")
-    return cls
+        raise UsageError(f"{reference}: {cls.__name__} does not implement solve(session)")
+    return typing.cast(type[Controller], cls)
 
 
 def _error_line(exc: BaseException, path: Path) -> str:

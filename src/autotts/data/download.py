@@ -9,9 +9,9 @@ are already present with the right checksum are not fetched again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Literal
 import httpx
 
 from autotts import __version__
+from autotts.atomic import temp_file_beside
 from autotts.data.catalog import BENCHMARKS, MODELS, PUBLIC_URL_TEMPLATE, public_checksums
 from autotts.errors import ChecksumMismatch, DownloadError, UnknownName, UsageError
 
@@ -113,6 +114,9 @@ def download_public(
             headers={"User-Agent": f"autotts/{__version__}"},
         )
     results: list[DownloadResult] = []
+    # Folders this call creates; a failure removes those left empty, so an aborted
+    # download leaves the store as it found it (files that arrived stay).
+    made = [d for d in (dest, *(dest / m for m in models)) if not d.exists()]
     try:
         for model, benchmark, url in jobs:
             name = f"{model}/{benchmark}.json"
@@ -128,6 +132,10 @@ def download_public(
             results.append(result)
             if on_file is not None:
                 on_file(result)
+    except BaseException:
+        for folder in reversed(made):
+            _remove_if_empty(folder)
+        raise
     finally:
         if own_client:
             client.close()
@@ -158,12 +166,9 @@ def _fetch(
     """Stream ``url`` into ``target`` atomically; returns the number of bytes."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        fd, tmp = temp_file_beside(target, suffix=".part")
     except OSError as exc:
         raise DownloadError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
         done = 0
@@ -190,7 +195,13 @@ def _fetch(
                         if progress is not None:
                             progress(name, done, total)
             except httpx.TimeoutException as exc:
-                raise DownloadError(f"cannot fetch {url}: timed out ({_describe(exc)})") from None
+                raise DownloadError(
+                    f"cannot fetch {url}: timed out ({_describe(exc)}){_offline_hint(target)}"
+                ) from None
+            except httpx.TransportError as exc:  # no network, refused, dropped
+                raise DownloadError(
+                    f"cannot fetch {url}: {_describe(exc)}{_offline_hint(target)}"
+                ) from None
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise DownloadError(f"cannot fetch {url}: {_describe(exc)}") from None
             handle.flush()
@@ -209,6 +220,17 @@ def _fetch(
     return done
 
 
+def _offline_hint(target: Path) -> str:
+    """Where the files can come from when this machine cannot fetch them."""
+    store = target.parent.parent
+    return (
+        f". Without network access, copy the replay files in by hand: from the AutoTTS "
+        f"repository's efficient_reasoning_controller/test_environment/ folder (or any copy "
+        f"of it, such as a shared/data/replay folder) into {store}, laid out as "
+        f"<model>/<benchmark>.json"
+    )
+
+
 def _content_length(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length")
     if value is None or response.headers.get("content-encoding"):
@@ -222,6 +244,11 @@ def _content_length(response: httpx.Response) -> int | None:
 def _describe(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty, or gone already
+        folder.rmdir()
 
 
 def _fsync_dir(folder: Path) -> None:

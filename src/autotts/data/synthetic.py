@@ -86,8 +86,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,6 +96,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from autotts.atomic import write_atomic
 from autotts.data.loading import parse_replay
 from autotts.data.records import ReplaySet
 from autotts.errors import UnknownName, UsageError
@@ -416,17 +415,7 @@ def _encode(document: Sequence[dict[str, Any]]) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, durable=True)
 
 
 def _check_count(name: str, value: int) -> None:

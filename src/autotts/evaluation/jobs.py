@@ -19,6 +19,7 @@ from autotts.controllers.registry import ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
+from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
@@ -59,6 +60,8 @@ class EvalJob:
     spec: ControllerSpec
     protocol: EvaluationProtocol
     label: str = ""
+    #: session read calls one episode may make (episode-by-episode path)
+    max_steps: int = DEFAULT_MAX_STEPS
 
 
 def evaluate(
@@ -69,7 +72,14 @@ def evaluate(
     """Run one job in this process."""
     replay = load_data(job.data)
     controller = build(job.spec)
-    table = run_episodes(controller, replay, job.protocol, trace_sink=trace_sink, progress=progress)
+    table = run_episodes(
+        controller,
+        replay,
+        job.protocol,
+        trace_sink=trace_sink,
+        progress=progress,
+        max_steps=job.max_steps,
+    )
     return EvalResult(
         label=job.label or job.spec.label(),
         controller=job.spec.to_dict(),

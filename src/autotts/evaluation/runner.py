@@ -9,8 +9,10 @@ the controller never sees.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,8 @@ from autotts.controllers.base import Controller
 from autotts.data.records import NO_ANSWER, ReplaySet
 from autotts.env.batch import EpisodeBatch
 from autotts.env.episode import Episode
-from autotts.env.session import Session, TraceStep
+from autotts.env.limits import DEFAULT_MAX_STEPS, StepLimitedSession
+from autotts.env.session import TraceStep
 from autotts.errors import AutoTTSError, ControllerError
 from autotts.evaluation.protocols import EvaluationProtocol
 
@@ -42,6 +45,8 @@ class EpisodeRecord:
     cost: float
     sequential_cost: float
     trace: list[TraceStep]
+    #: set on the record of an episode whose controller crashed (its partial trace)
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,15 @@ def run_episodes(
     trace_sink: TraceSink | None = None,
     vectorised: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> EpisodeTable:
     """Replay ``controller`` on every (replicate, question) episode of ``protocol``.
 
     ``progress(done, total)`` is called as episodes finish on the episode-by-episode path.
+    There an episode may make at most ``max_steps`` session read calls. A controller
+    that raises (or exceeds the limit) ends the run with a :class:`ControllerError`
+    naming the episode and the line of the controller's code; with a ``trace_sink``,
+    the crashed episode's partial trace is handed to it first, with ``error`` set.
     """
     shape = (protocol.replicates, len(replay))
     correct = np.zeros(shape, dtype=bool)
@@ -91,7 +101,14 @@ def run_episodes(
             continue
         for r in range(protocol.replicates):
             for i, q in enumerate(members):
-                record = _solve_one(controller, replay, r, q, orders[r, i], trace_sink is not None)
+                try:
+                    record = _solve_one(
+                        controller, replay, r, q, orders[r, i], trace_sink is not None, max_steps
+                    )
+                except _EpisodeCrashed as crash:
+                    if trace_sink is not None:
+                        trace_sink(r, q, crash.record)
+                    raise crash.error from crash.error.__cause__
                 correct[r, q], cost[r, q], seq[r, q] = (
                     record.correct,
                     record.cost,
@@ -112,6 +129,7 @@ def _solve_one(
     q: int,
     order: Any,
     tracing: bool,
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> EpisodeRecord:
     episode = Episode(replay.questions[q], order.tolist())
     steps: list[TraceStep] | None = None
@@ -126,18 +144,45 @@ def _solve_one(
                 "decision": "controller starts",
             }
         ]
-    session = Session(episode, steps)
+    session = StepLimitedSession(episode, steps, max_steps=max_steps)
     try:
         answer = controller.solve(session)
-    except AutoTTSError as exc:
-        raise ControllerError(
-            f"{controller.name} on question {q} (replicate {replicate}): {exc}"
-        ) from exc
     except Exception as exc:
-        raise ControllerError(
-            f"{controller.name} crashed on question {q} (replicate {replicate}): "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
+        where = _where(exc, controller)
+        # a file's class that keeps the base class's placeholder name goes by its class name
+        name = controller.name if controller.name != Controller.name else type(controller).__name__
+        if isinstance(exc, AutoTTSError):
+            text = f"{name} on question {q} (replicate {replicate}){where}: {exc}"
+        else:
+            text = (
+                f"{name} crashed on question {q} (replicate {replicate}){where}: "
+                f"{type(exc).__name__}: {exc}"
+            )
+        error = ControllerError(text)
+        error.__cause__ = exc
+        if steps is None:
+            raise error from exc
+        steps.append(
+            {
+                "event": "error",
+                "goal": "",
+                "input": None,
+                "output": {"error": text, "tokens": episode.cost},
+                "state": {"branches_opened": episode.opened},
+                "decision": "controller raised",
+            }
+        )
+        record = EpisodeRecord(
+            replicate,
+            q,
+            answer=None,
+            correct=False,
+            cost=float(episode.cost),
+            sequential_cost=float(episode.sequential_cost),
+            trace=steps,
+            error=text,
+        )
+        raise _EpisodeCrashed(error, record) from exc
     if answer is not None and not isinstance(answer, str):
         raise ControllerError(
             f"{controller.name} returned {type(answer).__name__} on question {q}; "
@@ -155,6 +200,41 @@ def _solve_one(
         sequential_cost=float(episode.sequential_cost),
         trace=steps or [],
     )
+
+
+class _EpisodeCrashed(Exception):
+    """Carries a crashed episode's partial record out of :func:`_solve_one`."""
+
+    def __init__(self, error: ControllerError, record: EpisodeRecord) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.record = record
+
+
+def _where(exc: BaseException, controller: Controller) -> str:
+    """`` at file:line`` of the innermost frame in the controller's own source file,
+    with the function and the line that called it when that is not ``solve`` itself."""
+    try:
+        source = inspect.getsourcefile(type(controller))
+    except TypeError:
+        source = None
+    if source is None:
+        return ""
+    own = Path(source).resolve()
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if Path(code.co_filename).resolve() == own:
+            frames.append((tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    if not frames:
+        return ""
+    line, function = frames[-1]
+    text = f" at {source}:{line}"
+    if len(frames) > 1:
+        text += f" (in {function}, called from {source}:{frames[-2][0]})"
+    return text
 
 
 def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -> None:

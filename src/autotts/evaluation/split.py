@@ -1,0 +1,99 @@
+"""One evaluation spread over worker processes, by replicates.
+
+Episodes are independent, so the replicates of one job can run in separate
+processes and their per-episode tables be stacked back in order: the result is
+identical to a single-process run (metrics are computed once, on the whole table).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.registry import build
+from autotts.evaluation.jobs import EvalJob, _ignore_sigint, load_data
+from autotts.evaluation.protocols import EvaluationProtocol, IntArray
+from autotts.evaluation.results import EvalResult, summarise
+from autotts.evaluation.runner import EpisodeTable, run_episodes
+
+__all__ = ["ReplicateSlice", "evaluate_split"]
+
+
+@dataclass(frozen=True)
+class ReplicateSlice:
+    """Replicates ``start..stop-1`` of another protocol (the same episodes, a subset)."""
+
+    base: EvaluationProtocol
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def replicates(self) -> int:
+        return self.stop - self.start
+
+    def orders(self, n_branches: int, question: int) -> IntArray:
+        return self.base.orders(n_branches, question)[self.start : self.stop]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.base.to_dict(), "replicates": [self.start, self.stop]}
+
+
+def _run_slice(job: EvalJob, start: int, stop: int) -> EpisodeTable:
+    protocol = ReplicateSlice(job.protocol, start, stop)
+    return run_episodes(build(job.spec), load_data(job.data), protocol, max_steps=job.max_steps)
+
+
+def evaluate_split(
+    job: EvalJob,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """:func:`~autotts.evaluation.jobs.evaluate` on ``workers`` processes; same result."""
+    replicates = job.protocol.replicates
+    questions = len(load_data(job.data))
+    # A few slices per worker, so that progress moves and the workers finish together.
+    count = min(replicates, workers * 4)
+    bounds = [round(i * replicates / count) for i in range(count + 1)]
+    slices = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    tables: dict[int, EpisodeTable] = {}
+    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    try:
+        pending = {pool.submit(_run_slice, job, a, b): i for i, (a, b) in enumerate(slices)}
+        done = 0
+        for future in futures.as_completed(pending):
+            i = pending[future]
+            tables[i] = future.result()
+            done += (slices[i][1] - slices[i][0]) * questions
+            if progress is not None:
+                progress(done, replicates * questions)
+    except BaseException:
+        # As in run_jobs: stop the workers, so Ctrl-C or an error returns at once.
+        running = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in running:
+            process.terminate()
+        raise
+    pool.shutdown()
+    ordered = [tables[i] for i in range(len(slices))]
+    table = EpisodeTable(
+        correct=np.concatenate([t.correct for t in ordered]),
+        cost=np.concatenate([t.cost for t in ordered]),
+        sequential_cost=np.concatenate([t.sequential_cost for t in ordered]),
+    )
+    return EvalResult(
+        label=job.label or job.spec.label(),
+        controller=job.spec.to_dict(),
+        params=build(job.spec).params(),
+        data=load_data(job.data).provenance(),
+        protocol=job.protocol.to_dict(),
+        metrics=summarise(table),
+    )
