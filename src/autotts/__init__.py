@@ -11,7 +11,20 @@ from autotts.controllers.voting import beta_confidence, majority, vote_stats
 from autotts.data.loading import load_replay
 from autotts.env.mdp import Answer, Branch, Continue, Observation, Probe, Prune, ReplayEnv
 from autotts.env.session import Session
-from autotts.errors import AutoTTSError
+from autotts.errors import (
+    AutoTTSError,
+    BudgetExceeded,
+    ChecksumMismatch,
+    ControllerError,
+    DataFormatError,
+    DownloadError,
+    EpisodeOver,
+    InvalidAction,
+    NoMoreBranches,
+    StepLimitExceeded,
+    UnknownName,
+    UsageError,
+)
 
 __version__ = "0.1.0"
 
@@ -19,14 +32,25 @@ __all__ = [
     "Answer",
     "AutoTTSError",
     "Branch",
+    "BudgetExceeded",
+    "ChecksumMismatch",
     "Continue",
     "Controller",
+    "ControllerError",
     "ControllerSpec",
+    "DataFormatError",
+    "DownloadError",
+    "EpisodeOver",
+    "InvalidAction",
+    "NoMoreBranches",
     "Observation",
     "Probe",
     "Prune",
     "ReplayEnv",
     "Session",
+    "StepLimitExceeded",
+    "UnknownName",
+    "UsageError",
     "__version__",
     "beta_confidence",
     "build",

@@ -10,7 +10,7 @@ not rising. One knob β sets all twelve settings through :func:`cmc_schedule`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller, VectorisedRun
@@ -88,13 +88,19 @@ class ConfidenceMomentum(Controller):
         """β sets every setting through :func:`cmc_schedule`; ``settings`` (any field of
         :class:`CMCSettings`, e.g. ``n_init=3``) override single ones afterwards."""
         self.beta = check_beta(beta)
-        names = [f.name for f in fields(CMCSettings)]
+        values: dict[str, Any] = asdict(cmc_schedule(self.beta))
+        kinds = {f.name: f.type for f in fields(CMCSettings)}  # "int" or "float"
         for key, value in settings.items():
-            if key not in names:
-                raise UnknownName("setting of cmc", key, names)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise UsageError(f"cmc: {key} must be a non-negative number, got {value!r}")
-        self.settings = replace(cmc_schedule(self.beta), **settings)
+            if key not in kinds:
+                raise UnknownName("setting of cmc", key, kinds)
+            integral = isinstance(value, int) or kinds[key] == "float"
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not integral:
+                kind = "an integer" if kinds[key] == "int" else "a number"
+                raise UsageError(f"cmc: {key} must be {kind}, got {value!r}")
+            if value < 0:
+                raise UsageError(f"cmc: {key} must not be negative, got {value!r}")
+            values[key] = float(value) if kinds[key] == "float" else value
+        self.settings = CMCSettings(**values)
 
     @classmethod
     def from_beta(cls, beta: float) -> ConfidenceMomentum:

@@ -309,7 +309,7 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
         raise UsageError(f"{reference}: {class_name} is not a subclass of autotts.Controller")
     if inspect.isabstract(cls):
         raise UsageError(f"{reference}: {cls.__name__} does not implement solve(session)")
-    return typing.cast(type[Controller], cls)
+    return cls
 
 
 def _error_line(exc: BaseException, path: Path) -> str:
