@@ -290,3 +290,26 @@ def test_eval_takes_workers(
     assert main([*base, "--workers", "2"]) == 0
     two = json.loads(capsys.readouterr().out)
     assert one == two
+
+
+def test_table_duplicate_methods_are_evaluated_once(
+    store: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["table", "--methods", "SC@64,ASC", "--methods", "SC@64", "-m", "Tiny", "-B", "aime24"]
+    assert main([*args, "--seeds", "2", "--json", "--data", str(store)]) == 0
+    captured = capsys.readouterr()
+    assert [row["method"] for row in json.loads(captured.out)] == ["SC@64", "ASC"]
+    assert "duplicate method 'SC@64'" in captured.err
+
+
+def test_plot_suffix_is_checked_before_any_work(
+    store: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A controller that would crash if it ran: the bad suffix must be found first.
+    reference = write_controller(tmp_path, "        raise RuntimeError('ran')")
+    args = ["sweep", "-c", reference, "--betas", "0", "--plot", str(tmp_path / "p.txt")]
+    assert main([*args, "--data", str(store)]) == 2
+    assert "must end in .png" in _one_error_line(capsys.readouterr().err)

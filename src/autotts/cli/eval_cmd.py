@@ -267,6 +267,8 @@ def sweep_command(
         raise UsageError("choose one of --json and --csv")
     check_output_file(out, "--out")
     check_output_file(plot, "--plot")
+    if plot is not None and plot.suffix.lower() not in {".png", ".pdf", ".svg"}:
+        raise UsageError(f"--plot must end in .png, .pdf or .svg, got {plot.name}")
     ref = _one_ref(data, model, benchmark)
     values = dedupe(parse_betas(betas), "β", lambda b: f"{b:g}")
     proto = _protocol(protocol, seeds, draws, size, seed)
@@ -384,7 +386,7 @@ def table_command(
     if sum([as_json, as_markdown, as_csv]) > 1:
         raise UsageError("choose one of --json, --markdown and --csv")
     check_output_file(out, "--out")
-    chosen = split_names(methods)
+    chosen = dedupe(split_names(methods), "method")
     for label in chosen:
         if label not in TABLE_METHODS:
             from autotts.errors import UnknownName
