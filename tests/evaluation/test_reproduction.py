@@ -50,7 +50,8 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:  # type: igno
 
 def test_table_has_every_model_benchmark_and_method(table: list[dict]) -> None:  # type: ignore[type-arg]
     assert len(table) == 72
-    assert set(table[0]) == {"model", "benchmark", "method", "accuracy", "tokens", "seq_tokens"}
+    metrics = {"model", "benchmark", "method", "accuracy", "tokens", "seq_tokens"}
+    assert set(table[0]) == metrics | {"controller", "data_sha256", "protocol"}
     methods = {row["method"] for row in table}
     assert methods == {"SC@64", "ASC", "ESC", "Parallel-Probe", "CMC β=0.5", "CMC β=1.0"}
 
