@@ -108,7 +108,7 @@ def run_episodes(
                 except _EpisodeCrashed as crash:
                     if trace_sink is not None:
                         trace_sink(r, q, crash.record)
-                    raise crash.error from crash.error.__cause__
+                    raise crash.error from crash.__cause__
                 correct[r, q], cost[r, q], seq[r, q] = (
                     record.correct,
                     record.cost,
@@ -148,44 +148,14 @@ def _solve_one(
     try:
         answer = controller.solve(session)
     except Exception as exc:
-        where = _where(exc, controller)
-        # a file's class that keeps the base class's placeholder name goes by its class name
-        name = controller.name if controller.name != Controller.name else type(controller).__name__
-        if isinstance(exc, AutoTTSError):
-            text = f"{name} on question {q} (replicate {replicate}){where}: {exc}"
-        else:
-            text = (
-                f"{name} crashed on question {q} (replicate {replicate}){where}: "
-                f"{type(exc).__name__}: {exc}"
-            )
-        error = ControllerError(text)
-        error.__cause__ = exc
+        error = ControllerError(_crash_message(controller, exc, q, replicate))
         if steps is None:
             raise error from exc
-        steps.append(
-            {
-                "event": "error",
-                "goal": "",
-                "input": None,
-                "output": {"error": text, "tokens": episode.cost},
-                "state": {"branches_opened": episode.opened},
-                "decision": "controller raised",
-            }
-        )
-        record = EpisodeRecord(
-            replicate,
-            q,
-            answer=None,
-            correct=False,
-            cost=float(episode.cost),
-            sequential_cost=float(episode.sequential_cost),
-            trace=steps,
-            error=text,
-        )
+        record = _crashed_record(episode, replicate, q, steps, str(error))
         raise _EpisodeCrashed(error, record) from exc
     if answer is not None and not isinstance(answer, str):
         raise ControllerError(
-            f"{controller.name} returned {type(answer).__name__} on question {q}; "
+            f"{_name(controller)} returned {type(answer).__name__} on question {q}; "
             "solve() must return a str or None"
         )
     correct = replay.is_correct(q, answer)
@@ -211,9 +181,49 @@ class _EpisodeCrashed(Exception):
         self.record = record
 
 
+def _name(controller: Controller) -> str:
+    """The controller's ``name``; a class that kept the base class's placeholder goes by
+    its class name."""
+    return controller.name if controller.name != Controller.name else type(controller).__name__
+
+
+def _crash_message(controller: Controller, exc: Exception, q: int, replicate: int) -> str:
+    """One line: which controller, which episode, where in its code, and what."""
+    episode = f"question {q} (replicate {replicate}){_where(exc, controller)}"
+    if isinstance(exc, AutoTTSError):  # an illegal action or the step limit: say it as is
+        return f"{_name(controller)} on {episode}: {exc}"
+    return f"{_name(controller)} crashed on {episode}: {type(exc).__name__}: {exc}"
+
+
+def _crashed_record(
+    episode: Episode, replicate: int, q: int, steps: list[TraceStep], error: str
+) -> EpisodeRecord:
+    """The partial record of a crashed episode: its trace so far, closed by an error step."""
+    steps.append(
+        {
+            "event": "error",
+            "goal": "",
+            "input": None,
+            "output": {"error": error, "tokens": episode.cost},
+            "state": {"branches_opened": episode.opened},
+            "decision": "controller raised",
+        }
+    )
+    return EpisodeRecord(
+        replicate,
+        q,
+        answer=None,
+        correct=False,
+        cost=float(episode.cost),
+        sequential_cost=float(episode.sequential_cost),
+        trace=steps,
+        error=error,
+    )
+
+
 def _where(exc: BaseException, controller: Controller) -> str:
-    """`` at file:line`` of the innermost frame in the controller's own source file,
-    with the function and the line that called it when that is not ``solve`` itself."""
+    """`` at file:line`` of the innermost frame in the controller's own source file; when
+    that frame is a helper called from the file, also the function and the calling line."""
     try:
         source = inspect.getsourcefile(type(controller))
     except TypeError:
