@@ -45,13 +45,13 @@ _PROTOCOL = typer.Option(
 )
 # Protocol options default to None so that one given for the other protocol is refused.
 _SEEDS = typer.Option(
-    None, "--seeds", min=1, help="reference: number of shuffle seeds (0..N-1). [default: 100]"
+    None, "--seeds", min=1, help="reference: number of shuffle seeds (0..N-1). Default: 100."
 )
 _DRAWS = typer.Option(
-    None, "--draws", min=2, help="subsample: number of random sub-pools. [default: 20]"
+    None, "--draws", min=2, help="subsample: number of random sub-pools. Default: 20."
 )
-_SIZE = typer.Option(None, "--size", min=1, help="subsample: branches per sub-pool. [default: 64]")
-_SEED = typer.Option(None, "--seed", help="subsample: seed of the sub-pool draws. [default: 0]")
+_SIZE = typer.Option(None, "--size", min=1, help="subsample: branches per sub-pool. Default: 64.")
+_SEED = typer.Option(None, "--seed", help="subsample: seed of the sub-pool draws. Default: 0.")
 _TABLE_SEEDS = typer.Option(100, "--seeds", min=1, help="Number of shuffle seeds (0..N-1).")
 _MAX_STEPS = typer.Option(
     DEFAULT_MAX_STEPS,
