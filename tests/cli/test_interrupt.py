@@ -37,3 +37,24 @@ def test_ctrl_c_during_table_writes_finished_rows(tmp_path: Path, workers: str) 
     rows = json.loads(out.read_text())
     assert 0 < len(rows) < 72
     assert {"model", "benchmark", "method", "accuracy"} <= set(rows[0])
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "first_agreement.py"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_eval_exits_130_quietly(workers: str) -> None:
+    command = [sys.executable, "-m", "autotts.cli.main", "eval", "--data", "synthetic"]
+    process = subprocess.Popen(
+        [*command, "-c", str(EXAMPLE), "--workers", workers, "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)  # the episode-by-episode run of 3,000 episodes takes several seconds
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the evaluation finished before the interrupt")
+    assert process.returncode == 130, err
+    assert err.strip() == "interrupted"
