@@ -8,7 +8,9 @@ body, ``/redirect/`` answers 302 to ``/ok/``; anything else is a 404.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -371,3 +373,12 @@ def test_offline_error_says_where_to_copy_files_from(tmp_path: Path) -> None:
     assert "copy" in message and "<model>/<benchmark>.json" in message
     assert str(tmp_path / "store") in message
     assert "AutoTTS repository" in message
+
+
+def test_downloaded_files_get_the_umask_mode(server: Server, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        download_public(tmp_path, ["Qwen3-4B"], ["aime24"], url_template=server.template())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / NAMES[0]).stat().st_mode) == 0o644
