@@ -65,6 +65,9 @@ def _output_cases(tmp_path: Path) -> dict[str, list[str]]:
         "plot under a file": ["sweep", "-c", "sc", "--betas", "0", "--plot", f"{blocker}/p.png"],
         "table out is a folder": ["table", "--methods", "SC@64", "--out", str(folder)],
         "synth out under a file": ["data", "synth", "--out", str(blocker / "store")],
+        # /proc takes no new files, not even from root: the test that permissions cannot fake
+        "out in a read-only folder": ["eval", "-c", "sc", "--out", "/proc/a-file.json"],
+        "traces in a read-only folder": ["eval", "-c", "sc", "--traces", "/proc/a-file.jsonl"],
     }
 
 
@@ -79,6 +82,8 @@ def _output_cases(tmp_path: Path) -> dict[str, list[str]]:
         "plot under a file",
         "table out is a folder",
         "synth out under a file",
+        "out in a read-only folder",
+        "traces in a read-only folder",
     ],
 )
 def test_bad_output_location_is_one_line(

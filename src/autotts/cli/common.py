@@ -10,8 +10,8 @@ option is long only (``data download --dest``, ``data synth --branches``).
 from __future__ import annotations
 
 import json
-import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,8 +93,11 @@ def check_output_dir(folder: Path, option: str, shown: Path | None = None) -> No
     existing = _first_existing(folder)
     if not existing.is_dir():
         raise UsageError(f"{option} {shown}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {shown}: cannot write to {existing} (permission denied)")
+    try:  # the one reliable test (root, read-only mounts): make a file there and drop it
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {shown}: cannot write to {existing}: {exc.strerror}") from None
 
 
 def data_refs(
