@@ -84,13 +84,8 @@ def _protocol(
                 raise UsageError(f"{option} applies only to --protocol subsample")
     elif name == "subsample" and seeds is not None:
         raise UsageError("--seeds applies only to --protocol reference (subsample uses --draws)")
-    return protocol_from_name(
-        name,
-        seeds=100 if seeds is None else seeds,
-        draws=20 if draws is None else draws,
-        size=64 if size is None else size,
-        seed=0 if seed is None else seed,
-    )
+    given = {"seeds": seeds, "draws": draws, "size": size, "seed": seed}
+    return protocol_from_name(name, **{k: v for k, v in given.items() if v is not None})
 
 
 def _one_ref(data: str | None, model: str | None, benchmark: str | None) -> Any:
