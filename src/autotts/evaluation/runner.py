@@ -21,6 +21,7 @@ from autotts.data.records import NO_ANSWER, ReplaySet
 from autotts.env.batch import EpisodeBatch
 from autotts.env.episode import Episode
 from autotts.env.session import Session, TraceStep
+from autotts.env.tracing import TracingSession
 from autotts.errors import AutoTTSError, ControllerError
 from autotts.evaluation.protocols import EvaluationProtocol
 
@@ -126,7 +127,8 @@ def _solve_one(
                 "decision": "controller starts",
             }
         ]
-    session = Session(episode, steps)
+    # Traced runs get a session that records every read; untraced ones pay nothing for it.
+    session = Session(episode) if steps is None else TracingSession(episode, steps)
     try:
         answer = controller.solve(session)
     except AutoTTSError as exc:
@@ -146,6 +148,8 @@ def _solve_one(
     correct = replay.is_correct(q, answer)
     if steps is not None:
         _close_trace(steps, answer, episode)
+        # Added after the controller is done: it never sees the gold answer.
+        steps[-1]["output"].update(gold=replay.gold[q], correct=correct)
     return EpisodeRecord(
         replicate=replicate,
         question=q,
@@ -161,15 +165,18 @@ def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -
     """End the trace with exactly one ``finish`` step, written here.
 
     A controller may record its own ``finish`` (say, with a ``stop_reason``); its
-    output fields are kept in the evaluator's ``finish`` and the step itself is
+    output fields and its decision are kept in the evaluator's ``finish`` and the step itself is
     dropped, so every return path yields one ``finish``, last.
     """
     extra: dict[str, Any] = {}
+    decision = "controller returned"
     kept = []
     for step in steps:
         if step.get("event") == "finish":
             if isinstance(step.get("output"), dict):
                 extra.update(step["output"])
+            if step.get("decision"):  # the controller's own account of why it stopped
+                decision = str(step["decision"])
         else:
             kept.append(step)
     steps[:] = kept
@@ -185,6 +192,6 @@ def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -
                 "sequential_tokens": episode.sequential_cost,
             },
             "state": {"branches_opened": episode.opened},
-            "decision": "controller returned",
+            "decision": decision,
         }
     )
