@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,8 @@ from autotts.errors import UsageError
 from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_data, run_jobs
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
-from autotts.evaluation.runner import EpisodeRecord
 from autotts.evaluation.table import TABLE_METHODS, table_jobs, table_rows
+from autotts.evaluation.trace_files import KEEP_CHOICES, TraceWriter, check_filter
 from autotts.report.tables import format_tokens, render_rows
 
 CONTROLLER_HELP = (
@@ -105,6 +104,17 @@ def eval_command(
         help="Write one JSON line per episode with its execution trace (slower: the "
         "controller runs episode by episode). Lines are flushed as episodes finish.",
     ),
+    traces_only: str = typer.Option(
+        "all",
+        "--traces-only",
+        help=f"With --traces: keep only these episodes ({', '.join(KEEP_CHOICES)}).",
+    ),
+    traces_sample: int | None = typer.Option(
+        None,
+        "--traces-sample",
+        help="With --traces: keep a seeded random sample of N episodes (of those kept by "
+        "--traces-only); written sorted by replicate and question when the run ends.",
+    ),
 ) -> None:
     """Evaluate one controller on one replay file.
 
@@ -112,6 +122,9 @@ def eval_command(
     """
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
+    if traces is None and (traces_only != "all" or traces_sample is not None):
+        raise UsageError("--traces-only and --traces-sample need --traces FILE")
+    check_filter(traces_only, traces_sample)
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
@@ -121,7 +134,7 @@ def eval_command(
         if traces is None:
             result = evaluate(job, progress=track)
         else:
-            result = _evaluate_with_traces(job, traces, track)
+            result = _evaluate_with_traces(job, traces, track, traces_only, traces_sample)
     if as_json:
         write_output(to_json(result.to_dict()), out)
     elif as_csv:
@@ -141,29 +154,22 @@ def eval_command(
         write_output(_describe(result), out)
 
 
-def _evaluate_with_traces(job: EvalJob, path: Path, progress: Any) -> EvalResult:
+def _evaluate_with_traces(
+    job: EvalJob, path: Path, progress: Any, only: str = "all", sample: int | None = None
+) -> EvalResult:
     path.parent.mkdir(parents=True, exist_ok=True)
-    label = job.spec.to_dict()
+    header = {
+        "model": job.data.model,
+        "benchmark": job.data.benchmark,
+        "controller": job.spec.to_dict(),
+    }
     with path.open("w", encoding="utf-8") as handle:
-
-        def sink(replicate: int, question: int, record: EpisodeRecord) -> None:
-            row = {
-                "model": job.data.model,
-                "benchmark": job.data.benchmark,
-                "controller": label,
-                "replicate": replicate,
-                "question_index": question,
-                "answer": record.answer,
-                "is_correct": record.correct,
-                "cost": record.cost,
-                "sequential_cost": record.sequential_cost,
-                "trace": record.trace,
-            }
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-
-        result = evaluate(job, trace_sink=sink, progress=progress)
-    typer.echo(f"wrote traces to {path}", err=True)
+        sink = TraceWriter(handle, header, only=only, sample=sample)
+        try:
+            result = evaluate(job, trace_sink=sink, progress=progress)
+        finally:  # a sample is written at the end, also when interrupted
+            written = sink.close()
+    typer.echo(f"wrote {written} episode traces to {path}", err=True)
     return result
 
 
