@@ -246,11 +246,13 @@ def sweep_command(
         for job, r in zip(jobs, results)
     ]
     if plot is not None:
-        from autotts.report.plots import plot_curves
+        from autotts.report.plots import CurvePoint, plot_curves
 
-        curves: dict[str, list[tuple[float, float]]] = {}
+        curves: dict[str, list[CurvePoint]] = {}
         for job, r in zip(jobs, results):
-            curves.setdefault(job.label, []).append((r.metrics.tokens, r.metrics.accuracy))
+            low, high = r.metrics.accuracy_ci95
+            point = CurvePoint(r.metrics.tokens, r.metrics.accuracy, low, high, job.spec.beta)
+            curves.setdefault(job.label, []).append(point)
         plot_curves(curves, plot, title=f"{ref.model} / {ref.benchmark}")
         typer.echo(f"wrote {plot}", err=True)
     if as_json:

@@ -1,0 +1,146 @@
+"""One episode as a timeline picture (``autotts explain``).
+
+Rows are branches in the order they were opened. The x axis is the episode's
+cumulative token count, so reading left to right replays the controller: each
+read is a bar over the tokens it cost, ending in a mark coloured by the answer
+it revealed (a square when it was the branch's final answer). The gold answer is
+green, a wrong returned answer red, other answers get muted colours. A cross
+marks where the controller dropped a branch; the dashed line is the stop, with
+the controller's reason beneath the title.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from autotts.report.plots import check_figure_path, pyplot, save_figure, token_axis
+from autotts.report.trace_view import EpisodeView
+
+__all__ = ["TimelineLayout", "draw_timeline", "timeline_layout"]
+
+GOLD = "#1a9850"
+WRONG = "#d73027"
+RETURNED = "#2166ac"  # the returned answer when the gold one is unknown
+OTHERS = ["#4575b4", "#f46d43", "#8073ac", "#b35806", "#de77ae", "#80cdc1", "#bf812d"]
+REST = "#bdbdbd"
+DPI = 110
+
+
+@dataclass(frozen=True)
+class TimelineLayout:
+    """Size of the picture for an episode: rows drawn and figure size in inches."""
+
+    rows: int
+    width: float
+    height: float
+
+    @property
+    def pixels(self) -> tuple[int, int]:
+        """(height, width) of the PNG, as an image reader returns its shape."""
+        return round(self.height * DPI), round(self.width * DPI)
+
+
+def timeline_layout(view: EpisodeView) -> TimelineLayout:
+    """Rows are branches; each gets a fixed height, plus room for title and legend."""
+    rows = max(1, len(view.branches))
+    return TimelineLayout(rows=rows, width=10.0, height=round(2.4 + 0.2 * rows, 2))
+
+
+def answer_colours(view: EpisodeView) -> dict[str, str]:
+    """Gold green, a wrong returned answer red, the most-read other answers muted colours."""
+    counts = Counter(read.answer for branch in view.branches for read in branch.reads)
+    colours: dict[str, str] = {}
+    if view.gold is not None:
+        colours[view.gold] = GOLD
+    if view.answer is not None and view.answer not in colours:
+        colours[view.answer] = WRONG if view.gold is not None else RETURNED
+    palette = iter(OTHERS)
+    for answer, _ in counts.most_common():
+        if answer not in colours:
+            colours[answer] = next(palette, REST)
+    return colours
+
+
+def _legend_label(answer: str, view: EpisodeView, reads: int) -> str:
+    tags = []
+    if answer == view.gold:
+        tags.append("gold")
+    if answer == view.answer:
+        tags.append("returned")
+    shown = answer if len(answer) <= 18 else answer[:17] + "…"
+    seen = f"{reads} reads" if reads else "never read"
+    return f"{shown} ({', '.join(tags)}) · {seen}" if tags else f"{shown} · {seen}"
+
+
+def draw_timeline(view: EpisodeView, out: Path) -> TimelineLayout:
+    """Draw ``view`` to ``out`` (.png/.svg/.pdf); return the layout used."""
+    check_figure_path(out, "--out")
+    layout = timeline_layout(view)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(layout.width, layout.height), dpi=DPI)
+    colours = answer_colours(view)
+    counts = Counter(read.answer for branch in view.branches for read in branch.reads)
+    for row, branch in enumerate(view.branches):
+        if not branch.reads:
+            continue
+        opened = branch.reads[0].start
+        ended = branch.pruned_at if branch.pruned_at is not None else branch.reads[-1].end
+        if not branch.finished and branch.pruned_at is None:
+            ended = view.tokens  # still running when the episode stopped
+        ax.plot([opened, ended], [row, row], color="#d9d9d9", linewidth=0.8, zorder=1)
+        for read in branch.reads:
+            colour = colours[read.answer]
+            ax.plot([read.start, read.end], [row, row], color=colour, linewidth=2.2, zorder=2)
+            ax.scatter(
+                [read.end],
+                [row],
+                s=26 if read.finished else 11,
+                marker="s" if read.finished else "o",
+                color=colour,
+                edgecolors="black" if read.finished else "none",
+                linewidths=0.5,
+                zorder=3,
+            )
+        if branch.pruned_at is not None:
+            ax.scatter([branch.pruned_at], [row], marker="x", s=40, color="black", zorder=4)
+    ax.axvline(view.tokens, color="black", linestyle="--", linewidth=1.0, zorder=0)
+    ax.set_yticks(range(layout.rows))
+    ax.set_yticklabels([str(b.slot) for b in view.branches] or ["-"], fontsize=7)
+    ax.set_ylim(layout.rows - 0.5, -0.5)
+    ax.set_ylabel("branch (in opening order)")
+    token_axis(ax, log=False)
+    ax.set_xlim(0, max(view.tokens, 1.0) * 1.02)
+    ax.set_xlabel(
+        "cumulative tokens spent in the episode (a mark: one read, at the total after it)"
+    )
+    ax.grid(True, axis="x", alpha=0.3)
+    verdict = {True: "correct", False: "wrong", None: "unscored"}[view.correct]
+    ax.set_title(
+        f"{view.label} · question {view.question}, replicate {view.replicate}\n"
+        f"answer {view.answer!r} · gold {view.gold!r} · {verdict} · "
+        f"{view.tokens:,.0f} tokens · {len(view.branches)} branches",
+        fontsize=9,
+    )
+    stop = f"stop ({view.stop_reason}): {view.stop_decision}"
+    fig.text(0.01, 0.005, textwrap.fill(stop, 150), fontsize=7.5, va="bottom")
+    handles = [
+        plt.Line2D(
+            [], [], color=colour, marker="o", linestyle="", label=_legend_label(a, view, counts[a])
+        )
+        for a, colour in colours.items()
+        if colour != REST and (counts[a] or a == view.gold)
+    ]
+    handles += [
+        plt.Line2D([], [], color="grey", marker="s", linestyle="", label="final answer"),
+        plt.Line2D([], [], color="black", marker="x", linestyle="", label="dropped"),
+        plt.Line2D([], [], color="black", linestyle="--", label="stop"),
+    ]
+    if any(colour == REST for colour in colours.values()):
+        handles.append(plt.Line2D([], [], color=REST, marker="o", linestyle="", label="other"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout(rect=(0, 0.3 / layout.height, 1, 1))
+    save_figure(fig, out)
+    return layout
