@@ -53,10 +53,10 @@ def pyplot() -> Any:
 
 def check_figure_path(out: Path, option: str = "--plot") -> None:
     """Refuse an unknown suffix or a folder before any work is done."""
-    if out.suffix.lower() not in FIGURE_SUFFIXES:
-        raise UsageError(f"{option} must end in .png, .pdf or .svg, got {out.name}")
     if out.is_dir():
         raise UsageError(f"{option} {out} is a folder; give a file name")
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise UsageError(f"{option} must end in .png, .pdf or .svg, got {out.name}")
 
 
 def save_figure(fig: Any, out: Path) -> None:
