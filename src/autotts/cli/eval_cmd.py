@@ -292,6 +292,17 @@ def table_command(
     as_csv: bool = typer.Option(False, "--csv", help="CSV with raw numbers."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     quiet: bool = _QUIET,
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        help="Also draw the scaling-curve grid (models × benchmarks; every β-scheduled "
+        "method swept over --plot-betas, the table's settings marked) to this .png/.svg/.pdf.",
+    ),
+    plot_betas: str = typer.Option(
+        "0:1:0.25",
+        "--plot-betas",
+        help="β values of the curves in --plot (start:stop:step or list).",
+    ),
 ) -> None:
     """Reproduce the published comparison table on every model × benchmark of the store.
 
@@ -310,10 +321,26 @@ def table_command(
 
             raise UnknownName("table method", label, TABLE_METHODS)
     refs = data_refs(data, models, benchmarks)
-    jobs = table_jobs(refs, protocol_from_name("reference", seeds=seeds), chosen or None)
+    protocol = protocol_from_name("reference", seeds=seeds)
+    jobs = table_jobs(refs, protocol, chosen or None)
+    table_ids = {id(job) for job in jobs}
+    if plot is not None:
+        from autotts.evaluation.curves import curve_jobs
+        from autotts.report.plots import check_figure_path
+
+        check_figure_path(plot)
+        jobs += curve_jobs(refs, protocol, parse_betas(plot_betas))
     jobs, results, interrupted = _run_keeping_finished(
         jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
     )
+    if plot is not None:
+        from autotts.report.grid import grid_panels, plot_grid
+
+        fixed = [(j, r) for j, r in zip(jobs, results) if id(j) in table_ids]
+        curves = [(j, r) for j, r in zip(jobs, results) if id(j) not in table_ids]
+        shape = plot_grid(grid_panels(fixed, curves), plot, title=_grid_title(protocol))
+        typer.echo(f"wrote {plot} ({shape[0]} models × {shape[1]} benchmarks)", err=True)
+    results = [r for job, r in zip(jobs, results) if id(job) in table_ids]
     rows = table_rows(results)
     if as_json:
         write_output(to_json(rows), out)
@@ -324,6 +351,11 @@ def table_command(
         write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
     if interrupted:
         raise KeyboardInterrupt
+
+
+def _grid_title(protocol: EvaluationProtocol) -> str:
+    seeds = protocol.replicates
+    return f"accuracy vs tokens per question, reference protocol ({seeds} shuffle seeds)"
 
 
 def _run_keeping_finished(

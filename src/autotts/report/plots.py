@@ -139,7 +139,7 @@ def draw_curve(
             [p.low for p in ordered],
             [p.high for p in ordered],
             color=line.get_color(),
-            alpha=0.12,
+            alpha=0.1,
             linewidth=0,
         )
     elif len(ordered) == 1 and ordered[0].low is not None and ordered[0].high is not None:
