@@ -339,7 +339,7 @@ def table_command(
         fixed = [(j, r) for j, r in zip(jobs, results) if id(j) in table_ids]
         curves = [(j, r) for j, r in zip(jobs, results) if id(j) not in table_ids]
         shape = plot_grid(grid_panels(fixed, curves), plot, title=_grid_title(protocol))
-        typer.echo(f"wrote {plot} ({shape[0]} models × {shape[1]} benchmarks)", err=True)
+        typer.echo(f"wrote {plot}: a {shape[0]} × {shape[1]} grid (models × benchmarks)", err=True)
     results = [r for job, r in zip(jobs, results) if id(job) in table_ids]
     rows = table_rows(results)
     if as_json:
