@@ -68,6 +68,10 @@ def answer_colours(view: EpisodeView) -> dict[str, str]:
     return colours
 
 
+def _quote(answer: str | None) -> str:
+    return "none" if answer is None else f"'{answer}'"
+
+
 def _legend_label(answer: str, view: EpisodeView, reads: int) -> str:
     tags = []
     if answer == view.gold:
@@ -77,6 +81,7 @@ def _legend_label(answer: str, view: EpisodeView, reads: int) -> str:
     if answer == ERR:
         tags.append("no answer yet")
     shown = answer if len(answer) <= 18 else answer[:17] + "…"
+    shown = shown.replace("$", r"\$")  # a literal dollar, not matplotlib's math mode
     seen = f"{reads} reads" if reads else "never read"
     return f"{shown} ({', '.join(tags)}) · {seen}" if tags else f"{shown} · {seen}"
 
@@ -145,12 +150,13 @@ def draw_timeline(view: EpisodeView, out: Path) -> TimelineLayout:
     verdict = {True: "correct", False: "wrong", None: "unscored"}[view.correct]
     ax.set_title(
         f"{view.label} · question {view.question}, replicate {view.replicate}\n"
-        f"answer {view.answer!r} · gold {view.gold!r} · {verdict} · "
+        f"answer {_quote(view.answer)} · gold {_quote(view.gold)} · {verdict} · "
         f"{view.tokens:,.0f} tokens · {len(view.branches)} branches",
         fontsize=9,
+        parse_math=False,  # answers are LaTeX-ish strings: show them as written
     )
     stop = f"stop ({view.stop_reason}): {view.stop_decision}"
-    fig.text(0.01, 0.005, textwrap.fill(stop, 150), fontsize=7.5, va="bottom")
+    fig.text(0.01, 0.005, textwrap.fill(stop, 150), fontsize=7.5, va="bottom", parse_math=False)
     handles = [
         plt.Line2D(
             [], [], color=colour, marker="o", linestyle="", label=_legend_label(a, view, counts[a])
