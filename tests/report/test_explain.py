@@ -112,3 +112,29 @@ def test_explain_refuses_bad_input_in_one_line(
     assert main(["explain", *filled]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_answers_that_look_like_latex_are_drawn_as_written(tmp_path: Path) -> None:
+    from autotts.report.timeline import draw_timeline
+
+    read = {
+        "event": "read",
+        "goal": "",
+        "input": {"branch": 0, "depth": 1, "full": True},
+        "output": {"answer": "$\\frac{1", "finished": True},
+        "state": {"charged": 900, "tokens": 900},
+        "decision": "",
+    }
+    finish = {
+        "event": "finish",
+        "goal": "",
+        "input": None,
+        "output": {"answer": "$\\frac{1", "gold": "$5$", "correct": False, "tokens": 900},
+        "state": {},
+        "decision": "answer '$\\frac{1'",
+    }
+    row = {"question_index": 0, "replicate": 0, "trace": [read, finish]}
+    # an unbalanced "$" would make matplotlib's math parser raise while saving
+    layout = draw_timeline(episode_view(row), tmp_path / "x.png")
+    assert layout.rows == 1
+    assert imread(tmp_path / "x.png").shape[:2] == layout.pixels
