@@ -51,6 +51,7 @@ def test_episode_picture_has_one_row_per_branch(traces: Path, tmp_path: Path) ->
         image = imread(out)
         layout = timeline_layout(episode_view(row))
         assert layout.rows == _branches(row)
+        assert layout.signals == ("ema", "conf")  # CMC's confidence, drawn above the rows
         assert image.shape[:2] == (round(layout.height * DPI), round(layout.width * DPI))
         shapes[key] = image.shape[0]
         # a wrong returned answer is drawn red; a correct episode has no red at all

@@ -6,7 +6,10 @@ read is a bar over the tokens it cost, ending in a mark coloured by the answer
 it revealed (a square when it was the branch's final answer). The gold answer is
 green, a wrong returned answer red, other answers get muted colours. A cross
 marks where the controller dropped a branch; the dashed line is the stop, with
-the controller's reason beneath the title.
+the controller's reason at the bottom. When the controller's own steps report a
+known signal (CMC's ``ema`` and ``conf``, ASC's ``confidence``, Parallel-Probe's
+``stable``), a panel above the rows draws it over the same axis, with the
+parameter that is its stop threshold.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autotts.data.summary import ERR
 from autotts.report.plots import check_figure_path, pyplot, save_figure, token_axis
@@ -29,6 +33,15 @@ OTHERS = ["#4575b4", "#f46d43", "#8073ac", "#b35806", "#de77ae", "#80cdc1", "#bf
 REST = "#969696"
 UNREADABLE = "#d4d4d4"  # "ERR": the probe held no parseable answer
 DPI = 110
+#: Controller signals drawn above the timeline, with the parameter that is their threshold.
+SIGNALS = (("ema", "conf_thresh"), ("conf", None), ("confidence", "threshold"), ("stable", "T"))
+SIGNAL_NAMES = {
+    "ema": "EMA confidence",
+    "conf": "pool confidence",
+    "confidence": "confidence",
+    "stable": "majority unchanged (steps)",
+}
+SIGNAL_HEIGHT = 1.3  # inches
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ class TimelineLayout:
     rows: int
     width: float
     height: float
+    signals: tuple[str, ...] = ()  # drawn in a panel above the rows
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -48,7 +62,9 @@ class TimelineLayout:
 def timeline_layout(view: EpisodeView) -> TimelineLayout:
     """Rows are branches; each gets a fixed height, plus room for title and legend."""
     rows = max(1, len(view.branches))
-    return TimelineLayout(rows=rows, width=10.0, height=round(2.4 + 0.2 * rows, 2))
+    signals = tuple(name for name, _ in SIGNALS if len(view.signals.get(name, ())) > 1)
+    height = 2.4 + 0.2 * rows + (SIGNAL_HEIGHT if signals else 0.0)
+    return TimelineLayout(rows=rows, width=10.0, height=round(height, 2), signals=signals)
 
 
 def answer_colours(view: EpisodeView) -> dict[str, str]:
@@ -66,6 +82,32 @@ def answer_colours(view: EpisodeView) -> dict[str, str]:
         if answer not in colours:
             colours[answer] = next(palette, REST)
     return colours
+
+
+def _draw_signals(ax: Any, view: EpisodeView, names: tuple[str, ...]) -> None:
+    """The controller's own numbers over the episode, with their stop thresholds."""
+    thresholds = dict(SIGNALS)
+    for name in names:
+        xs, ys = zip(*view.signals[name])
+        (line,) = ax.plot(xs, ys, linewidth=1.2, marker=".", markersize=3, label=SIGNAL_NAMES[name])
+        param = thresholds.get(name)
+        value = view.params.get(param) if param else None
+        if isinstance(value, (int, float)):
+            ax.axhline(value, color=line.get_color(), linestyle=":", linewidth=1.0)
+            ax.annotate(
+                f"{param}={value:g}",
+                (0, value),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, -9),  # below the line: it often runs along the top
+                textcoords="offset points",
+                fontsize=7,
+                color=line.get_color(),
+            )
+    ax.axvline(view.tokens, color="black", linestyle="--", linewidth=1.0)
+    ax.set_ylabel("controller's signal", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _quote(answer: str | None) -> str:
@@ -93,7 +135,18 @@ def draw_timeline(view: EpisodeView, out: Path) -> TimelineLayout:
     plt = pyplot()
     from matplotlib.collections import LineCollection
 
-    fig, ax = plt.subplots(figsize=(layout.width, layout.height), dpi=DPI)
+    if layout.signals:
+        fig, (top, ax) = plt.subplots(
+            2,
+            1,
+            sharex=True,
+            figsize=(layout.width, layout.height),
+            dpi=DPI,
+            gridspec_kw={"height_ratios": [SIGNAL_HEIGHT, layout.height - SIGNAL_HEIGHT - 1.3]},
+        )
+        _draw_signals(top, view, layout.signals)
+    else:
+        fig, ax = plt.subplots(figsize=(layout.width, layout.height), dpi=DPI)
     colours = answer_colours(view)
     counts = Counter(read.answer for branch in view.branches for read in branch.reads)
     # One collection per kind of mark: thousands of reads draw in well under a second.
@@ -148,7 +201,7 @@ def draw_timeline(view: EpisodeView, out: Path) -> TimelineLayout:
     )
     ax.grid(True, axis="x", alpha=0.3)
     verdict = {True: "correct", False: "wrong", None: "unscored"}[view.correct]
-    ax.set_title(
+    (top if layout.signals else ax).set_title(
         f"{view.label} · question {view.question}, replicate {view.replicate}\n"
         f"answer {_quote(view.answer)} · gold {_quote(view.gold)} · {verdict} · "
         f"{view.tokens:,.0f} tokens · {len(view.branches)} branches",

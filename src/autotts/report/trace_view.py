@@ -77,6 +77,9 @@ class EpisodeView:
     stop_reason: str
     stop_decision: str
     checks: list[tuple[float, str]]  # (tokens, decision) of the controller's own steps
+    #: numeric outputs of the controller's own steps over tokens, e.g. CMC's "ema"
+    signals: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # the controller's, from "start"
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,8 @@ def episode_view(row: dict[str, Any]) -> EpisodeView:
     """Place every read of one trace line on the episode's cumulative-token axis."""
     branches: dict[int, BranchView] = {}
     checks: list[tuple[float, str]] = []
+    signals: dict[str, list[tuple[float, float]]] = {}
+    params: dict[str, Any] = {}
     tokens = 0.0
     finish: dict[str, Any] = {}
     for step in row["trace"]:
@@ -184,7 +189,15 @@ def episode_view(row: dict[str, Any]) -> EpisodeView:
             )
         elif event == "finish":
             finish = step
-        elif event != "start":
+        elif event == "start":
+            state = step.get("state")
+            if isinstance(state, dict) and isinstance(state.get("params"), dict):
+                params = state["params"]
+        else:
+            if isinstance(out, dict):
+                for key, value in out.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        signals.setdefault(str(key), []).append((tokens, float(value)))
             if isinstance(out, dict) and isinstance(out.get("branches"), list):
                 for slot in out["branches"]:
                     branches.setdefault(int(slot), BranchView(int(slot))).pruned_at = tokens
@@ -203,6 +216,8 @@ def episode_view(row: dict[str, Any]) -> EpisodeView:
         stop_reason=str(result.get("stop_reason", "returned")),
         stop_decision=str(finish.get("decision", "")),
         checks=checks,
+        signals=signals,
+        params=params,
     )
 
 
