@@ -23,7 +23,10 @@ def register(app: typer.Typer) -> None:
 
 def explain_command(
     traces: Path = typer.Argument(
-        ..., help="A trace file written by 'autotts eval ... --traces FILE'.", show_default=False
+        ...,
+        help="A trace file written by 'autotts eval ... --traces FILE'.",
+        show_default=False,
+        metavar="TRACES.jsonl",
     ),
     episode: str | None = typer.Option(
         None,
@@ -45,7 +48,9 @@ def explain_command(
     cumulative tokens; each read is a mark coloured by the answer it revealed
     (gold green, a wrong returned answer red), squares are final answers,
     crosses are dropped branches, the dashed line is the stop and the
-    controller's reason is printed beneath.
+    controller's reason is printed beneath. Above the rows: the signal the
+    controller stops on (CMC's confidence and its EMA, ASC's confidence,
+    Parallel-Probe's stable-majority count) against its threshold.
 
     Summary: where the tokens went (width: branches opened; depth: tokens per
     branch; share on branches that finished, were dropped or were still running),

@@ -157,6 +157,11 @@ def episode_label(row: dict[str, Any]) -> str:
     controller = row.get("controller") or {}
     name = str(controller.get("name", "controller")) if isinstance(controller, dict) else "?"
     beta = controller.get("beta") if isinstance(controller, dict) else None
+    if beta is None:  # no β given: the controller's resolved parameters may hold its default
+        first = row["trace"][0] if row.get("trace") else {}
+        state = first.get("state") if isinstance(first, dict) else None
+        params = state.get("params") if isinstance(state, dict) else None
+        beta = params.get("beta") if isinstance(params, dict) else None
     where = f"{row.get('model', '?')}/{row.get('benchmark', '?')}"
     return f"{where} · {name}" + (f" β={beta:g}" if isinstance(beta, (int, float)) else "")
 
