@@ -157,6 +157,26 @@ def test_cmc_stop_decision_quotes_the_gate_values() -> None:
         assert f"EMA confidence {ema:.3f}" in record.trace[-1]["decision"]
 
 
+@pytest.mark.parametrize("name", ["cmc", "parallel-probe"])
+def test_prune_decisions_name_the_dropped_branches(name: str) -> None:
+    spec = (
+        ControllerSpec(name, beta=0.5)
+        if name == "cmc"
+        else ControllerSpec(name, params={"warm_up": 2, "prune_patience": 2})
+    )
+    controller = build(spec)
+    prunes = [
+        step
+        for record in _records(controller, random_replay(11, questions=6, branches=30), seeds=4)
+        for step in record.trace
+        if step["event"] == "prune"
+    ]
+    assert prunes
+    for step in prunes:
+        listed = ", ".join(map(str, step["output"]["branches"]))
+        assert step["decision"].startswith(f"{'abandon' if name == 'cmc' else 'prune'} {listed}:")
+
+
 def test_untraced_runs_use_the_plain_session() -> None:
     seen: list[type] = []
 

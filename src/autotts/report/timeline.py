@@ -202,7 +202,8 @@ def draw_timeline(view: EpisodeView, out: Path) -> TimelineLayout:
     ax.grid(True, axis="x", alpha=0.3)
     verdict = {True: "correct", False: "wrong", None: "unscored"}[view.correct]
     (top if layout.signals else ax).set_title(
-        f"{view.label} · question {view.question}, replicate {view.replicate}\n"
+        f"{view.label} · question {view.question}, replicate {view.replicate} · "
+        "over cumulative tokens\n"
         f"answer {_quote(view.answer)} · gold {_quote(view.gold)} · {verdict} · "
         f"{view.tokens:,.0f} tokens · {len(view.branches)} branches",
         fontsize=9,
