@@ -334,11 +334,9 @@ def table_command(
         jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
     )
     if plot is not None:
-        from autotts.report.grid import grid_panels, plot_grid
+        from autotts.report.grid import plot_table_grid
 
-        fixed = [(j, r) for j, r in zip(jobs, results) if id(j) in table_ids]
-        curves = [(j, r) for j, r in zip(jobs, results) if id(j) not in table_ids]
-        shape = plot_grid(grid_panels(fixed, curves), plot, title=_grid_title(protocol))
+        shape = plot_table_grid(list(zip(jobs, results)), table_ids, plot, protocol.replicates)
         typer.echo(f"wrote {plot}: a {shape[0]} × {shape[1]} grid (models × benchmarks)", err=True)
     results = [r for job, r in zip(jobs, results) if id(job) in table_ids]
     rows = table_rows(results)
@@ -351,11 +349,6 @@ def table_command(
         write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
     if interrupted:
         raise KeyboardInterrupt
-
-
-def _grid_title(protocol: EvaluationProtocol) -> str:
-    seeds = protocol.replicates
-    return f"accuracy vs tokens per question, reference protocol ({seeds} shuffle seeds)"
 
 
 def _run_keeping_finished(

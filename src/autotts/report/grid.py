@@ -17,7 +17,7 @@ from autotts.report.plots import (
     token_axis,
 )
 
-__all__ = ["GridPanel", "grid_panels", "plot_grid"]
+__all__ = ["GridPanel", "grid_panels", "plot_grid", "plot_table_grid"]
 
 MARKERS = "osD^vP*X"
 
@@ -45,6 +45,17 @@ def grid_panels(
         point = _point(job, result)
         stars[job.label] = (curve_of(job.label), CurvePoint(point.tokens, point.accuracy))
     return panels
+
+
+def plot_table_grid(
+    finished: Sequence[tuple[EvalJob, EvalResult]], table_ids: set[int], out: Path, seeds: int
+) -> tuple[int, int]:
+    """``autotts table --plot``: jobs whose ``id`` is in ``table_ids`` are table rows
+    (stars), the others curve points; return the grid's (rows, columns)."""
+    fixed = [(job, r) for job, r in finished if id(job) in table_ids]
+    curves = [(job, r) for job, r in finished if id(job) not in table_ids]
+    title = f"accuracy vs tokens per question, reference protocol ({seeds} shuffle seeds)"
+    return plot_grid(grid_panels(fixed, curves), out, title=title)
 
 
 def plot_grid(
