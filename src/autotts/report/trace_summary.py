@@ -111,6 +111,8 @@ def draw_summary(summary: TraceSummary, stats: list[EpisodeStats], out: Path) ->
     """Three panels: width vs depth per episode, stop reasons with accuracy, token shares."""
     check_figure_path(out, "--out")
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax_wd, ax_stop, ax_share) = plt.subplots(
         1, 3, figsize=(13, 4.2), dpi=110, gridspec_kw={"width_ratios": [1.2, 1.2, 0.8]}
     )
@@ -125,6 +127,10 @@ def draw_summary(summary: TraceSummary, stats: list[EpisodeStats], out: Path) ->
             edgecolors="none",
             label=f"{name} ({len(chosen)})",
         )
+    widths = [s.width for s in stats] or [0]
+    pad = max(1.0, 0.05 * (max(widths) - min(widths)))
+    ax_wd.set_xlim(min(widths) - pad, max(widths) + pad)
+    ax_wd.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_wd.set_xlabel("width: branches opened")
     ax_wd.set_ylabel("depth: tokens per branch")
     ax_wd.yaxis.set_major_formatter(plt.FuncFormatter(short_number))
@@ -134,7 +140,7 @@ def draw_summary(summary: TraceSummary, stats: list[EpisodeStats], out: Path) ->
 
     reasons = summary.reasons
     ys = range(len(reasons))
-    ax_stop.barh(ys, [r.episodes for r in reasons], color="#4575b4", alpha=0.8)
+    ax_stop.barh(ys, [r.episodes for r in reasons], height=0.6, color="#4575b4", alpha=0.8)
     for y, row in zip(ys, reasons):
         ax_stop.text(
             row.episodes,
@@ -146,6 +152,7 @@ def draw_summary(summary: TraceSummary, stats: list[EpisodeStats], out: Path) ->
     ax_stop.set_yticks(list(ys))
     ax_stop.set_yticklabels([r.reason for r in reasons], fontsize=8)
     ax_stop.invert_yaxis()
+    ax_stop.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_stop.set_xlabel("episodes")
     ax_stop.set_xlim(0, max([r.episodes for r in reasons], default=1) * 1.6)
     ax_stop.set_title("why episodes stop (accuracy, mean tokens)", fontsize=9)
