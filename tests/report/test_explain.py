@@ -67,6 +67,11 @@ def test_episode_text_names_the_stop(traces: Path, capsys: pytest.CaptureFixture
     assert f"question {first['question_index']}, replicate {first['replicate']}" in text
     assert f"stop ({finish['output']['stop_reason']}): {finish['decision']}" in text
     assert f"{_branches(first)} branches" in text
+    checks = [s for s in first["trace"] if s["event"] == "terminate_check"]
+    assert text.rstrip().endswith(checks[-1]["decision"])
+    assert checks[-1]["decision"].startswith("stop:") is (
+        finish["output"]["stop_reason"] == "confident"
+    )
 
 
 def test_summary_counts_stop_reasons_and_their_accuracy(

@@ -78,6 +78,9 @@ def explain_command(
         f"{view.tokens:,.0f} tokens",
         f"  stop ({view.stop_reason}): {view.stop_decision}",
     ]
+    if view.checks:  # the controller's last decisions before it stopped
+        lines.append("  last decisions:")
+        lines += [f"    at {tokens:>9,.0f} tokens: {text}" for tokens, text in view.checks[-3:]]
     write_output("\n".join(lines) + "\n", None)
     if out is not None:
         from autotts.report.timeline import draw_timeline
