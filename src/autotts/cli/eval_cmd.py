@@ -26,8 +26,8 @@ from autotts.errors import UsageError
 from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_data, run_jobs
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
-from autotts.evaluation.runner import EpisodeRecord
 from autotts.evaluation.table import TABLE_METHODS, table_jobs, table_rows
+from autotts.evaluation.trace_files import KEEP_CHOICES, TraceWriter, check_filter
 from autotts.report.tables import format_tokens, render_rows
 
 CONTROLLER_HELP = (
@@ -135,6 +135,17 @@ def eval_command(
     ),
     workers: int = _WORKERS,
     max_steps: int = _MAX_STEPS,
+    traces_only: str = typer.Option(
+        "all",
+        "--traces-only",
+        help=f"With --traces: keep only these episodes ({', '.join(KEEP_CHOICES)}).",
+    ),
+    traces_sample: int | None = typer.Option(
+        None,
+        "--traces-sample",
+        help="With --traces: keep a seeded random sample of N episodes (of those kept by "
+        "--traces-only); written sorted by replicate and question when the run ends.",
+    ),
 ) -> None:
     """Evaluate one controller on one replay file.
 
@@ -144,6 +155,9 @@ def eval_command(
         raise UsageError("choose one of --json and --csv")
     check_output_file(out, "--out")
     check_output_file(traces, "--traces")
+    if traces is None and (traces_only != "all" or traces_sample is not None):
+        raise UsageError("--traces-only and --traces-sample need --traces FILE")
+    check_filter(traces_only, traces_sample)
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     build(spec)  # a bad name, file or parameter fails here, before any work
@@ -155,7 +169,7 @@ def eval_command(
     with progress_bar(total, "episodes", not quiet) as advance:
         track = lambda done, _total: advance(completed=done)  # noqa: E731
         if traces is not None:
-            result = _evaluate_with_traces(job, traces, track)
+            result = _evaluate_with_traces(job, traces, track, traces_only, traces_sample)
         elif workers > 1:
             from autotts.evaluation.split import evaluate_split
 
@@ -181,31 +195,22 @@ def eval_command(
         write_output(_describe(result), out)
 
 
-def _evaluate_with_traces(job: EvalJob, path: Path, progress: Any) -> EvalResult:
+def _evaluate_with_traces(
+    job: EvalJob, path: Path, progress: Any, only: str = "all", sample: int | None = None
+) -> EvalResult:
     path.parent.mkdir(parents=True, exist_ok=True)
-    label = job.spec.to_dict()
+    header = {
+        "model": job.data.model,
+        "benchmark": job.data.benchmark,
+        "controller": job.spec.to_dict(),
+    }
     with path.open("w", encoding="utf-8") as handle:
-
-        def sink(replicate: int, question: int, record: EpisodeRecord) -> None:
-            row = {
-                "model": job.data.model,
-                "benchmark": job.data.benchmark,
-                "controller": label,
-                "replicate": replicate,
-                "question_index": question,
-                "answer": record.answer,
-                "is_correct": record.correct,
-                "cost": record.cost,
-                "sequential_cost": record.sequential_cost,
-                "trace": record.trace,
-            }
-            if record.error is not None:  # the partial trace of a crashed episode
-                row["error"] = record.error
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-
-        result = evaluate(job, trace_sink=sink, progress=progress)
-    typer.echo(f"wrote traces to {path}", err=True)
+        sink = TraceWriter(handle, header, only=only, sample=sample)
+        try:
+            result = evaluate(job, trace_sink=sink, progress=progress)
+        finally:  # a sample is written at the end, also when interrupted
+            written = sink.close()
+    typer.echo(f"wrote {written} episode traces to {path}", err=True)
     return result
 
 
@@ -292,11 +297,13 @@ def sweep_command(
         for job, r, shown in zip(jobs, results, _varying_params(jobs, results))
     ]
     if plot is not None:
-        from autotts.report.plots import plot_curves
+        from autotts.report.plots import CurvePoint, plot_curves
 
-        curves: dict[str, list[tuple[float, float]]] = {}
+        curves: dict[str, list[CurvePoint]] = {}
         for job, r in zip(jobs, results):
-            curves.setdefault(job.label, []).append((r.metrics.tokens, r.metrics.accuracy))
+            low, high = r.metrics.accuracy_ci95
+            point = CurvePoint(r.metrics.tokens, r.metrics.accuracy, low, high, job.spec.beta)
+            curves.setdefault(job.label, []).append(point)
         plot_curves(curves, plot, title=f"{ref.model} / {ref.benchmark}")
         typer.echo(f"wrote {plot}", err=True)
     if as_json:
@@ -368,6 +375,17 @@ def table_command(
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     quiet: bool = _QUIET,
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        help="Also draw the scaling-curve grid (models × benchmarks; every β-scheduled "
+        "method swept over --plot-betas, the table's settings marked) to this .png/.svg/.pdf.",
+    ),
+    plot_betas: str = typer.Option(
+        "0:1:0.25",
+        "--plot-betas",
+        help="β values of the curves in --plot (start:stop:step or list).",
+    ),
 ) -> None:
     """Reproduce the published comparison table on every model × benchmark of the store.
 
@@ -388,10 +406,24 @@ def table_command(
 
             raise UnknownName("table method", label, TABLE_METHODS)
     refs = data_refs(data, models, benchmarks)
-    jobs = table_jobs(refs, protocol_from_name("reference", seeds=seeds), chosen or None)
+    protocol = protocol_from_name("reference", seeds=seeds)
+    jobs = table_jobs(refs, protocol, chosen or None)
+    table_ids = {id(job) for job in jobs}
+    if plot is not None:
+        from autotts.evaluation.curves import curve_jobs
+        from autotts.report.plots import check_figure_path
+
+        check_figure_path(plot)
+        jobs += curve_jobs(refs, protocol, parse_betas(plot_betas))
     jobs, results, interrupted = _run_keeping_finished(
         jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
     )
+    if plot is not None:
+        from autotts.report.grid import plot_table_grid
+
+        shape = plot_table_grid(list(zip(jobs, results)), table_ids, plot, protocol.replicates)
+        typer.echo(f"wrote {plot}: a {shape[0]} × {shape[1]} grid (models × benchmarks)", err=True)
+    results = [r for job, r in zip(jobs, results) if id(job) in table_ids]
     rows = table_rows(results)
     if as_json:  # JSON rows carry the same provenance as CSV rows, as objects
         provenance = [

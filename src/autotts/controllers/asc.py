@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
 from autotts.errors import UsageError
 
@@ -46,11 +47,26 @@ class AdaptiveConsistency(Controller):
                     goal="stop once the leader is confidently the majority",
                     input={"n_answers": len(answers)},
                     output={"winner": winner, "top1": top1, "top2": top2, "confidence": confidence},
-                    decision=f"stop if confidence > {self.threshold}",
+                    decision=(
+                        f"stop: confidence {confidence:.3f} > {self.threshold} "
+                        f"({top1} vs {top2} votes)"
+                        if confidence > self.threshold
+                        else f"continue: confidence {confidence:.3f} <= {self.threshold} "
+                        f"({top1} vs {top2} votes)"
+                    ),
                 )
             if confidence > self.threshold:
+                record_stop(
+                    session,
+                    "confident",
+                    f"answer {show(winner)}: confidence {confidence:.3f} > {self.threshold} "
+                    f"after {len(answers)} reads",
+                )
                 return winner
-        return majority(answers)
+        winner = majority(answers)
+        reason = "max samples" if len(answers) == self.max_samples else "pool exhausted"
+        record_stop(session, reason, f"answer {show(winner)}: majority of {len(answers)} reads")
+        return winner
 
     def vectorised(self) -> VectorisedRun:
         from autotts.controllers.vectorised.sequential import run_adaptive_consistency

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import MAX_BRANCHES, check_beta
+from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
 from autotts.errors import UnknownName, UsageError
 
@@ -136,9 +137,10 @@ class ConfidenceMomentum(Controller):
                 "init_branches",
                 goal="open the initial branches",
                 output={"opened": len(branches), "completed": list(completed)},
-                decision=f"open n_init={s.n_init} branches",
+                decision=f"opened {len(branches)} branches (n_init={s.n_init})",
             )
         if not branches:
+            record_stop(session, "no branches", "stop: no branch could be opened")
             return None
 
         ema = 0.0
@@ -164,6 +166,16 @@ class ConfidenceMomentum(Controller):
                 for br in stale[: max(0, len(live) - 2)]:
                     br.abandoned = True
                     abandoned.append(br.index)
+                if abandoned and session.tracing:
+                    session.trace(
+                        "prune",
+                        goal="abandon branches that keep disagreeing with the pool winner",
+                        input={"round": rnd, "winner": winner},
+                        output={"branches": abandoned},
+                        state={"live": sum(br.live for br in branches)},
+                        decision=f"abandon {', '.join(map(str, abandoned))}: disagreed with "
+                        f"{show(winner)} for >= {s.abandon_patience} rounds",
+                    )
 
             # 3. deepen: most-probed first; aligned branches get a longer burst
             for br in sorted((br for br in branches if br.live), key=lambda br: -br.probes):
@@ -181,6 +193,12 @@ class ConfidenceMomentum(Controller):
             history[-1] = ema
             delta = history[-1] - history[0] if len(history) >= 2 else 0.0
 
+            stop = (
+                warm
+                and len(completed) >= s.min_complete
+                and ema >= s.conf_thresh
+                and delta >= -s.delta_slack
+            )
             if session.tracing:
                 session.trace(
                     "terminate_check",
@@ -194,15 +212,16 @@ class ConfidenceMomentum(Controller):
                         "n_complete": len(completed),
                     },
                     state={"opened": len(branches), "live": sum(br.live for br in branches)},
-                    decision=f"stop if warm, ema >= {s.conf_thresh} and delta >= -{s.delta_slack}",
+                    decision=self._gate_text(stop, rnd, ema, delta, len(completed)),
                 )
             # 5. stop gate
-            if (
-                warm
-                and len(completed) >= s.min_complete
-                and ema >= s.conf_thresh
-                and delta >= -s.delta_slack
-            ):
+            if stop:
+                record_stop(
+                    session,
+                    "confident",
+                    f"answer {show(winner)}: EMA confidence {ema:.3f} >= {s.conf_thresh} "
+                    f"after {rnd + 1} rounds, {len(completed)} complete",
+                )
                 return winner
             # 6. nothing left to read
             if not any(br.live for br in branches):
@@ -217,12 +236,37 @@ class ConfidenceMomentum(Controller):
                         goal="widen while confidence is not rising",
                         input={"round": rnd, "delta": delta, "ema": ema},
                         output={"opened_now": len(branches) - before, "opened": len(branches)},
-                        decision=f"widen by up to {s.widen_burst} if delta <= {s.trend_thresh}",
+                        decision=f"widen by {len(branches) - before}: confidence not rising "
+                        f"(Δ {delta:+.3f} <= {s.trend_thresh}, EMA {ema:.3f} < {s.conf_thresh})",
                     )
 
+        reason = "round limit" if any(br.live for br in branches) else "nothing left to read"
         if completed:
-            return pool()[0]
-        return majority([br.latest for br in branches if not br.abandoned])
+            answer = pool()[0]
+            record_stop(session, reason, f"answer {show(answer)}: majority of completed branches")
+            return answer
+        answer = majority([br.latest for br in branches if not br.abandoned])
+        record_stop(session, reason, f"answer {show(answer)}: majority of the latest probes")
+        return answer
+
+    def _gate_text(self, stop: bool, rnd: int, ema: float, delta: float, complete: int) -> str:
+        """The stop gate's verdict with the values it was taken on."""
+        s = self.settings
+        if stop:
+            return (
+                f"stop: EMA {ema:.3f} >= {s.conf_thresh}, Δ {delta:+.3f} >= -{s.delta_slack}, "
+                f"{complete} complete >= {s.min_complete}"
+            )
+        why = []
+        if rnd < s.warm_up:
+            why.append(f"warming up (round {rnd} < {s.warm_up})")
+        if complete < s.min_complete:
+            why.append(f"{complete} complete < {s.min_complete}")
+        if ema < s.conf_thresh:
+            why.append(f"EMA {ema:.3f} < {s.conf_thresh}")
+        if delta < -s.delta_slack:
+            why.append(f"Δ {delta:+.3f} < -{s.delta_slack}")
+        return "continue: " + ", ".join(why)
 
     def vectorised(self) -> VectorisedRun:
         from autotts.controllers.vectorised.cmc import run_cmc

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import majority
 from autotts.errors import UsageError
 
@@ -50,11 +51,21 @@ class EarlyStoppingConsistency(Controller):
                     goal="stop on a unanimous window",
                     input={"window": window},
                     output={"unanimous": unanimous, "n_answers": len(answers)},
-                    decision="return the window's answer if unanimous",
+                    decision=f"stop: window unanimous on {show(window[0])}"
+                    if unanimous
+                    else f"continue: window has {len(set(window))} distinct answers",
                 )
             if unanimous:
+                record_stop(
+                    session,
+                    "unanimous window",
+                    f"answer {show(window[0])}: {len(window)} reads in a window agree",
+                )
                 return window[0]
-        return majority(answers)
+        winner = majority(answers)
+        reason = "max samples" if session.can_branch else "pool exhausted"
+        record_stop(session, reason, f"answer {show(winner)}: majority of {len(answers)} reads")
+        return winner
 
     def vectorised(self) -> VectorisedRun:
         from autotts.controllers.vectorised.sequential import run_early_stopping

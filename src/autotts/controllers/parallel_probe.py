@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import majority
 from autotts.errors import UsageError
 
@@ -67,6 +68,7 @@ class ParallelProbe(Controller):
             pruned.append(False)
             off_track.append(0)
         if not index:
+            record_stop(session, "no branches", "stop: no chain could be opened")
             return None
         n = len(index)
 
@@ -82,6 +84,7 @@ class ParallelProbe(Controller):
                         break
             active = [i for i in range(n) if not pruned[i]]
             if not active:
+                record_stop(session, "all pruned", f"answer {show(prev)}: every chain is pruned")
                 return prev
             winner = majority([latest[i] for i in active])
 
@@ -97,6 +100,9 @@ class ParallelProbe(Controller):
                 if newly_pruned:
                     active = [i for i in active if not pruned[i]]
                     if not active:
+                        record_stop(
+                            session, "all pruned", f"answer {show(prev)}: every chain is pruned"
+                        )
                         return prev
                     winner = majority([latest[i] for i in active])
                 if session.tracing and newly_pruned:
@@ -104,9 +110,10 @@ class ParallelProbe(Controller):
                         "prune",
                         goal="drop chains that keep disagreeing with the majority",
                         input={"step": step, "prune_patience": self.prune_patience},
-                        output={"pruned": [index[i] for i in newly_pruned]},
+                        output={"branches": [index[i] for i in newly_pruned]},
                         state={"n_active": len(active)},
-                        decision="prune chains off track for prune_patience steps",
+                        decision=f"prune {', '.join(str(index[i]) for i in newly_pruned)}: off "
+                        f"the majority for >= {self.prune_patience} steps",
                     )
 
             stable = stable + 1 if winner == prev else 0
@@ -117,13 +124,35 @@ class ParallelProbe(Controller):
                     goal="stop once the majority is stable",
                     input={"step": step},
                     output={"winner": winner, "stable": stable, "n_active": len(active)},
-                    decision=f"stop if stable >= {self.T} or every chain is done",
+                    decision=self._check_text(winner, stable, finished, pruned),
                 )
             if stable >= self.T:
+                record_stop(
+                    session,
+                    "stable majority",
+                    f"answer {show(winner)}: majority unchanged for {stable} >= T={self.T} steps",
+                )
                 return winner
             if all(finished[i] or pruned[i] for i in range(n)):
+                record_stop(
+                    session, "all chains done", f"answer {show(winner)}: every chain is done"
+                )
                 return winner
+        record_stop(
+            session, "step limit", f"answer {show(prev)}: max_steps={self.max_steps} reached"
+        )
         return prev
+
+    def _check_text(
+        self, winner: str | None, stable: int, finished: list[bool], pruned: list[bool]
+    ) -> str:
+        """The stop check's verdict with the values it was taken on."""
+        if stable >= self.T:
+            return f"stop: majority {show(winner)} stable for {stable} >= T={self.T} steps"
+        left = sum(not (f or p) for f, p in zip(finished, pruned))
+        if left == 0:
+            return f"stop: every chain is done; majority {show(winner)}"
+        return f"continue: majority {show(winner)} stable for {stable} < T={self.T}; {left} live"
 
     def vectorised(self) -> VectorisedRun:
         from autotts.controllers.vectorised.parallel_probe import run_parallel_probe

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import majority
 from autotts.errors import UsageError
 
@@ -40,8 +41,11 @@ class SelfConsistency(Controller):
                 goal="majority of full reads",
                 input={"answers": answers},
                 output={"winner": winner},
-                decision="return the majority answer",
+                decision=f"answer {show(winner)}: {answers.count(winner) if winner else 0} of "
+                f"{len(answers)} votes",
             )
+        reason = "read n" if len(answers) == self.n else "pool exhausted"
+        record_stop(session, reason, f"answer {show(winner)}: majority of {len(answers)} reads")
         return winner
 
     def vectorised(self) -> VectorisedRun:

@@ -24,6 +24,7 @@ from autotts.env.batch import EpisodeBatch
 from autotts.env.episode import Episode
 from autotts.env.limits import DEFAULT_MAX_STEPS, StepLimitedSession
 from autotts.env.session import TraceStep
+from autotts.env.tracing import TracingSession
 from autotts.errors import AutoTTSError, ControllerError
 from autotts.evaluation.protocols import EvaluationProtocol
 
@@ -144,7 +145,12 @@ def _solve_one(
                 "decision": "controller starts",
             }
         ]
-    session = StepLimitedSession(episode, steps, max_steps=max_steps)
+    # Traced runs get a session that records every read; untraced ones pay nothing for it.
+    session = (
+        StepLimitedSession(episode, max_steps=max_steps)
+        if steps is None
+        else TracingSession(episode, steps, max_steps=max_steps)
+    )
     try:
         answer = controller.solve(session)
     except Exception as exc:
@@ -161,6 +167,8 @@ def _solve_one(
     correct = replay.is_correct(q, answer)
     if steps is not None:
         _close_trace(steps, answer, episode)
+        # Added after the controller is done: it never sees the gold answer.
+        steps[-1]["output"].update(gold=replay.gold[q], correct=correct)
     return EpisodeRecord(
         replicate=replicate,
         question=q,
@@ -251,15 +259,18 @@ def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -
     """End the trace with exactly one ``finish`` step, written here.
 
     A controller may record its own ``finish`` (say, with a ``stop_reason``); its
-    output fields are kept in the evaluator's ``finish`` and the step itself is
+    output fields and its decision are kept in the evaluator's ``finish`` and the step itself is
     dropped, so every return path yields one ``finish``, last.
     """
     extra: dict[str, Any] = {}
+    decision = "controller returned"
     kept = []
     for step in steps:
         if step.get("event") == "finish":
             if isinstance(step.get("output"), dict):
                 extra.update(step["output"])
+            if step.get("decision"):  # the controller's own account of why it stopped
+                decision = str(step["decision"])
         else:
             kept.append(step)
     steps[:] = kept
@@ -275,6 +286,6 @@ def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -
                 "sequential_tokens": episode.sequential_cost,
             },
             "state": {"branches_opened": episode.opened},
-            "decision": "controller returned",
+            "decision": decision,
         }
     )
