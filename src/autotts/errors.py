@@ -11,8 +11,10 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "REJECTION_REASONS",
     "AutoTTSError",
     "BudgetExceeded",
+    "CandidateRejected",
     "ChecksumMismatch",
     "ControllerError",
     "DataFormatError",
@@ -103,3 +105,28 @@ class EpisodeOver(InvalidAction):
 
 class ControllerError(AutoTTSError):
     """A controller could not be loaded, or crashed while solving."""
+
+
+#: Why a sandboxed candidate controller was rejected (``CandidateRejected.reason``).
+REJECTION_REASONS = (
+    "load",
+    "interface",
+    "crash",
+    "bad-return",
+    "timeout",
+    "memory",
+    "forbidden",
+    "peeking",
+    "cheating",
+    "nondeterministic",
+    "non-monotone",
+)
+
+
+class CandidateRejected(ControllerError):
+    """A controller run in the sandbox failed; ``reason`` is one of :data:`REJECTION_REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"controller rejected ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from autotts.controllers.registry import ControllerSpec, build
+from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
@@ -66,8 +66,17 @@ def evaluate(
     trace_sink: TraceSink | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
-    """Run one job in this process."""
+    """Run one job in this process.
+
+    A controller file (not built in, not ``spec.trusted``) runs in a sandboxed worker
+    process (:mod:`autotts.evaluation.sandboxed`); its failures raise
+    :class:`~autotts.errors.CandidateRejected` carrying a reason code.
+    """
     replay = load_data(job.data)
+    if job.spec.name not in REGISTRY and not job.spec.trusted:
+        from autotts.evaluation.sandboxed import evaluate_sandboxed
+
+        return evaluate_sandboxed(job, replay, trace_sink=trace_sink, progress=progress)
     controller = build(job.spec)
     table = run_episodes(controller, replay, job.protocol, trace_sink=trace_sink, progress=progress)
     return EvalResult(
