@@ -117,6 +117,13 @@ def run_in_sandbox(
                 where=where,
                 max_answer_chars=worker.limits.max_answer_chars,
             )
+            if message.get("c") != episode.cost:
+                raise CandidateRejected(
+                    "cheating",
+                    f"{where}: the controller's process counted {message.get('c')!r} tokens, "
+                    f"the evaluator's replay of its actions {episode.cost:g}: the accounting "
+                    "was tampered with",
+                )
             hit = replay.is_correct(q, answer)
             correct[r, q], cost[r, q], seq[r, q] = hit, episode.cost, episode.sequential_cost
             outcomes.append(

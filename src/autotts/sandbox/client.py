@@ -159,7 +159,8 @@ class SandboxWorker:
     def _reject(self, message: dict[str, Any], episode: int | None) -> None:
         reason = message.get("reason")
         detail = str(message.get("detail", ""))[:2000]
-        if reason not in {"load", "interface", "crash", "bad-return", "memory", "forbidden"}:
+        known = {"load", "interface", "crash", "bad-return", "memory", "forbidden", "cheating"}
+        if reason not in known:
             reason, detail = "cheating", f"the worker sent an unknown failure: {message!r:.200}"
         self._kill()
         raise CandidateRejected(str(reason), detail)

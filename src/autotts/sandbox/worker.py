@@ -179,6 +179,7 @@ def _run(
 
         get_new_branch_final_answer = full_read
 
+    guarded = _snapshot([Episode, Session, RecordingSession])
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
         session = RecordingSession(Episode(questions[q], order), trace)
@@ -192,11 +193,26 @@ def _run(
                 f"solve() returned {type(answer).__name__} on episode {index}; "
                 "it must return a str or None",
             )
-        message: dict[str, Any] = {"a": answer, "l": session.log}
+        if _snapshot(list(guarded)) != guarded:
+            raise _Failure(
+                "cheating", f"episode {index}: the controller modified the evaluator's classes"
+            )
+        # The worker's own token count, compared by the parent with its replay: a mismatch
+        # means the candidate tampered with the accounting.
+        message: dict[str, Any] = {"a": answer, "l": session.log, "c": session.tokens_used}
         if trace is not None:
             message["t"] = trace
         _send(out, message)
     _send(out, {"done": len(episodes)})
+
+
+def _snapshot(classes: list[type[Any]]) -> dict[type[Any], dict[str, int]]:
+    """Identity of every attribute of ``classes`` (a changed method shows as a new id)."""
+    return {
+        cls: {name: id(value) for name, value in vars(cls).items() if name != "__weakref__"}
+        for cls in classes
+        if isinstance(cls, type)
+    }
 
 
 def _serve(requests: BinaryIO, out: BinaryIO) -> None:
