@@ -73,7 +73,9 @@ def evaluate(
     :class:`~autotts.errors.CandidateRejected` carrying a reason code.
     """
     replay = load_data(job.data)
-    if job.spec.name not in REGISTRY and not job.spec.trusted:
+    name = job.spec.name
+    is_file = name not in REGISTRY and (":" in name or name.endswith(".py"))
+    if is_file and not job.spec.trusted:
         from autotts.evaluation.sandboxed import evaluate_sandboxed
 
         return evaluate_sandboxed(job, replay, trace_sink=trace_sink, progress=progress)

@@ -10,7 +10,7 @@ so results are identical for an honest controller.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +92,10 @@ def run_in_sandbox(
         worker = SandboxWorker()
     try:
         if own:
-            worker.load(candidate.source, str(candidate.path), candidate.class_name)
+            try:
+                worker.load(candidate.source, str(candidate.path), candidate.class_name)
+            except CandidateRejected as exc:
+                raise CandidateRejected(exc.reason, f"{candidate.path}: {exc.detail}") from None
         built = worker.build(beta, params)
         key = f"{replay.model}/{replay.benchmark}/{replay.sha256}"
         worker.send_questions(key, [encode_question(q) for q in replay.questions])
@@ -105,7 +108,7 @@ def run_in_sandbox(
         stream = worker.run(
             key, [(q, order) for _, q, order in episodes], trace=trace_sink is not None
         )
-        for index, message in enumerate(stream):
+        for index, message in _named(stream, episodes, worker.class_name):
             r, q, order = episodes[index]
             where = f"question {q} (replicate {r})"
             answer = message.get("a")
@@ -164,6 +167,23 @@ def run_in_sandbox(
     finally:
         if own:
             worker.close()
+
+
+def _named(
+    stream: Iterator[dict[str, Any]], episodes: list[tuple[int, int, list[int]]], name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``enumerate(stream)``, with a worker's failure message naming question and replicate."""
+    try:
+        yield from enumerate(stream)
+    except CandidateRejected as exc:
+        failed = getattr(exc, "episode", None)
+        if failed is None:
+            raise
+        r, q, _ = episodes[failed]
+        verb = "crashed on" if exc.reason == "crash" else "on"
+        raise CandidateRejected(
+            exc.reason, f"{name} {verb} question {q} (replicate {r}): {exc.detail}"
+        ) from None
 
 
 def _finish_step(answer: str | None, tokens: float, sequential: float) -> dict[str, Any]:

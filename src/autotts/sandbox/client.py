@@ -56,6 +56,7 @@ class SandboxWorker:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._started = time.monotonic()
         self._buffer = b""
+        self.class_name = "controller"
         limits_ = self.limits
 
         def apply_rlimits() -> None:  # runs in the child between fork and exec
@@ -94,6 +95,7 @@ class SandboxWorker:
                 "seccomp": seccomp,
             }
         )
+        self.class_name = str(reply.get("class"))
         if seccomp and "seccomp" not in reply.get("layers", []):
             self.layers.remove("seccomp")
         return reply
@@ -163,7 +165,11 @@ class SandboxWorker:
         if reason not in known:
             reason, detail = "cheating", f"the worker sent an unknown failure: {message!r:.200}"
         self._kill()
-        raise CandidateRejected(str(reason), detail)
+        rejection = CandidateRejected(str(reason), detail)
+        episode_ = message.get("episode", episode)
+        #: which episode of the last ``run`` failed (the caller names it), if any
+        rejection.episode = episode_ if isinstance(episode_, int) else None  # type: ignore[attr-defined]
+        raise rejection
 
     def _write(self, message: dict[str, Any]) -> None:
         stdin = self._process.stdin

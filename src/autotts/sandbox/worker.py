@@ -28,9 +28,9 @@ PROBE_NEW, FULL_READ = -1, -2
 
 
 class _Failure(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, episode: int | None = None) -> None:
         super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.episode = reason, detail, episode
 
 
 def _send(out: BinaryIO, message: dict[str, Any]) -> None:
@@ -38,14 +38,14 @@ def _send(out: BinaryIO, message: dict[str, Any]) -> None:
     out.flush()
 
 
-def _classify(exc: BaseException, where: str) -> _Failure:
+def _classify(exc: BaseException, where: str = "", episode: int | None = None) -> _Failure:
     """Reason code of an exception that escaped candidate code."""
-    text = f"{where}: {type(exc).__name__}: {exc}"[:2000]
+    text = f"{where}{': ' if where else ''}{type(exc).__name__}: {exc}"[:2000]
     if isinstance(exc, MemoryError):
-        return _Failure("memory", text)
-    if isinstance(exc, (PermissionError, OSError)) and not isinstance(exc, (EOFError,)):
-        return _Failure("forbidden", text)
-    return _Failure("crash", text + _where_in_candidate(exc))
+        return _Failure("memory", text, episode)
+    if isinstance(exc, OSError):
+        return _Failure("forbidden", text, episode)
+    return _Failure("crash", text + _where_in_candidate(exc), episode)
 
 
 def _where_in_candidate(exc: BaseException) -> str:
@@ -54,7 +54,7 @@ def _where_in_candidate(exc: BaseException) -> str:
         if tb.tb_frame.f_code.co_filename.startswith("candidate:"):
             line = tb.tb_lineno
         tb = tb.tb_next
-    return f" (candidate line {line})" if line else ""
+    return f" (line {line})" if line else ""
 
 
 class Candidate:
@@ -71,7 +71,7 @@ class Candidate:
             code = compile(source, f"candidate:{filename}", "exec", dont_inherit=True)
             exec(code, module.__dict__)
         except SyntaxError as exc:
-            raise _Failure("load", f"syntax error, line {exc.lineno}: {exc.msg}") from None
+            raise _Failure("load", f"line {exc.lineno}: syntax error: {exc.msg}") from None
         except BaseException as exc:
             failure = _classify(exc, "loading the file")
             raise _Failure(
@@ -94,7 +94,7 @@ class Candidate:
         cls = vars(module).get(class_name)
         if cls is None:
             found = ", ".join(sorted(local)) or "none"
-            raise _Failure("load", f"no class {class_name!r} in the file (found: {found})")
+            raise _Failure("load", f"unknown class in the file: {class_name!r} (found: {found})")
         if inspect.isclass(cls) and issubclass(cls, Controller):
             self.kind = "native"
             if inspect.isabstract(cls):
@@ -186,12 +186,12 @@ def _run(
         try:
             answer = candidate.controller.solve(session)
         except BaseException as exc:
-            raise _classify(exc, f"solve() on episode {index}") from None
+            raise _classify(exc, episode=index) from None
         if answer is not None and type(answer) is not str:
             raise _Failure(
                 "bad-return",
-                f"solve() returned {type(answer).__name__} on episode {index}; "
-                "it must return a str or None",
+                f"returned {type(answer).__name__}; solve() must return a str or None",
+                index,
             )
         if _snapshot(list(guarded)) != guarded:
             raise _Failure(
@@ -268,7 +268,15 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
             else:
                 raise _Failure("crash", f"unknown request {op!r}")
         except _Failure as failure:
-            _send(out, {"ok": False, "reason": failure.reason, "detail": failure.detail})
+            _send(
+                out,
+                {
+                    "ok": False,
+                    "reason": failure.reason,
+                    "detail": failure.detail,
+                    "episode": failure.episode,
+                },
+            )
             return
 
 
