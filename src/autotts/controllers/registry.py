@@ -24,6 +24,7 @@ from autotts.controllers.esc import EarlyStoppingConsistency
 from autotts.controllers.parallel_probe import ParallelProbe
 from autotts.controllers.sc import SelfConsistency
 from autotts.controllers.schedules import check_beta
+from autotts.controllers.upstream import is_upstream_class, wrap_upstream
 from autotts.errors import ControllerError, UnknownName, UsageError
 
 __all__ = ["REGISTRY", "ControllerSpec", "build", "load_controller_class", "registered"]
@@ -171,6 +172,8 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
             n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Controller)
         ]
         raise UnknownName(f"class in {path}", class_name, classes)
+    if is_upstream_class(cls):  # the published format: __init__(config), solve(question)
+        return wrap_upstream(cls)
     if not (inspect.isclass(cls) and issubclass(cls, Controller)):
         raise UsageError(f"{reference}: {class_name} is not a subclass of autotts.Controller")
     if inspect.isabstract(cls):
