@@ -179,7 +179,9 @@ def _run(
 
         get_new_branch_final_answer = full_read
 
-    guarded = _snapshot([Episode, Session, RecordingSession])
+    from autotts.data.records import ReplayQuestion, ReplaySet
+
+    guarded = _snapshot([Episode, Session, RecordingSession, ReplaySet, ReplayQuestion])
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
         session = RecordingSession(Episode(questions[q], order), trace)

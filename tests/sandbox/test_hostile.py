@@ -1,0 +1,90 @@
+"""Hostile controller files: each rejected with its reason code, the host left unharmed.
+
+Every file in ``hostile/`` names the reason it must be rejected with in its first
+line (``# expect: REASON``). Placeholders are filled in per test: ``@@TARGET@@`` a
+host folder the file tries to write to, ``@@PORT@@`` a host TCP port listening for
+a connection, ``@@DATA@@`` a replay file (with gold answers) on the host.
+"""
+
+from __future__ import annotations
+
+import site
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import autotts
+from autotts.checking import check_controller
+from autotts.controllers.registry import ControllerSpec, build
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.runner import run_episodes
+from autotts.evaluation.sandboxed import run_in_sandbox
+from autotts.sandbox import SandboxLimits, read_candidate
+from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
+
+HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
+LIMITS = SandboxLimits(episode_seconds=4, total_seconds=120, memory_mb=1536)
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def _persistent_files() -> set[Path]:
+    """Files a hostile controller could plant to run code later."""
+    folders = [Path(p) for p in site.getsitepackages()]
+    folders.append(Path(autotts.__file__).parent / "__pycache__")
+    return {f for folder in folders if folder.is_dir() for f in folder.iterdir()}
+
+
+def test_every_reason_code_has_a_hostile_file() -> None:
+    from autotts.errors import REJECTION_REASONS
+
+    expected = {path.read_text().splitlines()[0].split(": ")[1] for path in HOSTILE}
+    assert expected == set(REJECTION_REASONS)
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_hostile_controller_is_rejected_and_the_host_unharmed(
+    path: Path, tmp_path: Path, small_ref: DataRef, listener: socket.socket
+) -> None:
+    expected = path.read_text().splitlines()[0].removeprefix("# expect: ")
+    target = tmp_path / "host"
+    target.mkdir()
+    text = (
+        path.read_text()
+        .replace("@@TARGET@@", str(target))
+        .replace("@@PORT@@", str(listener.getsockname()[1]))
+        .replace("@@DATA@@", str(small_ref.path))
+    )
+    candidate = tmp_path / path.name
+    candidate.write_text(text)
+    planted_before = _persistent_files()
+
+    report = check_controller(str(candidate), [small_ref], betas=(0.0, 1.0), seeds=1, limits=LIMITS)
+
+    assert (report.verdict, report.reason) == ("rejected", expected), report.detail
+    assert report.detail and report.checks[-1]["passed"] is False
+    assert list(target.iterdir()) == []  # no file written on the host
+    assert _persistent_files() == planted_before  # nothing planted for later
+    assert own_descendants() == set()  # no process left behind
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # no connection reached the host
+
+    # The next candidate is evaluated normally, with the numbers it has in process.
+    replay, protocol = load_data(small_ref), ReferenceProtocol(seeds=2)
+    honest = run_in_sandbox(read_candidate(str(FIRST_AGREEMENT)), replay, protocol, beta=0.5)
+    trusted = build(ControllerSpec(f"{FIRST_AGREEMENT}:FirstAgreement", 0.5, trusted=True))
+    expected_table = run_episodes(trusted, replay, protocol)
+    assert np.array_equal(honest.table.correct, expected_table.correct)
+    assert np.array_equal(honest.table.cost, expected_table.cost)
