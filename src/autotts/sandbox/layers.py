@@ -68,6 +68,9 @@ def _seccomp_available() -> bool:
 def available_layers(limits: SandboxLimits) -> list[str]:
     """The layers a worker started with ``limits`` gets here; warns once per missing layer."""
     layers = ["rlimits", "process-group-timer"]
+    for name, on in (("bubblewrap", limits.use_bubblewrap), ("seccomp", limits.use_seccomp)):
+        if not on:
+            _warn_once(f"the sandbox layer {name} is turned off: controllers run less isolated")
     if limits.use_bubblewrap:
         if _bwrap_path() is not None:
             layers.insert(0, "bubblewrap")
