@@ -98,7 +98,8 @@ def run_in_sandbox(
                 raise CandidateRejected(exc.reason, f"{candidate.path}: {exc.detail}") from None
         built = worker.build(beta, params)
         key = f"{replay.model}/{replay.benchmark}/{replay.sha256}"
-        worker.send_questions(key, [encode_question(q) for q in replay.questions])
+        if not worker.has_questions(key):
+            worker.send_questions(key, [encode_question(q) for q in replay.questions])
         episodes = episode_list(replay, protocol)
         shape = (protocol.replicates, len(replay))
         correct = np.zeros(shape, dtype=bool)

@@ -57,6 +57,7 @@ class SandboxWorker:
         self._started = time.monotonic()
         self._buffer = b""
         self.class_name = "controller"
+        self._sent: set[str] = set()
         limits_ = self.limits
 
         def apply_rlimits() -> None:  # runs in the child between fork and exec
@@ -109,7 +110,14 @@ class SandboxWorker:
         return params_out
 
     def send_questions(self, key: str, questions: list[dict[str, Any]]) -> None:
+        """Send question data under ``key`` (once: the worker keeps it for later runs)."""
+        if key in self._sent:
+            return
         self._request({"op": "questions", "key": key, "questions": questions})
+        self._sent.add(key)
+
+    def has_questions(self, key: str) -> bool:
+        return key in self._sent
 
     def run(
         self, key: str, episodes: list[tuple[int, list[int]]], *, trace: bool = False
