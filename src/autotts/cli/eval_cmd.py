@@ -53,7 +53,9 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _TRUST = typer.Option(
     False,
     "--trust",
-    help="Run a controller file without the source audit (only for code you wrote yourself).",
+    help="Run a controller file in this process, outside the sandbox and without the source "
+    "audit: fastest, for code you wrote yourself. Without it, controller files run in the "
+    "sandbox (see 'autotts check').",
 )
 
 

@@ -55,6 +55,8 @@ class SandboxRun:
     params: dict[str, Any]
     outcomes: list[EpisodeOutcome]
     layers: list[str]
+    #: CPU seconds the worker reported using (untrusted; for overhead measurements)
+    worker_cpu_seconds: float = 0.0
 
 
 def episode_list(
@@ -162,6 +164,7 @@ def run_in_sandbox(
             built,
             outcomes,
             list(worker.layers),
+            worker.reported_cpu_seconds,
         )
     except CandidateRejected:
         raise

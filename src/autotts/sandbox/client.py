@@ -58,6 +58,8 @@ class SandboxWorker:
         self._buffer = b""
         self.class_name = "controller"
         self._sent: set[str] = set()
+        #: CPU seconds the worker says it used (for benchmarks only: the worker is untrusted)
+        self.reported_cpu_seconds = 0.0
         limits_ = self.limits
 
         def apply_rlimits() -> None:  # runs in the child between fork and exec
@@ -135,8 +137,11 @@ class SandboxWorker:
             if not isinstance(message.get("l"), list):
                 raise CandidateRejected("cheating", f"malformed result for episode {index}")
             yield message
-        if self._read().get("done") != len(episodes):
+        done = self._read()
+        if done.get("done") != len(episodes):
             raise CandidateRejected("cheating", "the worker did not confirm the run")
+        if isinstance(done.get("cpu"), float):
+            self.reported_cpu_seconds = done["cpu"]
 
     def close(self) -> None:
         """Stop the worker and everything in its process group."""

@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import sys
+import time
 import types
 from typing import Any, BinaryIO
 
@@ -205,7 +206,8 @@ def _run(
         if trace is not None:
             message["t"] = trace
         _send(out, message)
-    _send(out, {"done": len(episodes)})
+    # CPU seconds this process has used so far (for overhead measurements, not trusted).
+    _send(out, {"done": len(episodes), "cpu": time.process_time()})
 
 
 def _snapshot(classes: list[type[Any]]) -> dict[type[Any], dict[str, int]]:
