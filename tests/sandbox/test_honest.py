@@ -11,12 +11,13 @@ import pytest
 
 from autotts.checking import check_controller
 from autotts.cli.main import main
-from autotts.controllers.registry import REGISTRY, ControllerSpec
+from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.errors import CandidateRejected, ControllerError
 from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
-from autotts.evaluation.runner import EpisodeRecord
-from autotts.sandbox import SandboxLimits, SandboxWorker, available_layers
+from autotts.evaluation.runner import EpisodeRecord, run_episodes
+from autotts.evaluation.sandboxed import run_in_sandbox
+from autotts.sandbox import SandboxLimits, SandboxWorker, available_layers, read_candidate
 from tests.sandbox.conftest import CONTROLLERS, FIRST_AGREEMENT
 
 BUILTIN_AS_FILE = """from autotts import Controller
@@ -76,11 +77,20 @@ def test_builtin_written_as_a_file_is_accepted(
 def test_upstream_format_file_gives_its_native_twins_numbers(small_ref: DataRef) -> None:
     upstream = f"{CONTROLLERS / 'upstream_probe_vote.py'}:ProbeVote"
     native = f"{CONTROLLERS / 'native_probe_vote.py'}:NativeProbeVote"
-    for beta in (0.0, 0.6, 1.0):
-        reference = _metrics(ControllerSpec(native, beta, trusted=True), small_ref)
-        assert _metrics(ControllerSpec(upstream, beta), small_ref) == reference
-        assert _metrics(ControllerSpec(upstream, beta, trusted=True), small_ref) == reference
-        assert _metrics(ControllerSpec(native, beta), small_ref) == reference
+    replay, protocol = load_data(small_ref), ReferenceProtocol(seeds=3)
+    candidate = read_candidate(upstream)
+    with SandboxWorker() as worker:
+        assert worker.load(candidate.source, str(candidate.path), "ProbeVote")["kind"] == "upstream"
+        for beta in (0.0, 0.6, 1.0):
+            twin = run_episodes(build(ControllerSpec(native, beta, trusted=True)), replay, protocol)
+            in_process = build(ControllerSpec(upstream, beta, trusted=True))
+            for table in (
+                run_in_sandbox(candidate, replay, protocol, beta=beta, worker=worker).table,
+                run_episodes(in_process, replay, protocol),
+            ):
+                assert np.array_equal(table.correct, twin.correct), beta
+                assert np.array_equal(table.cost, twin.cost), beta
+                assert np.array_equal(table.sequential_cost, twin.sequential_cost), beta
 
 
 def test_upstream_format_file_is_accepted_by_check(small_ref: DataRef) -> None:

@@ -27,7 +27,7 @@ from autotts.sandbox import SandboxLimits, read_candidate
 from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
-LIMITS = SandboxLimits(episode_seconds=4, total_seconds=120, memory_mb=1536)
+LIMITS = SandboxLimits(episode_seconds=2, total_seconds=120, memory_mb=1536)
 
 
 @pytest.fixture
