@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import inspect
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,11 +142,13 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
         raise UsageError(f"expected a controller as path/to/file.py:ClassName, got {reference!r}")
     if not path.is_file():
         raise UsageError(f"controller file {path} does not exist")
+    try:
+        # Decoded as the import system decodes source (coding line, BOM), once: the audit
+        # reads exactly the text compiled below, and no .pyc is ever consulted.
+        source = importlib.util.decode_source(path.read_bytes())
+    except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        raise UsageError(f"cannot read controller file {path}: {exc}") from None
     if not trusted:
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read controller file {path}: {exc}") from None
         findings = audit_source(source, str(path))
         if findings:
             listed = "; ".join(str(f) for f in findings[:5])
@@ -155,13 +158,11 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
                 "the public API; pass --trust to run a file you wrote yourself anyway"
             )
     module_name = f"autotts_user_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"cannot import {path}: not a Python source file")
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)
     except Exception as exc:
         sys.modules.pop(module_name, None)
         line = _error_line(exc, path)
