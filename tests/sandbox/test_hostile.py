@@ -1,8 +1,10 @@
 """Hostile controller files: each rejected with its reason code, the host left unharmed.
 
 Every file in ``hostile/`` names the reason it must be rejected with in its first
-line (``# expect: REASON``). Placeholders are filled in per test: ``@@TARGET@@`` a
-host folder the file tries to write to, ``@@PORT@@`` a host TCP port listening for
+line (``# expect: REASON``), and in the second (``# needs: LAYER``) the isolation layer
+that alone stops it, if any: without that layer the test is skipped, not passed.
+Placeholders are filled in per test: ``@@TARGET@@`` a host folder the file tries to
+write to, ``@@PORT@@`` a host TCP port listening for
 a connection, ``@@DATA@@`` a replay file (with gold answers) on the host.
 """
 
@@ -23,7 +25,7 @@ from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
-from autotts.sandbox import SandboxLimits, read_candidate
+from autotts.sandbox import SandboxLimits, available_layers, read_candidate
 from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
@@ -58,7 +60,11 @@ def test_every_reason_code_has_a_hostile_file() -> None:
 def test_hostile_controller_is_rejected_and_the_host_unharmed(
     path: Path, tmp_path: Path, small_ref: DataRef, listener: socket.socket
 ) -> None:
-    expected = path.read_text().splitlines()[0].removeprefix("# expect: ")
+    lines = path.read_text().splitlines()
+    expected = lines[0].removeprefix("# expect: ")
+    needs = lines[1].removeprefix("# needs: ") if lines[1].startswith("# needs: ") else None
+    if needs and needs not in available_layers(LIMITS):
+        pytest.skip(f"only the {needs} layer stops this attack, and it is missing here")
     target = tmp_path / "host"
     target.mkdir()
     text = (

@@ -156,6 +156,7 @@ def _pipeline(
     def run_all() -> CheckResult:
         for i, replay in enumerate(replays):
             for beta in grid:
+                say(f"check: runs on {replay.name} at β={beta:g}")
                 runs[i, beta] = run_in_sandbox(
                     candidate, replay, protocol, beta=beta, worker=worker
                 )

@@ -1,4 +1,5 @@
 # expect: forbidden
+# needs: seccomp
 from autotts import Controller
 
 

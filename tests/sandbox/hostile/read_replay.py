@@ -1,4 +1,5 @@
 # expect: forbidden
+# needs: bubblewrap
 from autotts import Controller
 
 
