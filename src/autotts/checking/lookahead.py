@@ -6,8 +6,10 @@ twice, in one shuffled batch: once as it really was, once as a
 first run did not reveal is replaced by values drawn from another question of the
 same file. An honest controller sees identical observations in both and must
 produce the same action log and the same answer; the first step where the
-counterfactual's log diverges is reported. The counterfactual's gold answer is one
-no branch gives, so accuracy on counterfactuals must be 0.
+counterfactual's log diverges is reported. Answers the controller saw are kept
+verbatim in the counterfactual, so the consistent renaming of its answer is the
+identity: it must return the very same string. The counterfactual's gold answer is
+one no branch gives, so accuracy on counterfactuals must be 0.
 
 Sample size. If a controller peeks on a fraction ``p`` of episodes and a peek
 changes its behaviour under the counterfactual, an audit of ``n`` episodes misses it

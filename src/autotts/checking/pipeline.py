@@ -165,7 +165,8 @@ def _pipeline(
         return CheckResult(
             "runs",
             True,
-            f"{episodes} episodes ({len(replays)} files × {len(grid)} β × {seeds} seeds): every "
+            f"{episodes} episodes ({len(replays)} file{'s' * (len(replays) > 1)} × {len(grid)} β "
+            f"× {seeds} seeds): every "
             "answer a str or None, every action log legal, within the limits",
             {"episodes": episodes},
         )
