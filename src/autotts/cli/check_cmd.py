@@ -7,16 +7,31 @@ from pathlib import Path
 
 import typer
 
-from autotts.checking import DEFAULT_SEEDS, check_controller
+from autotts.checking import DEFAULT_SEEDS, MONOTONE_TOLERANCE, check_controller
+from autotts.checking.lookahead import DEFAULT_AUDIT_EPISODES
 from autotts.cli.common import DATA_HELP, data_refs, parse_betas
 from autotts.errors import UsageError
 from autotts.sandbox import split_reference
 
-__all__ = ["check_command", "register"]
+__all__ = ["CHECK_HELP", "check_command", "register"]
+
+
+CHECK_HELP = (
+    "Check a controller file in the sandbox; exit 0 accepted, 1 rejected, 2 usage error.\n\n"
+    "In order: it loads; it is a controller whose __init__ takes β and nothing else; on "
+    "every data file and β of the grid, solve() returns a str or None within the limits, "
+    "with a legal action log; it is deterministic; it passes the counterfactual look-ahead "
+    f"audit ({DEFAULT_AUDIT_EPISODES} sampled episodes replayed on data in which everything "
+    "it did not pay to see is replaced); mean tokens do not fall as β grows, per file "
+    f"({MONOTONE_TOLERANCE:.0%} tolerance).\n\n"
+    "Rejection reasons: load, interface, crash, bad-return, timeout, memory, forbidden, "
+    "peeking, cheating, nondeterministic, non-monotone.\n\n"
+    "Example: autotts check examples/first_agreement.py --data synthetic"
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("check")(check_command)
+    app.command("check", help=CHECK_HELP)(check_command)
 
 
 def check_command(
@@ -40,16 +55,7 @@ def check_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
-    """Check a controller file in the sandbox; exit 0 accepted, 1 rejected, 2 usage error.
-
-    In order: it loads; it is a controller whose __init__ takes β and nothing else;
-    on every file and β, solve() returns a str or None within the limits with a legal
-    action log; it is deterministic; it passes the counterfactual look-ahead audit
-    (150 sampled episodes replayed on data where everything unrevealed is replaced);
-    mean tokens are non-decreasing in β per file (2 % tolerance). Rejection reasons:
-    load, interface, crash, bad-return, timeout, memory, forbidden, peeking, cheating,
-    nondeterministic, non-monotone.
-    """
+    """Check a controller file in the sandbox (see CHECK_HELP)."""
     path, _ = split_reference(reference)
     if not path.is_file():
         raise UsageError(f"controller file {path} does not exist")
