@@ -94,3 +94,20 @@ def test_hostile_controller_is_rejected_and_the_host_unharmed(
     expected_table = run_episodes(trusted, replay, protocol)
     assert np.array_equal(honest.table.correct, expected_table.correct)
     assert np.array_equal(honest.table.cost, expected_table.cost)
+
+
+def test_the_worker_inherits_no_secret_from_the_environment(
+    tmp_path: Path, small_ref: DataRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOTTS_TEST_SECRET", "hunter2")
+    path = tmp_path / "env.py"
+    path.write_text(
+        "import os\n\nfrom autotts import Controller\n\n\nclass Env(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n"
+        "        return os.environ.get('AUTOTTS_TEST_SECRET', 'none') + os.environ['HOME']\n"
+    )
+    run = run_in_sandbox(
+        read_candidate(str(path)), load_data(small_ref), ReferenceProtocol(1), beta=0
+    )
+    assert {o.answer for o in run.outcomes} == {"none/tmp"}
