@@ -133,6 +133,7 @@ def test_a_sandboxed_failure_is_a_controller_error_with_a_reason(
     assert "crashed on question 0 (replicate 0): RuntimeError: boom (line 7)" in str(caught.value)
 
 
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
 def test_layers_active_here_and_degraded_mode_still_evaluates(small_ref: DataRef) -> None:
     full = available_layers(SandboxLimits())
     assert {"rlimits", "process-group-timer"} <= set(full)

@@ -111,3 +111,49 @@ def test_the_worker_inherits_no_secret_from_the_environment(
         read_candidate(str(path)), load_data(small_ref), ReferenceProtocol(1), beta=0
     )
     assert {o.answer for o in run.outcomes} == {"none/tmp"}
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize(
+    ("layer_off", "attacks"),
+    [
+        ("bubblewrap", ["write_file", "network", "os_system", "signal_parent"]),
+        ("seccomp", ["write_file", "network", "site_packages_pth", "read_replay"]),
+    ],
+)
+def test_each_layer_alone_still_stops_host_attacks(
+    layer_off: str,
+    attacks: list[str],
+    tmp_path: Path,
+    small_ref: DataRef,
+    listener: socket.socket,
+) -> None:
+    limits = SandboxLimits(
+        episode_seconds=2,
+        use_bubblewrap=layer_off != "bubblewrap",
+        use_seccomp=layer_off != "seccomp",
+    )
+    with pytest.warns(RuntimeWarning, match=f"{layer_off} is turned off"):
+        available_layers(limits)
+    if {"bubblewrap", "seccomp"} - {layer_off} - set(available_layers(limits)):
+        pytest.skip("the remaining layer is not available here")
+    target = tmp_path / "host"
+    target.mkdir()
+    planted_before = _persistent_files()
+    for name in attacks:
+        text = (
+            (Path(__file__).parent / "hostile" / f"{name}.py")
+            .read_text()
+            .replace("@@TARGET@@", str(target))
+            .replace("@@PORT@@", str(listener.getsockname()[1]))
+            .replace("@@DATA@@", str(small_ref.path))
+        )
+        candidate = tmp_path / f"{name}.py"
+        candidate.write_text(text)
+        report = check_controller(str(candidate), [small_ref], betas=(0.0,), seeds=1, limits=limits)
+        assert report.reason == "forbidden", (name, report.detail)
+    assert list(target.iterdir()) == []
+    assert _persistent_files() == planted_before
+    assert own_descendants() == set()
+    with pytest.raises(BlockingIOError):
+        listener.accept()

@@ -91,8 +91,8 @@ def available_layers(limits: SandboxLimits) -> list[str]:
     return layers
 
 
-@functools.lru_cache(maxsize=8)
 def _warn_once(message: str) -> None:
+    # Python's default warning filter shows each distinct message once per place.
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
