@@ -157,3 +157,15 @@ def test_each_layer_alone_still_stops_host_attacks(
     assert own_descendants() == set()
     with pytest.raises(BlockingIOError):
         listener.accept()
+
+
+def test_the_cpu_limit_stops_a_busy_loop_before_the_wall_clock(
+    tmp_path: Path, small_ref: DataRef
+) -> None:
+    candidate = tmp_path / "hang.py"
+    candidate.write_text((Path(__file__).parent / "hostile" / "hang.py").read_text())
+    limits = SandboxLimits(episode_seconds=60, cpu_seconds=1)
+    report = check_controller(str(candidate), [small_ref], betas=(0.0,), seeds=1, limits=limits)
+    assert report.reason == "timeout"
+    assert "CPU-time limit" in report.detail
+    assert own_descendants() == set()
