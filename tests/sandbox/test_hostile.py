@@ -169,3 +169,21 @@ def test_the_cpu_limit_stops_a_busy_loop_before_the_wall_clock(
     assert report.reason == "timeout"
     assert "CPU-time limit" in report.detail
     assert own_descendants() == set()
+
+
+def test_sweep_never_imports_an_untrusted_file_in_process(
+    tmp_path: Path, small_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autotts.cli.main import main
+
+    marker = tmp_path / "imported-in-the-evaluator"
+    path = tmp_path / "toplevel.py"
+    path.write_text(
+        f"open({str(marker)!r}, 'w').close()\n\nfrom autotts import Controller\n\n\n"
+        "class C(Controller):\n    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n        return None\n"
+    )
+    args = ["sweep", "-c", f"{path}:C", "--data", str(small_store), "--betas", "0,1"]
+    assert main([*args, "--seeds", "1", "-q"]) == 2
+    assert "controller rejected (forbidden)" in capsys.readouterr().err
+    assert not marker.exists()

@@ -20,12 +20,20 @@ from autotts.cli.common import (
 )
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_data, run_jobs
+from autotts.evaluation.jobs import (
+    EvalJob,
+    JobsInterrupted,
+    evaluate,
+    load_data,
+    run_jobs,
+    runs_in_sandbox,
+)
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.evaluation.table import TABLE_METHODS, table_jobs, table_rows
 from autotts.report.tables import format_tokens, render_rows
+from autotts.sandbox import read_candidate
 
 CONTROLLER_HELP = (
     "Controller: a registered name (see 'autotts controllers') or path/to/file.py:ClassName "
@@ -222,7 +230,11 @@ def sweep_command(
     proto = _protocol(protocol, seeds, draws, size, seed)
     names = split_names(controller)
     for name in names:  # fail before any work on a bad name or file
-        build(ControllerSpec(name, values[0], trusted=trust))
+        spec = ControllerSpec(name, values[0], trusted=trust)
+        if runs_in_sandbox(spec):
+            read_candidate(name)  # an untrusted file is imported only inside the sandbox
+        else:
+            build(spec)
     jobs = [
         EvalJob(ref, ControllerSpec(name, b, trusted=trust), proto, label=_short(name))
         for name in names

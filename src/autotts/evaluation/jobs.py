@@ -24,7 +24,15 @@ from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import TraceSink, run_episodes
 
-__all__ = ["DataRef", "EvalJob", "JobsInterrupted", "evaluate", "load_data", "run_jobs"]
+__all__ = [
+    "DataRef",
+    "EvalJob",
+    "JobsInterrupted",
+    "evaluate",
+    "load_data",
+    "run_jobs",
+    "runs_in_sandbox",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,12 @@ class EvalJob:
     label: str = ""
 
 
+def runs_in_sandbox(spec: ControllerSpec) -> bool:
+    """Whether ``spec`` names a controller file that must not be imported in this process."""
+    name = spec.name
+    return name not in REGISTRY and (":" in name or name.endswith(".py")) and not spec.trusted
+
+
 def evaluate(
     job: EvalJob,
     trace_sink: TraceSink | None = None,
@@ -73,9 +87,7 @@ def evaluate(
     :class:`~autotts.errors.CandidateRejected` carrying a reason code.
     """
     replay = load_data(job.data)
-    name = job.spec.name
-    is_file = name not in REGISTRY and (":" in name or name.endswith(".py"))
-    if is_file and not job.spec.trusted:
+    if runs_in_sandbox(job.spec):
         from autotts.evaluation.sandboxed import evaluate_sandboxed
 
         return evaluate_sandboxed(job, replay, trace_sink=trace_sink, progress=progress)
