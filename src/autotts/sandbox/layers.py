@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
@@ -55,6 +56,23 @@ def _bwrap_path() -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
+def _bwrap_works() -> bool:
+    """Whether bubblewrap can start the interpreter with the worker's bind set (once)."""
+    argv = _bwrap_argv()
+    try:
+        done = subprocess.run(
+            [*argv, sys.executable, "-c", "pass"],
+            env=worker_environment(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@functools.lru_cache(maxsize=1)
 def _seccomp_available() -> bool:
     if not sys.platform.startswith("linux"):
         return False
@@ -72,8 +90,13 @@ def available_layers(limits: SandboxLimits) -> list[str]:
         if not on:
             _warn_once(f"the sandbox layer {name} is turned off: controllers run less isolated")
     if limits.use_bubblewrap:
-        if _bwrap_path() is not None:
+        if _bwrap_path() is not None and _bwrap_works():
             layers.insert(0, "bubblewrap")
+        elif _bwrap_path() is not None:
+            _warn_once(
+                "bubblewrap (bwrap) is installed but cannot create a sandbox here (no user "
+                "namespaces?): sandboxed controllers run without its layer"
+            )
         else:
             _warn_once(
                 "bubblewrap (bwrap) is not installed: sandboxed controllers can read files "
@@ -150,6 +173,11 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
     ]
     if "bubblewrap" not in available_layers(limits):
         return python
+    return [*_bwrap_argv(), *python]
+
+
+def _bwrap_argv() -> list[str]:
+    """bubblewrap's options, up to and including the ``--`` before the command."""
     bwrap = _bwrap_path()
     assert bwrap is not None
     argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL"]
@@ -169,4 +197,4 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
         if not root.is_relative_to("/usr"):
             argv += ["--ro-bind", str(root), str(root)]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
-    return [*argv, "--", *python]
+    return [*argv, "--"]
