@@ -21,6 +21,7 @@ from autotts.errors import AutoTTSError, CandidateRejected
 
 __all__ = ["FULL_READ", "PROBE_NEW", "replay_log", "revealed_answers"]
 
+#: action codes of a log: probe_new(), full_read(); an index i >= 0 is probe_more(i)
 PROBE_NEW, FULL_READ = -1, -2
 
 

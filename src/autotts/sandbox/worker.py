@@ -22,10 +22,9 @@ import time
 import types
 from typing import Any, BinaryIO
 
-__all__ = ["main"]
+from autotts.sandbox.replay import FULL_READ, PROBE_NEW  # the log's action codes
 
-#: action codes of the log: probe_new, full_read; a branch index >= 0 is probe_more(i)
-PROBE_NEW, FULL_READ = -1, -2
+__all__ = ["main"]
 
 
 class _Failure(Exception):
@@ -285,6 +284,11 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve requests until ``quit`` or end of input.
+
+    The command line carries only ``--tag ID``, which names the worker in process
+    listings; nothing else is read from it.
+    """
     # The protocol uses private copies of stdin/stdout; the candidate's prints go to stderr
     # and its reads of stdin see nothing.
     requests = os.fdopen(os.dup(0), "rb")
