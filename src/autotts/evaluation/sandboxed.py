@@ -222,7 +222,8 @@ def evaluate_sandboxed(
     )
     return EvalResult(
         label=job.label or job.spec.label(),
-        controller=job.spec.to_dict(),
+        # Which isolation layers ran it: part of how the number was obtained.
+        controller={**job.spec.to_dict(), "sandbox": run.layers},
         params=run.params,
         data=replay.provenance(),
         protocol=job.protocol.to_dict(),
