@@ -184,6 +184,9 @@ def _bwrap_argv() -> list[str]:
     argv += ["--clearenv"]
     for key, value in worker_environment().items():
         argv += ["--setenv", key, value]
+    # Scratch first: a later bind may live under /tmp (a venv or checkout there) and must
+    # be mounted on top of the tmpfs, not hidden by it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/usr", "/usr"]
     # The dynamic loader's cache: ctypes (hence the seccomp binding) looks libraries up in it.
     argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
@@ -196,5 +199,5 @@ def _bwrap_argv() -> list[str]:
     for root in _python_roots():
         if not root.is_relative_to("/usr"):
             argv += ["--ro-bind", str(root), str(root)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    argv += ["--chdir", "/tmp"]
     return [*argv, "--"]
