@@ -11,8 +11,10 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "REJECTION_REASONS",
     "AutoTTSError",
     "BudgetExceeded",
+    "CandidateRejected",
     "ChecksumMismatch",
     "ControllerError",
     "DataFormatError",
@@ -112,3 +114,28 @@ class StepLimitExceeded(ControllerError):
     The usual cause is a loop that never ends, such as reading a finished branch
     again and again with ``probe_more`` (which is free).
     """
+
+
+#: Why a sandboxed candidate controller was rejected (``CandidateRejected.reason``).
+REJECTION_REASONS = (
+    "load",
+    "interface",
+    "crash",
+    "bad-return",
+    "timeout",
+    "memory",
+    "forbidden",
+    "peeking",
+    "cheating",
+    "nondeterministic",
+    "non-monotone",
+)
+
+
+class CandidateRejected(ControllerError):
+    """A controller run in the sandbox failed; ``reason`` is one of :data:`REJECTION_REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"controller rejected ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail

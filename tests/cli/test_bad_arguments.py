@@ -109,7 +109,7 @@ CONTROLLER_FAULTS = {
     ),
     "returns int": (
         "        return 42",
-        "returned int on question 0; solve() must return a str or None",
+        "on question 0 (replicate 0): returned int; solve() must return a str or None",
     ),
     "illegal action": (
         "        session.probe_more(7)\n        return None",
@@ -117,7 +117,8 @@ CONTROLLER_FAULTS = {
     ),
     "syntax error": ("        return (", "ctl.py:6: syntax error"),
     "class missing": (None, "unknown class in"),
-    "audit": ("        return session._episode", "fails the controller audit: line 6"),
+    # The sandbox, not the static audit, is the boundary: what the file reaches is its own.
+    "private attribute": ("        return session._episode", "returned Episode; solve() must"),
 }
 
 

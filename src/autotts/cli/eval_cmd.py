@@ -23,12 +23,20 @@ from autotts.cli.common import (
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_data, run_jobs
+from autotts.evaluation.jobs import (
+    EvalJob,
+    JobsInterrupted,
+    evaluate,
+    load_data,
+    run_jobs,
+    runs_in_sandbox,
+)
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
 from autotts.evaluation.table import TABLE_METHODS, table_jobs, table_rows
 from autotts.evaluation.trace_files import KEEP_CHOICES, TraceWriter, check_filter
 from autotts.report.tables import format_tokens, render_rows
+from autotts.sandbox import read_candidate
 
 CONTROLLER_HELP = (
     "Controller: a registered name (see 'autotts controllers') or path/to/file.py:ClassName "
@@ -70,7 +78,9 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _TRUST = typer.Option(
     False,
     "--trust",
-    help="Run a controller file without the source audit (only for code you wrote yourself).",
+    help="Run a controller file in this process, outside the sandbox and without the source "
+    "audit: fastest, for code you wrote yourself. Without it, controller files run in the "
+    "sandbox (see 'autotts check').",
 )
 
 
@@ -274,7 +284,11 @@ def sweep_command(
     proto = _protocol(protocol, seeds, draws, size, seed)
     names = dedupe(split_names(controller), "controller")
     for name in names:  # fail before any work on a bad name or file
-        build(ControllerSpec(name, values[0], trusted=trust))
+        spec = ControllerSpec(name, values[0], trusted=trust)
+        if runs_in_sandbox(spec):
+            read_candidate(name)  # an untrusted file is imported only inside the sandbox
+        else:
+            build(spec)
     jobs = [
         EvalJob(
             ref, ControllerSpec(name, b, trusted=trust), proto, _short(name), max_steps=max_steps

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import inspect
 import sys
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from autotts.controllers.esc import EarlyStoppingConsistency
 from autotts.controllers.parallel_probe import ParallelProbe
 from autotts.controllers.sc import SelfConsistency
 from autotts.controllers.schedules import check_beta
+from autotts.controllers.upstream import is_upstream_class, wrap_upstream
 from autotts.errors import AutoTTSError, ControllerError, UnknownName, UsageError
 
 __all__ = [
@@ -236,6 +238,13 @@ def _is_controller_class(module: ModuleType, value: Any) -> bool:
     )
 
 
+def _is_candidate_class(module: ModuleType, value: Any) -> bool:
+    """A controller class defined in ``module``, native or in the upstream format."""
+    if _is_controller_class(module, value):
+        return True
+    return is_upstream_class(value) and getattr(value, "__module__", None) == module.__name__
+
+
 def pick_class(
     module: ModuleType,
     path: Path,
@@ -276,8 +285,10 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
     if not path.is_file():
         raise UsageError(f"controller file {path} does not exist")
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        # Decoded as the import system decodes source (coding line, BOM), once: the audit
+        # reads exactly the text compiled below, and no .pyc is ever consulted.
+        source = importlib.util.decode_source(path.read_bytes())
+    except (OSError, UnicodeDecodeError, LookupError) as exc:
         raise UsageError(f"cannot read controller file {path}: {exc}") from None
     try:
         ast.parse(source, filename=str(path))
@@ -293,18 +304,24 @@ def load_controller_class(reference: str, *, trusted: bool = False) -> type[Cont
                 "the public API; pass --trust to run a file you wrote yourself anyway"
             )
     module_name = f"autotts_user_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"cannot import {path}: not a Python source file")
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)
     except Exception as exc:
         sys.modules.pop(module_name, None)
         line = _error_line(exc, path)
         raise ControllerError(f"{path}{line}: {type(exc).__name__}: {exc}") from None
-    cls = pick_class(module, path, class_name)
+    cls = pick_class(
+        module,
+        path,
+        class_name,
+        accept=_is_candidate_class,
+        kind="controller class (an autotts.Controller subclass, or the upstream format)",
+    )
+    if is_upstream_class(cls):  # the published format: __init__(config), solve(question)
+        return wrap_upstream(cls)
     if not (inspect.isclass(cls) and issubclass(cls, Controller)):
         raise UsageError(f"{reference}: {class_name} is not a subclass of autotts.Controller")
     if inspect.isabstract(cls):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from autotts.controllers.registry import ControllerSpec, build
+from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
@@ -25,7 +25,15 @@ from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import TraceSink, run_episodes
 
-__all__ = ["DataRef", "EvalJob", "JobsInterrupted", "evaluate", "load_data", "run_jobs"]
+__all__ = [
+    "DataRef",
+    "EvalJob",
+    "JobsInterrupted",
+    "evaluate",
+    "load_data",
+    "run_jobs",
+    "runs_in_sandbox",
+]
 
 
 @dataclass(frozen=True)
@@ -64,13 +72,28 @@ class EvalJob:
     max_steps: int = DEFAULT_MAX_STEPS
 
 
+def runs_in_sandbox(spec: ControllerSpec) -> bool:
+    """Whether ``spec`` names a controller file that must not be imported in this process."""
+    name = spec.name
+    return name not in REGISTRY and (":" in name or name.endswith(".py")) and not spec.trusted
+
+
 def evaluate(
     job: EvalJob,
     trace_sink: TraceSink | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
-    """Run one job in this process."""
+    """Run one job in this process.
+
+    A controller file (not built in, not ``spec.trusted``) runs in a sandboxed worker
+    process (:mod:`autotts.evaluation.sandboxed`); its failures raise
+    :class:`~autotts.errors.CandidateRejected` carrying a reason code.
+    """
     replay = load_data(job.data)
+    if runs_in_sandbox(job.spec):
+        from autotts.evaluation.sandboxed import evaluate_sandboxed
+
+        return evaluate_sandboxed(job, replay, trace_sink=trace_sink, progress=progress)
     controller = build(job.spec)
     table = run_episodes(
         controller,

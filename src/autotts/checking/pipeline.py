@@ -1,0 +1,261 @@
+"""``check_controller``: the whole acceptance pipeline for a candidate controller file.
+
+In one sandboxed worker, in order: the file loads; the class is a controller whose
+``__init__`` takes β and nothing else tunable; on every data file and every β of the
+grid, ``solve`` returns a ``str`` or ``None`` within the limits and its action logs
+are legal (the evaluator replays and charges them); it is deterministic (the same
+episodes replayed in reverse order give the same logs and answers); it passes the
+counterfactual look-ahead audit; its mean tokens are non-decreasing in β on every
+data file (within a relative tolerance). The first failure decides the reason code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from autotts.checking.lookahead import (
+    DEFAULT_AUDIT_EPISODES,
+    AuditItem,
+    describe_action,
+    first_divergence,
+    lookahead_audit,
+)
+from autotts.checking.report import CheckReport, CheckResult
+from autotts.data.records import ReplaySet
+from autotts.errors import CandidateRejected, UsageError
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.sandboxed import SandboxRun, episode_list, run_in_sandbox
+from autotts.sandbox import CandidateFile, SandboxLimits, SandboxWorker, read_candidate
+
+__all__ = [
+    "DEFAULT_BETAS",
+    "DEFAULT_SEEDS",
+    "MONOTONE_TOLERANCE",
+    "check_controller",
+]
+
+#: β grid of the check: 0, 0.1, ..., 1
+DEFAULT_BETAS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+#: shuffle seeds (reference protocol) per data file and β
+DEFAULT_SEEDS = 4
+#: mean tokens at a larger β may fall at most this fraction below the previous β's
+MONOTONE_TOLERANCE = 0.02
+
+
+class _Rejected(Exception):
+    def __init__(self, check: str, reason: str, detail: str, measurements: Any = None) -> None:
+        super().__init__(detail)
+        self.check, self.reason, self.detail = check, reason, detail
+        self.measurements = measurements or {}
+
+
+def check_controller(
+    reference: str,
+    data: Sequence[DataRef],
+    *,
+    betas: Sequence[float] = DEFAULT_BETAS,
+    seeds: int = DEFAULT_SEEDS,
+    audit_episodes: int = DEFAULT_AUDIT_EPISODES,
+    tolerance: float = MONOTONE_TOLERANCE,
+    limits: SandboxLimits | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CheckReport:
+    """Check the controller file ``reference`` (``path.py:Class`` or ``path.py``).
+
+    Never raises for a bad candidate: every failure is a rejected :class:`CheckReport`.
+    Bad arguments (no data, an empty β grid) raise :class:`~autotts.errors.UsageError`.
+    """
+    if not data:
+        raise UsageError("check needs at least one data file")
+    grid = sorted({float(b) for b in betas})
+    if not grid or any(not 0 <= b <= 1 for b in grid):
+        raise UsageError(f"betas must be a non-empty list of values in [0, 1], got {betas!r}")
+    started = time.monotonic()
+    say = progress or (lambda _message: None)
+    checks: list[CheckResult] = []
+    report = CheckReport("accepted", None, "", [], controller={"reference": reference})
+    try:
+        candidate = read_candidate(reference)
+    except (UsageError, CandidateRejected) as exc:
+        return _finish(report, checks, _Rejected("load", "load", str(exc)), started)
+    report.controller["sha256"] = candidate.sha256
+    report.advice = [str(f) for f in candidate.audit()]
+    replays = [load_data(ref) for ref in data]
+    with SandboxWorker(limits) as worker:
+        report.sandbox_layers = worker.layers
+        try:
+            _pipeline(
+                candidate,
+                worker,
+                replays,
+                grid,
+                seeds,
+                audit_episodes,
+                tolerance,
+                checks,
+                report,
+                say,
+            )
+        except _Rejected as exc:
+            return _finish(report, checks, exc, started)
+        report.sandbox_layers = list(worker.layers)
+    return _finish(report, checks, None, started)
+
+
+def _pipeline(
+    candidate: CandidateFile,
+    worker: SandboxWorker,
+    replays: list[ReplaySet],
+    grid: list[float],
+    seeds: int,
+    audit_episodes: int,
+    tolerance: float,
+    checks: list[CheckResult],
+    report: CheckReport,
+    say: Callable[[str], None],
+) -> None:
+    def step(name: str, action: Callable[[], CheckResult]) -> None:
+        say(f"check: {name}")
+        try:
+            result = action()
+        except CandidateRejected as exc:
+            raise _Rejected(name, exc.reason, exc.detail) from None
+        checks.append(result)
+        if not result.passed:
+            raise _Rejected(name, _REASON[name], result.detail, result.measurements)
+
+    info: dict[str, Any] = {}
+
+    def load() -> CheckResult:
+        info.update(worker.load(candidate.source, str(candidate.path), candidate.class_name))
+        report.controller.update(kind=info.get("kind"), class_name=info.get("class"))
+        return CheckResult("load", True, f"{info.get('kind')} controller class {info.get('class')}")
+
+    def interface() -> CheckResult:
+        signature = info.get("signature") or []
+        names = [p.get("name") for p in signature]
+        others = [n for n in names if n != "beta"]
+        if "beta" not in names or others:
+            return CheckResult(
+                "interface",
+                False,
+                "__init__ must take beta and nothing else tunable; it takes "
+                f"({', '.join(map(str, names))})",
+            )
+        for beta in (grid[0], grid[-1]):
+            worker.build(beta)
+        return CheckResult("interface", True, "__init__(beta) builds at every β of the grid")
+
+    runs: dict[tuple[int, float], SandboxRun] = {}
+    protocol = ReferenceProtocol(seeds)
+
+    def run_all() -> CheckResult:
+        for i, replay in enumerate(replays):
+            for beta in grid:
+                say(f"check: runs on {replay.name} at β={beta:g}")
+                runs[i, beta] = run_in_sandbox(
+                    candidate, replay, protocol, beta=beta, worker=worker
+                )
+                report.controller.setdefault("params", {})[f"{beta:g}"] = runs[i, beta].params
+        episodes = sum(len(r.outcomes) for r in runs.values())
+        return CheckResult(
+            "runs",
+            True,
+            f"{episodes} episodes ({len(replays)} file{'s' * (len(replays) > 1)} × {len(grid)} β "
+            f"× {seeds} seeds): every "
+            "answer a str or None, every action log legal, within the limits",
+            {"episodes": episodes},
+        )
+
+    def deterministic() -> CheckResult:
+        beta = grid[len(grid) // 2]
+        replay, run = replays[0], runs[0, beta]
+        worker.build(beta)
+        key = f"{replay.model}/{replay.benchmark}/{replay.sha256}"
+        episodes = episode_list(replay, protocol)[::-1]
+        rerun = list(worker.run(key, [(q, order) for _, q, order in episodes]))[::-1]
+        for first, second in zip(run.outcomes, rerun):
+            if first.log != second.get("l") or first.answer != second.get("a"):
+                step_ = first_divergence(first.log, second.get("l") or [])
+                return CheckResult(
+                    "deterministic",
+                    False,
+                    f"question {first.question} (replicate {first.replicate}, β={beta:g}) played "
+                    f"differently when replayed: step {step_} was "
+                    f"{describe_action(first.log, step_)}, then "
+                    f"{describe_action(second.get('l') or [], step_)}; answer {first.answer!r} "
+                    f"then {second.get('a')!r}",
+                )
+        return CheckResult(
+            "deterministic", True, f"{len(rerun)} episodes replayed in reverse order: identical"
+        )
+
+    def lookahead() -> CheckResult:
+        items = [
+            AuditItem(replays[i], beta, outcome)
+            for (i, beta), run in runs.items()
+            for outcome in run.outcomes
+        ]
+        return lookahead_audit(worker, items, sample=audit_episodes)
+
+    def monotone() -> CheckResult:
+        worst = ""
+        for i, replay in enumerate(replays):
+            curve = [
+                {
+                    "beta": beta,
+                    "tokens": round(float(runs[i, beta].table.cost.mean()), 2),
+                    "accuracy": round(100 * float(runs[i, beta].table.correct.mean()), 2),
+                }
+                for beta in grid
+            ]
+            report.monotonicity[replay.name] = curve
+            for a, b in itertools.pairwise(curve):
+                if b["tokens"] < a["tokens"] * (1 - tolerance) and not worst:
+                    worst = (
+                        f"{replay.name}: mean tokens fall from {a['tokens']:.0f} at "
+                        f"β={a['beta']:g} to {b['tokens']:.0f} at β={b['beta']:g} "
+                        f"(tolerance {tolerance:.0%})"
+                    )
+        if worst:
+            return CheckResult("monotone", False, worst)
+        return CheckResult(
+            "monotone",
+            True,
+            f"mean tokens non-decreasing in β on {len(replays)} files (tolerance {tolerance:.0%})",
+        )
+
+    step("load", load)
+    step("interface", interface)
+    step("runs", run_all)
+    step("deterministic", deterministic)
+    step("look-ahead", lookahead)
+    step("monotone", monotone)
+
+
+_REASON = {
+    "load": "load",
+    "interface": "interface",
+    "runs": "crash",
+    "deterministic": "nondeterministic",
+    "look-ahead": "peeking",
+    "monotone": "non-monotone",
+}
+
+
+def _finish(
+    report: CheckReport, checks: list[CheckResult], failure: _Rejected | None, started: float
+) -> CheckReport:
+    if failure is not None:
+        if not checks or checks[-1].name != failure.check or checks[-1].passed:
+            checks.append(CheckResult(failure.check, False, failure.detail, failure.measurements))
+        report.verdict, report.reason, report.detail = "rejected", failure.reason, failure.detail
+    else:
+        report.detail = "passed every check: " + ", ".join(c.name for c in checks)
+    report.checks = [c.to_dict() for c in checks]
+    report.seconds = time.monotonic() - started
+    return report

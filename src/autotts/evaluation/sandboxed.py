@@ -1,0 +1,231 @@
+"""Evaluate a controller file in the sandbox, with the evaluator keeping the accounts.
+
+The worker gets gold-free question data and the episodes' branch orders; it returns,
+per episode, an answer and an action log. This module replays every log through
+its own :class:`~autotts.env.episode.Episode` (charging the tokens), scores the
+answer against the gold answers only it holds, and builds the same
+:class:`~autotts.evaluation.runner.EpisodeTable` the in-process runner builds,
+so results are identical for an honest controller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from autotts.data.records import ReplaySet
+from autotts.errors import CandidateRejected
+from autotts.evaluation.protocols import EvaluationProtocol
+from autotts.evaluation.results import EvalResult, summarise
+from autotts.evaluation.runner import EpisodeRecord, EpisodeTable, TraceSink
+from autotts.sandbox import (
+    CandidateFile,
+    SandboxWorker,
+    encode_question,
+    read_candidate,
+    replay_log,
+)
+
+if TYPE_CHECKING:
+    from autotts.evaluation.jobs import EvalJob
+
+__all__ = ["EpisodeOutcome", "SandboxRun", "episode_list", "evaluate_sandboxed", "run_in_sandbox"]
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """One verified episode: what the worker claimed and what the parent's replay charged."""
+
+    replicate: int
+    question: int
+    order: list[int]
+    log: list[int]
+    answer: str | None
+    correct: bool
+    cost: float
+    sequential_cost: float
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    table: EpisodeTable
+    params: dict[str, Any]
+    outcomes: list[EpisodeOutcome]
+    layers: list[str]
+    #: CPU seconds the worker reported using (untrusted; for overhead measurements)
+    worker_cpu_seconds: float = 0.0
+
+
+def episode_list(
+    replay: ReplaySet, protocol: EvaluationProtocol
+) -> list[tuple[int, int, list[int]]]:
+    """Every ``(replicate, question, order)`` of ``protocol`` on ``replay``, replicate-major."""
+    orders: dict[int, Any] = {}
+    for q, question in enumerate(replay.questions):
+        orders[q] = protocol.orders(question.n_branches, q)
+    return [
+        (r, q, orders[q][r].tolist())
+        for r in range(protocol.replicates)
+        for q in range(len(replay))
+    ]
+
+
+def run_in_sandbox(
+    candidate: CandidateFile,
+    replay: ReplaySet,
+    protocol: EvaluationProtocol,
+    *,
+    beta: float | None,
+    params: dict[str, Any] | None = None,
+    trace_sink: TraceSink | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    worker: SandboxWorker | None = None,
+) -> SandboxRun:
+    """Run ``candidate`` on every episode of ``protocol`` in a sandboxed worker.
+
+    Uses ``worker`` (already loaded with this candidate) when given, else starts and
+    closes one. Raises :class:`CandidateRejected` on any failure of the candidate.
+    """
+    own = worker is None
+    if worker is None:
+        worker = SandboxWorker()
+    try:
+        if own:
+            try:
+                worker.load(candidate.source, str(candidate.path), candidate.class_name)
+            except CandidateRejected as exc:
+                raise CandidateRejected(exc.reason, f"{candidate.path}: {exc.detail}") from None
+        built = worker.build(beta, params)
+        key = f"{replay.model}/{replay.benchmark}/{replay.sha256}"
+        if not worker.has_questions(key):
+            worker.send_questions(key, [encode_question(q) for q in replay.questions])
+        episodes = episode_list(replay, protocol)
+        shape = (protocol.replicates, len(replay))
+        correct = np.zeros(shape, dtype=bool)
+        cost = np.zeros(shape)
+        seq = np.zeros(shape)
+        outcomes: list[EpisodeOutcome] = []
+        stream = worker.run(
+            key, [(q, order) for _, q, order in episodes], trace=trace_sink is not None
+        )
+        for index, message in _named(stream, episodes, worker.class_name):
+            r, q, order = episodes[index]
+            where = f"question {q} (replicate {r})"
+            answer = message.get("a")
+            episode = replay_log(
+                replay.questions[q],
+                order,
+                message["l"],
+                answer,
+                where=where,
+                max_answer_chars=worker.limits.max_answer_chars,
+            )
+            if message.get("c") != episode.cost:
+                raise CandidateRejected(
+                    "cheating",
+                    f"{where}: the controller's process counted {message.get('c')!r} tokens, "
+                    f"the evaluator's replay of its actions {episode.cost:g}: the accounting "
+                    "was tampered with",
+                )
+            hit = replay.is_correct(q, answer)
+            correct[r, q], cost[r, q], seq[r, q] = hit, episode.cost, episode.sequential_cost
+            outcomes.append(
+                EpisodeOutcome(
+                    r,
+                    q,
+                    order,
+                    list(message["l"]),
+                    answer,
+                    hit,
+                    episode.cost,
+                    episode.sequential_cost,
+                )
+            )
+            if trace_sink is not None:
+                trace = message.get("t")
+                steps = [
+                    s
+                    for s in (trace if isinstance(trace, list) else [])
+                    if isinstance(s, dict) and s.get("event") != "finish"
+                ]
+                steps.append(_finish_step(answer, episode.cost, episode.sequential_cost))
+                trace_sink(
+                    r,
+                    q,
+                    EpisodeRecord(r, q, answer, hit, episode.cost, episode.sequential_cost, steps),
+                )
+            if progress is not None and (index + 1) % len(replay) == 0:
+                progress(index + 1, len(episodes))
+        return SandboxRun(
+            EpisodeTable(correct=correct, cost=cost, sequential_cost=seq),
+            built,
+            outcomes,
+            list(worker.layers),
+            worker.reported_cpu_seconds,
+        )
+    except CandidateRejected:
+        raise
+    finally:
+        if own:
+            worker.close()
+
+
+def _named(
+    stream: Iterator[dict[str, Any]], episodes: list[tuple[int, int, list[int]]], name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``enumerate(stream)``, with a worker's failure message naming question and replicate."""
+    try:
+        yield from enumerate(stream)
+    except CandidateRejected as exc:
+        failed = getattr(exc, "episode", None)
+        if failed is None:
+            raise
+        r, q, _ = episodes[failed]
+        verb = "crashed on" if exc.reason == "crash" else "on"
+        raise CandidateRejected(
+            exc.reason, f"{name} {verb} question {q} (replicate {r}): {exc.detail}"
+        ) from None
+
+
+def _finish_step(answer: str | None, tokens: float, sequential: float) -> dict[str, Any]:
+    # Written by the evaluator from its own accounts: a worker's claims about cost are ignored.
+    return {
+        "event": "finish",
+        "goal": "return final answer",
+        "input": None,
+        "output": {"answer": answer, "tokens": tokens, "sequential_tokens": sequential},
+        "state": None,
+        "decision": "controller returned (accounted by the evaluator)",
+    }
+
+
+def evaluate_sandboxed(
+    job: EvalJob,
+    replay: ReplaySet,
+    *,
+    trace_sink: TraceSink | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """:func:`autotts.evaluation.jobs.evaluate` for a controller file run in the sandbox."""
+    candidate = read_candidate(job.spec.name)
+    run = run_in_sandbox(
+        candidate,
+        replay,
+        job.protocol,
+        beta=job.spec.beta,
+        params=dict(job.spec.params),
+        trace_sink=trace_sink,
+        progress=progress,
+    )
+    return EvalResult(
+        label=job.label or job.spec.label(),
+        # Which isolation layers ran it: part of how the number was obtained.
+        controller={**job.spec.to_dict(), "sandbox": run.layers},
+        params=run.params,
+        data=replay.provenance(),
+        protocol=job.protocol.to_dict(),
+        metrics=summarise(run.table),
+    )

@@ -1,0 +1,203 @@
+"""Which isolation layers this machine offers, and the command that starts a worker.
+
+Layers, strongest first (each is used when available; a missing one is reported
+once as a warning and listed in every sandboxed result's ``sandbox.layers``):
+
+* ``bubblewrap`` — the worker sees only the interpreter, the installed packages and
+  the autotts package, all read-only, plus an empty scratch ``/tmp``; no network,
+  no other processes (own PID namespace), all capabilities dropped (holds for root);
+* ``seccomp`` — inside the worker, a filter kills the process on any attempt to
+  create a process, open a socket, write a file, trace or signal another process;
+* ``rlimits`` — CPU seconds, address space, file size, no core dumps (always on);
+* the parent's wall-clock timer kills the worker's whole process group (always on).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import autotts
+
+__all__ = ["SandboxLimits", "available_layers", "worker_command", "worker_environment"]
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Hard limits of one candidate's worker process.
+
+    ``episode_seconds`` bounds the wall-clock time between two episode results
+    (and the time to load); ``total_seconds`` and ``cpu_seconds`` bound a whole
+    worker's life; ``memory_mb`` is its address space (``RLIMIT_AS``).
+    """
+
+    episode_seconds: float = 20.0
+    total_seconds: float = 900.0
+    cpu_seconds: int = 900
+    memory_mb: int = 2048
+    #: longest answer string accepted from a controller
+    max_answer_chars: int = 1000
+    #: largest single message (one episode's result, traces included) accepted
+    max_message_bytes: int = 8_000_000
+    #: turn isolation layers off (tests of the degraded mode); never loosens rlimits
+    use_bubblewrap: bool = True
+    use_seccomp: bool = True
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_works() -> bool:
+    """Whether bubblewrap can start the interpreter with the worker's bind set (once)."""
+    argv = _bwrap_argv()
+    try:
+        done = subprocess.run(
+            [*argv, sys.executable, "-c", "pass"],
+            env=worker_environment(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@functools.lru_cache(maxsize=1)
+def _seccomp_available() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import pyseccomp  # noqa: F401
+    except (ImportError, OSError):  # the package, or libseccomp itself, is missing
+        return False
+    return True
+
+
+def available_layers(limits: SandboxLimits) -> list[str]:
+    """The layers a worker started with ``limits`` gets here; warns once per missing layer."""
+    layers = ["rlimits", "process-group-timer"]
+    for name, on in (("bubblewrap", limits.use_bubblewrap), ("seccomp", limits.use_seccomp)):
+        if not on:
+            _warn_once(f"the sandbox layer {name} is turned off: controllers run less isolated")
+    if limits.use_bubblewrap:
+        if _bwrap_path() is not None and _bwrap_works():
+            layers.insert(0, "bubblewrap")
+        elif _bwrap_path() is not None:
+            _warn_once(
+                "bubblewrap (bwrap) is installed but cannot create a sandbox here (no user "
+                "namespaces?): sandboxed controllers run without its layer"
+            )
+        else:
+            _warn_once(
+                "bubblewrap (bwrap) is not installed: sandboxed controllers can read files "
+                "and use the network unless seccomp blocks it; install it with "
+                "'apt-get install -y --no-install-recommends bubblewrap'"
+            )
+    if limits.use_seccomp:
+        if _seccomp_available():
+            layers.insert(len(layers) - 2, "seccomp")
+        else:
+            _warn_once(
+                "seccomp is unavailable (PyPI pyseccomp + libseccomp2): sandboxed controllers "
+                "are not stopped from starting processes or opening sockets"
+            )
+    return layers
+
+
+def _warn_once(message: str) -> None:
+    # Python's default warning filter shows each distinct message once per place.
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def worker_environment() -> dict[str, str]:
+    """The worker's whole environment: nothing inherited, so no secrets leak in.
+
+    ``PYTHONHASHSEED`` is fixed so that set iteration order (hence any result) does
+    not vary between runs; one BLAS thread keeps the process count fixed.
+    """
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _python_roots() -> list[Path]:
+    """Folders the interpreter needs: its installation, the venv, the autotts package."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    # A venv's python is a symlink into the base installation; bind what it points at.
+    roots.add(Path(os.path.realpath(sys.executable)).parent.parent)
+    roots.add(Path(autotts.__file__).resolve().parent)
+    # Packages installed outside the venv's prefix (e.g. editable installs of numpy).
+    for entry in sys.path:
+        path = Path(entry)
+        if entry and path.is_dir() and path.name in {"site-packages", "dist-packages"}:
+            roots.add(path.resolve())
+    # Drop folders nested inside another bound folder.
+    ordered = sorted(roots, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in ordered:
+        if not any(path.is_relative_to(k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
+    """argv that starts a worker (inside bubblewrap when that layer is on)."""
+    python = [
+        sys.executable,
+        "-s",  # no user site-packages
+        "-B",  # never write bytecode
+        "-P",  # do not put the working folder on sys.path
+        "-m",
+        "autotts.sandbox.worker",
+        "--tag",
+        tag,
+    ]
+    if "bubblewrap" not in available_layers(limits):
+        return python
+    return [*_bwrap_argv(), *python]
+
+
+def _bwrap_argv() -> list[str]:
+    """bubblewrap's options, up to and including the ``--`` before the command."""
+    bwrap = _bwrap_path()
+    assert bwrap is not None
+    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL"]
+    argv += ["--clearenv"]
+    for key, value in worker_environment().items():
+        argv += ["--setenv", key, value]
+    # Scratch first: a later bind may live under /tmp (a venv or checkout there) and must
+    # be mounted on top of the tmpfs, not hidden by it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    # The dynamic loader's cache: ctypes (hence the seccomp binding) looks libraries up in it.
+    argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / link
+        if target.is_symlink():
+            argv += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            argv += ["--ro-bind", str(target), str(target)]
+    for root in _python_roots():
+        if not root.is_relative_to("/usr"):
+            argv += ["--ro-bind", str(root), str(root)]
+    argv += ["--chdir", "/tmp"]
+    return [*argv, "--"]

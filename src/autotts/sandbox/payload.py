@@ -1,0 +1,43 @@
+"""Gold-free episode data as plain JSON, sent from the evaluator to a worker.
+
+A question travels as its interned form (vocabulary, per-branch reads, lengths):
+exactly what a :class:`~autotts.env.episode.Episode` needs, and nothing a replay
+file holds beyond it — no gold answer, no question text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autotts.data.records import ReplayQuestion
+
+__all__ = ["decode_question", "encode_question"]
+
+
+def encode_question(question: ReplayQuestion) -> dict[str, Any]:
+    """The parts of ``question`` an episode reads, as JSON-ready lists."""
+    return {
+        "answers": list(question.answers),
+        "steps": question.steps.tolist(),
+        "n_probes": question.n_probes.tolist(),
+        "final": question.final.tolist(),
+        "tokens": question.tokens.tolist(),
+        "probe_freq": int(question.probe_freq),
+        "n_finals": int(question.n_finals),
+    }
+
+
+def decode_question(data: dict[str, Any]) -> ReplayQuestion:
+    """Inverse of :func:`encode_question` (the text is empty: episodes never read it)."""
+    return ReplayQuestion(
+        text="",
+        answers=tuple(str(a) for a in data["answers"]),
+        steps=np.asarray(data["steps"], dtype=np.int64).reshape(len(data["final"]), -1),
+        n_probes=np.asarray(data["n_probes"], dtype=np.int64),
+        final=np.asarray(data["final"], dtype=np.int64),
+        tokens=np.asarray(data["tokens"], dtype=np.int64),
+        probe_freq=int(data["probe_freq"]),
+        n_finals=int(data["n_finals"]),
+    )

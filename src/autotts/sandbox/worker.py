@@ -1,0 +1,307 @@
+"""The sandboxed worker: runs one candidate controller, episode by episode.
+
+Started by :class:`~autotts.sandbox.client.SandboxWorker` as
+``python -m autotts.sandbox.worker`` (inside bubblewrap where available). It talks
+JSON lines over its stdin/stdout; the candidate's own prints go to stderr. It
+holds no gold answers and scores nothing: per episode it returns the answer, the
+log of session primitives the controller called and (when asked) its trace steps.
+The parent charges tokens by replaying the log through its own episode, so
+nothing this process says about costs or correctness is believed.
+
+Requests: ``load`` (source text, class name), ``build`` (β and parameters),
+``questions`` (gold-free question data), ``run`` (episodes), ``quit``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+import time
+import types
+from typing import Any, BinaryIO
+
+from autotts.sandbox.replay import FULL_READ, PROBE_NEW  # the log's action codes
+
+__all__ = ["main"]
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, detail: str, episode: int | None = None) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.episode = reason, detail, episode
+
+
+def _send(out: BinaryIO, message: dict[str, Any]) -> None:
+    out.write(json.dumps(message, ensure_ascii=False, default=repr).encode() + b"\n")
+    out.flush()
+
+
+def _classify(exc: BaseException, where: str = "", episode: int | None = None) -> _Failure:
+    """Reason code of an exception that escaped candidate code."""
+    text = f"{where}{': ' if where else ''}{type(exc).__name__}: {exc}"[:2000]
+    if isinstance(exc, MemoryError):
+        return _Failure("memory", text, episode)
+    if isinstance(exc, OSError):
+        return _Failure("forbidden", text, episode)
+    return _Failure("crash", text + _where_in_candidate(exc), episode)
+
+
+def _where_in_candidate(exc: BaseException) -> str:
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("candidate:"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""
+
+
+class Candidate:
+    """The loaded candidate file and its controller class."""
+
+    def __init__(self, source: str, filename: str, class_name: str | None) -> None:
+        from autotts.controllers.base import Controller
+        from autotts.controllers.upstream import is_upstream_class, wrap_upstream
+
+        module = types.ModuleType("autotts_candidate")
+        module.__file__ = filename
+        sys.modules[module.__name__] = module
+        try:
+            code = compile(source, f"candidate:{filename}", "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+        except SyntaxError as exc:
+            raise _Failure("load", f"line {exc.lineno}: syntax error: {exc.msg}") from None
+        except BaseException as exc:
+            failure = _classify(exc, "loading the file")
+            raise _Failure(
+                failure.reason if failure.reason != "crash" else "load", failure.detail
+            ) from None
+        local = {
+            n: v
+            for n, v in vars(module).items()
+            if inspect.isclass(v)
+            and v.__module__ == module.__name__
+            and (issubclass(v, Controller) or is_upstream_class(v))
+        }
+        if class_name is None:
+            if len(local) != 1:
+                found = ", ".join(sorted(local)) or "none"
+                raise _Failure(
+                    "load", f"name the class as FILE.py:Class (controller classes found: {found})"
+                )
+            class_name = next(iter(local))
+        cls = vars(module).get(class_name)
+        if cls is None:
+            found = ", ".join(sorted(local)) or "none"
+            raise _Failure("load", f"unknown class in the file: {class_name!r} (found: {found})")
+        if inspect.isclass(cls) and issubclass(cls, Controller):
+            self.kind = "native"
+            if inspect.isabstract(cls):
+                raise _Failure("interface", f"{class_name} does not implement solve(session)")
+            self.cls: type[Any] = cls
+        elif is_upstream_class(cls):
+            self.kind = "upstream"
+            self.cls = wrap_upstream(cls)
+        else:
+            raise _Failure(
+                "interface",
+                f"{class_name} is neither an autotts.Controller subclass nor an upstream-format "
+                "class (__init__(self, config=None) and solve(question))",
+            )
+        self.class_name = class_name
+        try:
+            parameters = inspect.signature(self.cls).parameters.values()
+        except (TypeError, ValueError) as exc:
+            raise _Failure("interface", f"cannot read {class_name}.__init__: {exc}") from None
+        self.signature = [
+            {"name": p.name, "required": p.default is inspect.Parameter.empty}
+            for p in parameters
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        self.controller: Any = None
+
+    def build(self, beta: float | None, params: dict[str, Any]) -> dict[str, Any]:
+        kwargs = dict(params)
+        if beta is not None:
+            kwargs["beta"] = beta
+        try:
+            self.controller = self.cls(**kwargs)
+        except BaseException as exc:
+            failure = _classify(exc, f"{self.class_name}(**{kwargs})")
+            raise _Failure(
+                "interface" if failure.reason == "crash" else failure.reason, failure.detail
+            ) from None
+        try:
+            params_out = self.controller.params()
+        except BaseException as exc:
+            raise _classify(exc, "params()") from None
+        return {
+            str(k): v
+            for k, v in dict(params_out).items()
+            if isinstance(v, (int, float, str, bool)) or v is None
+        }
+
+
+def _run(
+    candidate: Candidate,
+    questions: list[Any],
+    episodes: list[list[Any]],
+    tracing: bool,
+    out: BinaryIO,
+) -> None:
+    from autotts.env.episode import Episode
+    from autotts.env.session import Session
+
+    class RecordingSession(Session):
+        """A session that logs every primitive that succeeded."""
+
+        __slots__ = ("log",)
+
+        def __init__(self, episode: Episode, trace: list[Any] | None) -> None:
+            super().__init__(episode, trace)
+            self.log: list[int] = []
+
+        def probe_new(self) -> Any:
+            probe = super().probe_new()
+            self.log.append(PROBE_NEW)
+            return probe
+
+        def probe_more(self, branch: int) -> tuple[str, bool]:
+            result = super().probe_more(branch)
+            self.log.append(int(branch))
+            return result
+
+        def full_read(self) -> str:
+            answer = super().full_read()
+            self.log.append(FULL_READ)
+            return answer
+
+        get_new_branch_final_answer = full_read
+
+    from autotts.data.records import ReplayQuestion, ReplaySet
+
+    guarded = _snapshot([Episode, Session, RecordingSession, ReplaySet, ReplayQuestion])
+    for index, (q, order) in enumerate(episodes):
+        trace: list[Any] | None = [] if tracing else None
+        session = RecordingSession(Episode(questions[q], order), trace)
+        try:
+            answer = candidate.controller.solve(session)
+        except BaseException as exc:
+            raise _classify(exc, episode=index) from None
+        if answer is not None and type(answer) is not str:
+            raise _Failure(
+                "bad-return",
+                f"returned {type(answer).__name__}; solve() must return a str or None",
+                index,
+            )
+        if _snapshot(list(guarded)) != guarded:
+            raise _Failure(
+                "cheating", f"episode {index}: the controller modified the evaluator's classes"
+            )
+        # The worker's own token count, compared by the parent with its replay: a mismatch
+        # means the candidate tampered with the accounting.
+        message: dict[str, Any] = {"a": answer, "l": session.log, "c": session.tokens_used}
+        if trace is not None:
+            message["t"] = trace
+        _send(out, message)
+    # CPU seconds this process has used so far (for overhead measurements, not trusted).
+    _send(out, {"done": len(episodes), "cpu": time.process_time()})
+
+
+def _snapshot(classes: list[type[Any]]) -> dict[type[Any], dict[str, int]]:
+    """Identity of every attribute of ``classes`` (a changed method shows as a new id)."""
+    return {
+        cls: {name: id(value) for name, value in vars(cls).items() if name != "__weakref__"}
+        for cls in classes
+        if isinstance(cls, type)
+    }
+
+
+def _serve(requests: BinaryIO, out: BinaryIO) -> None:
+    from autotts.sandbox.payload import decode_question
+
+    candidate: Candidate | None = None
+    questions: dict[str, list[Any]] = {}
+    for raw in requests:
+        request = json.loads(raw)
+        op = request["op"]
+        if op == "quit":
+            return
+        try:
+            if op == "load":
+                layers = []
+                if request.get("seccomp"):
+                    import numpy  # noqa: F401  (loaded before the filter: it starts threads)
+
+                    from autotts.sandbox.seccomp_filter import install_filter
+
+                    try:
+                        install_filter()
+                        layers.append("seccomp")
+                    except (ImportError, OSError, RuntimeError) as exc:
+                        print(f"autotts worker: seccomp unavailable: {exc}", file=sys.stderr)
+                candidate = Candidate(request["source"], request["filename"], request["class"])
+                _send(
+                    out,
+                    {
+                        "ok": True,
+                        "kind": candidate.kind,
+                        "class": candidate.class_name,
+                        "signature": candidate.signature,
+                        "layers": layers,
+                    },
+                )
+            elif op == "build":
+                assert candidate is not None, "build before load"
+                params = candidate.build(request.get("beta"), request.get("params") or {})
+                _send(out, {"ok": True, "params": params})
+            elif op == "questions":
+                questions[request["key"]] = [decode_question(q) for q in request["questions"]]
+                _send(out, {"ok": True})
+            elif op == "run":
+                assert candidate is not None and candidate.controller is not None
+                _run(
+                    candidate,
+                    questions[request["key"]],
+                    request["episodes"],
+                    bool(request.get("trace")),
+                    out,
+                )
+            else:
+                raise _Failure("crash", f"unknown request {op!r}")
+        except _Failure as failure:
+            _send(
+                out,
+                {
+                    "ok": False,
+                    "reason": failure.reason,
+                    "detail": failure.detail,
+                    "episode": failure.episode,
+                },
+            )
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve requests until ``quit`` or end of input.
+
+    The command line carries only ``--tag ID``, which names the worker in process
+    listings; nothing else is read from it.
+    """
+    # The protocol uses private copies of stdin/stdout; the candidate's prints go to stderr
+    # and its reads of stdin see nothing.
+    requests = os.fdopen(os.dup(0), "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    try:
+        _serve(requests, out)
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
