@@ -125,7 +125,7 @@ def parse_params(items: Sequence[str] | None) -> dict[str, Any]:
 def progress_bar(total: int, label: str, enabled: bool = True) -> Iterator[Any]:
     """A progress bar on stderr; yields ``advance(description)``."""
     if not enabled or total <= 1:
-        yield lambda description="": None
+        yield lambda description="", completed=None: None
         return
     columns = (
         TextColumn("{task.description}"),
