@@ -154,6 +154,15 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"files": files, "rows": rows, "charts": charts, "info": heldout}
 
 
+def _protocol_text(args: dict[str, Any]) -> str:
+    if args.get("name") == "subsample":
+        return (
+            f"subsample: {args.get('draws')} random pools of {args.get('size')} branches "
+            f"per question, seed {args.get('seed')}"
+        )
+    return f"reference: shuffle seeds 0–{int(args.get('seeds', 100)) - 1}"
+
+
 def render_report(run_path: Path | str) -> str:
     """The page's HTML for the run in ``run_path``."""
     run = RunDir(run_path)
@@ -178,6 +187,7 @@ def render_report(run_path: Path | str) -> str:
     return _ENV.get_template("report.html.j2").render(
         run=str(run.path),
         settings=settings,
+        protocol=_protocol_text(settings.get("protocol_args", {})),
         history=history,
         rounds=rounds,
         trajectory=_trajectory(history, baselines),

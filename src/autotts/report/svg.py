@@ -55,6 +55,8 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
 
 def _fmt(value: float, log_x: bool) -> str:
     if log_x:
+        if value >= 1e6:
+            return f"{value / 1e6:.3g}M"
         return f"{value / 1000:.3g}k" if value >= 1000 else f"{value:.3g}"
     return f"{value:g}"
 
