@@ -44,6 +44,9 @@ __all__ = ["Event", "run_discovery"]
 #: ``heldout``, ``done``.
 Event = Callable[[dict[str, Any]], None]
 
+#: Characters of each baseline's trace digest (five of them go into every prompt).
+BASELINE_DIGEST_CHARS = 2_500
+
 
 @dataclass
 class _Spent:
@@ -133,7 +136,11 @@ def _search(
             points = evaluate_curves(
                 curve_jobs(name, search, settings.betas, settings.protocol), workers=workers
             )
-            methods[name] = {"points": points, "aggregate": aggregate(points)}
+            methods[name] = {
+                "points": points,
+                "aggregate": aggregate(points),
+                "digest": _baseline_digest(name, search, settings),
+            }
         run.write_json("baselines.json", {"methods": methods, "betas": settings.betas})
     baselines = run.read_json("baselines.json")
     started = time.monotonic()
@@ -315,6 +322,21 @@ def _evaluate(
         records = _traced(job)
         traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
     return points, trace_digest(traces), check
+
+
+def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettings) -> str:
+    """A short digest of a baseline's traces at the middle of the β grid."""
+    beta = settings.betas[len(settings.betas) // 2]
+    traces = [
+        (
+            f"{ref.model}/{ref.benchmark} at β={beta:g}",
+            _traced(
+                EvalJob(ref, ControllerSpec(name, beta), ReferenceProtocol(settings.digest_seeds))
+            ),
+        )
+        for ref in search
+    ]
+    return trace_digest(traces, title=name, max_chars=BASELINE_DIGEST_CHARS)
 
 
 def _traced(job: EvalJob) -> list[EpisodeRecord]:
