@@ -109,6 +109,9 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         (["--candidates", str(tmp_path / "nope")], "not a folder"),
         (["--select", "pareto"], "unknown selection rule"),
         (["--betas", "0,2"], "[0, 1]"),
+        (["--proposer", "openai"], "--llm-model"),
+        (["--proposer", "agent"], "--agent-cmd"),
+        (["--proposer", "gpt"], "unknown proposer"),
     ]:
         command = _command(tmp_path / f"run-{len(extra)}-{message[:3]}", *extra)
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -119,6 +122,13 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         _command(tmp_path / "absent", "--resume"), capture_output=True, text=True, timeout=120
     )
     assert resume.returncode == 2 and "no discovery run" in resume.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "autotts.cli.main", "report", str(tmp_path / "absent")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 2 and "no discovery run" in report.stderr
 
 
 def test_held_out_files_are_not_read_before_selection(tmp_path: Path) -> None:
