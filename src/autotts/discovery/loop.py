@@ -225,7 +225,20 @@ def _one_round(
                 digest = f"# Trace digest\n\nNot evaluated: {check['reason']}: {check['detail']}\n"
         agg = aggregate(points)
         run_json(tmp, "check.json", check)
-        run_json(tmp, "curves.json", {"points": points, "aggregate": agg, "best": best_point(agg)})
+        run_json(
+            tmp,
+            "curves.json",
+            {
+                "points": points,
+                "aggregate": agg,
+                "best": best_point(agg),
+                # what re-running the round needs besides candidate.py
+                "controller": f"candidate.py:{summary['class']}" if "class" in summary else None,
+                "betas": list(settings.betas),
+                "protocol": settings.protocol.to_dict(),
+                "data": _search_provenance(run),
+            },
+        )
         write_text_atomic(tmp / "traces.md", digest)
         _drop_workspace(workdir)
         seconds = time.monotonic() - t0
@@ -256,6 +269,13 @@ def _one_round(
             "money_total": summary["money_total"],
         }
     )
+
+
+def _search_provenance(run: RunDir) -> list[dict[str, Any]]:
+    return [
+        {k: entry[k] for k in ("store", "model", "benchmark", "sha256")}
+        for entry in run.settings()["search"]
+    ]
 
 
 def run_json(folder: Path, name: str, payload: Any) -> None:
