@@ -139,3 +139,31 @@ def test_agent_time_limit_and_unchanged_file_are_failed_rounds(tmp_path: Path) -
     idle = f"{sys.executable} -c 'print(1)'"
     run = discover(tmp_path / "idle", proposer="agent", command=idle, rounds=1, **SMALL)
     assert "unchanged" in _proposal(run, 0)["error"]
+
+
+def test_critic_pass_reviews_and_may_replace_the_draft(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    revised = (ROOT / "examples" / "candidates" / "05_quick_agreement.py").read_text()
+    script = [
+        {"reply": REPLY, "input_tokens": 1000, "output_tokens": 100},
+        {"reply": f"- adaptive stop\n```python\n{revised}```", "input_tokens": 500},
+        {"reply": REPLY, "input_tokens": 1000, "output_tokens": 100},
+        {"status": 400},  # the critic fails: the draft stands
+    ]
+    with ScriptedLLMServer(script) as server:
+        run = discover(
+            tmp_path / "run", proposer="openai", model="m", base_url=server.url + "/v1",
+            critic=True, price_in=1.0, rounds=2, **SMALL, **FAST,
+        )  # fmt: skip
+        review_request = server.requests[1][2]["messages"][1]["content"]
+    assert "# Review this controller" in review_request and "class FirstVotes" in review_request
+    assert (run.path / "rounds/0000/candidate.py").read_text() == revised
+    first = _proposal(run, 0)
+    assert first["input_tokens"] == 1500 and first["money"] == pytest.approx(1500 / 1e6)
+    assert "Critic pass: - adaptive stop" in first["summary"]
+    assert first["critic"]["reply"].startswith("- adaptive stop")
+    assert (run.path / "rounds/0001/candidate.py").read_text() == GOOD
+    assert "400" in _proposal(run, 1)["critic"]["error"]
+    assert [e["verdict"] for e in run.rounds()] == ["accepted", "accepted"]

@@ -134,6 +134,12 @@ def discover_command(
     context_budget: int | None = typer.Option(
         None, "--context-budget", help="Characters of history in a prompt (default 120000)."
     ),
+    critic: bool = typer.Option(
+        False,
+        "--critic",
+        help="openai/anthropic: a second pass of the same model reviews each candidate "
+        "against the rules and may correct it before evaluation.",
+    ),
     agent_cmd: str | None = typer.Option(
         None, "--agent-cmd", help="agent: command run in the round's workspace, e.g. 'claude -p'."
     ),
@@ -161,6 +167,7 @@ def discover_command(
             "price_in": price_in,
             "price_out": price_out,
             "prices": prices,
+            "critic": critic,
             "context_budget": context_budget,
         }
     elif proposer == "agent":
