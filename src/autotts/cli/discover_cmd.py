@@ -35,7 +35,7 @@ class _Printer:
             return
         phase = e["phase"]
         where = f"round {e['round'] + 1}/{e['rounds']}" if "round" in e and "rounds" in e else ""
-        if phase in ("evaluate", "heldout") and "done" in e:
+        if phase in ("baselines", "evaluate", "heldout") and "done" in e:
             now = time.monotonic()
             if e["done"] != e["total"] and now - self.last_tick < 2.0:
                 return

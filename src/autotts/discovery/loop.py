@@ -132,9 +132,18 @@ def _search(
     if not run.file("baselines.json").is_file():
         emit({"phase": "baselines", "files": len(search)})
         methods = {}
+        total = len(BASELINE_CONTROLLERS) * len(settings.betas) * len(search)
+        done = [0]
+
+        def tick(_i: int, _r: object) -> None:
+            done[0] += 1
+            emit({"phase": "baselines", "done": done[0], "total": total})
+
         for name in BASELINE_CONTROLLERS:
             points = evaluate_curves(
-                curve_jobs(name, search, settings.betas, settings.protocol), workers=workers
+                curve_jobs(name, search, settings.betas, settings.protocol),
+                workers=workers,
+                on_done=tick,
             )
             methods[name] = {
                 "points": points,
