@@ -338,7 +338,9 @@ def _evaluate(
             ),
         )
     except ControllerError as exc:
-        return [], "", {**check, "verdict": "rejected", "reason": "crash", "detail": str(exc)}
+        # The sandbox's errors carry their own reason code (timeout, memory, ...).
+        reason = getattr(exc, "reason", None) or "crash"
+        return [], "", {**check, "verdict": "rejected", "reason": reason, "detail": str(exc)}
     check = {**check, "monotonicity": _monotonicity(points)}
     best = best_point(aggregate(points))
     assert best is not None
@@ -348,7 +350,10 @@ def _evaluate(
         job = EvalJob(
             ref, ControllerSpec(reference, best["beta"]), ReferenceProtocol(settings.digest_seeds)
         )
-        records = _traced(job)
+        try:
+            records = _traced(job)
+        except ControllerError as exc:  # fails only when tracing: say so, keep the curves
+            return points, f"# Trace digest\n\nTracing the candidate failed: {exc}\n", check
         traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
     return points, trace_digest(traces), check
 
