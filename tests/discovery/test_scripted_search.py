@@ -29,7 +29,7 @@ def _discover(out: Path, replay: Path, candidates: Path) -> subprocess.Completed
     command = [
         sys.executable, "-m", "autotts.cli.main", "discover",
         "--out", str(out), "--data", str(replay), "--candidates", str(candidates),
-        "--models", MODELS, "--betas", "0.5,1", "--seeds", "3", "--workers", "2",
+        "--models", MODELS, "--betas", "0.5,1", "--seeds", "3",
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
