@@ -1,0 +1,225 @@
+"""``autotts discover`` and ``autotts report``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from autotts.cli.common import DATA_HELP, parse_betas, split_names
+
+_KIND_HELP = (
+    "scripted (--candidates DIR: the folder's files in name order), openai (any "
+    "OpenAI-compatible endpoint), anthropic (Messages API) or agent (--agent-cmd)."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("discover")(discover_command)
+    app.command("report")(report_command)
+
+
+class _Printer:
+    """One terminal line per event: round, phase, candidate, verdict, best so far, money."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.last_tick = 0.0
+        self.money = 0.0
+        self.best = "none yet"
+
+    def __call__(self, e: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        phase = e["phase"]
+        where = f"round {e['round'] + 1}/{e['rounds']}" if "round" in e and "rounds" in e else ""
+        if phase in ("baselines", "evaluate", "heldout") and "done" in e:
+            now = time.monotonic()
+            if e["done"] != e["total"] and now - self.last_tick < 2.0:
+                return
+            self.last_tick = now
+            self._line(where, phase, f"{e['done']}/{e['total']} evaluations")
+        elif phase == "check" and "verdict" in e:
+            reason = f" ({e['reason']})" if e.get("reason") else ""
+            self._line(where, phase, f"{e['name']}: {e['verdict']}{reason}")
+        elif phase == "recorded":
+            self.money = float(e.get("money_total", 0.0))
+            best = e.get("best")
+            if best:
+                self.best = (
+                    f"round {best['round'] + 1} β={best['beta']:g} "
+                    f"acc {best['search_accuracy']:.2f} at {best['search_tokens'] / 1000:.1f}k"
+                )
+            self._line(where, phase, f"{e['name']}: {e['verdict']}")
+        elif phase == "select":
+            s = e["selection"]
+            text = (
+                "no accepted round"
+                if s.get("round") is None
+                else (f"round {s['round'] + 1} ({s.get('name')}) β={s['beta']:g} by {s['rule']}")
+            )
+            self._line("", phase, text)
+        elif phase == "stop":
+            self._line(where, phase, e["reason"])
+        elif phase == "done":
+            self._line("", phase, f"run in {e['run']}; 'autotts report {e['run']}' writes the page")
+        else:
+            detail = e.get("name") or (f"β={e['beta']:g}" if "beta" in e else "")
+            self._line(where, phase, str(detail))
+
+    def _line(self, where: str, phase: str, text: str) -> None:
+        head = f"{where:>11s} · {phase:<9s}" if where else f"{'':>11s} · {phase:<9s}"
+        typer.echo(f"{head} {text}  | best: {self.best} | spent ${self.money:.4f}", err=True)
+
+
+def discover_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (created; see --resume)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    proposer: str = typer.Option("scripted", "--proposer", "-P", help=_KIND_HELP),
+    candidates: Path | None = typer.Option(None, "--candidates", help="scripted: folder of files."),
+    class_name: str | None = typer.Option(
+        None, "--class", help="scripted: the candidate class where a file defines several."
+    ),
+    rounds: int = typer.Option(5, "--rounds", "-r", min=1, help="Rounds to run."),
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    models: list[str] | None = typer.Option(
+        None, "--models", help="Models (default: the four public ones, else all in the store)."
+    ),
+    search_benchmarks: list[str] | None = typer.Option(
+        None, "--search-benchmarks", help="Search set benchmarks (default: aime24)."
+    ),
+    heldout_benchmarks: list[str] | None = typer.Option(
+        None, "--heldout-benchmarks", help="Held-out benchmarks (default: aime25, hmmt25)."
+    ),
+    betas: str = typer.Option("0:1:0.1", "--betas", help="β grid: start:stop:step or a list."),
+    protocol: str = typer.Option("reference", "--protocol", help="reference or subsample."),
+    seeds: int = typer.Option(100, "--seeds", min=1, help="reference: shuffle seeds."),
+    draws: int = typer.Option(20, "--draws", min=2, help="subsample: random pools."),
+    size: int = typer.Option(64, "--size", min=1, help="subsample: branches per pool."),
+    seed: int = typer.Option(0, "--seed", help="subsample: seed of the draws."),
+    heldout_seeds: int = typer.Option(
+        100, "--heldout-seeds", min=1, help="Seeds of the held-out evaluation (reference)."
+    ),
+    select: str = typer.Option(
+        "accuracy", "--select", help="accuracy (best search-set accuracy) or auc."
+    ),
+    max_cost: float | None = typer.Option(
+        None,
+        "--max-cost",
+        help="No new round once proposer spending ($) reaches this (across resumes).",
+    ),
+    max_time: float | None = typer.Option(
+        None, "--max-time", help="No new round after this many seconds of rounds (across resumes)."
+    ),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Evaluation processes."),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="openai/anthropic: model."),
+    base_url: str | None = typer.Option(None, "--base-url", help="openai/anthropic: endpoint."),
+    api_key_env: str | None = typer.Option(
+        None,
+        "--api-key-env",
+        help="Variable holding the key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).",
+    ),
+    price_in: float | None = typer.Option(None, "--price-in", help="$ per million input tokens."),
+    price_out: float | None = typer.Option(
+        None, "--price-out", help="$ per million output tokens."
+    ),
+    prices: Path | None = typer.Option(
+        None,
+        "--prices",
+        help="openai/anthropic: JSON price table {model: {input, output}} in $ per million "
+        "tokens (default: the table shipped in autotts/discovery/prices.json).",
+    ),
+    context_budget: int | None = typer.Option(
+        None, "--context-budget", help="Characters of history in a prompt (default 120000)."
+    ),
+    critic: bool = typer.Option(
+        False,
+        "--critic",
+        help="openai/anthropic: a second pass of the same model reviews each candidate "
+        "against the rules and may correct it before evaluation.",
+    ),
+    agent_cmd: str | None = typer.Option(
+        None, "--agent-cmd", help="agent: command run in the round's workspace, e.g. 'claude -p'."
+    ),
+    agent_timeout: float | None = typer.Option(
+        None, "--agent-timeout", help="agent: seconds before the command is killed (default 1800)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Search for a controller: propose → check → evaluate → record, R rounds; then select
+    and evaluate the selection on the held-out files against the baselines.
+
+    Example: autotts discover --out run --data synthetic --candidates examples/candidates
+    --betas 0,0.5,1 --seeds 5 --heldout-seeds 5
+    """
+    from autotts.discovery.api import discover
+
+    options: dict[str, Any] = {}
+    if proposer == "scripted":
+        options = {"candidates": candidates, "class_name": class_name}
+    elif proposer in ("openai", "anthropic"):
+        options = {
+            "model": llm_model,
+            "base_url": base_url,
+            "api_key_env": api_key_env,
+            "price_in": price_in,
+            "price_out": price_out,
+            "prices": prices,
+            "critic": critic,
+            "context_budget": context_budget,
+        }
+    elif proposer == "agent":
+        options = {"command": agent_cmd, "timeout": agent_timeout, "context_budget": context_budget}
+    protocol_name = protocol
+    printer = _Printer(quiet)
+    if protocol_name not in ("reference", "subsample"):
+        from autotts.errors import UnknownName
+
+        raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
+    try:
+        run = discover(
+            out,
+            proposer=proposer,
+            data=data,
+            models=split_names(models) or None,
+            search_benchmarks=split_names(search_benchmarks) or None,
+            heldout_benchmarks=split_names(heldout_benchmarks) or None,
+            betas=parse_betas(betas),
+            protocol=protocol_name,
+            seeds=seeds,
+            protocol_extra={"draws": draws, "size": size, "seed": seed},
+            rounds=rounds,
+            select=select,
+            max_cost=max_cost,
+            max_time=max_time,
+            heldout_seeds=heldout_seeds,
+            resume=resume,
+            workers=workers,
+            on_event=printer,
+            **options,
+        )
+    except KeyboardInterrupt:
+        typer.echo(
+            f"stopped: finished rounds are kept; continue with --resume --out {out}", err=True
+        )
+        raise
+    selection = run.selection()
+    if selection and selection.get("round") is not None:
+        number = selection["round"]
+        typer.echo(
+            f"selected round {number + 1} ({selection.get('name')}, rounds/{number:04d}) "
+            f"at β={selection['beta']:g}"
+        )
+
+
+def report_command(
+    run: Path = typer.Argument(..., help="A run directory written by 'autotts discover'."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Default: RUN/report.html."),
+) -> None:
+    """Write one self-contained HTML page about a discovery run (opens offline)."""
+    from autotts.report.html import write_report
+
+    path = write_report(run, out)
+    typer.echo(f"wrote {path}", err=True)

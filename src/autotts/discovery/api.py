@@ -1,0 +1,120 @@
+"""Python API: run a search from a notebook and inspect its run directory.
+
+import autotts
+run = autotts.discover("run", candidates="examples/candidates", data="synthetic",
+                       betas=[0, 0.5, 1], seeds=5)
+run.rounds()            # index lines: verdict, best point, money
+run.selection()         # {"round", "beta", "rule", ...}
+run.heldout()           # the selection vs the baselines on the held-out files
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from autotts.discovery.history import load_history
+from autotts.discovery.loop import Event, run_discovery
+from autotts.discovery.proposers import make_proposer
+from autotts.discovery.rundir import RunDir
+from autotts.discovery.settings import DEFAULT_BETAS, DiscoverySettings, split_refs
+
+__all__ = ["DiscoveryRun", "discover"]
+
+
+class DiscoveryRun:
+    """Read access to a run directory."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.dir = RunDir(path)
+        self.dir.settings()  # fails with a clear message when it is not a run
+
+    @property
+    def path(self) -> Path:
+        return self.dir.path
+
+    def settings(self) -> dict[str, Any]:
+        return self.dir.settings()
+
+    def rounds(self) -> list[dict[str, Any]]:
+        return self.dir.index()
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every round with its code, check, curves and digest."""
+        return load_history(self.dir)
+
+    def baselines(self) -> dict[str, Any]:
+        value: dict[str, Any] = self.dir.read_json("baselines.json")
+        return value
+
+    def selection(self) -> dict[str, Any] | None:
+        path = self.dir.file("selection.json")
+        return self.dir.read_json("selection.json") if path.is_file() else None
+
+    def heldout(self) -> dict[str, Any] | None:
+        path = self.dir.file("heldout.json")
+        return self.dir.read_json("heldout.json") if path.is_file() else None
+
+    def __repr__(self) -> str:
+        return f"DiscoveryRun({str(self.path)!r}, rounds={len(self.rounds())})"
+
+
+def discover(
+    out: Path | str,
+    *,
+    proposer: str = "scripted",
+    data: str | None = None,
+    models: Sequence[str] | None = None,
+    search_benchmarks: Sequence[str] | None = None,
+    heldout_benchmarks: Sequence[str] | None = None,
+    betas: Sequence[float] | None = None,
+    protocol: str = "reference",
+    seeds: int = 100,
+    protocol_extra: dict[str, Any] | None = None,
+    rounds: int = 5,
+    select: str = "accuracy",
+    max_cost: float | None = None,
+    max_time: float | None = None,
+    heldout_seeds: int = 100,
+    resume: bool = False,
+    workers: int = 1,
+    on_event: Event | None = None,
+    **proposer_options: Any,
+) -> DiscoveryRun:
+    """Run or resume a discovery into ``out`` (see ``autotts discover --help``).
+
+    ``proposer_options`` go to the proposer: ``candidates``/``class_name`` for
+    ``scripted``; ``model``, ``base_url``, ... for the LLM proposers; ``command`` for
+    ``agent``.
+    """
+    from autotts.cli.common import data_refs  # the one place a store's files are listed
+
+    settings = None
+    if not resume:
+        search, held = split_refs(
+            data_refs(data),
+            list(models) if models else None,
+            list(search_benchmarks) if search_benchmarks else None,
+            list(heldout_benchmarks) if heldout_benchmarks else None,
+        )
+        settings = DiscoverySettings(
+            search=search,
+            heldout=held,
+            betas=list(betas) if betas is not None else list(DEFAULT_BETAS),
+            protocol_args={"name": protocol, "seeds": seeds, **(protocol_extra or {})},
+            rounds=rounds,
+            select=select,
+            max_cost=max_cost,
+            max_time=max_time,
+            heldout_seeds=heldout_seeds,
+        )
+    run_discovery(
+        out,
+        make_proposer(proposer, **proposer_options),
+        settings,
+        resume=resume,
+        workers=workers,
+        on_event=on_event,
+    )
+    return DiscoveryRun(out)

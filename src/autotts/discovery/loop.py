@@ -1,0 +1,403 @@
+"""The discovery loop: propose → check → evaluate → digest → record, then select and
+evaluate the selection on the held-out files (``spec/discovery.md``).
+
+Every round is written through :class:`~autotts.discovery.rundir.RunDir`, so a
+crash or Ctrl-C loses at most the round in flight and ``resume`` continues
+where the run stopped. The search phase is handed the search files only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autotts.checking import check_controller
+from autotts.controllers.registry import ControllerSpec
+from autotts.discovery.candidate import find_class
+from autotts.discovery.curves import (
+    BASELINE_CONTROLLERS,
+    aggregate,
+    best_point,
+    curve_jobs,
+    evaluate_curves,
+)
+from autotts.discovery.digest import trace_digest
+from autotts.discovery.heldout import evaluate_heldout
+from autotts.discovery.history import load_history
+from autotts.discovery.proposers.base import Proposal, ProposalContext, Proposer
+from autotts.discovery.rundir import RunDir, write_text_atomic
+from autotts.discovery.selection import select
+from autotts.discovery.settings import DiscoverySettings
+from autotts.errors import ControllerError, UsageError
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.runner import EpisodeRecord
+
+__all__ = ["Event", "run_discovery"]
+
+#: Progress callback: ``{"round", "rounds", "phase", ...}``; phases are ``baselines``,
+#: ``propose``, ``check``, ``evaluate``, ``digest``, ``recorded``, ``stop``, ``select``,
+#: ``heldout``, ``done``.
+Event = Callable[[dict[str, Any]], None]
+
+#: Characters of each baseline's trace digest (five of them go into every prompt).
+BASELINE_DIGEST_CHARS = 2_500
+
+
+@dataclass
+class _Spent:
+    money: float = 0.0
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+def run_discovery(
+    out: Path | str,
+    proposer: Proposer,
+    settings: DiscoverySettings | None = None,
+    *,
+    resume: bool = False,
+    workers: int = 1,
+    on_event: Event | None = None,
+) -> RunDir:
+    """Run (or resume) a discovery into ``out``; returns the run directory.
+
+    A new run needs ``settings``; a resumed one reads them from ``run.json``.
+    KeyboardInterrupt propagates after the round in flight is discarded.
+    """
+    emit = on_event or (lambda _e: None)
+    run = RunDir(out)
+    if resume:
+        settings = DiscoverySettings.from_run_json(run.settings())
+        recorded = run.settings()["proposer"].get("kind")
+        if recorded != proposer.kind:
+            raise UsageError(
+                f"{run.path} was run with proposer {recorded!r}, not {proposer.kind!r}"
+            )
+        _verify_search_files(run)
+        run.recover()
+    else:
+        if settings is None:
+            raise UsageError("a new run needs settings")
+        run.create(settings.to_run_json(proposer.describe()))
+    assert settings is not None
+    if not run.file("selection.json").is_file():
+        _search(run, settings, proposer, workers, emit)
+        _select(run, settings, emit)
+    if (
+        not run.file("heldout.json").is_file()
+        and run.read_json("selection.json").get("round") is not None
+    ):
+        total = len(settings.heldout)
+        emit({"phase": "heldout", "files": total})
+        if settings.heldout:
+            evaluate_heldout(
+                run,
+                settings.heldout,
+                seeds=settings.heldout_seeds,
+                workers=workers,
+                on_done=lambda d, t: emit({"phase": "heldout", "done": d, "total": t}),
+            )
+    emit({"phase": "done", "run": str(run.path)})
+    return run
+
+
+def _verify_search_files(run: RunDir) -> None:
+    for entry in run.settings()["search"]:
+        ref = DataRef(entry["store"], entry["model"], entry["benchmark"])
+        if load_data(ref).sha256 != entry["sha256"]:
+            raise UsageError(f"search file {ref.model}/{ref.benchmark} changed since the run began")
+
+
+def _spent(run: RunDir) -> _Spent:
+    index = run.index()
+    if not index:
+        return _Spent()
+    last = index[-1]
+    return _Spent(
+        float(last.get("money_total", 0.0)),
+        int(last.get("proposer_tokens_total", 0)),
+        float(last.get("seconds_total", 0.0)),
+    )
+
+
+def _search(
+    run: RunDir, settings: DiscoverySettings, proposer: Proposer, workers: int, emit: Event
+) -> None:
+    search = list(settings.search)  # the only data the search phase is given
+    if not run.file("baselines.json").is_file():
+        emit({"phase": "baselines", "files": len(search)})
+        methods = {}
+        total = len(BASELINE_CONTROLLERS) * len(settings.betas) * len(search)
+        done = [0]
+
+        def tick(_i: int, _r: object) -> None:
+            done[0] += 1
+            emit({"phase": "baselines", "done": done[0], "total": total})
+
+        for name in BASELINE_CONTROLLERS:
+            points = evaluate_curves(
+                curve_jobs(name, search, settings.betas, settings.protocol),
+                workers=workers,
+                on_done=tick,
+            )
+            methods[name] = {
+                "points": points,
+                "aggregate": aggregate(points),
+                "digest": _baseline_digest(name, search, settings),
+            }
+        run.write_json("baselines.json", {"methods": methods, "betas": settings.betas})
+    baselines = run.read_json("baselines.json")
+    started = time.monotonic()
+    before = _spent(run)
+    while True:
+        number = run.next_round()
+        spent = _spent(run)
+        elapsed = before.seconds + time.monotonic() - started
+        stop = None
+        if number >= settings.rounds:
+            stop = f"{settings.rounds} rounds done"
+        elif not proposer.remaining(number):
+            stop = "the proposer has no more candidates"
+        elif settings.max_cost is not None and spent.money >= settings.max_cost:
+            stop = f"money limit reached (${spent.money:.4f} of ${settings.max_cost:g})"
+        elif settings.max_time is not None and elapsed >= settings.max_time:
+            stop = f"time limit reached ({elapsed:.0f} s of {settings.max_time:g} s)"
+        if stop:
+            emit({"phase": "stop", "round": number, "reason": stop})
+            return
+        _one_round(run, settings, proposer, baselines, number, spent, workers, emit)
+
+
+def _one_round(
+    run: RunDir,
+    settings: DiscoverySettings,
+    proposer: Proposer,
+    baselines: dict[str, Any],
+    number: int,
+    spent: _Spent,
+    workers: int,
+    emit: Event,
+) -> None:
+    t0 = time.monotonic()
+    base = {"round": number, "rounds": settings.rounds}
+    with run.new_round(number) as tmp:
+        emit({**base, "phase": "propose"})
+        workdir = tmp / "workspace"
+        workdir.mkdir()
+        context = ProposalContext(number, settings.rounds, load_history(run), baselines, workdir)
+        proposal = proposer.propose(context)
+        _write_proposal(tmp, proposal)
+        summary: dict[str, Any] = {**base, "name": proposal.name or f"round-{number}"}
+        if proposal.code is None:
+            check: dict[str, Any] = {
+                "verdict": "failed",
+                "reason": "proposer",
+                "detail": proposal.error or "the proposer returned no code",
+                "checks": [],
+            }
+            points: list[dict[str, Any]] = []
+            digest = f"# Trace digest\n\nNo candidate: {check['detail']}\n"
+        else:
+            class_name = find_class(proposal.code, proposal.class_name)
+            write_text_atomic(tmp / "candidate.py", proposal.code)
+            reference = f"{tmp / 'candidate.py'}:{class_name}"
+            summary["class"] = class_name
+            emit({**base, "phase": "check", "name": summary["name"]})
+            grid = sorted(
+                {settings.betas[0], settings.betas[len(settings.betas) // 2], settings.betas[-1]}
+            )
+            check = check_controller(
+                reference, settings.search, betas=grid, seeds=settings.check_seeds
+            ).to_dict()
+            # Paths in messages name the round's final folder, not the temporary one.
+            check["detail"] = str(check.get("detail") or "").replace(
+                str(tmp), f"rounds/{number:04d}"
+            )
+            emit(
+                {
+                    **base,
+                    "phase": "check",
+                    "name": summary["name"],
+                    "verdict": check["verdict"],
+                    "reason": check["reason"],
+                }
+            )
+            points, digest = [], ""
+            if check["verdict"] == "accepted":
+                points, digest, check = _evaluate(reference, settings, check, workers, base, emit)
+            if not digest:
+                digest = f"# Trace digest\n\nNot evaluated: {check['reason']}: {check['detail']}\n"
+        agg = aggregate(points)
+        run_json(tmp, "check.json", check)
+        run_json(
+            tmp,
+            "curves.json",
+            {
+                "points": points,
+                "aggregate": agg,
+                "best": best_point(agg),
+                # what re-running the round needs besides candidate.py
+                "controller": f"candidate.py:{summary['class']}" if "class" in summary else None,
+                "betas": list(settings.betas),
+                "protocol": settings.protocol.to_dict(),
+                "data": _search_provenance(run),
+            },
+        )
+        write_text_atomic(tmp / "traces.md", digest)
+        _drop_workspace(workdir)
+        seconds = time.monotonic() - t0
+        summary.update(
+            {
+                "verdict": check["verdict"],
+                "reason": check.get("reason"),
+                "best": best_point(agg),
+                "aggregate": agg,
+                "money": proposal.money,
+                "money_total": spent.money + proposal.money,
+                "proposer_tokens": proposal.tokens,
+                "proposer_tokens_total": spent.tokens + proposal.tokens,
+                "seconds": round(seconds, 3),
+                "seconds_total": round(spent.seconds + seconds, 3),
+            }
+        )
+        run.commit(number, tmp, summary)
+    best = select(run.index(), settings.select)
+    emit(
+        {
+            **base,
+            "phase": "recorded",
+            "name": summary["name"],
+            "verdict": check["verdict"],
+            "reason": check.get("reason"),
+            "best": best,
+            "money_total": summary["money_total"],
+        }
+    )
+
+
+def _search_provenance(run: RunDir) -> list[dict[str, Any]]:
+    return [
+        {k: entry[k] for k in ("store", "model", "benchmark", "sha256")}
+        for entry in run.settings()["search"]
+    ]
+
+
+def run_json(folder: Path, name: str, payload: Any) -> None:
+    from autotts.discovery.rundir import write_json_atomic
+
+    write_json_atomic(folder / name, payload)
+
+
+def _drop_workspace(workdir: Path) -> None:
+    import shutil
+
+    # The agent's scratch files are not part of the record; candidate.py is.
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_proposal(tmp: Path, proposal: Proposal) -> None:
+    exchange = dict(proposal.exchange)
+    prompt = exchange.pop("prompt", None)
+    if prompt:
+        write_text_atomic(tmp / "prompt.md", str(prompt))
+        exchange["prompt_file"] = "prompt.md"
+    run_json(
+        tmp,
+        "proposal.json",
+        {
+            "name": proposal.name,
+            "class": proposal.class_name,
+            "summary": proposal.summary,
+            "error": proposal.error,
+            **exchange,
+        },
+    )
+
+
+def _evaluate(
+    reference: str,
+    settings: DiscoverySettings,
+    check: dict[str, Any],
+    workers: int,
+    base: dict[str, Any],
+    emit: Event,
+) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
+    """Curves on the search set, the monotonicity they show, and the trace digest."""
+    jobs = curve_jobs(reference, settings.search, settings.betas, settings.protocol)
+    try:
+        points = evaluate_curves(
+            jobs,
+            workers=workers,
+            on_done=lambda i, r: emit(
+                {**base, "phase": "evaluate", "done": i + 1, "total": len(jobs)}
+            ),
+        )
+    except ControllerError as exc:
+        # The sandbox's errors carry their own reason code (timeout, memory, ...).
+        reason = getattr(exc, "reason", None) or "crash"
+        return [], "", {**check, "verdict": "rejected", "reason": reason, "detail": str(exc)}
+    check = {**check, "monotonicity": _monotonicity(points)}
+    best = best_point(aggregate(points))
+    assert best is not None
+    emit({**base, "phase": "digest", "beta": best["beta"]})
+    traces: list[tuple[str, list[EpisodeRecord]]] = []
+    for ref in settings.search:
+        job = EvalJob(
+            ref, ControllerSpec(reference, best["beta"]), ReferenceProtocol(settings.digest_seeds)
+        )
+        try:
+            records = _traced(job)
+        except ControllerError as exc:  # fails only when tracing: say so, keep the curves
+            return points, f"# Trace digest\n\nTracing the candidate failed: {exc}\n", check
+        traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
+    return points, trace_digest(traces), check
+
+
+def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettings) -> str:
+    """A short digest of a baseline's traces at the middle of the β grid."""
+    beta = settings.betas[len(settings.betas) // 2]
+    traces = [
+        (
+            f"{ref.model}/{ref.benchmark} at β={beta:g}",
+            _traced(
+                EvalJob(ref, ControllerSpec(name, beta), ReferenceProtocol(settings.digest_seeds))
+            ),
+        )
+        for ref in search
+    ]
+    return trace_digest(traces, title=name, max_chars=BASELINE_DIGEST_CHARS)
+
+
+def _traced(job: EvalJob) -> list[EpisodeRecord]:
+    records: list[EpisodeRecord] = []
+    evaluate(job, trace_sink=lambda _r, _q, record: records.append(record))
+    return records
+
+
+def _monotonicity(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens over the β grid per search file, and whether they never fall."""
+    per_file: dict[str, list[float]] = {}
+    for p in sorted(points, key=lambda p: p["beta"]):
+        per_file.setdefault(f"{p['model']}/{p['benchmark']}", []).append(p["tokens"])
+    monotone = all(all(b >= a - 1e-9 for a, b in itertools.pairwise(v)) for v in per_file.values())
+    return {"tokens_by_beta": per_file, "monotone": monotone}
+
+
+def _select(run: RunDir, settings: DiscoverySettings, emit: Event) -> None:
+    index = run.index()
+    chosen = select(index, settings.select)
+    payload: dict[str, Any] = {"round": None, "beta": None, "rule": settings.select}
+    if chosen is not None:
+        entry = next(e for e in index if e["round"] == chosen["round"])
+        payload = {**chosen, "class": entry.get("class")}
+    payload["read"] = [
+        {"model": e["model"], "benchmark": e["benchmark"], "sha256": e["sha256"]}
+        for e in run.settings()["search"]
+    ]
+    run.write_json("selection.json", payload)
+    emit({"phase": "select", "selection": payload})

@@ -1,0 +1,188 @@
+"""The run directory every discovery mode writes (``spec/run-directory.md``).
+
+Crash safety comes from two rules. A round is built in a temporary folder
+(``rounds/.tmp-NNNN``) and renamed to ``rounds/NNNN`` only when every file in it
+is written; its index line is appended to ``index.jsonl`` after the rename, and a
+copy of that line sits in the folder as ``round.json``. On reopening, temporary
+folders are discarded and a renamed folder whose index line is missing gets it
+appended from ``round.json``; so a SIGKILL at any instant loses at most the round
+in flight, and no round is ever counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from autotts.errors import UsageError
+
+__all__ = ["RunDir", "write_json_atomic", "write_text_atomic"]
+
+ROUND_SUMMARY = "round.json"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are for people to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class RunDir:
+    """One run folder: settings, rounds, index, selection and held-out results."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    # -- files ------------------------------------------------------------------
+    @property
+    def rounds_dir(self) -> Path:
+        return self.path / "rounds"
+
+    @property
+    def index_path(self) -> Path:
+        return self.path / "index.jsonl"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def round_dir(self, number: int) -> Path:
+        return self.rounds_dir / f"{number:04d}"
+
+    def exists(self) -> bool:
+        return (self.path / "run.json").is_file()
+
+    def read_json(self, name: str) -> Any:
+        path = self.path / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"{path} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not valid JSON: {exc}") from None
+
+    def write_json(self, name: str, payload: Any) -> None:
+        write_json_atomic(self.path / name, payload)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def create(self, settings: dict[str, Any]) -> None:
+        """Start a new run; refuses a folder that already holds one."""
+        if self.exists():
+            raise UsageError(f"{self.path} already holds a run; pass --resume to continue it")
+        if self.path.exists() and any(self.path.iterdir()):
+            raise UsageError(f"{self.path} exists and is not empty; choose a new --out folder")
+        self.rounds_dir.mkdir(parents=True, exist_ok=True)
+        self.write_json("run.json", settings)
+
+    def settings(self) -> dict[str, Any]:
+        if not self.exists():
+            raise UsageError(f"{self.path} holds no discovery run (no run.json)")
+        settings: dict[str, Any] = self.read_json("run.json")
+        return settings
+
+    def recover(self) -> list[int]:
+        """Make the folder consistent after a crash; returns the numbers of rounds dropped.
+
+        Temporary folders are removed; a finished folder without its index line gets
+        it appended (it was renamed, so it is complete).
+        """
+        dropped: list[int] = []
+        if not self.rounds_dir.is_dir():
+            return dropped
+        for tmp in sorted(self.rounds_dir.glob(".tmp-*")):
+            shutil.rmtree(tmp, ignore_errors=True)
+            dropped.append(int(tmp.name.split("-")[1]))
+        indexed = {entry["round"] for entry in self.index()}
+        for folder in sorted(p for p in self.rounds_dir.iterdir() if p.name.isdigit()):
+            number = int(folder.name)
+            if number not in indexed:
+                summary = json.loads((folder / ROUND_SUMMARY).read_text(encoding="utf-8"))
+                self._append_index(summary)
+        return dropped
+
+    def index(self) -> list[dict[str, Any]]:
+        """The index lines, in round order; a torn last line (crash mid-append) is ignored."""
+        if not self.index_path.is_file():
+            return []
+        entries = []
+        for line in self.index_path.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return sorted(entries, key=lambda e: int(e["round"]))
+
+    def next_round(self) -> int:
+        entries = self.index()
+        return int(entries[-1]["round"]) + 1 if entries else 0
+
+    @contextmanager
+    def new_round(self, number: int) -> Iterator[Path]:
+        """A temporary folder for round ``number``; discarded unless :meth:`commit` ran."""
+        tmp = self.rounds_dir / f".tmp-{number:04d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def commit(self, number: int, tmp: Path, summary: dict[str, Any]) -> Path:
+        """Seal round ``number``: write its summary, rename into place, append the index."""
+        write_json_atomic(tmp / ROUND_SUMMARY, summary)
+        _fsync_dir(tmp)
+        final = self.round_dir(number)
+        if final.exists():
+            raise UsageError(f"round {number} already exists in {self.rounds_dir}")
+        os.rename(tmp, final)
+        _fsync_dir(self.rounds_dir)
+        self._append_index(summary)
+        return final
+
+    def _append_index(self, summary: dict[str, Any]) -> None:
+        line = json.dumps(summary, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # Start on a fresh line if a previous append was torn by a crash.
+        prefix = ""
+        if self.index_path.is_file() and self.index_path.stat().st_size:
+            with self.index_path.open("rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    prefix = "\n"
+        with self.index_path.open("a", encoding="utf-8") as handle:
+            handle.write(prefix + line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def round_json(self, number: int, name: str) -> Any:
+        return self.read_json(f"rounds/{number:04d}/{name}")
+
+    def round_text(self, number: int, name: str) -> str:
+        path = self.round_dir(number) / name
+        return path.read_text(encoding="utf-8") if path.is_file() else ""

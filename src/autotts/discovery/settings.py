@@ -1,0 +1,134 @@
+"""The settings of a run, fixed in ``run.json`` when it starts.
+
+The search set and the held-out set are separate fields on purpose: the search
+phase is handed :attr:`DiscoverySettings.search` only, and the held-out
+references are turned into data only by :mod:`autotts.discovery.heldout`, which
+refuses to run before ``selection.json`` exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from autotts import __version__
+from autotts.data.catalog import HELD_OUT_BENCHMARKS, MODELS, SEARCH_BENCHMARK, SYNTHETIC
+from autotts.discovery.selection import RULES
+from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
+
+__all__ = ["DEFAULT_BETAS", "DiscoverySettings", "split_refs"]
+
+DEFAULT_BETAS = [round(0.1 * i, 10) for i in range(11)]
+
+
+def split_refs(
+    refs: list[DataRef],
+    models: list[str] | None = None,
+    search_benchmarks: list[str] | None = None,
+    heldout_benchmarks: list[str] | None = None,
+) -> tuple[list[DataRef], list[DataRef]]:
+    """Search and held-out files of a store (defaults: AIME24 vs AIME25 + HMMT25).
+
+    Models default to the four public ones where the store has them, else all.
+    """
+    available = sorted({r.model for r in refs}, key=lambda m: (m not in MODELS, m))
+    chosen = models or ([m for m in available if m in MODELS] or available)
+    search_b = search_benchmarks or [SEARCH_BENCHMARK]
+    held_b = heldout_benchmarks or list(HELD_OUT_BENCHMARKS)
+    overlap = set(search_b) & set(held_b)
+    if overlap:
+        raise UsageError(
+            f"benchmark {sorted(overlap)[0]!r} is in both the search and held-out sets"
+        )
+    # Absolute store paths, so that --resume works from any folder.
+    refs = [
+        r if r.store == SYNTHETIC else replace(r, store=str(Path(r.store).resolve())) for r in refs
+    ]
+    search = [r for r in refs if r.model in chosen and r.benchmark in search_b]
+    heldout = [r for r in refs if r.model in chosen and r.benchmark in held_b]
+    if not search:
+        raise UsageError(f"no search files ({', '.join(search_b)}) for models {', '.join(chosen)}")
+    return search, heldout
+
+
+@dataclass
+class DiscoverySettings:
+    search: list[DataRef]
+    heldout: list[DataRef]
+    betas: list[float] = field(default_factory=lambda: list(DEFAULT_BETAS))
+    protocol_args: dict[str, Any] = field(default_factory=lambda: {"name": "reference"})
+    rounds: int = 5
+    select: str = "accuracy"
+    max_cost: float | None = None
+    max_time: float | None = None
+    heldout_seeds: int = 100
+    digest_seeds: int = 1
+    check_seeds: int = 1
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1:
+            raise UsageError(f"--rounds must be >= 1, got {self.rounds}")
+        if not self.betas:
+            raise UsageError("the β grid is empty")
+        if self.select not in RULES:
+            raise UnknownName("selection rule", self.select, RULES)
+        names = {(r.store, r.model, r.benchmark) for r in self.search}
+        if names & {(r.store, r.model, r.benchmark) for r in self.heldout}:
+            raise UsageError("a file cannot be in both the search and the held-out set")
+
+    @property
+    def protocol(self) -> EvaluationProtocol:
+        args = dict(self.protocol_args)
+        return protocol_from_name(args.pop("name"), **args)
+
+    def to_run_json(self, proposer: dict[str, Any]) -> dict[str, Any]:
+        """``run.json``; reads the search files (for their SHA-256), never the held-out ones."""
+        return {
+            "autotts_version": __version__,
+            "mode": proposer.get("kind", ""),
+            "proposer": proposer,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "search": [{**_ref_dict(r), "sha256": load_data(r).sha256} for r in self.search],
+            "heldout": [_ref_dict(r) for r in self.heldout],
+            "betas": list(self.betas),
+            "protocol": self.protocol.to_dict(),
+            "protocol_args": dict(self.protocol_args),
+            "limits": {
+                "rounds": self.rounds,
+                "max_cost": self.max_cost,
+                "max_time": self.max_time,
+            },
+            "select": self.select,
+            "heldout_seeds": self.heldout_seeds,
+            "digest_seeds": self.digest_seeds,
+            "check_seeds": self.check_seeds,
+        }
+
+    @classmethod
+    def from_run_json(cls, run: dict[str, Any]) -> DiscoverySettings:
+        limits = run.get("limits", {})
+        return cls(
+            search=[_ref(d) for d in run["search"]],
+            heldout=[_ref(d) for d in run["heldout"]],
+            betas=list(run["betas"]),
+            protocol_args=dict(run["protocol_args"]),
+            rounds=int(limits.get("rounds", 5)),
+            select=run.get("select", "accuracy"),
+            max_cost=limits.get("max_cost"),
+            max_time=limits.get("max_time"),
+            heldout_seeds=int(run.get("heldout_seeds", 100)),
+            digest_seeds=int(run.get("digest_seeds", 1)),
+            check_seeds=int(run.get("check_seeds", 1)),
+        )
+
+
+def _ref_dict(ref: DataRef) -> dict[str, str]:
+    return {"store": ref.store, "model": ref.model, "benchmark": ref.benchmark}
+
+
+def _ref(d: dict[str, Any]) -> DataRef:
+    return DataRef(d["store"], d["model"], d["benchmark"])
