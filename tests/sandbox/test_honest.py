@@ -181,3 +181,17 @@ def test_check_command_exit_codes_and_json(
     assert out.startswith("REJECTED (bad-return): bad.py")
     assert main(["check", str(tmp_path / "missing.py"), *common]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_scratch_tmp_is_mounted_before_the_binds_it_could_hide() -> None:
+    import shutil
+
+    from autotts.sandbox.layers import worker_command
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    argv = worker_command(SandboxLimits(), "tag")
+    tmpfs = argv.index("--tmpfs")
+    binds = [i for i, arg in enumerate(argv) if arg == "--ro-bind"]
+    # A venv or checkout under /tmp (CI clones often live there) must stay visible.
+    assert binds and tmpfs < min(binds)

@@ -82,6 +82,8 @@ class SandboxWorker:
         )
         assert self._process.stdout is not None
         os.set_blocking(self._process.stdout.fileno(), False)
+        assert self._process.stdin is not None
+        os.set_blocking(self._process.stdin.fileno(), False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._process.stdout, selectors.EVENT_READ)
 
@@ -185,13 +187,31 @@ class SandboxWorker:
         raise rejection
 
     def _write(self, message: dict[str, Any]) -> None:
+        """Send one request; a worker that stops reading is a stall, bounded like any other."""
         stdin = self._process.stdin
         assert stdin is not None
-        try:
-            stdin.write(json.dumps(message).encode() + b"\n")
-            stdin.flush()
-        except (BrokenPipeError, OSError):
-            self._fail_exited()
+        data = memoryview(json.dumps(message).encode() + b"\n")
+        deadline = time.monotonic() + self.limits.episode_seconds
+        with selectors.DefaultSelector() as writable:
+            writable.register(stdin.fileno(), selectors.EVENT_WRITE)
+            while data:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._kill()
+                    raise CandidateRejected(
+                        "timeout",
+                        f"the controller process stopped reading its input for "
+                        f"{self.limits.episode_seconds:g} s; it was killed",
+                    )
+                if not writable.select(timeout=remaining):
+                    continue
+                try:
+                    sent = os.write(stdin.fileno(), data[: 1 << 16])
+                except BlockingIOError:
+                    continue
+                except OSError:  # the worker closed its input or exited
+                    self._fail_exited()
+                data = data[sent:]
 
     def _read(self) -> dict[str, Any]:
         limits = self.limits
