@@ -49,36 +49,48 @@ def _file(tmp_path: Path, source: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize("trust", [False, True])
 def test_crash_names_the_controller_line_and_the_episode(
+    trust: bool,
     tmp_path: Path,
     store: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = _file(tmp_path, CRASHING)
-    assert main(["eval", "-c", f"{path}:C", "--data", str(store), "--seeds", "2"]) == 2
+    args = ["eval", "-c", f"{path}:C", "--data", str(store), "--seeds", "2"]
+    assert main(args + (["--trust"] if trust else [])) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
-    assert err[0] == (
-        f"error: C crashed on question 0 (replicate 0) at {path}:12 (in helper, called from "
-        f"{path}:9): RuntimeError: boom"
-    )
+    if trust:
+        assert err[0] == (
+            f"error: C crashed on question 0 (replicate 0) at {path}:12 (in helper, called "
+            f"from {path}:9): RuntimeError: boom"
+        )
+    else:  # the sandbox names the innermost line of the file
+        assert err[0] == (
+            "error: controller rejected (crash): C crashed on question 0 (replicate 0): "
+            f"RuntimeError: boom at {path}:12"
+        )
 
 
+@pytest.mark.parametrize("trust", [False, True])
 def test_crashing_episode_trace_is_written(
+    trust: bool,
     tmp_path: Path,
     store: Path,  # noqa: F811
 ) -> None:
     path = _file(tmp_path, CRASHING)
     traces = tmp_path / "t.jsonl"
     args = ["eval", "-c", f"{path}:C", "--data", str(store), "--seeds", "2"]
-    assert main([*args, "--traces", str(traces)]) == 2
+    assert main([*args, "--traces", str(traces)] + (["--trust"] if trust else [])) == 2
     lines = [json.loads(line) for line in traces.read_text().splitlines()]
     assert len(lines) == 1
     row = lines[0]
     assert (row["replicate"], row["question_index"]) == (0, 0)
     assert "RuntimeError: boom" in row["error"]
     events = [step["event"] for step in row["trace"]]
-    assert events[0] == "start" and "look" in events
+    assert "look" in events and "read" in events  # the controller's steps and its reads
+    assert events[0] == ("start" if trust else "read")
     assert events[-1] == "error"
 
 

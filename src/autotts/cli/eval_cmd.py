@@ -170,7 +170,7 @@ def eval_command(
     check_filter(traces_only, traces_sample)
     ref = _one_ref(data, model, benchmark)
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
-    build(spec)  # a bad name, file or parameter fails here, before any work
+    _fail_early(spec)
     proto = _protocol(protocol, seeds, draws, size, seed)
     job = EvalJob(ref, spec, proto, max_steps=max_steps)
     total = job.protocol.replicates * len(load_data(ref))
@@ -203,6 +203,15 @@ def eval_command(
         write_output(to_csv([row]), out)
     else:
         write_output(_describe(result), out)
+
+
+def _fail_early(spec: ControllerSpec) -> None:
+    """A bad name, file or parameter fails here, before any work. An untrusted file is
+    only read and decoded: it is imported inside the sandbox alone, never here."""
+    if runs_in_sandbox(spec):
+        read_candidate(spec.name)
+    else:
+        build(spec)
 
 
 def _evaluate_with_traces(
@@ -283,12 +292,8 @@ def sweep_command(
     values = dedupe(parse_betas(betas), "β", lambda b: f"{b:g}")
     proto = _protocol(protocol, seeds, draws, size, seed)
     names = dedupe(split_names(controller), "controller")
-    for name in names:  # fail before any work on a bad name or file
-        spec = ControllerSpec(name, values[0], trusted=trust)
-        if runs_in_sandbox(spec):
-            read_candidate(name)  # an untrusted file is imported only inside the sandbox
-        else:
-            build(spec)
+    for name in names:
+        _fail_early(ControllerSpec(name, values[0], trusted=trust))
     jobs = [
         EvalJob(
             ref, ControllerSpec(name, b, trusted=trust), proto, _short(name), max_steps=max_steps

@@ -28,7 +28,7 @@ from autotts.env.tracing import TracingSession
 from autotts.errors import AutoTTSError, ControllerError
 from autotts.evaluation.protocols import EvaluationProtocol
 
-__all__ = ["EpisodeTable", "run_episodes"]
+__all__ = ["EpisodeTable", "close_trace", "crashed_record", "run_episodes"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -157,7 +157,7 @@ def _solve_one(
         error = ControllerError(_crash_message(controller, exc, q, replicate))
         if steps is None:
             raise error from exc
-        record = _crashed_record(episode, replicate, q, steps, str(error))
+        record = crashed_record(episode, replicate, q, steps, str(error))
         raise _EpisodeCrashed(error, record) from exc
     if answer is not None and not isinstance(answer, str):
         raise ControllerError(
@@ -166,9 +166,7 @@ def _solve_one(
         )
     correct = replay.is_correct(q, answer)
     if steps is not None:
-        _close_trace(steps, answer, episode)
-        # Added after the controller is done: it never sees the gold answer.
-        steps[-1]["output"].update(gold=replay.gold[q], correct=correct)
+        close_trace(steps, answer, episode, gold=replay.gold[q], correct=correct)
     return EpisodeRecord(
         replicate=replicate,
         question=q,
@@ -203,7 +201,7 @@ def _crash_message(controller: Controller, exc: Exception, q: int, replicate: in
     return f"{_name(controller)} crashed on {episode}: {type(exc).__name__}: {exc}"
 
 
-def _crashed_record(
+def crashed_record(
     episode: Episode, replicate: int, q: int, steps: list[TraceStep], error: str
 ) -> EpisodeRecord:
     """The partial record of a crashed episode: its trace so far, closed by an error step."""
@@ -255,8 +253,16 @@ def _where(exc: BaseException, controller: Controller) -> str:
     return text
 
 
-def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -> None:
-    """End the trace with exactly one ``finish`` step, written here.
+def close_trace(
+    steps: list[TraceStep],
+    answer: str | None,
+    episode: Episode,
+    *,
+    gold: str | None = None,
+    correct: bool | None = None,
+) -> None:
+    """End the trace with exactly one ``finish`` step, written here from the evaluator's
+    own accounts (``episode``), with the gold answer and the verdict when given.
 
     A controller may record its own ``finish`` (say, with a ``stop_reason``); its
     output fields and its decision are kept in the evaluator's ``finish`` and the step itself is
@@ -289,3 +295,5 @@ def _close_trace(steps: list[TraceStep], answer: str | None, episode: Episode) -
             "decision": decision,
         }
     )
+    if correct is not None:  # added after the controller is done: it never sees the gold
+        steps[-1]["output"].update(gold=gold, correct=correct)

@@ -20,7 +20,13 @@ from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
-from autotts.evaluation.runner import EpisodeRecord, EpisodeTable, TraceSink
+from autotts.evaluation.runner import (
+    EpisodeRecord,
+    EpisodeTable,
+    TraceSink,
+    close_trace,
+    crashed_record,
+)
 from autotts.sandbox import (
     CandidateFile,
     SandboxWorker,
@@ -83,6 +89,7 @@ def run_in_sandbox(
     trace_sink: TraceSink | None = None,
     progress: Callable[[int, int], None] | None = None,
     worker: SandboxWorker | None = None,
+    max_steps: int | None = None,
 ) -> SandboxRun:
     """Run ``candidate`` on every episode of ``protocol`` in a sandboxed worker.
 
@@ -109,9 +116,12 @@ def run_in_sandbox(
         seq = np.zeros(shape)
         outcomes: list[EpisodeOutcome] = []
         stream = worker.run(
-            key, [(q, order) for _, q, order in episodes], trace=trace_sink is not None
+            key,
+            [(q, order) for _, q, order in episodes],
+            trace=trace_sink is not None,
+            max_steps=max_steps,
         )
-        for index, message in _named(stream, episodes, worker.class_name):
+        for index, message in _named(stream, episodes, worker.class_name, replay, trace_sink):
             r, q, order = episodes[index]
             where = f"question {q} (replicate {r})"
             answer = message.get("a")
@@ -147,11 +157,10 @@ def run_in_sandbox(
             if trace_sink is not None:
                 trace = message.get("t")
                 steps = [
-                    s
-                    for s in (trace if isinstance(trace, list) else [])
-                    if isinstance(s, dict) and s.get("event") != "finish"
+                    s for s in (trace if isinstance(trace, list) else []) if isinstance(s, dict)
                 ]
-                steps.append(_finish_step(answer, episode.cost, episode.sequential_cost))
+                # The finish step comes from the evaluator's replay, not the worker's claims.
+                close_trace(steps, answer, episode, gold=replay.gold[q], correct=hit)
                 trace_sink(
                     r,
                     q,
@@ -174,32 +183,51 @@ def run_in_sandbox(
 
 
 def _named(
-    stream: Iterator[dict[str, Any]], episodes: list[tuple[int, int, list[int]]], name: str
+    stream: Iterator[dict[str, Any]],
+    episodes: list[tuple[int, int, list[int]]],
+    name: str,
+    replay: ReplaySet,
+    trace_sink: TraceSink | None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``enumerate(stream)``, with a worker's failure message naming question and replicate."""
+    """``enumerate(stream)``, with a worker's failure message naming question and replicate;
+    when tracing, the failing episode's partial trace goes to ``trace_sink`` first."""
     try:
         yield from enumerate(stream)
     except CandidateRejected as exc:
         failed = getattr(exc, "episode", None)
         if failed is None:
             raise
-        r, q, _ = episodes[failed]
+        r, q, order = episodes[failed]
         verb = "crashed on" if exc.reason == "crash" else "on"
-        raise CandidateRejected(
+        named = CandidateRejected(
             exc.reason, f"{name} {verb} question {q} (replicate {r}): {exc.detail}"
-        ) from None
+        )
+        partial = getattr(exc, "partial", None)
+        if trace_sink is not None and partial is not None:
+            _trace_failure(replay, r, q, order, partial, str(named), trace_sink)
+        raise named from None
 
 
-def _finish_step(answer: str | None, tokens: float, sequential: float) -> dict[str, Any]:
-    # Written by the evaluator from its own accounts: a worker's claims about cost are ignored.
-    return {
-        "event": "finish",
-        "goal": "return final answer",
-        "input": None,
-        "output": {"answer": answer, "tokens": tokens, "sequential_tokens": sequential},
-        "state": None,
-        "decision": "controller returned (accounted by the evaluator)",
-    }
+def _trace_failure(
+    replay: ReplaySet,
+    r: int,
+    q: int,
+    order: list[int],
+    partial: dict[str, Any],
+    error: str,
+    trace_sink: TraceSink,
+) -> None:
+    """Write the partial trace of a failed episode, charged by the evaluator's own replay."""
+    log = partial.get("l")
+    try:
+        episode = replay_log(
+            replay.questions[q], order, log if isinstance(log, list) else [], None, where=""
+        )
+    except CandidateRejected:
+        return  # an illegal partial log: nothing trustworthy to write
+    trace = partial.get("t")
+    steps = [s for s in (trace if isinstance(trace, list) else []) if isinstance(s, dict)]
+    trace_sink(r, q, crashed_record(episode, r, q, steps, error))
 
 
 def evaluate_sandboxed(
@@ -219,6 +247,7 @@ def evaluate_sandboxed(
         params=dict(job.spec.params),
         trace_sink=trace_sink,
         progress=progress,
+        max_steps=job.max_steps,
     )
     return EvalResult(
         label=job.label or job.spec.label(),

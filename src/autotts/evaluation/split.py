@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.registry import build
-from autotts.evaluation.jobs import EvalJob, _ignore_sigint, load_data
+from autotts.evaluation.jobs import EvalJob, _ignore_sigint, load_data, runs_in_sandbox
 from autotts.evaluation.protocols import EvaluationProtocol, IntArray
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
@@ -47,9 +47,26 @@ class ReplicateSlice:
         return {**self.base.to_dict(), "replicates": [self.start, self.stop]}
 
 
-def _run_slice(job: EvalJob, start: int, stop: int) -> EpisodeTable:
+def _run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[str, Any]]:
+    """One slice's episode table, and the controller's resolved parameters."""
     protocol = ReplicateSlice(job.protocol, start, stop)
-    return run_episodes(build(job.spec), load_data(job.data), protocol, max_steps=job.max_steps)
+    replay = load_data(job.data)
+    if runs_in_sandbox(job.spec):  # a controller file: in its own sandboxed worker
+        from autotts.evaluation.sandboxed import run_in_sandbox
+        from autotts.sandbox import read_candidate
+
+        run = run_in_sandbox(
+            read_candidate(job.spec.name),
+            replay,
+            protocol,
+            beta=job.spec.beta,
+            params=dict(job.spec.params),
+            max_steps=job.max_steps,
+        )
+        return run.table, {"params": run.params, "sandbox": run.layers}
+    controller = build(job.spec)
+    table = run_episodes(controller, replay, protocol, max_steps=job.max_steps)
+    return table, {"params": controller.params()}
 
 
 def evaluate_split(
@@ -65,13 +82,14 @@ def evaluate_split(
     bounds = [round(i * replicates / count) for i in range(count + 1)]
     slices = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
     tables: dict[int, EpisodeTable] = {}
+    about: dict[str, Any] = {}
     pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     try:
         pending = {pool.submit(_run_slice, job, a, b): i for i, (a, b) in enumerate(slices)}
         done = 0
         for future in futures.as_completed(pending):
             i = pending[future]
-            tables[i] = future.result()
+            tables[i], about = future.result()
             done += (slices[i][1] - slices[i][0]) * questions
             if progress is not None:
                 progress(done, replicates * questions)
@@ -91,8 +109,11 @@ def evaluate_split(
     )
     return EvalResult(
         label=job.label or job.spec.label(),
-        controller=job.spec.to_dict(),
-        params=build(job.spec).params(),
+        controller={
+            **job.spec.to_dict(),
+            **({"sandbox": about["sandbox"]} if "sandbox" in about else {}),
+        },
+        params=about["params"],
         data=load_data(job.data).provenance(),
         protocol=job.protocol.to_dict(),
         metrics=summarise(table),

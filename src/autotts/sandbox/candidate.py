@@ -8,12 +8,14 @@ cache or coding-cookie trick can make the executed code differ from the audited.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from autotts.controllers.audit import AuditFinding, audit_source
+from autotts.controllers.registry import split_reference
 from autotts.errors import CandidateRejected, UsageError
 
 __all__ = ["CandidateFile", "read_candidate", "split_reference"]
@@ -35,14 +37,6 @@ class CandidateFile:
         return findings
 
 
-def split_reference(reference: str) -> tuple[Path, str | None]:
-    """``path/to/file.py:Class`` or ``path/to/file.py`` → (path, class name or None)."""
-    path_text, sep, class_name = reference.rpartition(":")
-    if sep and path_text and class_name.isidentifier():
-        return Path(path_text), class_name
-    return Path(reference), None
-
-
 def read_candidate(reference: str) -> CandidateFile:
     """Read and decode a candidate file; a missing file is a :class:`UsageError`."""
     path, class_name = split_reference(reference)
@@ -56,4 +50,10 @@ def read_candidate(reference: str) -> CandidateFile:
         source = importlib.util.decode_source(raw)
     except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
         raise CandidateRejected("load", f"{path}: cannot decode the source: {exc}") from None
+    try:  # parsing runs none of the file's code: a syntax error is named here, with its line
+        ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise CandidateRejected(
+            "load", f"{path}:{exc.lineno or 0}: syntax error: {exc.msg}"
+        ) from None
     return CandidateFile(path, class_name, source, hashlib.sha256(raw).hexdigest())

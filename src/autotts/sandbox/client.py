@@ -124,14 +124,22 @@ class SandboxWorker:
         return key in self._sent
 
     def run(
-        self, key: str, episodes: list[tuple[int, list[int]]], *, trace: bool = False
+        self,
+        key: str,
+        episodes: list[tuple[int, list[int]]],
+        *,
+        trace: bool = False,
+        max_steps: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Run episodes ``(question, order)`` of question set ``key``; yields one result each.
 
         A result is ``{"a": answer, "l": action log, "t": trace steps (when tracing)}``,
         unverified: the caller replays it.
         """
-        self._write({"op": "run", "key": key, "episodes": episodes, "trace": trace})
+        request = {"op": "run", "key": key, "episodes": episodes, "trace": trace}
+        if max_steps is not None:
+            request["max_steps"] = max_steps
+        self._write(request)
         for index in range(len(episodes)):
             message = self._read()
             if message.get("ok") is False:
@@ -184,6 +192,9 @@ class SandboxWorker:
         episode_ = message.get("episode", episode)
         #: which episode of the last ``run`` failed (the caller names it), if any
         rejection.episode = episode_ if isinstance(episode_, int) else None  # type: ignore[attr-defined]
+        #: the failing episode's log and trace so far, as the worker claims them (untrusted)
+        partial = message.get("partial")
+        rejection.partial = partial if isinstance(partial, dict) else None  # type: ignore[attr-defined]
         raise rejection
 
     def _write(self, message: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import time
 import types
 from typing import Any, BinaryIO
 
+from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.sandbox.replay import FULL_READ, PROBE_NEW  # the log's action codes
 
 __all__ = ["main"]
@@ -31,6 +32,8 @@ class _Failure(Exception):
     def __init__(self, reason: str, detail: str, episode: int | None = None) -> None:
         super().__init__(detail)
         self.reason, self.detail, self.episode = reason, detail, episode
+        #: the failing episode's action log and trace so far (``{"l": ..., "t": ...}``)
+        self.partial: dict[str, Any] | None = None
 
 
 def _send(out: BinaryIO, message: dict[str, Any]) -> None:
@@ -49,12 +52,13 @@ def _classify(exc: BaseException, where: str = "", episode: int | None = None) -
 
 
 def _where_in_candidate(exc: BaseException) -> str:
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("candidate:"):
-            line = tb.tb_lineno
+    tb, where = exc.__traceback__, ""
+    while tb is not None:  # the innermost frame in the candidate's own file
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("candidate:"):
+            where = f" at {filename.removeprefix('candidate:')}:{tb.tb_lineno}"
         tb = tb.tb_next
-    return f" (line {line})" if line else ""
+    return where
 
 
 class Candidate:
@@ -149,17 +153,24 @@ def _run(
     episodes: list[list[Any]],
     tracing: bool,
     out: BinaryIO,
+    max_steps: int,
 ) -> None:
     from autotts.env.episode import Episode
+    from autotts.env.limits import StepLimitedSession
     from autotts.env.session import Session
+    from autotts.env.tracing import TracingSession
 
-    class RecordingSession(Session):
+    # The same sessions as the in-process runner: a per-episode step limit always, and
+    # every read recorded by the environment when traces are asked for.
+    base: type[StepLimitedSession] = TracingSession if tracing else StepLimitedSession
+
+    class RecordingSession(base):  # type: ignore[valid-type,misc]
         """A session that logs every primitive that succeeded."""
 
         __slots__ = ("log",)
 
         def __init__(self, episode: Episode, trace: list[Any] | None) -> None:
-            super().__init__(episode, trace)
+            super().__init__(episode, trace, max_steps=max_steps)
             self.log: list[int] = []
 
         def probe_new(self) -> Any:
@@ -168,12 +179,12 @@ def _run(
             return probe
 
         def probe_more(self, branch: int) -> tuple[str, bool]:
-            result = super().probe_more(branch)
+            result: tuple[str, bool] = super().probe_more(branch)
             self.log.append(int(branch))
             return result
 
         def full_read(self) -> str:
-            answer = super().full_read()
+            answer: str = super().full_read()
             self.log.append(FULL_READ)
             return answer
 
@@ -181,14 +192,17 @@ def _run(
 
     from autotts.data.records import ReplayQuestion, ReplaySet
 
-    guarded = _snapshot([Episode, Session, RecordingSession, ReplaySet, ReplayQuestion])
+    guarded = _snapshot([Episode, Session, base, RecordingSession, ReplaySet, ReplayQuestion])
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
         session = RecordingSession(Episode(questions[q], order), trace)
         try:
             answer = candidate.controller.solve(session)
         except BaseException as exc:
-            raise _classify(exc, episode=index) from None
+            failure = _classify(exc, episode=index)
+            # What the episode did before it failed: the evaluator replays it for the trace.
+            failure.partial = {"l": session.log, "t": trace}
+            raise failure from None
         if answer is not None and type(answer) is not str:
             raise _Failure(
                 "bad-return",
@@ -267,6 +281,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     request["episodes"],
                     bool(request.get("trace")),
                     out,
+                    int(request.get("max_steps") or DEFAULT_MAX_STEPS),
                 )
             else:
                 raise _Failure("crash", f"unknown request {op!r}")
@@ -278,6 +293,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     "reason": failure.reason,
                     "detail": failure.detail,
                     "episode": failure.episode,
+                    **({"partial": failure.partial} if failure.partial else {}),
                 },
             )
             return
