@@ -19,6 +19,7 @@ __all__ = [
     "DownloadError",
     "EpisodeOver",
     "InvalidAction",
+    "LiveServerError",
     "NoMoreBranches",
     "UnknownName",
     "UsageError",
@@ -103,3 +104,7 @@ class EpisodeOver(InvalidAction):
 
 class ControllerError(AutoTTSError):
     """A controller could not be loaded, or crashed while solving."""
+
+
+class LiveServerError(AutoTTSError):
+    """A model server could not be reached, or answered with an error (see :mod:`autotts.live`)."""

@@ -44,10 +44,11 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `autotts --help` stays fast and the modules stay independent.
-    from autotts.cli import data_cmd, eval_cmd
+    from autotts.cli import data_cmd, eval_cmd, live_cmd
 
     app.add_typer(data_cmd.app, name="data")
     eval_cmd.register(app)
+    live_cmd.register(app)
 
 
 _register()
