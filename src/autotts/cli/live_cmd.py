@@ -142,6 +142,67 @@ def collect(
     typer.echo(f"wrote {out} ({len(items)} questions, {sampled} sampled now)", err=True)
 
 
+def serve(
+    upstream: str = typer.Option(
+        ..., "--upstream", help="Model server root, e.g. http://h:8000/v1"
+    ),
+    model: str = typer.Option(..., "--model", help="Upstream model name."),
+    controller: str = typer.Option("cmc", "--controller", help="Registry name or file.py:Class."),
+    beta: float = typer.Option(0.5, "--beta", help="Default β (requests may send 'beta')."),
+    served_name: str | None = typer.Option(
+        None, "--served-name", help="Model name clients ask for (default: --model)."
+    ),
+    template: str = typer.Option(
+        "plain", "--template", help="Prompt: 'plain', 'chatml' or a text with {question}."
+    ),
+    delta: int = typer.Option(500, "--delta", help="Δ: tokens per chunk between probes."),
+    pool: int = typer.Option(128, "--pool", help="Branches a request may open at most."),
+    max_tokens: int = typer.Option(32768, "--max-tokens", help="Longest branch, in tokens."),
+    temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
+    probe_tokens: int = typer.Option(24, "--probe-tokens", help="Tokens decoded per probe."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds per request at most."),
+    max_concurrent: int = typer.Option(4, "--max-concurrent", help="Requests solved at once."),
+    upstream_concurrency: int = typer.Option(
+        16, "--upstream-concurrency", help="Upstream requests in flight at most."
+    ),
+    prefetch: bool = typer.Option(
+        True, "--prefetch/--no-prefetch", help="Decode read branches ahead, concurrently."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """Serve a controller over an upstream model as an OpenAI-compatible chat endpoint.
+
+    POST /v1/chat/completions answers with the controller's final answer, 'usage'
+    counting every upstream token and an extra 'autotts' object; send 'beta' in the
+    body to change β per request, 'seed' for reproducible sampling.
+    """
+    from autotts.live.client import Sampling
+    from autotts.live.http import run_app
+    from autotts.live.serving import ServeConfig, serve_app
+
+    config = ServeConfig(
+        upstream=upstream,
+        model=model,
+        controller=controller,
+        beta=beta,
+        served_name=served_name,
+        template=template,
+        delta=delta,
+        pool_size=pool,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        max_concurrent=max_concurrent,
+        upstream_concurrency=upstream_concurrency,
+        prefetch=prefetch,
+        sampling=Sampling(temperature=temperature, probe_tokens=probe_tokens),
+    )
+    app = serve_app(config)
+    stderr.print(f"serving {controller} (β={beta:g}) over {upstream} on http://{host}:{port}/v1")
+    run_app(app, host, port)
+
+
 def register(app: typer.Typer) -> None:
     app.command("replay-server")(replay_server)
     app.command("collect")(collect)
+    app.command("serve")(serve)
