@@ -41,9 +41,9 @@ def test_collect_rebuilds_the_served_file(
     source: str, tmp_path: Path, shared_replay_dir: Path
 ) -> None:
     if source == "public":
-        document = shortest_branches(shared_replay_dir / "Qwen3-4B" / "aime24.json", 3, 6)
+        document = shortest_branches(shared_replay_dir / "Qwen3-4B" / "aime24.json", 3, 4)
     else:
-        document = random_document(11, questions=5, branches=7)
+        document = random_document(11, questions=4, branches=5)
     served = write_store(tmp_path / "store", "M", "bench", document)
     questions = tmp_path / "questions.json"
     questions.write_text(json.dumps(document), encoding="utf-8")

@@ -16,14 +16,14 @@ from autotts.evaluation.runner import run_episodes
 from tests.live.servers import autotts, free_port, running, write_store
 from tests.live.test_collect_roundtrip import shortest_branches
 
-SEEDS = 3
+SEEDS = 2
 
 
 @pytest.mark.parametrize(("controller", "beta"), [("cmc", 0.5), ("parallel-probe", 0.3)])
 def test_served_controller_equals_its_replay(
     controller: str, beta: float, tmp_path: Path, shared_replay_dir: Path
 ) -> None:
-    document = shortest_branches(shared_replay_dir / "Qwen3-4B" / "aime24.json", 4, 16)
+    document = shortest_branches(shared_replay_dir / "Qwen3-4B" / "aime24.json", 3, 16)
     path = write_store(tmp_path, "M", "bench", document)
     replay = load_replay(path)
     table = run_episodes(

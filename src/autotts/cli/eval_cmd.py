@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
     DATA_HELP,
     data_refs,
@@ -94,6 +95,7 @@ def eval_command(
     draws: int = _DRAWS,
     size: int = _SIZE,
     seed: int = _SEED,
+    answers: str = ANSWERS,
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print one CSV row (with provenance)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
@@ -112,7 +114,7 @@ def eval_command(
     """
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    ref = _one_ref(data, model, benchmark)
+    ref = with_answers([_one_ref(data, model, benchmark)], answers)[0]
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     job = EvalJob(ref, spec, _protocol(protocol, seeds, draws, size, seed))
     total = job.protocol.replicates * len(load_data(ref))
@@ -197,6 +199,7 @@ def sweep_command(
     draws: int = _DRAWS,
     size: int = _SIZE,
     seed: int = _SEED,
+    answers: str = ANSWERS,
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -215,7 +218,7 @@ def sweep_command(
     """
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    ref = _one_ref(data, model, benchmark)
+    ref = with_answers([_one_ref(data, model, benchmark)], answers)[0]
     values = parse_betas(betas)
     proto = _protocol(protocol, seeds, draws, size, seed)
     names = split_names(controller)
@@ -278,6 +281,7 @@ def table_command(
         None, "--methods", help=f"Only these rows, of: {', '.join(TABLE_METHODS)}."
     ),
     seeds: int = _SEEDS,
+    answers: str = ANSWERS,
     workers: int = _WORKERS,
     as_json: bool = typer.Option(False, "--json", help="JSON list of row objects."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
@@ -301,7 +305,7 @@ def table_command(
             from autotts.errors import UnknownName
 
             raise UnknownName("table method", label, TABLE_METHODS)
-    refs = data_refs(data, models, benchmarks)
+    refs = with_answers(data_refs(data, models, benchmarks), answers, workers)
     jobs = table_jobs(refs, protocol_from_name("reference", seeds=seeds), chosen or None)
     jobs, results, interrupted = _run_keeping_finished(
         jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
