@@ -51,7 +51,7 @@ __all__ = [
 #: ``--answers`` values: the reference protocol's string equality, or math equivalence.
 ANSWER_MODES = ("string", "equivalence")
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
@@ -197,6 +197,8 @@ def _key(text: str) -> tuple[str, str] | None:
             if expr.is_integer:
                 return ("int", str(int(expr)))
             value = complex(expr.evalf(30))
+            if value.imag == 0 and value.real.is_integer() and abs(value.real) < 2**53:
+                return ("int", str(int(value.real)))  # "2.0" is 2
             return ("float", f"{value.real:.12g}{value.imag:+.12g}j")
     except (TypeError, ValueError, OverflowError, ArithmeticError, AttributeError):
         pass
