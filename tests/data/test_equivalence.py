@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("math_verify")
-
-from autotts.controllers.registry import ControllerSpec, build  # noqa: E402
-from autotts.data.equivalence import answer_classes, canonicalise  # noqa: E402
-from autotts.evaluation.jobs import DataRef, EvalJob, evaluate  # noqa: E402
-from autotts.evaluation.protocols import ReferenceProtocol  # noqa: E402
-from autotts.evaluation.runner import run_episodes  # noqa: E402
-from tests.helpers import make_replay  # noqa: E402
+from autotts.controllers.registry import ControllerSpec, build
+from autotts.data.equivalence import answer_classes, canonicalise
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.runner import run_episodes
+from tests.helpers import make_replay
 
 
 def test_answer_classes() -> None:
