@@ -101,7 +101,7 @@ def equivalence_classes(replay: ReplaySet, *, timeout: float = 900.0) -> list[li
 
 def prepare(replays: Sequence[ReplaySet], *, workers: int = 1, timeout: float = 900.0) -> None:
     """Compute and cache the classes of every replay set not cached yet, with ``workers``
-    child processes; all of it is killed if it takes longer than ``timeout`` seconds."""
+    child processes; they are killed if it takes longer than ``timeout`` seconds per file."""
     todo = [r for r in replays if _cached(r) is None]
     if not todo:
         return
@@ -111,12 +111,12 @@ def prepare(replays: Sequence[ReplaySet], *, workers: int = 1, timeout: float = 
     with context.Pool(max(1, workers), initializer=_quiet) as pool:
         pending = pool.map_async(answer_classes, flat, chunksize=4)
         try:
-            classes = pending.get(timeout)
+            classes = pending.get(timeout * len(todo))
         except multiprocessing.TimeoutError:
             pool.terminate()
             names = ", ".join(r.name for r in todo)
             raise UsageError(
-                f"answer equivalence for {names} did not finish within {timeout:g} s"
+                f"answer equivalence for {names} did not finish within {timeout:g} s per file"
             ) from None
     at = 0
     for replay, per_file in zip(todo, texts):
