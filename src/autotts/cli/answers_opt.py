@@ -29,7 +29,12 @@ def with_answers(refs: list[DataRef], answers: str, workers: int = 1) -> list[Da
         raise UnknownName("--answers value", answers, ANSWER_MODES)
     out = [replace(ref, answers=answers) for ref in refs]
     if answers != "string":
-        prepare([load_data(replace(ref, answers="string")) for ref in refs], workers=workers)
+        from autotts.cli.common import progress_bar
+
+        replays = [load_data(replace(ref, answers="string")) for ref in refs]
+        total = sum(len(r) for r in replays)
+        with progress_bar(total, "answer equivalence (once per file, then cached)") as advance:
+            prepare(replays, workers=workers, progress=lambda done, _: advance(completed=done))
         for ref in out:
             load_data(ref)
     return out

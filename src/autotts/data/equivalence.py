@@ -28,7 +28,8 @@ import multiprocessing
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -99,19 +100,31 @@ def equivalence_classes(replay: ReplaySet, *, timeout: float = 900.0) -> list[li
     return found
 
 
-def prepare(replays: Sequence[ReplaySet], *, workers: int = 1, timeout: float = 900.0) -> None:
+def prepare(
+    replays: Sequence[ReplaySet],
+    *,
+    workers: int = 1,
+    timeout: float = 900.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Compute and cache the classes of every replay set not cached yet, with ``workers``
-    child processes; they are killed if it takes longer than ``timeout`` seconds per file."""
+    child processes; they are killed if it takes longer than ``timeout`` seconds per file.
+    ``progress(done, total)`` is called as questions finish."""
     todo = [r for r in replays if _cached(r) is None]
     if not todo:
         return
     texts = [_texts(r) for r in todo]
     flat = [question for per_file in texts for question in per_file]
+    deadline = time.monotonic() + timeout * len(todo)
+    classes: list[list[int]] = []
     context = multiprocessing.get_context("spawn")
     with context.Pool(max(1, workers), initializer=_quiet) as pool:
-        pending = pool.map_async(answer_classes, flat, chunksize=4)
+        results = pool.imap(answer_classes, flat)
         try:
-            classes = pending.get(timeout * len(todo))
+            for _ in flat:
+                classes.append(results.next(max(0.0, deadline - time.monotonic())))
+                if progress is not None:
+                    progress(len(classes), len(flat))
         except multiprocessing.TimeoutError:
             pool.terminate()
             names = ", ".join(r.name for r in todo)
