@@ -22,6 +22,7 @@ file SHA-256 under ``$XDG_CACHE_HOME/autotts/equivalence`` (``~/.cache/...``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import multiprocessing
@@ -117,6 +118,7 @@ def prepare(
     flat = [question for per_file in texts for question in per_file]
     deadline = time.monotonic() + timeout * len(todo)
     classes: list[list[int]] = []
+    ends = list(itertools.accumulate(len(per_file) for per_file in texts))
     context = multiprocessing.get_context("spawn")
     with context.Pool(max(1, workers), initializer=_quiet) as pool:
         results = pool.imap(answer_classes, flat)
@@ -125,19 +127,22 @@ def prepare(
                 classes.append(results.next(max(0.0, deadline - time.monotonic())))
                 if progress is not None:
                     progress(len(classes), len(flat))
+                if len(classes) in ends:  # a file is complete: cache it at once
+                    f = ends.index(len(classes))
+                    _store(todo[f], texts[f], classes[len(classes) - len(texts[f]) :])
         except multiprocessing.TimeoutError:
             pool.terminate()
             names = ", ".join(r.name for r in todo)
             raise UsageError(
                 f"answer equivalence for {names} did not finish within {timeout:g} s per file"
             ) from None
-    at = 0
-    for replay, per_file in zip(todo, texts):
-        rows, at = classes[at : at + len(per_file)], at + len(per_file)
-        document = {"version": _CACHE_VERSION, "texts": per_file, "classes": rows}
-        if replay.sha256:
-            _write_atomic(cache_dir() / f"{replay.sha256}.json", json.dumps(document))
-        _MEMORY[id(replay)] = (replay, rows)
+
+
+def _store(replay: ReplaySet, texts: list[list[str]], classes: list[list[int]]) -> None:
+    document = {"version": _CACHE_VERSION, "texts": texts, "classes": classes}
+    if replay.sha256:
+        _write_atomic(cache_dir() / f"{replay.sha256}.json", json.dumps(document))
+    _MEMORY[id(replay)] = (replay, classes)
 
 
 #: Classes of replay sets without a SHA-256 (built in memory), by object identity.
