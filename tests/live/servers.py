@@ -51,13 +51,19 @@ def running(
                 raise RuntimeError(f"server not ready after {wait}s: {log.read_text()[-2000:]}")
             time.sleep(0.1)
         yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    # A clean shutdown: SIGINT stops the server and it exits with status 0.
+    process.send_signal(signal.SIGINT)
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"server did not stop on SIGINT: {log.read_text()[-2000:]}") from None
+    assert code == 0, f"server exited with {code}: {log.read_text()[-2000:]}"
 
 
 def write_store(root: Path, model: str, benchmark: str, document: list[dict[str, Any]]) -> Path:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,3 +128,55 @@ def test_timeout_is_a_504(random_upstream: dict[str, Any]) -> None:
         )
     assert response.status_code == 504
     assert "no answer within" in response.json()["error"]["message"]
+
+
+def test_sigint_finishes_the_request_in_flight(random_upstream: dict[str, Any]) -> None:
+    port = free_port()
+    command = autotts(
+        "serve",
+        "--upstream",
+        random_upstream["url"],
+        "--model",
+        "R",
+        "--controller",
+        "sc",
+        "--beta",
+        "1",
+        "--pool",
+        "12",
+        "--port",
+        str(port),
+    )
+    log = Path(tempfile.mkdtemp()) / "serve.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        replies: list[httpx.Response] = []
+        request = threading.Thread(
+            target=lambda: replies.append(
+                httpx.post(
+                    f"{base}/v1/chat/completions",
+                    timeout=120,
+                    json={"model": "R", "messages": [{"role": "user", "content": "q2"}]},
+                )
+            )
+        )
+        request.start()
+        time.sleep(0.5)  # the request is being solved
+        process.send_signal(signal.SIGINT)
+        request.join(timeout=120)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert replies and replies[0].status_code == 200, log.read_text()
+    assert replies[0].json()["autotts"]["branches_used"] >= 1
