@@ -292,7 +292,8 @@ def table_command(
     """Reproduce the published comparison table on every model × benchmark of the store.
 
     Rows: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and CMC β=1.0, under the
-    reference protocol (100 shuffle seeds, string-equality scoring).
+    reference protocol (100 shuffle seeds, string-equality scoring; --answers
+    equivalence merges mathematically equal answers for voting and scoring).
 
     Accuracy is in percent (2 decimals); tokens and seq_tokens are average total
     tokens and average longest-branch tokens per question.
