@@ -1,6 +1,7 @@
 """The published table with string-equality scoring beside math-equivalence scoring.
 
 Run:  python benchmarks/equivalence_table.py [--data ../shared/data/replay] [--workers 2]
+      [--models Qwen3-4B,Qwen3-8B]
 
 Equivalent to running ``autotts table --json`` twice, once with ``--answers
 equivalence``, and joining the rows. Under equivalence, answers that math-verify
@@ -28,9 +29,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/replay")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--models", default="", help="comma-separated; default: all")
     args = parser.parse_args()
     store = resolve_data_dir(args.data)
-    refs = [DataRef(str(store), f.model, f.benchmark) for f in list_store(store)]
+    models = [m for m in args.models.split(",") if m]
+    refs = [
+        DataRef(str(store), f.model, f.benchmark)
+        for f in list_store(store)
+        if not models or f.model in models
+    ]
 
     start = time.perf_counter()
     prepare([load_data(ref) for ref in refs], workers=args.workers)

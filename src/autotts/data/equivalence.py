@@ -15,22 +15,27 @@ significant digits for other numbers, sympy's printed form otherwise — and
 answers with equal keys are merged, a merge by rounded value only after
 ``math_verify.verify`` confirms it. ``ERR`` never merges. math-verify's own
 time-outs use ``signal.alarm``, which fails off the main thread, so they are
-disabled and time is bounded per file instead: the classes are computed in a
-child process that is killed after ``timeout`` seconds. Results are cached per
+disabled and time is bounded at process level instead: the classes are computed
+in worker processes, where each answer's key gets :data:`KEY_SECONDS` (an alarm
+on the worker's main thread; past it the answer is compared as text), and the
+workers are killed if a file takes longer than ``timeout`` seconds. Results are cached per
 file SHA-256 under ``$XDG_CACHE_HOME/autotts/equivalence`` (``~/.cache/...``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 import multiprocessing
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -53,7 +58,7 @@ __all__ = [
 #: ``--answers`` values: the reference protocol's string equality, or math equivalence.
 ANSWER_MODES = ("string", "equivalence")
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
@@ -201,15 +206,57 @@ def answer_classes(texts: Sequence[str]) -> list[int]:
 
 @cache
 def _key(text: str) -> tuple[str, str] | None:
-    """What equivalent answers share; ``None`` for ``ERR`` or an empty answer."""
+    """What equivalent answers share; ``None`` for ``ERR`` or an empty answer.
+
+    An answer whose parsing or evaluation takes longer than :data:`KEY_SECONDS` (sympy
+    can spend unbounded time on towers like ``2^{2^{100}}``) keeps its text as its
+    key: it then equals only answers written the same way.
+    """
     stripped = text.strip()
     if stripped in ("", "ERR"):
         return None
     if _INTEGER.fullmatch(stripped):
         return ("int", str(int(stripped)))
+    as_text = ("text", " ".join(stripped.split()))
+    try:
+        with _time_limit(KEY_SECONDS):
+            return _math_key(stripped) or as_text
+    except _KeyTimeout:
+        return as_text
+
+
+#: Seconds one answer's key may take (enforced in the worker processes' main thread).
+KEY_SECONDS = 5
+
+
+class _KeyTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: int) -> Iterator[None]:
+    """Raise :class:`_KeyTimeout` after ``seconds``; only on a process's main thread (where
+    the worker processes run keys), a no-op elsewhere (alarms work only there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _KeyTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _math_key(stripped: str) -> tuple[str, str] | None:
     expr = _parsed(stripped)
     if expr is None:
-        return ("text", " ".join(stripped.split()))
+        return None
     try:
         if getattr(expr, "is_number", False):
             if expr.is_integer:
@@ -238,14 +285,15 @@ def _verified(a: str, b: str) -> bool:
     from math_verify import parse, verify
 
     try:
-        return bool(
-            verify(
-                parse(f"\\boxed{{{a}}}", parsing_timeout=None),
-                parse(f"\\boxed{{{b}}}", parsing_timeout=None),
-                timeout_seconds=None,
+        with _time_limit(KEY_SECONDS):
+            return bool(
+                verify(
+                    parse(f"\\boxed{{{a}}}", parsing_timeout=None),
+                    parse(f"\\boxed{{{b}}}", parsing_timeout=None),
+                    timeout_seconds=None,
+                )
             )
-        )
-    except Exception:
+    except (Exception, _KeyTimeout):
         return False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -41,9 +42,7 @@ def run_app(app: Any, host: str, port: int, *, log_level: str = "warning") -> No
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30
     )
     server = uvicorn.Server(config)
-    try:
+    # uvicorn re-raises the SIGINT it handled after shutting down; stopping a server
+    # on purpose is its normal end, so the command exits with status 0.
+    with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    except KeyboardInterrupt:
-        # uvicorn re-raises the SIGINT it handled after shutting down; stopping a
-        # server on purpose is its normal end, so the command exits with status 0.
-        pass
