@@ -111,6 +111,10 @@ def test_collect_evaluate_and_serve_a_real_model(llama_server: str, tmp_path: Pa
             assert probes in (tokens // DELTA, tokens // DELTA - 1) or tokens == MAX_TOKENS
     side = out.with_name(out.name + ".side.jsonl").read_text().splitlines()
     assert json.loads(side[0])["settings"]["model"] == "smollm2"
+    # llama.cpp's server returns token log-probabilities: every probe has its mean.
+    branches = [b for line in side[1:] for b in json.loads(line)["branches"]]
+    logprobs = [v for b in branches for v in b["probe_logprobs"]]
+    assert logprobs and all(isinstance(v, float) and v <= 0 for v in logprobs)
 
     evaluated = subprocess.run(
         autotts(
