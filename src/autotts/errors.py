@@ -21,6 +21,7 @@ __all__ = [
     "DownloadError",
     "EpisodeOver",
     "InvalidAction",
+    "LiveServerError",
     "NoMoreBranches",
     "StepLimitExceeded",
     "UnknownName",
@@ -139,3 +140,7 @@ class CandidateRejected(ControllerError):
         super().__init__(f"controller rejected ({reason}): {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class LiveServerError(AutoTTSError):
+    """A model server could not be reached, or answered with an error (see :mod:`autotts.live`)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
     DATA_HELP,
     check_output_file,
@@ -131,6 +132,7 @@ def eval_command(
     draws: int | None = _DRAWS,
     size: int | None = _SIZE,
     seed: int | None = _SEED,
+    answers: str = ANSWERS,
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print one CSV row (with provenance)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
@@ -168,7 +170,7 @@ def eval_command(
     if traces is None and (traces_only != "all" or traces_sample is not None):
         raise UsageError("--traces-only and --traces-sample need --traces FILE")
     check_filter(traces_only, traces_sample)
-    ref = _one_ref(data, model, benchmark)
+    ref = with_answers([_one_ref(data, model, benchmark)], answers)[0]
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     _fail_early(spec)
     proto = _protocol(protocol, seeds, draws, size, seed)
@@ -263,6 +265,7 @@ def sweep_command(
     draws: int | None = _DRAWS,
     size: int | None = _SIZE,
     seed: int | None = _SEED,
+    answers: str = ANSWERS,
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -288,7 +291,7 @@ def sweep_command(
     check_output_file(plot, "--plot")
     if plot is not None and plot.suffix.lower() not in {".png", ".pdf", ".svg"}:
         raise UsageError(f"--plot must end in .png, .pdf or .svg, got {plot.name}")
-    ref = _one_ref(data, model, benchmark)
+    ref = with_answers([_one_ref(data, model, benchmark)], answers)[0]
     values = dedupe(parse_betas(betas), "β", lambda b: f"{b:g}")
     proto = _protocol(protocol, seeds, draws, size, seed)
     names = dedupe(split_names(controller), "controller")
@@ -381,6 +384,7 @@ def table_command(
         None, "--methods", help=f"Only these rows, of: {', '.join(TABLE_METHODS)}."
     ),
     seeds: int = _TABLE_SEEDS,
+    answers: str = ANSWERS,
     workers: int = _WORKERS,
     as_json: bool = typer.Option(
         False, "--json", help="JSON list of row objects, each with its provenance."
@@ -409,7 +413,8 @@ def table_command(
     """Reproduce the published comparison table on every model × benchmark of the store.
 
     Rows: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and CMC β=1.0, under the
-    reference protocol (100 shuffle seeds, string-equality scoring).
+    reference protocol (100 shuffle seeds, string-equality scoring; --answers
+    equivalence merges mathematically equal answers for voting and scoring).
 
     Accuracy is in percent, rounded to 2 decimals as published (in every format);
     tokens and seq_tokens are average total tokens and average longest-branch tokens
@@ -424,7 +429,7 @@ def table_command(
             from autotts.errors import UnknownName
 
             raise UnknownName("table method", label, TABLE_METHODS)
-    refs = data_refs(data, models, benchmarks)
+    refs = with_answers(data_refs(data, models, benchmarks), answers, workers)
     protocol = protocol_from_name("reference", seeds=seeds)
     jobs = table_jobs(refs, protocol, chosen or None)
     table_ids = {id(job) for job in jobs}

@@ -44,7 +44,15 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `autotts --help` stays fast and the modules stay independent.
-    from autotts.cli import check_cmd, data_cmd, discover_cmd, eval_cmd, explain_cmd, guide_cmd
+    from autotts.cli import (
+        check_cmd,
+        data_cmd,
+        discover_cmd,
+        eval_cmd,
+        explain_cmd,
+        guide_cmd,
+        live_cmd,
+    )
 
     app.add_typer(data_cmd.app, name="data")
     eval_cmd.register(app)
@@ -52,6 +60,7 @@ def _register() -> None:
     discover_cmd.register(app)
     explain_cmd.register(app)
     guide_cmd.register(app)
+    live_cmd.register(app)
 
 
 _register()

@@ -91,6 +91,9 @@ class ReplaySet:
     questions: tuple[ReplayQuestion, ...]
     gold: tuple[str, ...]
     gold_ids: IntArray = field(repr=False)
+    #: how answers compare: "string" (the reference protocol) or "equivalence" (merged
+    #: by :func:`autotts.data.equivalence.canonicalise`)
+    answers: str = "string"
 
     @property
     def name(self) -> str:
@@ -101,13 +104,16 @@ class ReplaySet:
 
     def provenance(self) -> dict[str, Any]:
         """What identifies this data in a result: names, source, SHA-256, size."""
-        return {
+        out: dict[str, Any] = {
             "model": self.model,
             "benchmark": self.benchmark,
             "source": self.source,
             "sha256": self.sha256,
             "questions": len(self.questions),
         }
+        if self.answers != "string":  # string-equality results stay as they always were
+            out["answers"] = self.answers
+        return out
 
     def is_correct(self, question: int, answer: str | None) -> bool:
         """String equality with the gold answer, as the reference protocol scores."""

@@ -20,7 +20,7 @@ from autotts.data.catalog import SYNTHETIC
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
 from autotts.env.limits import DEFAULT_MAX_STEPS
-from autotts.errors import UsageError
+from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import TraceSink, run_episodes
@@ -43,6 +43,8 @@ class DataRef:
     store: str
     model: str
     benchmark: str
+    #: "string" (reference protocol) or "equivalence" (see autotts.data.equivalence)
+    answers: str = "string"
 
     @property
     def path(self) -> Path:
@@ -52,6 +54,14 @@ class DataRef:
 @lru_cache(maxsize=32)
 def load_data(ref: DataRef) -> ReplaySet:
     """Load (once per process) the replay file a reference names."""
+    if ref.answers != "string":
+        from dataclasses import replace
+
+        from autotts.data.equivalence import ANSWER_MODES, canonicalise
+
+        if ref.answers not in ANSWER_MODES:
+            raise UnknownName("answer comparison", ref.answers, ANSWER_MODES)
+        return canonicalise(load_data(replace(ref, answers="string")))
     if ref.store == SYNTHETIC:
         from autotts.data.synthetic import synthetic_replay_sets
 

@@ -1,0 +1,248 @@
+"""Build a replay file from a live model server (``spec/collection.md``).
+
+Each of N trajectories of a question is generated chunk by chunk, Δ tokens per
+request (the server counts the tokens, so cuts fall exactly on Δ generated
+tokens and no text is ever re-tokenised to find them). After every chunk that
+stopped for length, a probe — prefix + forced-answer suffix, a few greedy
+tokens — runs concurrently with the next chunk; probes of one trajectory share
+its prefix, so a server with prefix caching serves them cheaply. The trajectory's
+final answer is the last ``\\boxed{}`` of its text, its ``branch_tokens`` the sum
+of its chunks' reported tokens.
+
+Output: the upstream JSON (``spec/replay-protocol.md`` §1) at ``out``, and a side
+file ``<out>.side.jsonl`` (a settings line, then one line per question: per
+branch its seed, finish reason, tokens per chunk and probe log-probabilities
+when the server returns them). Finished questions are appended to
+``<out>.partial.jsonl`` as they complete, so an interrupted run resumes without
+redoing them and loses at most the questions in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from autotts.errors import UsageError
+from autotts.live.answers import parse_answer
+from autotts.live.client import CompletionClient
+from autotts.live.prompts import render, resolve_template
+from autotts.live.questions import QuestionItem
+
+__all__ = ["CollectPlan", "DryRunEstimate", "collect", "estimate", "partial_path", "side_path"]
+
+
+@dataclass(frozen=True)
+class CollectPlan:
+    """What to sample: N trajectories of at most ``max_tokens``, probed every ``delta``."""
+
+    n: int = 128
+    delta: int = 500
+    max_tokens: int = 32768
+    template: str = "plain"
+    #: trajectory i of every question is sampled with seed ``seed_base + i``
+    seed_base: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n", "delta", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
+        resolve_template(self.template)
+
+
+@dataclass(frozen=True)
+class DryRunEstimate:
+    questions: int
+    max_calls: int
+    max_generated_tokens: int
+
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial.jsonl")
+
+
+def side_path(out: Path) -> Path:
+    return out.with_name(out.name + ".side.jsonl")
+
+
+def estimate(items: list[QuestionItem], plan: CollectPlan, probe_tokens: int) -> DryRunEstimate:
+    """Upper bounds: every trajectory runs to ``max_tokens`` and is probed at every cut."""
+    chunks = math.ceil(plan.max_tokens / plan.delta)
+    per_branch_calls = 2 * chunks
+    per_branch_tokens = plan.max_tokens + chunks * probe_tokens
+    branches = len(items) * plan.n
+    return DryRunEstimate(len(items), branches * per_branch_calls, branches * per_branch_tokens)
+
+
+async def collect(
+    client: CompletionClient,
+    items: list[QuestionItem],
+    plan: CollectPlan,
+    out: Path,
+    *,
+    on_tokens: Callable[[int], None] | None = None,
+    on_question: Callable[[int, int], None] | None = None,
+) -> int:
+    """Collect every question not yet in the partial file, then write ``out``; returns how many
+    questions this call sampled. ``on_tokens(n)`` reports generated tokens as they arrive,
+    ``on_question(done, total)`` finished questions."""
+    settings = {
+        "model": client.model,
+        "plan": asdict(plan),
+        "prompt_template": resolve_template(plan.template),
+        "sampling": client.sampling.to_dict(),
+        "questions": [item.text for item in items],
+    }
+    done = _resume(partial_path(out), settings)
+    todo = [i for i in range(len(items)) if i not in done]
+    if on_question is not None:
+        on_question(len(done), len(items))
+    # Enough questions in flight to keep the request slots busy when N is small.
+    gate = asyncio.Semaphore(max(1, math.ceil(client.concurrency / plan.n)))
+    lock = asyncio.Lock()
+
+    async def one(index: int) -> None:
+        async with gate:
+            record = await _collect_question(client, items[index], index, plan, on_tokens)
+        async with lock:
+            _append(partial_path(out), record)
+            done[index] = record
+            if on_question is not None:
+                on_question(len(done), len(items))
+
+    tasks = [asyncio.create_task(one(i)) for i in todo]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    _write_outputs(out, settings, [done[i] for i in range(len(items))])
+    partial_path(out).unlink(missing_ok=True)
+    return len(todo)
+
+
+async def _collect_question(
+    client: CompletionClient,
+    item: QuestionItem,
+    index: int,
+    plan: CollectPlan,
+    on_tokens: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    prompt = render(plan.template, item.text)
+    branches = await asyncio.gather(
+        *(
+            _collect_branch(client, prompt, plan, plan.seed_base + i, on_tokens)
+            for i in range(plan.n)
+        )
+    )
+    each_branch = [entry for entry, _ in branches]
+    return {
+        "index": index,
+        "item": {
+            "question": item.text,
+            "gold_answer": item.gold,
+            "probe_freq": plan.delta,
+            "final_answers_trace": [entry[2] for entry in each_branch],
+            "each_branch": each_branch,
+        },
+        "side": {"index": index, "branches": [side for _, side in branches]},
+    }
+
+
+async def _collect_branch(
+    client: CompletionClient,
+    prompt: str,
+    plan: CollectPlan,
+    seed: int,
+    on_tokens: Callable[[int], None] | None,
+) -> tuple[list[Any], dict[str, Any]]:
+    text, generated, chunk_tokens = "", 0, []
+    probes: list[asyncio.Task[Any]] = []
+    stated: int | None = None
+    reason = "length"
+    try:
+        while generated < plan.max_tokens:
+            chunk = await client.chunk(
+                prompt + text, min(plan.delta, plan.max_tokens - generated), seed=seed
+            )
+            text += chunk.text
+            generated += chunk.tokens
+            chunk_tokens.append(chunk.tokens)
+            if on_tokens is not None:
+                on_tokens(chunk.tokens)
+            reason, stated = chunk.finish_reason, chunk.branch_tokens
+            if chunk.finished:
+                break
+            probes.append(asyncio.create_task(client.probe(prompt + text)))
+        results = await asyncio.gather(*probes)
+    finally:
+        for task in probes:
+            task.cancel()
+    final = parse_answer(text)
+    tokens = stated if stated is not None else generated
+    side = {
+        "seed": seed,
+        "finish_reason": reason,
+        "chunk_tokens": chunk_tokens,
+        "probe_logprobs": [r.mean_logprob for r in results],
+    }
+    return [[r.answer for r in results], tokens, final], side
+
+
+def _resume(path: Path, settings: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Questions already finished in the partial file (written under the same settings)."""
+    if not path.exists():
+        _append(path, {"settings": settings})
+        return {}
+    done: dict[int, dict[str, Any]] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines) - 1:
+                break  # the last line was cut short by a crash: that question is redone
+            raise UsageError(f"{path}: line {number + 1} is not JSON; delete the file") from None
+        if number == 0:
+            if record.get("settings") != settings:
+                raise UsageError(
+                    f"{path} was written with other settings (model, plan, prompt, sampling "
+                    "or questions); delete it to start over, or rerun with the same settings"
+                )
+            continue
+        done[int(record["index"])] = record
+    return done
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_outputs(out: Path, settings: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    document = [record["item"] for record in records]
+    side_lines = [json.dumps({"settings": settings})]
+    side_lines += [json.dumps(record["side"]) for record in records]
+    _write_atomic(side_path(out), "\n".join(side_lines) + "\n")
+    _write_atomic(out, json.dumps(document))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,48 @@
+"""Shared pieces of the two HTTP apps: OpenAI-style errors, JSON bodies, running uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from autotts.errors import UsageError
+
+__all__ = ["error_response", "read_json", "run_app"]
+
+
+def error_response(status: int, message: str, kind: str = "invalid_request_error") -> Any:
+    """An error in the shape OpenAI clients parse: ``{"error": {"message", "type", "code"}}``."""
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}}, status_code=status
+    )
+
+
+async def read_json(request: Any) -> dict[str, Any]:
+    """The request's JSON object body; :class:`UsageError` if it is not one."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise UsageError("the request body must be a JSON object")
+    return body
+
+
+def run_app(app: Any, host: str, port: int, *, log_level: str = "warning") -> None:
+    """Serve ``app`` until SIGINT/SIGTERM; in-flight requests finish first (clean shutdown)."""
+    try:
+        import uvicorn
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise UsageError("serving needs the 'live' extra: pip install 'autotts[live]'") from None
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the SIGINT it handled after shutting down; stopping a server
+    # on purpose is its normal end, so the command exits with status 0.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
