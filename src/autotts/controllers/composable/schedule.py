@@ -81,7 +81,7 @@ class BetaSchedule:
                 value = hi - (hi - lo) * b**self.power
             else:
                 value = lo
-            values[name] = int(round(value)) if spec.integer else round(value, 4)
+            values[name] = round(value) if spec.integer else round(value, 4)
         return replace(Knobs(), **values)
 
     def to_dict(self) -> dict[str, Any]:

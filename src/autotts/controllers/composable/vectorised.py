@@ -132,7 +132,8 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     def result() -> np.ndarray:
         """The answer each row would give now (``vote``)."""
         if k.vote == "latest":
-            return st.leader.copy()
+            leader: np.ndarray = st.leader.copy()
+            return leader
         out: np.ndarray = st.winner.copy()
         r = np.flatnonzero(out == NO_ANSWER)
         if r.size:
