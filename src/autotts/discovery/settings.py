@@ -14,7 +14,8 @@ from typing import Any
 
 from autotts import __version__
 from autotts.data.catalog import HELD_OUT_BENCHMARKS, MODELS, SEARCH_BENCHMARK
-from autotts.errors import UsageError
+from autotts.discovery.selection import RULES
+from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 
@@ -68,6 +69,8 @@ class DiscoverySettings:
             raise UsageError(f"--rounds must be >= 1, got {self.rounds}")
         if not self.betas:
             raise UsageError("the β grid is empty")
+        if self.select not in RULES:
+            raise UnknownName("selection rule", self.select, RULES)
         names = {(r.store, r.model, r.benchmark) for r in self.search}
         if names & {(r.store, r.model, r.benchmark) for r in self.heldout}:
             raise UsageError("a file cannot be in both the search and the held-out set")

@@ -23,9 +23,15 @@ def make_proposer(kind: str, **options: Any) -> Proposer:
                 raise UsageError("--proposer scripted needs --candidates DIR")
             return ScriptedProposer(opts.pop("candidates"), opts.pop("class_name", None))
         if kind in ("openai", "anthropic"):
-            from autotts.discovery.proposers.chat import make_chat_proposer
+            if "model" not in opts:
+                raise UsageError(f"--proposer {kind} needs --llm-model NAME")
+            if kind == "openai":
+                from autotts.discovery.proposers.openai_chat import OpenAIProposer
 
-            return make_chat_proposer(kind, **opts)
+                return OpenAIProposer(**opts)
+            from autotts.discovery.proposers.anthropic_messages import AnthropicProposer
+
+            return AnthropicProposer(**opts)
         if kind == "agent":
             from autotts.discovery.proposers.agent import AgentProposer
 

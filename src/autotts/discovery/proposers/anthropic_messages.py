@@ -1,0 +1,66 @@
+"""``anthropic``: the Messages API through the official ``anthropic`` client.
+
+The key comes from ``ANTHROPIC_API_KEY`` unless ``--api-key-env`` names another
+variable; ``--base-url`` points the client at another server speaking the API.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from autotts.discovery.proposers.llm import ChatProposer, RetryableError
+from autotts.errors import UsageError
+
+__all__ = ["AnthropicProposer"]
+
+
+class AnthropicProposer(ChatProposer):
+    kind = "anthropic"
+    default_key_env = "ANTHROPIC_API_KEY"
+
+    def __init__(self, model: str, **options: Any) -> None:
+        super().__init__(model, **options)
+        try:
+            import anthropic
+        except ImportError:
+            raise UsageError("the anthropic proposer needs: pip install 'autotts[llm]'") from None
+        key = os.environ.get(self.api_key_env)
+        if not key and self.base_url is None:
+            raise UsageError(f"set {self.api_key_env} (or pass --base-url for a local server)")
+        self._anthropic = anthropic
+        self._client = anthropic.Anthropic(
+            api_key=key or "not-needed",
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+        )
+
+    def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
+        anthropic = self._anthropic
+        try:
+            response = self._client.messages.create(
+                model=self.model,
+                max_tokens=self.max_tokens,
+                system=system,
+                messages=[{"role": "user", "content": prompt}],
+            )
+        except (anthropic.RateLimitError, anthropic.InternalServerError) as exc:
+            raise RetryableError(f"HTTP {exc.status_code}: {exc.message}", _wait(exc)) from None
+        except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
+            raise RetryableError(f"{type(exc).__name__}: {exc}") from None
+        except anthropic.APIStatusError as exc:
+            if exc.status_code >= 500:  # 529 "overloaded" among them
+                raise RetryableError(f"HTTP {exc.status_code}: {exc.message}", _wait(exc)) from None
+            raise
+        text = "".join(
+            block.text for block in response.content if isinstance(block, anthropic.types.TextBlock)
+        )
+        return text, response.usage.input_tokens, response.usage.output_tokens
+
+
+def _wait(exc: Any) -> float | None:
+    try:
+        return float(exc.response.headers.get("retry-after"))
+    except (AttributeError, TypeError, ValueError):
+        return None

@@ -1,0 +1,121 @@
+"""SIGKILL in the middle of a round, then --resume, gives the same run as no interruption;
+Ctrl-C stops cleanly; limits stop the search before a round starts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+CANDIDATES = ROOT / "examples" / "candidates"
+ARGS = [
+    "--data", "synthetic", "--candidates", str(CANDIDATES), "--betas", "0,0.5,1",
+    "--seeds", "4", "--heldout-seeds", "4", "--quiet",
+]  # fmt: skip
+VOLATILE = {"seconds", "seconds_total"}
+
+
+def _command(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "autotts.cli.main", "discover", "--out", str(out), *ARGS, *extra]
+
+
+def _snapshot(run: Path) -> dict[str, Any]:
+    """Every file of a run except run.json (start time), with timings removed."""
+    files: dict[str, Any] = {}
+    for path in sorted(run.rglob("*")):
+        rel = path.relative_to(run).as_posix()
+        if path.is_dir() or rel == "run.json":
+            continue
+        text = path.read_text(encoding="utf-8").replace(str(run), "RUN")
+        if rel.endswith("round.json"):
+            files[rel] = {k: v for k, v in json.loads(text).items() if k not in VOLATILE}
+        elif rel == "index.jsonl":
+            files[rel] = [
+                {k: v for k, v in json.loads(line).items() if k not in VOLATILE}
+                for line in text.splitlines()
+            ]
+        else:
+            files[rel] = text
+    return files
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str], limit: float = 120.0) -> None:
+    end = time.monotonic() + limit
+    while not path.exists():
+        assert process.poll() is None, "the run ended before the round began"
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.005)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_round_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    subprocess.run(_command(reference), check=True, capture_output=True, timeout=600)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_command(killed), stderr=subprocess.PIPE, text=True)
+    _wait_for(killed / "rounds" / ".tmp-0003" / "candidate.py", process)  # CMC's round
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    finished = [json.loads(x) for x in (killed / "index.jsonl").read_text().splitlines()]
+    assert [e["round"] for e in finished] == [0, 1, 2]
+    assert not (killed / "selection.json").exists()
+
+    resumed = subprocess.run(
+        _command(killed, "--resume"), capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _snapshot(killed) == _snapshot(reference)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_rounds_and_exits_130(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen(_command(out), stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "rounds" / ".tmp-0003" / "candidate.py", process)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "--resume" in err
+    assert not list((out / "rounds").glob(".tmp-*"))
+    rounds = [json.loads(x)["round"] for x in (out / "index.jsonl").read_text().splitlines()]
+    assert rounds == [0, 1, 2]
+
+
+def test_time_limit_stops_before_the_first_round(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        _command(out, "--max-time", "0"), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (out / "index.jsonl").exists()
+    selection = json.loads((out / "selection.json").read_text())
+    assert selection["round"] is None
+    assert not (out / "heldout.json").exists()
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    for extra, message in [
+        (["--candidates", str(tmp_path / "nope")], "not a folder"),
+        (["--select", "pareto"], "unknown selection rule"),
+        (["--betas", "0,2"], "[0, 1]"),
+    ]:
+        command = _command(tmp_path / f"run-{len(extra)}-{message[:3]}", *extra)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
+    resume = subprocess.run(
+        _command(tmp_path / "absent", "--resume"), capture_output=True, text=True, timeout=120
+    )
+    assert resume.returncode == 2 and "no discovery run" in resume.stderr
