@@ -44,12 +44,13 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `autotts --help` stays fast and the modules stay independent.
-    from autotts.cli import data_cmd, discover_cmd, eval_cmd, optimize_cmd
+    from autotts.cli import ablate_cmd, data_cmd, discover_cmd, eval_cmd, optimize_cmd
 
     app.add_typer(data_cmd.app, name="data")
     eval_cmd.register(app)
     discover_cmd.register(app)
     optimize_cmd.register(app)
+    ablate_cmd.register(app)
 
 
 _register()
