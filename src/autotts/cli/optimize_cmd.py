@@ -72,6 +72,7 @@ def optimize(
     export: Path | None = None,
     heldout: bool = True,
     heldout_seeds: int = 100,
+    plot: Path | None = None,
     quiet: bool = False,
 ) -> None:
     """Shared by ``optimize`` and ``discover --proposer optimizer``."""
@@ -127,6 +128,18 @@ def optimize(
         typer.echo(f"exported the winner to {export} (class {selection['class']})", err=True)
     if heldout and not run.file("heldout.json").is_file():
         evaluate_heldout_curves(run, seeds=heldout_seeds, on_event=printer)
+    if run.file("heldout.json").is_file():
+        from autotts.discovery.optimizer.heldout import mean_curves, summary_lines
+
+        payload = run.read_json("heldout.json")
+        typer.echo("held-out (mean over files, reference protocol):")
+        for line in summary_lines(payload):
+            typer.echo(f"  {line}")
+        if plot is not None:
+            from autotts.report.plots import plot_curves
+
+            plot_curves(mean_curves(payload), plot, title="held-out: AIME25 + HMMT25, 4 models")
+            typer.echo(f"wrote {plot}", err=True)
     typer.echo(
         f"selected trial {selection['trial']} (rounds/{int(selection['round']):04d}/candidate.py:"
         f"{selection['class']}); 'autotts report {out}' writes the page"
@@ -166,6 +179,7 @@ def optimize_command(
         True, "--heldout/--no-heldout", help="Evaluate the winner on the held-out files."
     ),
     heldout_seeds: int = typer.Option(100, "--heldout-seeds", min=1, help="Held-out seeds."),
+    plot: Path | None = typer.Option(None, "--plot", help="Held-out curves vs CMC and SC."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
 ) -> None:
     """Search composed controllers and their β schedules with a numerical optimiser (Optuna).
@@ -196,5 +210,6 @@ def optimize_command(
         export=export,
         heldout=heldout,
         heldout_seeds=heldout_seeds,
+        plot=plot,
         quiet=quiet,
     )

@@ -85,3 +85,32 @@ def check_roundtrip(schedule: BetaSchedule, knobs_at: Any) -> bool:
 
 def _same(a: Knobs, b: Any) -> bool:
     return bool(a.__dict__ == b.__dict__)
+
+
+def render_builtin(
+    schedule: BetaSchedule, name: str, class_name: str, summary: str, provenance: dict[str, Any]
+) -> str:
+    """A built-in controller module (vectorised path included) for a chosen schedule."""
+    text = json.dumps(provenance, indent=4, sort_keys=True, ensure_ascii=False)
+    return (
+        f'"""{name}: {summary}\n\n'
+        "Found by ``autotts optimize`` (no LLM): a composition of the parts in\n"
+        ":mod:`autotts.controllers.composable.plain` with the β schedule below; how it\n"
+        "was searched, selected and evaluated is in :data:`PROVENANCE`.\n"
+        '"""\n\n'
+        "from __future__ import annotations\n\n"
+        "from typing import Any\n\n"
+        "from autotts.controllers.composable.fast import FastParts\n"
+        "from autotts.controllers.composable.plain import Knobs\n\n"
+        f'__all__ = ["PROVENANCE", "{class_name}"]\n\n'
+        f"#: How this controller was found: search settings, seed, time, objective, selection.\n"
+        f"PROVENANCE: dict[str, Any] = {text}\n\n\n"
+        f"class {class_name}(FastParts):\n"
+        f'    """{summary}"""\n\n'
+        f'    name = "{name}"\n\n'
+        "    @classmethod\n"
+        f"    def from_beta(cls, beta: float) -> {class_name}:\n"
+        "        return cls(beta)\n\n"
+        "    def knobs_at(self, beta: float) -> Knobs:\n"
+        f"{schedule_body(schedule)}\n"
+    )

@@ -33,7 +33,7 @@ from autotts.evaluation.runner import EpisodeTable, run_episodes
 
 __all__ = ["Curve", "bootstrap_gain", "evaluate_heldout_curves", "heldout_curves", "sc64_share"]
 
-GRID = [round(0.05 * i, 10) for i in range(21)]
+GRID = [round(0.1 * i, 10) for i in range(11)]
 SC_GRID = [round(0.1 * i, 10) for i in range(11)]
 Event = Callable[[dict[str, Any]], None]
 #: (β, per-file episode tables) for one method
@@ -182,4 +182,36 @@ def compare_on(
         "gains": gains,
         "sc64": dict(zip(("accuracy", "tokens"), _mean(sc64)[:2])),
         "sc64_share": {m: sc64_share(curves[m], sc64) for m in (label, "cmc")},
+    }
+
+
+def summary_lines(payload: dict[str, Any], label: str = "winner") -> list[str]:
+    """A held-out comparison in a few lines (what ``autotts optimize`` prints)."""
+    lines = []
+    for g in payload["gains"]:
+        lines.append(
+            f"CMC β={g['cmc_beta']:g}: {g['cmc_accuracy']:.2f}% at {g['cmc_tokens'] / 1000:.0f}k"
+        )
+        for c in g["candidates"]:
+            tags = [t for t, on in (("search-chosen β", c["search_choice"]),
+                                    ("within budget", c["within_budget"])) if on]  # fmt: skip
+            lines.append(
+                f"  {label} β={c['beta']:g}: {c['accuracy']:.2f}% at {c['tokens'] / 1000:.0f}k, "
+                f"gain {c['gain']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}] "
+                f"({', '.join(tags)})"
+            )
+    sc = payload["sc64"]
+    lines.append(f"SC@64: {sc['accuracy']:.2f}% at {sc['tokens'] / 1000:.0f}k")
+    for method, share in payload["sc64_share"].items():
+        text = "never" if share is None else f"{100 * share:.0f}% of its tokens"
+        lines.append(f"  {method} reaches SC@64's accuracy at {text}")
+    return lines
+
+
+def mean_curves(payload: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    """``{method: [(tokens, accuracy), ...]}`` of the file-averaged held-out curves."""
+    names = {"cmc": "CMC", "sc": "SC@n (n = 1…64)"}
+    return {
+        names.get(m, m): [(p["tokens"], p["accuracy"]) for p in pts]
+        for m, pts in payload["mean"].items()
     }
