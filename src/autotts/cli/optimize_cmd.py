@@ -69,6 +69,8 @@ def optimize(
     trials_per_round: int = 25,
     patience: int = 400,
     part_penalty: float = 0.1,
+    objective: str = "split",
+    fix_parts: list[str] | None = None,
     export: Path | None = None,
     heldout: bool = True,
     heldout_seeds: int = 100,
@@ -102,6 +104,8 @@ def optimize(
             trials_per_round=trials_per_round,
             patience=patience,
             part_penalty=part_penalty,
+            objective=objective,
+            fixed_parts=_fixed_parts(fix_parts),
         )
     try:
         run = run_optimizer(
@@ -146,6 +150,26 @@ def optimize(
     )
 
 
+def _fixed_parts(items: list[str] | None) -> dict[str, str]:
+    """``["widen=trend", "stop=momentum"]`` (or comma-separated) → ``{"widen": "trend", ...}``."""
+    from autotts.controllers.composable import PART_CHOICES
+    from autotts.discovery.optimizer.space import DEPTHS
+    from autotts.errors import UnknownName, UsageError
+
+    choices = {**PART_CHOICES, "depth": DEPTHS}
+    fixed: dict[str, str] = {}
+    for item in split_names(items):
+        slot, sep, part = item.partition("=")
+        if not sep:
+            raise UsageError(f"--fix-parts takes SLOT=PART, got {item!r}")
+        if slot not in choices:
+            raise UnknownName("part slot", slot, choices)
+        if part not in choices[slot]:
+            raise UnknownName(f"{slot} part", part, choices[slot])
+        fixed[slot] = part
+    return fixed
+
+
 def optimize_command(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (created; see --resume)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
@@ -173,6 +197,15 @@ def optimize_command(
     ),
     part_penalty: float = typer.Option(
         0.1, "--part-penalty", min=0.0, help="Accuracy points charged per active part."
+    ),
+    objective: str = typer.Option(
+        "split",
+        "--objective",
+        help="split: fit questions, winner by held-back validation questions; bootstrap: all "
+        "search questions, scored by the 25th percentile of a question bootstrap.",
+    ),
+    fix_parts: list[str] | None = typer.Option(
+        None, "--fix-parts", help="Hold parts fixed, e.g. widen=trend,prune=pool."
     ),
     export: Path | None = typer.Option(None, "--export", help="Write the winner's file here."),
     heldout: bool = typer.Option(
@@ -207,6 +240,8 @@ def optimize_command(
         trials_per_round=trials_per_round,
         patience=patience,
         part_penalty=part_penalty,
+        objective=objective,
+        fix_parts=fix_parts,
         export=export,
         heldout=heldout,
         heldout_seeds=heldout_seeds,

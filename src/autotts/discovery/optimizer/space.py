@@ -13,10 +13,17 @@ __all__ = ["DEPTHS", "cmc_start", "schedule_from_params", "suggest_schedule"]
 DEPTHS = ("burst", "full")
 
 
-def suggest_schedule(trial: Any) -> BetaSchedule:
-    """Ask ``trial`` (an ``optuna.Trial``) for every structure choice and coefficient."""
-    parts = {slot: trial.suggest_categorical(slot, list(c)) for slot, c in PART_CHOICES.items()}
-    parts["depth"] = trial.suggest_categorical("depth", list(DEPTHS))
+def suggest_schedule(trial: Any, fixed: dict[str, str] | None = None) -> BetaSchedule:
+    """Ask ``trial`` (an ``optuna.Trial``) for every structure choice and coefficient.
+
+    Slots in ``fixed`` keep the given part and are not searched.
+    """
+    fixed = fixed or {}
+    choices = {**PART_CHOICES, "depth": DEPTHS}
+    parts = {
+        slot: fixed[slot] if slot in fixed else trial.suggest_categorical(slot, list(c))
+        for slot, c in choices.items()
+    }
     bounds: dict[str, tuple[float, float]] = {}
     for name, spec in KNOB_RANGES.items():
         ends = []
@@ -31,13 +38,16 @@ def suggest_schedule(trial: Any) -> BetaSchedule:
     return BetaSchedule(parts, bounds, power)
 
 
-def schedule_from_params(params: dict[str, Any]) -> BetaSchedule:
+def schedule_from_params(
+    params: dict[str, Any], fixed: dict[str, str] | None = None
+) -> BetaSchedule:
     """The schedule a finished trial's ``params`` describe (inverse of :func:`suggest_schedule`)."""
-    parts = {slot: str(params[slot]) for slot in (*PART_CHOICES, "depth")}
+    merged = {**params, **(fixed or {})}
+    parts = {slot: str(merged[slot]) for slot in (*PART_CHOICES, "depth")}
     bounds = {
-        name: (float(params[f"{name}_lo"]), float(params[f"{name}_hi"])) for name in KNOB_RANGES
+        name: (float(merged[f"{name}_lo"]), float(merged[f"{name}_hi"])) for name in KNOB_RANGES
     }
-    return BetaSchedule(parts, bounds, float(params["power"]))
+    return BetaSchedule(parts, bounds, float(merged["power"]))
 
 
 def cmc_start() -> dict[str, Any]:

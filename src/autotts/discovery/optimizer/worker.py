@@ -20,6 +20,7 @@ import numpy as np
 from autotts.discovery.optimizer.objective import (
     SearchData,
     active_parts,
+    bootstrap_objective,
     cmc_reference,
     operating_gains,
     split_questions,
@@ -42,6 +43,10 @@ class OptimizerSettings:
     time_budget: float = 1800.0
     search_seeds: int = 10
     betas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    #: "split": fit/validation questions; "bootstrap": all questions, a low bootstrap quantile
+    objective: str = "split"
+    #: part slots held fixed (not searched), e.g. {"widen": "trend"}
+    fixed_parts: dict[str, str] = field(default_factory=dict)
     validation_questions: int = 10
     split_seed: int = 0
     part_penalty: float = 0.1
@@ -55,6 +60,8 @@ class OptimizerSettings:
             raise UnknownName("sampler", self.sampler, SAMPLERS)
         if self.time_budget <= 0 or self.search_seeds < 1 or self.workers < 1:
             raise UsageError("--time-budget, --search-seeds and --workers must be positive")
+        if self.objective not in ("split", "bootstrap"):
+            raise UnknownName("objective", self.objective, ("split", "bootstrap"))
         if self.trials_per_round < 1 or self.top_k < 1:
             raise UsageError("--trials-per-round and top_k must be >= 1")
 
@@ -73,9 +80,11 @@ def make_sampler(settings: OptimizerSettings, worker: int) -> Any:
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=30)
     if settings.sampler == "cmaes":
-        # CMA-ES covers the numbers; categorical parts fall back to independent sampling.
+        # CMA-ES covers the numbers, starting from CMC's schedule; categorical parts not held
+        # fixed fall back to independent sampling.
+        x0 = {k: v for k, v in cmc_start().items() if not isinstance(v, str)}
         return optuna.samplers.CmaEsSampler(
-            seed=seed, warn_independent_sampling=False, n_startup_trials=20
+            x0=x0, seed=seed, warn_independent_sampling=False, n_startup_trials=0
         )
     if settings.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=40)
@@ -107,6 +116,8 @@ class TrialScorer:
         self.cmc = cmc_reference(data)
         val = min(settings.validation_questions, data.n_questions - 1)
         self.fit, self.val = split_questions(data.n_questions, val, settings.split_seed)
+        if settings.objective == "bootstrap":  # every question, judged by a low quantile
+            self.fit = self.val = np.arange(data.n_questions)
 
     def score(self, schedule: Any) -> dict[str, Any]:
         s = self.settings
@@ -132,6 +143,10 @@ class TrialScorer:
         monotone = bool((np.diff(tokens, axis=1) >= -1e-9).all())
         fit_obj = float(np.mean([g["gain"] for g in fit])) - penalty - (0 if monotone else 1.0)
         val_obj = float(np.mean([g["gain"] for g in val])) - penalty - (0 if monotone else 1.0)
+        if s.objective == "bootstrap":
+            fit_obj = bootstrap_objective(curves, self.cmc, fit, seed=s.split_seed)
+            fit_obj -= penalty + (0 if monotone else 1.0)
+            val_obj = fit_obj
         return {
             "schedule": schedule.to_dict(),
             "fit_objective": fit_obj,
@@ -163,11 +178,12 @@ def worker_main(
     scorer = TrialScorer(SearchData(replays, settings.search_seeds), settings)
     study = open_study(Path(journal), settings, worker)
     if worker == 0 and not study.trials:
-        study.enqueue_trial(cmc_start())
+        start = {k: v for k, v in cmc_start().items() if k not in settings.fixed_parts}
+        study.enqueue_trial(start)
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
         t0 = time.monotonic()
-        result = scorer.score(suggest_schedule(trial))
+        result = scorer.score(suggest_schedule(trial, settings.fixed_parts))
         result["seconds"] = round(time.monotonic() - t0, 3)
         result["worker"] = worker
         for key, value in result.items():
