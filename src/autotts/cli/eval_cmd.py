@@ -24,7 +24,7 @@ from autotts.evaluation.jobs import EvalJob, JobsInterrupted, evaluate, load_dat
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
 from autotts.evaluation.runner import EpisodeRecord
-from autotts.evaluation.table import TABLE_METHODS, table_jobs, table_rows
+from autotts.evaluation.table import DISCOVERED_METHODS, TABLE_METHODS, table_jobs, table_rows
 from autotts.report.tables import format_tokens, render_rows
 
 CONTROLLER_HELP = (
@@ -284,6 +284,9 @@ def table_command(
     as_csv: bool = typer.Option(False, "--csv", help="CSV with raw numbers."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     quiet: bool = _QUIET,
+    discovered: bool = typer.Option(
+        False, "--discovered", help=f"Add the rows of: {', '.join(DISCOVERED_METHODS)}."
+    ),
 ) -> None:
     """Reproduce the published comparison table on every model × benchmark of the store.
 
@@ -297,10 +300,12 @@ def table_command(
         raise UsageError("choose one of --json, --markdown and --csv")
     chosen = split_names(methods)
     for label in chosen:
-        if label not in TABLE_METHODS:
+        if label not in TABLE_METHODS and label not in DISCOVERED_METHODS:
             from autotts.errors import UnknownName
 
-            raise UnknownName("table method", label, TABLE_METHODS)
+            raise UnknownName("table method", label, {**TABLE_METHODS, **DISCOVERED_METHODS})
+    if discovered:
+        chosen = (chosen or list(TABLE_METHODS)) + list(DISCOVERED_METHODS)
     refs = data_refs(data, models, benchmarks)
     jobs = table_jobs(refs, protocol_from_name("reference", seeds=seeds), chosen or None)
     jobs, results, interrupted = _run_keeping_finished(
