@@ -134,8 +134,12 @@ def compare_on(
         if on_event:
             on_event({"phase": "heldout", "done": done[0], "total": total})
 
+    # the β the search chose for each budget are evaluated too, beside the grid
+    chosen = selection.get("betas_at_cmc_budgets", {})
+    grid = sorted(set(GRID) | {float(b) for b in chosen.values()})
+    total = len(refs) * (len(grid) + len(GRID) + len(SC_GRID))
     curves = {
-        label: heldout_curves(make, refs, GRID, seeds, tick),
+        label: heldout_curves(make, refs, grid, seeds, tick),
         "cmc": heldout_curves(lambda b: build(ControllerSpec("cmc", b)), refs, GRID, seeds, tick),
         "sc": heldout_curves(lambda b: build(ControllerSpec("sc", b)), refs, SC_GRID, seeds, tick),
     }
@@ -152,7 +156,6 @@ def compare_on(
                     "tokens": float(t.cost.mean()), "seq_tokens": float(t.sequential_cost.mean()),
                 })  # fmt: skip
     by_beta = {m: dict(c) for m, c in curves.items()}
-    chosen = selection.get("betas_at_cmc_budgets", {})
     gains = []
     for cmc_beta in (0.5, 1.0):
         ref_tables = by_beta["cmc"][cmc_beta]
