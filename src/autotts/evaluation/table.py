@@ -34,7 +34,11 @@ TABLE_METHODS: dict[str, ControllerSpec] = {
 
 #: Rows of built-ins found by autotts itself (``autotts table --discovered``); not in the
 #: published table, so the default table stays the published one.
-DISCOVERED_METHODS: dict[str, ControllerSpec] = {}
+DISCOVERED_METHODS: dict[str, ControllerSpec] = {
+    # the β its search chose for CMC's β=0.5 and β=1.0 token budgets (search set only)
+    "SWC β=0.5": ControllerSpec("swc", beta=0.5),
+    "SWC β=1.0": ControllerSpec("swc", beta=1.0),
+}
 
 
 def table_jobs(

@@ -1,6 +1,7 @@
 """A controller assembled from interchangeable parts: the plain, episode-at-a-time version.
 
-This file uses only the public API, so an exported winner is this file plus its
+This file uses only the public API (``from autotts import ...`` in an exported
+file), so an exported winner is this file plus its
 β schedule (see :mod:`autotts.discovery.optimizer.export`). Every episode is a
 loop of rounds; in each round the parts act in this fixed order:
 
@@ -33,9 +34,15 @@ settings of these parts (:mod:`autotts.controllers.composable.builtins`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autotts import Controller, Session, beta_confidence, majority, vote_stats
+# Exported files replace these imports with: from autotts import Controller, Session, ...
+# (inside the package the top-level import would be circular).
+from autotts.controllers.base import Controller
+from autotts.controllers.voting import beta_confidence, majority, vote_stats
+
+if TYPE_CHECKING:
+    from autotts.env.session import Session
 
 __all__ = ["Knobs", "PartsController", "length_weights"]
 

@@ -17,7 +17,9 @@ from typing import Any
 from autotts.controllers.composable import KNOB_RANGES, BetaSchedule, Knobs
 from autotts.controllers.composable import plain as plain_module
 
-__all__ = ["class_name_for", "render_controller", "schedule_body"]
+__all__ = ["class_name_for", "render_builtin", "render_controller", "schedule_body"]
+
+_PUBLIC_IMPORT = "from autotts import Controller, Session, beta_confidence, majority, vote_stats\n"
 
 
 def class_name_for(name: str) -> str:
@@ -58,6 +60,11 @@ def render_controller(
     cls = class_name or class_name_for(name)
     source = inspect.getsource(plain_module)
     body = source.split('"""', 2)[2].lstrip("\n")  # drop the module docstring
+    start = body.index("# Exported files replace these imports")
+    end = body.index("    from autotts.env.session import Session\n") + len(
+        "    from autotts.env.session import Session\n"
+    )
+    body = body[:start] + _PUBLIC_IMPORT + body[end:]
     header = (
         f'"""{name}: a controller found by autotts\' optimiser (composed parts, β schedule).\n\n'
         "Runs without the search machinery. Provenance:\n\n"
@@ -98,6 +105,7 @@ def render_builtin(
         ":mod:`autotts.controllers.composable.plain` with the β schedule below; how it\n"
         "was searched, selected and evaluated is in :data:`PROVENANCE`.\n"
         '"""\n\n'
+        "# ruff: noqa: E501  (the provenance record keeps its long strings whole)\n"
         "from __future__ import annotations\n\n"
         "from typing import Any\n\n"
         "from autotts.controllers.composable.fast import FastParts\n"

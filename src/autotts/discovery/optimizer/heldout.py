@@ -126,7 +126,6 @@ def compare_on(
     label: str = "winner",
 ) -> dict[str, Any]:
     """The winner vs CMC and SC on ``refs``: points, operating-point gains, SC@64 share."""
-    total = len(refs) * (2 * len(GRID) + len(SC_GRID))
     done = [0]
 
     def tick() -> None:
