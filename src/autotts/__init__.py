@@ -2,8 +2,11 @@
 
 The public API: write a :class:`Controller` against a :class:`Session`; load replay
 data with :func:`load_replay`; drive the formal MDP with :class:`ReplayEnv` and its
-actions; evaluate with :func:`evaluate` (see :mod:`autotts.evaluation`).
+actions; evaluate with :func:`evaluate` (see :mod:`autotts.evaluation`); search for new
+controllers with :func:`discover` and read a run with :class:`DiscoveryRun`.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller
 from autotts.controllers.registry import ControllerSpec, build
@@ -13,7 +16,21 @@ from autotts.env.mdp import Answer, Branch, Continue, Observation, Probe, Prune,
 from autotts.env.session import Session
 from autotts.errors import AutoTTSError
 
+if TYPE_CHECKING:
+    from autotts.discovery.api import DiscoveryRun, discover
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The discovery API is imported on first use: it pulls in Jinja2 and the loop,
+    # which plain evaluation never needs.
+    if name in ("discover", "DiscoveryRun"):
+        from autotts.discovery import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'autotts' has no attribute {name!r}")
+
 
 __all__ = [
     "Answer",
@@ -22,6 +39,7 @@ __all__ = [
     "Continue",
     "Controller",
     "ControllerSpec",
+    "DiscoveryRun",
     "Observation",
     "Probe",
     "Prune",
@@ -30,6 +48,7 @@ __all__ = [
     "__version__",
     "beta_confidence",
     "build",
+    "discover",
     "load_replay",
     "majority",
     "vote_stats",

@@ -109,6 +109,9 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         (["--candidates", str(tmp_path / "nope")], "not a folder"),
         (["--select", "pareto"], "unknown selection rule"),
         (["--betas", "0,2"], "[0, 1]"),
+        (["--proposer", "openai"], "--llm-model"),
+        (["--proposer", "agent"], "--agent-cmd"),
+        (["--proposer", "gpt"], "unknown proposer"),
     ]:
         command = _command(tmp_path / f"run-{len(extra)}-{message[:3]}", *extra)
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -119,3 +122,34 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         _command(tmp_path / "absent", "--resume"), capture_output=True, text=True, timeout=120
     )
     assert resume.returncode == 2 and "no discovery run" in resume.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "autotts.cli.main", "report", str(tmp_path / "absent")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 2 and "no discovery run" in report.stderr
+
+
+def test_held_out_files_are_not_read_before_selection(tmp_path: Path) -> None:
+    """Held-out files that cannot even be parsed do not disturb the search phase: they
+    are read only after selection.json exists, and then fail with a one-line error."""
+    store = tmp_path / "store"
+    subprocess.run(
+        [sys.executable, "-m", "autotts.cli.main", "data", "synth", "--out", str(store),
+         "--questions", "6", "--branches", "16"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    for held in store.glob("*/aime25.json"):
+        held.write_text("not json: the search must never open this file")
+    out = tmp_path / "run"
+    command = _command(out, "--data", str(store), "--rounds", "2")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "aime25" in done.stderr and "Traceback" not in done.stderr
+    assert [json.loads(x)["round"] for x in (out / "index.jsonl").read_text().splitlines()] == [
+        0,
+        1,
+    ]
+    assert (out / "selection.json").is_file() and not (out / "heldout.json").exists()
+    assert "aime25" not in (out / "baselines.json").read_text()

@@ -37,7 +37,7 @@ class _Printer:
             return
         phase = e["phase"]
         where = f"round {e['round'] + 1}/{e['rounds']}" if "round" in e and "rounds" in e else ""
-        if phase in ("evaluate", "heldout") and "done" in e:
+        if phase in ("baselines", "evaluate", "heldout") and "done" in e:
             now = time.monotonic()
             if e["done"] != e["total"] and now - self.last_tick < 2.0:
                 return
@@ -107,8 +107,14 @@ def discover_command(
     select: str = typer.Option(
         "accuracy", "--select", help="accuracy (best search-set accuracy) or auc."
     ),
-    max_cost: float | None = typer.Option(None, "--max-cost", help="Stop at this much money."),
-    max_time: float | None = typer.Option(None, "--max-time", help="Stop after this many seconds."),
+    max_cost: float | None = typer.Option(
+        None,
+        "--max-cost",
+        help="No new round once proposer spending ($) reaches this (across resumes).",
+    ),
+    max_time: float | None = typer.Option(
+        None, "--max-time", help="No new round after this many seconds of rounds (across resumes)."
+    ),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Evaluation processes."),
     llm_model: str | None = typer.Option(None, "--llm-model", help="openai/anthropic: model."),
     base_url: str | None = typer.Option(None, "--base-url", help="openai/anthropic: endpoint."),
@@ -121,8 +127,20 @@ def discover_command(
     price_out: float | None = typer.Option(
         None, "--price-out", help="$ per million output tokens."
     ),
+    prices: Path | None = typer.Option(
+        None,
+        "--prices",
+        help="openai/anthropic: JSON price table {model: {input, output}} in $ per million "
+        "tokens (default: the table shipped in autotts/discovery/prices.json).",
+    ),
     context_budget: int | None = typer.Option(
         None, "--context-budget", help="Characters of history in a prompt (default 120000)."
+    ),
+    critic: bool = typer.Option(
+        False,
+        "--critic",
+        help="openai/anthropic: a second pass of the same model reviews each candidate "
+        "against the rules and may correct it before evaluation.",
     ),
     agent_cmd: str | None = typer.Option(
         None, "--agent-cmd", help="agent: command run in the round's workspace, e.g. 'claude -p'."
@@ -157,6 +175,8 @@ def discover_command(
             "api_key_env": api_key_env,
             "price_in": price_in,
             "price_out": price_out,
+            "prices": prices,
+            "critic": critic,
             "context_budget": context_budget,
         }
     elif proposer == "agent":

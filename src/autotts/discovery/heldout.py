@@ -41,7 +41,7 @@ def evaluate_heldout(
     number = int(selection["round"])
     folder = run.round_dir(number)
     reference = f"{folder / 'candidate.py'}:{selection['class']}"
-    label = f"round {number}: {selection.get('name') or 'candidate'}"
+    label = f"round {number + 1}: {selection.get('name') or 'candidate'}"
     protocol = ReferenceProtocol(seeds=seeds)
     candidate_jobs = [
         EvalJob(ref, ControllerSpec(reference, selection["beta"]), protocol, label=label)

@@ -44,6 +44,9 @@ __all__ = ["Event", "run_discovery"]
 #: ``heldout``, ``done``.
 Event = Callable[[dict[str, Any]], None]
 
+#: Characters of each baseline's trace digest (five of them go into every prompt).
+BASELINE_DIGEST_CHARS = 2_500
+
 
 @dataclass
 class _Spent:
@@ -129,11 +132,24 @@ def _search(
     if not run.file("baselines.json").is_file():
         emit({"phase": "baselines", "files": len(search)})
         methods = {}
+        total = len(BASELINE_CONTROLLERS) * len(settings.betas) * len(search)
+        done = [0]
+
+        def tick(_i: int, _r: object) -> None:
+            done[0] += 1
+            emit({"phase": "baselines", "done": done[0], "total": total})
+
         for name in BASELINE_CONTROLLERS:
             points = evaluate_curves(
-                curve_jobs(name, search, settings.betas, settings.protocol), workers=workers
+                curve_jobs(name, search, settings.betas, settings.protocol),
+                workers=workers,
+                on_done=tick,
             )
-            methods[name] = {"points": points, "aggregate": aggregate(points)}
+            methods[name] = {
+                "points": points,
+                "aggregate": aggregate(points),
+                "digest": _baseline_digest(name, search, settings),
+            }
         run.write_json("baselines.json", {"methods": methods, "betas": settings.betas})
     baselines = run.read_json("baselines.json")
     started = time.monotonic()
@@ -218,7 +234,20 @@ def _one_round(
                 digest = f"# Trace digest\n\nNot evaluated: {check['reason']}: {check['detail']}\n"
         agg = aggregate(points)
         run_json(tmp, "check.json", check)
-        run_json(tmp, "curves.json", {"points": points, "aggregate": agg, "best": best_point(agg)})
+        run_json(
+            tmp,
+            "curves.json",
+            {
+                "points": points,
+                "aggregate": agg,
+                "best": best_point(agg),
+                # what re-running the round needs besides candidate.py
+                "controller": f"candidate.py:{summary['class']}" if "class" in summary else None,
+                "betas": list(settings.betas),
+                "protocol": settings.protocol.to_dict(),
+                "data": _search_provenance(run),
+            },
+        )
         write_text_atomic(tmp / "traces.md", digest)
         _drop_workspace(workdir)
         seconds = time.monotonic() - t0
@@ -249,6 +278,13 @@ def _one_round(
             "money_total": summary["money_total"],
         }
     )
+
+
+def _search_provenance(run: RunDir) -> list[dict[str, Any]]:
+    return [
+        {k: entry[k] for k in ("store", "model", "benchmark", "sha256")}
+        for entry in run.settings()["search"]
+    ]
 
 
 def run_json(folder: Path, name: str, payload: Any) -> None:
@@ -302,7 +338,9 @@ def _evaluate(
             ),
         )
     except ControllerError as exc:
-        return [], "", {**check, "verdict": "rejected", "reason": "crash", "detail": str(exc)}
+        # The sandbox's errors carry their own reason code (timeout, memory, ...).
+        reason = getattr(exc, "reason", None) or "crash"
+        return [], "", {**check, "verdict": "rejected", "reason": reason, "detail": str(exc)}
     check = {**check, "monotonicity": _monotonicity(points)}
     best = best_point(aggregate(points))
     assert best is not None
@@ -312,9 +350,27 @@ def _evaluate(
         job = EvalJob(
             ref, ControllerSpec(reference, best["beta"]), ReferenceProtocol(settings.digest_seeds)
         )
-        records = _traced(job)
+        try:
+            records = _traced(job)
+        except ControllerError as exc:  # fails only when tracing: say so, keep the curves
+            return points, f"# Trace digest\n\nTracing the candidate failed: {exc}\n", check
         traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
     return points, trace_digest(traces), check
+
+
+def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettings) -> str:
+    """A short digest of a baseline's traces at the middle of the β grid."""
+    beta = settings.betas[len(settings.betas) // 2]
+    traces = [
+        (
+            f"{ref.model}/{ref.benchmark} at β={beta:g}",
+            _traced(
+                EvalJob(ref, ControllerSpec(name, beta), ReferenceProtocol(settings.digest_seeds))
+            ),
+        )
+        for ref in search
+    ]
+    return trace_digest(traces, title=name, max_chars=BASELINE_DIGEST_CHARS)
 
 
 def _traced(job: EvalJob) -> list[EpisodeRecord]:

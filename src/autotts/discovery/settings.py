@@ -8,12 +8,13 @@ refuses to run before ``selection.json`` exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from autotts import __version__
-from autotts.data.catalog import HELD_OUT_BENCHMARKS, MODELS, SEARCH_BENCHMARK
+from autotts.data.catalog import HELD_OUT_BENCHMARKS, MODELS, SEARCH_BENCHMARK, SYNTHETIC
 from autotts.discovery.selection import RULES
 from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.jobs import DataRef, load_data
@@ -43,6 +44,10 @@ def split_refs(
         raise UsageError(
             f"benchmark {sorted(overlap)[0]!r} is in both the search and held-out sets"
         )
+    # Absolute store paths, so that --resume works from any folder.
+    refs = [
+        r if r.store == SYNTHETIC else replace(r, store=str(Path(r.store).resolve())) for r in refs
+    ]
     search = [r for r in refs if r.model in chosen and r.benchmark in search_b]
     heldout = [r for r in refs if r.model in chosen and r.benchmark in held_b]
     if not search:

@@ -68,6 +68,7 @@ class ChatProposer:
         retries: int = 4,
         backoff: float = 2.0,
         timeout: float = 600.0,
+        critic: bool = False,
     ) -> None:
         self.model = model
         self.base_url = base_url
@@ -80,6 +81,7 @@ class ChatProposer:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
+        self.critic = critic
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class ChatProposer:
             "context_budget_chars": self.context_budget,
             "max_tokens": self.max_tokens,
             "retries": self.retries,
+            "critic": self.critic,
         }
 
     def remaining(self, round_number: int) -> bool:
@@ -106,16 +109,9 @@ class ChatProposer:
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         raise NotImplementedError
 
-    def propose(self, context: ProposalContext) -> Proposal:
-        system = render("system.md.j2")
-        prompt = user_prompt(context, self.context_budget)
+    def _exchange(self, system: str, prompt: str) -> tuple[dict[str, Any], str | None]:
+        """One request with retries: ``(exchange record, error or None)``."""
         attempts: list[dict[str, Any]] = []
-        exchange: dict[str, Any] = {
-            "model": self.model,
-            "system": system,
-            "prompt": prompt,
-            "attempts": attempts,
-        }
         started = time.monotonic()
         reply, tokens_in, tokens_out, error = "", 0, 0, None
         for attempt in range(self.retries + 1):
@@ -135,20 +131,48 @@ class ChatProposer:
                 error = f"{type(exc).__name__}: {exc}"
                 attempts.append({"attempt": attempt, "ok": False, "error": error})
                 break
-        exchange.update(
-            {
-                "reply": reply,
-                "input_tokens": tokens_in,
-                "output_tokens": tokens_out,
-                "money": self.money(tokens_in, tokens_out),
-                "latency_seconds": round(time.monotonic() - started, 3),
-            }
-        )
+        record = {
+            "model": self.model,
+            "system": system,
+            "prompt": prompt,
+            "attempts": attempts,
+            "reply": reply,
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "money": self.money(tokens_in, tokens_out),
+            "latency_seconds": round(time.monotonic() - started, 3),
+        }
+        return record, error
+
+    def propose(self, context: ProposalContext) -> Proposal:
+        system = render("system.md.j2")
+        exchange, error = self._exchange(system, user_prompt(context, self.context_budget))
         if error is not None:
             return Proposal(None, exchange=exchange, error=f"{self.kind} request failed: {error}")
+        reply = exchange["reply"]
         code = extract_code(reply)
         if code is None:
             problem = "empty reply" if not reply.strip() else "the reply has no ```python block"
             return Proposal(None, exchange=exchange, error=problem)
         summary = reply.split("```", 1)[0].strip()
+        if self.critic:
+            code, summary = self._refine(system, code, summary, exchange)
         return Proposal(code, summary=summary, exchange=exchange)
+
+    def _refine(
+        self, system: str, code: str, summary: str, exchange: dict[str, Any]
+    ) -> tuple[str, str]:
+        """The critic pass: the same model reviews its file against the rules and may
+        return a corrected one. Its exchange is kept under ``critic`` and its tokens and
+        money are added to the round's; a failed or code-less review keeps the draft."""
+        prompt = render("critic.md.j2", code=code, summary=summary, rules=render("rules.md.j2"))
+        review, error = self._exchange(system, prompt)
+        review["error"] = error
+        exchange["critic"] = review
+        for key in ("input_tokens", "output_tokens", "money", "latency_seconds"):
+            exchange[key] += review[key]
+        revised = extract_code(review["reply"]) if error is None else None
+        if revised is None:
+            return code, summary
+        notes = review["reply"].split("```", 1)[0].strip()
+        return revised, f"{summary}\n\nCritic pass: {notes}" if notes else summary
