@@ -142,7 +142,10 @@ def optimize(
         if plot is not None:
             from autotts.report.plots import plot_curves
 
-            plot_curves(mean_curves(payload), plot, title="held-out: AIME25 + HMMT25, 4 models")
+            label = f"search winner (trial {selection['trial']}, β = 0…1)"
+            plot_curves(
+                mean_curves(payload, label), plot, title="held-out: AIME25 + HMMT25, 4 models"
+            )
             typer.echo(f"wrote {plot}", err=True)
     typer.echo(
         f"selected trial {selection['trial']} (rounds/{int(selection['round']):04d}/candidate.py:"

@@ -210,9 +210,11 @@ def summary_lines(payload: dict[str, Any], label: str = "winner") -> list[str]:
     return lines
 
 
-def mean_curves(payload: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+def mean_curves(
+    payload: dict[str, Any], winner: str = "winner"
+) -> dict[str, list[tuple[float, float]]]:
     """``{method: [(tokens, accuracy), ...]}`` of the file-averaged held-out curves."""
-    names = {"cmc": "CMC", "sc": "SC@n (n = 1…64)"}
+    names = {"winner": winner, "cmc": "CMC (β = 0…1)", "sc": "SC@n (n = 1…64)"}
     return {
         names.get(m, m): [(p["tokens"], p["accuracy"]) for p in pts]
         for m, pts in payload["mean"].items()
