@@ -12,7 +12,9 @@ from autotts.cli.common import DATA_HELP, parse_betas, split_names
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
-    "OpenAI-compatible endpoint), anthropic (Messages API) or agent (--agent-cmd)."
+    "OpenAI-compatible endpoint), anthropic (Messages API), agent (--agent-cmd) or optimizer "
+    "(no LLM: a numerical search, see 'autotts optimize --help'; --max-time is its budget, "
+    "--seed its sampler seed)."
 )
 
 
@@ -156,6 +158,13 @@ def discover_command(
     """
     from autotts.discovery.api import discover
 
+    if proposer == "optimizer":  # LLM-free discovery: its own driver (autotts optimize)
+        from autotts.cli.optimize_cmd import optimize
+
+        optimize(out, resume=resume, data=data, models=models, search_benchmarks=search_benchmarks,
+                 heldout_benchmarks=heldout_benchmarks, seed=seed, time_budget=max_time,
+                 workers=workers, heldout_seeds=heldout_seeds, quiet=quiet)  # fmt: skip
+        return
     options: dict[str, Any] = {}
     if proposer == "scripted":
         options = {"candidates": candidates, "class_name": class_name}

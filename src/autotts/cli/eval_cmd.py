@@ -34,7 +34,7 @@ from autotts.evaluation.jobs import (
 )
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
-from autotts.evaluation.table import TABLE_METHODS, table_jobs, table_rows
+from autotts.evaluation.table import DISCOVERED_METHODS, TABLE_METHODS, table_jobs, table_rows
 from autotts.evaluation.trace_files import KEEP_CHOICES, TraceWriter, check_filter
 from autotts.report.tables import format_tokens, render_rows
 from autotts.sandbox import read_candidate
@@ -409,6 +409,9 @@ def table_command(
         "--plot-betas",
         help="β values of the curves in --plot (start:stop:step or list).",
     ),
+    discovered: bool = typer.Option(
+        False, "--discovered", help=f"Add the rows of: {', '.join(DISCOVERED_METHODS)}."
+    ),
 ) -> None:
     """Reproduce the published comparison table on every model × benchmark of the store.
 
@@ -425,10 +428,12 @@ def table_command(
     check_output_file(out, "--out")
     chosen = dedupe(split_names(methods), "method")
     for label in chosen:
-        if label not in TABLE_METHODS:
+        if label not in TABLE_METHODS and label not in DISCOVERED_METHODS:
             from autotts.errors import UnknownName
 
-            raise UnknownName("table method", label, TABLE_METHODS)
+            raise UnknownName("table method", label, {**TABLE_METHODS, **DISCOVERED_METHODS})
+    if discovered:
+        chosen = (chosen or list(TABLE_METHODS)) + list(DISCOVERED_METHODS)
     refs = with_answers(data_refs(data, models, benchmarks), answers, workers)
     protocol = protocol_from_name("reference", seeds=seeds)
     jobs = table_jobs(refs, protocol, chosen or None)

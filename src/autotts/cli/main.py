@@ -45,6 +45,7 @@ def _root(
 def _register() -> None:
     # Imported here so that `autotts --help` stays fast and the modules stay independent.
     from autotts.cli import (
+        ablate_cmd,
         check_cmd,
         data_cmd,
         discover_cmd,
@@ -52,6 +53,7 @@ def _register() -> None:
         explain_cmd,
         guide_cmd,
         live_cmd,
+        optimize_cmd,
     )
 
     app.add_typer(data_cmd.app, name="data")
@@ -61,6 +63,8 @@ def _register() -> None:
     explain_cmd.register(app)
     guide_cmd.register(app)
     live_cmd.register(app)
+    optimize_cmd.register(app)
+    ablate_cmd.register(app)
 
 
 _register()

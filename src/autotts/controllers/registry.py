@@ -24,6 +24,7 @@ from autotts.controllers.asc import AdaptiveConsistency
 from autotts.controllers.audit import audit_source
 from autotts.controllers.base import Controller
 from autotts.controllers.cmc import ConfidenceMomentum
+from autotts.controllers.discovered.swc import SteadyWideningConfidence
 from autotts.controllers.esc import EarlyStoppingConsistency
 from autotts.controllers.parallel_probe import ParallelProbe
 from autotts.controllers.sc import SelfConsistency
@@ -75,6 +76,11 @@ REGISTRY: dict[str, Registered] = {
         ConfidenceMomentum,
         ConfidenceMomentum.from_beta,
         "confidence momentum controller (discovered): EMA-gated stop, adaptive width",
+    ),
+    "swc": Registered(
+        SteadyWideningConfidence,
+        SteadyWideningConfidence.from_beta,
+        "steady-widening confidence controller (found by autotts optimize, no LLM)",
     ),
 }
 

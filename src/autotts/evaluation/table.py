@@ -9,7 +9,7 @@ from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 
-__all__ = ["TABLE_METHODS", "table_jobs", "table_rows"]
+__all__ = ["DISCOVERED_METHODS", "TABLE_METHODS", "table_jobs", "table_rows"]
 
 #: Method label -> controller, in the published settings (``spec/paper-results.md``).
 TABLE_METHODS: dict[str, ControllerSpec] = {
@@ -32,6 +32,15 @@ TABLE_METHODS: dict[str, ControllerSpec] = {
 }
 
 
+#: Rows of built-ins found by autotts itself (``autotts table --discovered``); not in the
+#: published table, so the default table stays the published one.
+DISCOVERED_METHODS: dict[str, ControllerSpec] = {
+    # the β its search chose for CMC's β=0.5 and β=1.0 token budgets (search set only)
+    "SWC β=0.5": ControllerSpec("swc", beta=0.5),
+    "SWC β=1.0": ControllerSpec("swc", beta=1.0),
+}
+
+
 def table_jobs(
     files: list[DataRef],
     protocol: EvaluationProtocol | None = None,
@@ -40,8 +49,9 @@ def table_jobs(
     """One job per (file, method), files in the given order, methods in table order."""
     chosen = methods or list(TABLE_METHODS)
     proto: EvaluationProtocol = protocol or ReferenceProtocol()
+    specs = {**TABLE_METHODS, **DISCOVERED_METHODS}
     return [
-        EvalJob(data=ref, spec=TABLE_METHODS[label], protocol=proto, label=label)
+        EvalJob(data=ref, spec=specs[label], protocol=proto, label=label)
         for ref in files
         for label in chosen
     ]

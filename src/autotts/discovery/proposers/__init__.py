@@ -32,6 +32,8 @@ def make_proposer(kind: str, **options: Any) -> Proposer:
             from autotts.discovery.proposers.anthropic_messages import AnthropicProposer
 
             return AnthropicProposer(**opts)
+        if kind == "optimizer":
+            raise UsageError("the optimizer proposes trials in bulk: run 'autotts optimize'")
         if kind == "agent":
             from autotts.discovery.proposers.agent import AgentProposer
 

@@ -1,0 +1,115 @@
+"""``autotts ablate CONTROLLER``: what each part of a composed controller contributes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from autotts.cli.common import DATA_HELP, parse_betas, split_names
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ablate")(ablate_command)
+
+
+def _schedule(name: str) -> Any:
+    """β → Knobs of a composed controller: a composed built-in, a registered or file class."""
+    from autotts.controllers.composable import PartsController
+    from autotts.controllers.composable.builtins import COMPOSED_BUILTINS
+    from autotts.controllers.registry import REGISTRY, load_controller_class
+    from autotts.errors import UsageError
+
+    if name in REGISTRY and issubclass(REGISTRY[name].cls, PartsController):
+        cls = REGISTRY[name].cls
+    elif name in COMPOSED_BUILTINS:
+        return COMPOSED_BUILTINS[name]
+    elif ":" in name:
+        cls = load_controller_class(name)
+    else:
+        composable = sorted(set(COMPOSED_BUILTINS) | {
+            n for n, r in REGISTRY.items() if issubclass(r.cls, PartsController)})  # fmt: skip
+        raise UsageError(f"{name!r} is not a composed controller; try one of: "
+                         f"{', '.join(composable)} or FILE.py:Class")  # fmt: skip
+    if not issubclass(cls, PartsController):
+        raise UsageError(f"{name}: not a composed controller (a PartsController subclass)")
+    return lambda beta: cls(beta).knobs
+
+
+def ablate_command(
+    controller: str = typer.Argument(
+        ..., help="cmc, sc, asc, esc, parallel-probe, a composed built-in or FILE.py:Class."
+    ),
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    models: list[str] | None = typer.Option(None, "--models", help="Models (default: all four)."),
+    search_benchmarks: list[str] | None = typer.Option(
+        None, "--search-benchmarks", help="Search set (default: aime24)."
+    ),
+    heldout_benchmarks: list[str] | None = typer.Option(
+        None, "--heldout-benchmarks", help="Held-out set (default: aime25, hmmt25)."
+    ),
+    betas: str = typer.Option("0:1:0.1", "--betas", help="β grid (must hold 0.5 and 1)."),
+    seeds: int = typer.Option(100, "--seeds", min=1, help="Reference-protocol shuffle seeds."),
+    markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
+    plot: Path | None = typer.Option(None, "--plot", help="Curves per set (.png/.pdf/.svg)."),
+) -> None:
+    """Switch each part of a composed controller back to a neutral default in turn and
+    report what it contributes to the frontier, on the search and held-out sets.
+
+    Example: autotts ablate cmc --data ../shared/data/replay --markdown --plot ablate.png
+    """
+    from autotts.cli.common import data_refs
+    from autotts.discovery.optimizer.ablation import ablate
+    from autotts.discovery.settings import split_refs
+    from autotts.errors import UsageError
+    from autotts.evaluation.jobs import load_data
+
+    grid = parse_betas(betas)
+    if 0.5 not in grid or 1.0 not in grid:
+        raise UsageError("--betas must contain 0.5 and 1 (the budgets parts are judged at)")
+    knobs_at = _schedule(controller)
+    search, held = split_refs(
+        data_refs(data),
+        split_names(models) or None,
+        split_names(search_benchmarks) or None,
+        split_names(heldout_benchmarks) or None,
+    )
+    sets = {"search": [load_data(r) for r in search]}
+    if held:
+        sets["held-out"] = [load_data(r) for r in held]
+
+    def progress(set_name: str, label: str) -> None:
+        typer.echo(f"ablate · {set_name:<8s} {label}", err=True)
+
+    rows, curves = ablate(knobs_at, sets, betas=grid, seeds=seeds, progress=progress)
+    typer.echo(_render(rows, markdown), nl=False)
+    if plot is not None:
+        from autotts.report.plots import plot_curves
+
+        for set_name, per_variant in curves.items():
+            out = plot if len(curves) == 1 else plot.with_stem(f"{plot.stem}-{set_name}")
+            plot_curves(per_variant, out, title=f"{controller}: ablation ({set_name})")
+            typer.echo(f"wrote {out}", err=True)
+
+
+def _render(rows: list[dict[str, Any]], markdown: bool) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value / 1000:.1f}k" if value > 1000 else f"{value:+.2f}" if value < 0 else (
+                f"{value:.2f}")  # fmt: skip
+        return str(value)
+
+    columns = list(rows[0])
+    body = [[cell(r[c]) for c in columns] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body]) + "\n"
+    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    return "\n".join(lines) + "\n"

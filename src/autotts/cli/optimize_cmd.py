@@ -1,0 +1,253 @@
+"""``autotts optimize`` (also ``autotts discover --proposer optimizer``): LLM-free discovery."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from autotts.cli.common import DATA_HELP, parse_betas, split_names
+
+__all__ = ["optimize", "register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("optimize")(optimize_command)
+
+
+class _Printer:
+    """Progress lines: trials finished, elapsed, the best points so far (at most every 10 s)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.last = 0.0
+
+    def __call__(self, e: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        phase = e["phase"]
+        if phase == "progress":
+            now = time.monotonic()
+            if now - self.last < 10.0:
+                return
+            self.last = now
+            text = f"{e['trials']} trials, {e['elapsed']:.0f} s | {e['frontier']}"
+        elif phase == "start":
+            text = f"{e['workers']} worker processes, budget {e['budget']:.0f} s"
+        elif phase == "round":
+            text = f"round {e['round']} written (trials {e['trials'][0]}–{e['trials'][1]})"
+        elif phase == "select":
+            s = e["selection"]
+            text = (
+                "no finished trial"
+                if s.get("round") is None
+                else f"winner: trial {s['trial']} → round {s['round']} ({s['name']})"
+            )
+        elif phase == "heldout":
+            text = f"held-out: {e.get('done', '')}/{e.get('total', '')}"
+        else:
+            text = ", ".join(f"{k}={v}" for k, v in e.items() if k != "phase")
+        typer.echo(f"optimizer · {phase:<8s} {text}", err=True)
+
+
+def optimize(
+    out: Path,
+    *,
+    resume: bool = False,
+    data: str | None = None,
+    models: list[str] | None = None,
+    search_benchmarks: list[str] | None = None,
+    heldout_benchmarks: list[str] | None = None,
+    sampler: str = "tpe",
+    seed: int = 0,
+    time_budget: float | None = None,
+    search_seeds: int = 10,
+    betas: str = "0,0.25,0.5,0.75,1",
+    workers: int = 2,
+    trials_per_round: int = 25,
+    patience: int = 400,
+    part_penalty: float = 0.1,
+    objective: str = "split",
+    fix_parts: list[str] | None = None,
+    export: Path | None = None,
+    heldout: bool = True,
+    heldout_seeds: int = 100,
+    plot: Path | None = None,
+    quiet: bool = False,
+) -> None:
+    """Shared by ``optimize`` and ``discover --proposer optimizer``."""
+    from autotts.cli.common import data_refs
+    from autotts.discovery.optimizer.driver import run_optimizer
+    from autotts.discovery.optimizer.heldout import evaluate_heldout_curves
+    from autotts.discovery.optimizer.worker import OptimizerSettings
+    from autotts.discovery.settings import split_refs
+
+    printer = _Printer(quiet)
+    search = held = None
+    settings = None
+    if not resume:
+        search, held = split_refs(
+            data_refs(data),
+            split_names(models) or None,
+            split_names(search_benchmarks) or None,
+            split_names(heldout_benchmarks) or None,
+        )
+        settings = OptimizerSettings(
+            sampler=sampler,
+            seed=seed,
+            time_budget=time_budget if time_budget is not None else 1800.0,
+            search_seeds=search_seeds,
+            betas=parse_betas(betas),
+            workers=workers,
+            trials_per_round=trials_per_round,
+            patience=patience,
+            part_penalty=part_penalty,
+            objective=objective,
+            fixed_parts=_fixed_parts(fix_parts),
+        )
+    try:
+        run = run_optimizer(
+            out,
+            search=search,
+            heldout=held,
+            settings=settings,
+            resume=resume,
+            time_budget=time_budget if resume else None,
+            on_event=printer,
+        )
+    except KeyboardInterrupt:
+        typer.echo(
+            f"stopped: finished trials are kept; continue with --resume --out {out}", err=True
+        )
+        raise
+    selection = run.read_json("selection.json")
+    if selection.get("round") is None:
+        typer.echo("no trial finished: nothing selected", err=True)
+        return
+    if export is not None:
+        source = run.round_dir(int(selection["round"])) / "candidate.py"
+        export.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        typer.echo(f"exported the winner to {export} (class {selection['class']})", err=True)
+    if heldout and not run.file("heldout.json").is_file():
+        evaluate_heldout_curves(run, seeds=heldout_seeds, on_event=printer)
+    if run.file("heldout.json").is_file():
+        from autotts.discovery.optimizer.heldout import mean_curves, summary_lines
+
+        payload = run.read_json("heldout.json")
+        typer.echo("held-out (mean over files, reference protocol):")
+        for line in summary_lines(payload):
+            typer.echo(f"  {line}")
+        if plot is not None:
+            from autotts.report.plots import plot_curves
+
+            label = f"search winner (trial {selection['trial']}, β = 0…1)"
+            plot_curves(
+                mean_curves(payload, label), plot, title="held-out: AIME25 + HMMT25, 4 models"
+            )
+            typer.echo(f"wrote {plot}", err=True)
+    typer.echo(
+        f"selected trial {selection['trial']} (rounds/{int(selection['round']):04d}/candidate.py:"
+        f"{selection['class']}); 'autotts report {out}' writes the page"
+    )
+
+
+def _fixed_parts(items: list[str] | None) -> dict[str, str]:
+    """``["widen=trend", "stop=momentum"]`` (or comma-separated) → ``{"widen": "trend", ...}``."""
+    from autotts.controllers.composable import PART_CHOICES
+    from autotts.discovery.optimizer.space import DEPTHS
+    from autotts.errors import UnknownName, UsageError
+
+    choices = {**PART_CHOICES, "depth": DEPTHS}
+    fixed: dict[str, str] = {}
+    for item in split_names(items):
+        slot, sep, part = item.partition("=")
+        if not sep:
+            raise UsageError(f"--fix-parts takes SLOT=PART, got {item!r}")
+        if slot not in choices:
+            raise UnknownName("part slot", slot, choices)
+        if part not in choices[slot]:
+            raise UnknownName(f"{slot} part", part, choices[slot])
+        fixed[slot] = part
+    return fixed
+
+
+def optimize_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (created; see --resume)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    models: list[str] | None = typer.Option(None, "--models", help="Models (default: all four)."),
+    search_benchmarks: list[str] | None = typer.Option(
+        None, "--search-benchmarks", help="Search set benchmarks (default: aime24)."
+    ),
+    heldout_benchmarks: list[str] | None = typer.Option(
+        None, "--heldout-benchmarks", help="Held-out benchmarks (default: aime25, hmmt25)."
+    ),
+    sampler: str = typer.Option("tpe", "--sampler", help="tpe, cmaes, nsga2 or random."),
+    seed: int = typer.Option(0, "--seed", help="Sampler seed (worker w uses seed*1000+w)."),
+    time_budget: float | None = typer.Option(
+        None, "--time-budget", help="Seconds of search (default 1800; with --resume: more)."
+    ),
+    search_seeds: int = typer.Option(
+        10, "--search-seeds", min=1, help="Reference-protocol shuffle seeds during the search."
+    ),
+    betas: str = typer.Option("0,0.25,0.5,0.75,1", "--betas", help="β grid of every trial."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Trial processes."),
+    trials_per_round: int = typer.Option(25, "--trials-per-round", min=1, help="Trials a round."),
+    patience: int = typer.Option(
+        400, "--patience", min=1, help="Stop after this many trials without validation gain."
+    ),
+    part_penalty: float = typer.Option(
+        0.1, "--part-penalty", min=0.0, help="Accuracy points charged per active part."
+    ),
+    objective: str = typer.Option(
+        "split",
+        "--objective",
+        help="split: fit questions, winner by held-back validation questions; bootstrap: all "
+        "search questions, scored by the 25th percentile of a question bootstrap.",
+    ),
+    fix_parts: list[str] | None = typer.Option(
+        None, "--fix-parts", help="Hold parts fixed, e.g. widen=trend,prune=pool."
+    ),
+    export: Path | None = typer.Option(None, "--export", help="Write the winner's file here."),
+    heldout: bool = typer.Option(
+        True, "--heldout/--no-heldout", help="Evaluate the winner on the held-out files."
+    ),
+    heldout_seeds: int = typer.Option(100, "--heldout-seeds", min=1, help="Held-out seeds."),
+    plot: Path | None = typer.Option(None, "--plot", help="Held-out curves vs CMC and SC."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Search composed controllers and their β schedules with a numerical optimiser (Optuna).
+
+    Objective (search set only): mean accuracy gain over CMC at CMC's β=0.5 and β=1.0
+    token budgets, on the fit questions; the winner is chosen by held-back validation
+    questions. Needs: pip install 'autotts[optimize]'.
+
+    Example: autotts optimize --out run --data ../shared/data/replay --time-budget 1800
+    --export winner.py
+    """
+    optimize(
+        out,
+        resume=resume,
+        data=data,
+        models=models,
+        search_benchmarks=search_benchmarks,
+        heldout_benchmarks=heldout_benchmarks,
+        sampler=sampler,
+        seed=seed,
+        time_budget=time_budget,
+        search_seeds=search_seeds,
+        betas=betas,
+        workers=workers,
+        trials_per_round=trials_per_round,
+        patience=patience,
+        part_penalty=part_penalty,
+        objective=objective,
+        fix_parts=fix_parts,
+        export=export,
+        heldout=heldout,
+        heldout_seeds=heldout_seeds,
+        plot=plot,
+        quiet=quiet,
+    )

@@ -1,0 +1,254 @@
+"""A controller assembled from interchangeable parts: the plain, episode-at-a-time version.
+
+This file uses only the public API (``from autotts import ...`` in an exported
+file), so an exported winner is this file plus its
+β schedule (see :mod:`autotts.discovery.optimizer.export`). Every episode is a
+loop of rounds; in each round the parts act in this fixed order:
+
+1. **pool**: the completed answers are voted (``vote``) and the Beta confidence of
+   their two highest counts is smoothed by an EMA (kept for ``T_ema`` rounds);
+2. **prune = "pool"**: after warm-up, branches whose latest answer disagrees with
+   the pool's winner for ``patience`` rounds are dropped (keeping at least two);
+3. **depth**: ``"burst"`` reads every live branch, most-read first, ``burst_aligned``
+   probes if it agrees with the pool's winner (after warm-up) else ``burst_other``;
+   with ``"full"`` a branch is read to its end when it is opened and nothing is left here;
+4. the pool is re-voted and the EMA entry of this round replaced;
+5. **prune = "latest"**: after warm-up, live branches that disagree with the
+   majority of the latest answers for ``patience`` rounds are dropped;
+6. **stop**: ``"momentum"`` (EMA ≥ threshold and not falling by more than
+   ``delta_slack``), ``"confidence"`` (instant confidence > threshold), ``"window"``
+   (the branches opened since the last check finished unanimous), ``"stable"`` (the
+   latest answers' majority unchanged for ``T_stable`` rounds) or ``"never"``;
+7. the episode ends when no branch is live and no more can be opened;
+8. **widen**: ``"trend"`` opens ``widen_burst`` branches while the EMA is not
+   rising and below threshold, ``"always"`` opens them every round, ``"never"`` does not.
+
+The answer (``vote``): ``"completed"``, the majority of finished branches (ties: the
+first finished); ``"short"``, the same with each vote weighted by
+``(1 + length/Δ) ** -short_power`` (rounded to integers), because on these data
+shorter trajectories are right more often; ``"latest"``, the majority of the
+latest answers of branches not pruned. The hand-written built-ins are particular
+settings of these parts (:mod:`autotts.controllers.composable.builtins`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+# Exported files replace these imports with: from autotts import Controller, Session, ...
+# (inside the package the top-level import would be circular).
+from autotts.controllers.base import Controller
+from autotts.controllers.voting import beta_confidence, majority, vote_stats
+
+if TYPE_CHECKING:
+    from autotts.env.session import Session
+
+__all__ = ["Knobs", "PartsController", "length_weights"]
+
+#: Lengths (in probe intervals) beyond this share the last weight.
+MAX_LENGTH_UNITS = 400
+
+
+def length_weights(power: float) -> list[int]:
+    """Integer vote weight of a branch ``k`` probe intervals long, for ``k`` = 0 … MAX.
+
+    Integers keep weighted tallies exact, so any implementation breaks ties alike.
+    """
+    return [max(1, round(65536.0 * (1.0 + k) ** -power)) for k in range(MAX_LENGTH_UNITS + 1)]
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Every setting of a composed controller at one β (parts and their numbers)."""
+
+    widen: str = "trend"  # never | trend | always
+    depth: str = "burst"  # burst | full
+    prune: str = "pool"  # never | pool | latest
+    stop: str = "momentum"  # never | momentum | confidence | window | stable
+    vote: str = "completed"  # completed | short | latest
+    n_init: int = 2
+    max_branches: int = 64
+    widen_burst: int = 1
+    trend_thresh: float = 0.04
+    burst_aligned: int = 1
+    burst_other: int = 1
+    patience: int = 3
+    warm_up: int = 2
+    T_ema: int = 2
+    ema_alpha: float = 0.7
+    conf_thresh: float = 0.85
+    delta_slack: float = 0.04
+    min_complete: int = 2
+    T_stable: int = 40
+    short_power: float = 0.0
+    max_rounds: int = 500
+
+
+class _Branch:
+    __slots__ = ("disagree", "dropped", "finished", "index", "latest", "probes", "spent")
+
+    def __init__(self, index: int, latest: str, finished: bool, spent: float) -> None:
+        self.index = index
+        self.latest = latest
+        self.finished = finished
+        self.dropped = False
+        self.probes = 0
+        self.disagree = 0
+        self.spent = spent  # tokens this branch has cost so far
+
+    @property
+    def live(self) -> bool:
+        return not (self.finished or self.dropped)
+
+
+class PartsController(Controller):
+    """A controller whose behaviour at β is the :class:`Knobs` that ``knobs_at(β)`` returns.
+
+    Subclasses define :meth:`knobs_at` (the β schedule); it must be monotone in spend.
+    """
+
+    name = "parts"
+
+    def __init__(self, beta: float = 0.5) -> None:
+        if not 0.0 <= float(beta) <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.beta = float(beta)
+        self.knobs = self.knobs_at(self.beta)
+
+    def knobs_at(self, beta: float) -> Knobs:
+        """The β schedule: settings of every part at ``beta``."""
+        return Knobs()
+
+    def params(self) -> dict[str, Any]:
+        return {"beta": self.beta, **asdict(self.knobs)}
+
+    def solve(self, session: Session) -> str | None:
+        k = self.knobs
+        weights = length_weights(k.short_power) if k.vote == "short" else []
+        branches: list[_Branch] = []
+        completed: list[_Branch] = []  # in the order they finished
+
+        def open_branches(count: int) -> list[_Branch]:
+            opened: list[_Branch] = []
+            for _ in range(count):
+                if len(branches) >= k.max_branches or not session.can_branch:
+                    break
+                before = session.tokens_used
+                if k.depth == "full":
+                    answer = session.full_read()
+                    slot, finished = session.branches_opened - 1, True
+                else:
+                    answer, slot, finished = session.probe_new()
+                br = _Branch(slot, answer, finished, session.tokens_used - before)
+                branches.append(br)
+                opened.append(br)
+                if finished:
+                    completed.append(br)
+            return opened
+
+        def pool() -> tuple[str | None, float]:
+            answers = [br.latest for br in completed]
+            winner, top1, top2 = vote_stats(answers)
+            if k.vote == "short" and answers:
+                tally: dict[str, int] = {}
+                for br in completed:
+                    units = min(MAX_LENGTH_UNITS, int(br.spent // session.probe_freq))
+                    tally[br.latest] = tally.get(br.latest, 0) + weights[units]
+                best = max(tally.values())
+                winner = next(a for a in answers if tally[a] == best)
+            return winner, beta_confidence(top1, top2)
+
+        def latest_majority() -> str | None:
+            return majority([br.latest for br in branches if not br.dropped])
+
+        def answer() -> str | None:
+            if k.vote != "latest" and completed:
+                return pool()[0]
+            return latest_majority()
+
+        window = open_branches(k.n_init)
+        if not branches:
+            return None
+        ema, history = 0.0, []
+        stable, prev = 0, None
+        for rnd in range(k.max_rounds):
+            warm = rnd >= k.warm_up
+            # 1. pool confidence, smoothed
+            winner, conf = pool()
+            ema = (1.0 - k.ema_alpha) * ema + k.ema_alpha * conf
+            history.append(ema)
+            del history[: -k.T_ema]
+            # 2. drop branches that keep disagreeing with the pool's winner
+            if k.prune == "pool" and warm and winner is not None:
+                live = [br for br in branches if br.live]
+                for br in live:
+                    br.disagree = br.disagree + 1 if br.latest != winner else 0
+                stale = sorted(
+                    (br for br in live if br.disagree >= k.patience), key=lambda br: -br.disagree
+                )
+                for br in stale[: max(0, len(live) - 2)]:
+                    br.dropped = True
+            # 3. depth
+            for br in sorted((br for br in branches if br.live), key=lambda br: -br.probes):
+                aligned = warm and winner is not None and br.latest == winner
+                for _ in range(k.burst_aligned if aligned else k.burst_other):
+                    before = session.tokens_used
+                    br.latest, br.finished = session.probe_more(br.index)
+                    br.spent += session.tokens_used - before
+                    br.probes += 1
+                    if br.finished:
+                        completed.append(br)
+                        break
+            # 4. re-vote with the round's evidence
+            winner, conf = pool()
+            ema = (1.0 - k.ema_alpha) * ema + k.ema_alpha * conf
+            history[-1] = ema
+            delta = history[-1] - history[0] if len(history) >= 2 else 0.0
+            # 5. drop branches that keep disagreeing with the latest answers' majority
+            leader = latest_majority()
+            if k.prune == "latest" and warm:
+                active = [br for br in branches if not br.dropped]
+                if len(active) > 1:
+                    for br in active:
+                        if not br.finished:
+                            br.disagree = br.disagree + 1 if br.latest != leader else 0
+                    for br in active:
+                        if not br.finished and br.disagree >= k.patience:
+                            br.dropped = True
+                    leader = latest_majority()
+            # 6. stop
+            if k.stop == "momentum":
+                if (
+                    warm
+                    and len(completed) >= k.min_complete
+                    and ema >= k.conf_thresh
+                    and delta >= -k.delta_slack
+                ):
+                    return answer()
+            elif k.stop == "confidence":
+                if warm and len(completed) >= 2 and conf > k.conf_thresh:
+                    return answer()
+            elif k.stop == "window":
+                if window and all(br.finished for br in window):
+                    if len({br.latest for br in window}) == 1:
+                        return window[0].latest
+                    window = []
+            elif k.stop == "stable":
+                stable = stable + 1 if leader == prev else 0
+                prev = leader
+                if stable >= k.T_stable:
+                    return answer()
+            # 7. nothing left to read
+            can_open = len(branches) < k.max_branches and session.can_branch
+            if not any(br.live for br in branches) and not (k.widen == "always" and can_open):
+                break
+            # 8. widen
+            if k.widen == "always" or (
+                k.widen == "trend"
+                and rnd >= max(1, k.warm_up // 2)
+                and delta <= k.trend_thresh
+                and ema < k.conf_thresh
+            ):
+                window += open_branches(k.widen_burst)
+        return answer()

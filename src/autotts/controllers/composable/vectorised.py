@@ -1,0 +1,284 @@
+"""The composed controller over a whole batch of episodes (same parts, same order).
+
+A generalisation of :mod:`autotts.controllers.vectorised.cmc`: every episode runs
+the same round at the same time and each branch is a few integers (reads,
+probe_more calls, disagreement streak, flags). Ties in the completed pool go to
+the branch that finished first, so each finished branch carries a completion key
+that sorts like the episode-at-a-time append order (initial branches by opening
+order, then per round the depth pass, most-read first, then the widened ones).
+The test suite checks that this returns exactly what
+:meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
+from autotts.controllers.vectorised.tally import plurality, rank_within_rows
+from autotts.controllers.voting import confidence_table
+from autotts.data.records import NO_ANSWER
+from autotts.env.batch import BatchOutcome, EpisodeBatch
+
+__all__ = ["run_parts"]
+
+_ROUND_SPAN = 256  # completion keys: (round + 1) * span + position within the round
+_WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
+_RANK_SPAN = float(1 << 20)
+_NONE = -2  # "no previous leader": differs from every answer id and from NO_ANSWER
+
+_PER_ROW = (
+    "row", "running", "pool", "n_probes", "freq", "vocab", "final_vocab", "n_open",
+    "reads", "latest", "finished", "dropped", "probes", "disagree", "done_key", "ema",
+    "history", "winner", "conf", "leader", "prev", "stable", "wstart",
+)  # fmt: skip
+
+
+class _State:
+    """Per-episode arrays; stopped rows are dropped once a quarter of them stopped."""
+
+    def __init__(self, batch: EpisodeBatch, capacity: int, n_init: int, full: bool) -> None:
+        size = batch.size
+        self.row = np.arange(size)
+        self.running = np.ones(size, dtype=bool)
+        self.pool = np.ascontiguousarray(batch.branches[:, :capacity])
+        self.n_probes = batch.n_probes[self.pool]
+        self.freq = batch.probe_freq
+        self.vocab = batch.vocab
+        self.final_vocab = batch.final_vocab
+        self.cols = np.arange(capacity)[None, :]
+        opened = np.broadcast_to(self.cols < n_init, self.pool.shape)
+        self.n_open = np.full(size, n_init, dtype=np.int64)
+        first = self.n_probes + 1 if full else np.ones_like(self.n_probes)
+        self.reads = np.where(opened, first, 0)
+        self.latest = np.where(opened, batch.answer_after(self.pool, np.maximum(self.reads, 1)), 0)
+        self.finished = opened & (self.reads > self.n_probes)
+        self.dropped = np.zeros((size, capacity), dtype=bool)
+        self.probes = np.zeros((size, capacity), dtype=np.int64)
+        self.disagree = np.zeros((size, capacity), dtype=np.int64)
+        self.done_key = np.where(self.finished, self.cols, 0)
+        self.ema = np.zeros(size)
+        self.history = np.zeros((size, 0))
+        self.winner = np.full(size, NO_ANSWER, dtype=np.int64)
+        self.conf = np.zeros(size)
+        self.leader = np.full(size, NO_ANSWER, dtype=np.int64)
+        self.prev = np.full(size, _NONE, dtype=np.int64)
+        self.stable = np.zeros(size, dtype=np.int64)
+        self.wstart = np.zeros(size, dtype=np.int64)
+
+    def compact(self) -> None:
+        if self.running.sum() < 0.75 * self.running.size:
+            keep = self.running
+            for name in _PER_ROW:
+                setattr(self, name, getattr(self, name)[keep])
+
+    @property
+    def opened(self) -> np.ndarray:
+        return self.cols < self.n_open[:, None]
+
+    @property
+    def live(self) -> np.ndarray:
+        return self.opened & ~self.finished & ~self.dropped & self.running[:, None]
+
+
+def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
+    """Replay every episode of ``batch`` with the composed controller of settings ``k``."""
+    size = batch.size
+    answer = np.full(size, NO_ANSWER, dtype=np.int64)
+    cost = np.zeros(size)
+    seq_cost = np.zeros(size)
+    capacity = min(k.max_branches, batch.pool_size)
+    n_init = min(k.n_init, capacity)
+    if n_init <= 0:
+        return BatchOutcome(answer, cost, seq_cost)
+    full = k.depth == "full"
+    st = _State(batch, capacity, n_init, full)
+    table = confidence_table()
+    weights = np.asarray(length_weights(k.short_power), dtype=np.float64)
+    need_leader = k.prune == "latest" or k.stop == "stable" or k.vote == "latest"
+
+    def spent(r: np.ndarray) -> np.ndarray:
+        if full:
+            return np.where(st.opened[r], batch.tokens[st.pool[r]], 0)
+        return batch.cost_after(st.pool[r], st.reads[r], st.freq[r][:, None])
+
+    def recount(changed: Any) -> None:
+        """Winner and confidence of the completed pool, for the rows whose pool changed."""
+        r = np.flatnonzero(changed)
+        if not r.size:
+            return
+        latest, done, key = st.latest[r], st.finished[r], st.done_key[r]
+        winner, top1, top2 = plurality(latest, done, st.final_vocab[r], key)
+        if k.vote == "short":
+            units = np.minimum(MAX_LENGTH_UNITS, spent(r) // st.freq[r][:, None])
+            vocab = st.final_vocab[r]
+            ends = np.cumsum(vocab)
+            slots = np.where(done, (ends - vocab)[:, None] + latest, 0)
+            votes = np.bincount(slots[done], weights=weights[units][done], minlength=int(ends[-1]))
+            score = np.where(done, votes[slots] * _RANK_SPAN - key, -1.0)
+            pick = latest[np.arange(r.size), np.argmax(score, axis=1)]
+            winner = np.where(top1 > 0, pick, NO_ANSWER)
+        st.winner[r] = winner
+        st.conf[r] = table[top1, top2]
+
+    def latest_leader(rows: Any) -> None:
+        r = np.flatnonzero(rows)
+        if r.size:
+            counted = st.opened[r] & ~st.dropped[r]
+            st.leader[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
+
+    def result() -> np.ndarray:
+        """The answer each row would give now (``vote``)."""
+        if k.vote == "latest":
+            leader: np.ndarray = st.leader.copy()
+            return leader
+        out: np.ndarray = st.winner.copy()
+        r = np.flatnonzero(out == NO_ANSWER)
+        if r.size:
+            counted = st.opened[r] & ~st.dropped[r]
+            out[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
+        return out
+
+    def settle(stop: np.ndarray, value: np.ndarray) -> None:
+        r = np.flatnonzero(stop)
+        if not r.size:
+            return
+        charged = spent(r)
+        answer[st.row[r]] = value[r]
+        cost[st.row[r]] = charged.sum(axis=1)
+        seq_cost[st.row[r]] = charged.max(axis=1)
+        st.running[r] = False
+
+    recount(st.finished.any(axis=1))
+    a = k.ema_alpha
+    for rnd in range(k.max_rounds):
+        st.compact()
+        if not st.running.any():
+            break
+        warm = rnd >= k.warm_up
+        # 1. smoothed pool confidence
+        winner = st.winner
+        has_winner = winner != NO_ANSWER
+        st.ema = (1.0 - a) * st.ema + a * st.conf
+        st.history = np.concatenate([st.history, st.ema[:, None]], axis=1)[:, -k.T_ema :]
+
+        # 2. drop branches that keep disagreeing with the pool's winner
+        if k.prune == "pool" and warm and has_winner.any():
+            judged = st.live & has_winner[:, None]
+            agree = st.latest == winner[:, None]
+            st.disagree = np.where(judged, np.where(agree, 0, st.disagree + 1), st.disagree)
+            stale = judged & (st.disagree >= k.patience)
+            if stale.any():
+                allowed = np.maximum(0, judged.sum(axis=1) - 2)
+                over = np.flatnonzero(stale.sum(axis=1) > allowed)
+                if over.size:
+                    key = np.where(stale[over], -st.disagree[over] * 1024 + st.cols, 1 << 40)
+                    stale[over] &= rank_within_rows(key) < allowed[over, None]
+                st.dropped |= stale
+
+        # 3. depth pass
+        if not full:
+            live = st.live
+            if warm:
+                aligned = (st.latest == winner[:, None]) & has_winner[:, None]
+                burst = np.where(aligned, k.burst_aligned, k.burst_other)
+            else:
+                burst = np.full_like(st.reads, k.burst_other)
+            step = np.where(live, np.minimum(burst, st.n_probes + 1 - st.reads), 0)
+            probes_before = st.probes
+            st.reads = st.reads + step
+            st.probes = st.probes + step
+            moved = np.flatnonzero(step)
+            st.latest.reshape(-1)[moved] = batch.answer_after(
+                st.pool.reshape(-1)[moved], st.reads.reshape(-1)[moved]
+            )
+            newly = live & (st.reads > st.n_probes)
+            changed = newly.any(axis=1)
+            if changed.any():
+                st.finished |= newly
+                position = np.zeros_like(st.reads)
+                several = np.flatnonzero(newly.sum(axis=1) > 1)
+                if several.size:
+                    key = np.where(live[several], -probes_before[several] * 1024 + st.cols, 1 << 40)
+                    position[several] = rank_within_rows(key)
+                st.done_key = np.where(newly, (rnd + 1) * _ROUND_SPAN + position, st.done_key)
+                recount(changed)
+
+        # 4. re-smooth with the round's evidence, replacing this round's entry
+        st.ema = (1.0 - a) * st.ema + a * st.conf
+        st.history[:, -1] = st.ema
+        delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0 * st.ema
+
+        # 5. drop branches that keep disagreeing with the latest answers' majority
+        if need_leader:
+            latest_leader(st.running)
+        if k.prune == "latest" and warm:
+            active = st.opened & ~st.dropped
+            judged = active & ~st.finished & ((active.sum(axis=1) > 1) & st.running)[:, None]
+            off = st.latest != st.leader[:, None]
+            st.disagree = np.where(judged, np.where(off, st.disagree + 1, 0), st.disagree)
+            newly = judged & (st.disagree >= k.patience)
+            if newly.any():
+                st.dropped |= newly
+                latest_leader(newly.any(axis=1))
+
+        # 6. stop
+        n_done = st.finished.sum(axis=1)
+        if k.stop == "momentum" and warm:
+            gate = (
+                st.running
+                & (n_done >= k.min_complete)
+                & (st.ema >= k.conf_thresh)
+                & (delta >= -k.delta_slack)
+            )
+            settle(gate, result())
+        elif k.stop == "confidence" and warm:
+            settle(st.running & (n_done >= 2) & (st.conf > k.conf_thresh), result())
+        elif k.stop == "window":
+            window = st.opened & (st.cols >= st.wstart[:, None])
+            check = st.running & window.any(axis=1) & ~(window & ~st.finished).any(axis=1)
+            first = st.latest[np.arange(st.row.size), np.minimum(st.wstart, st.cols.size - 1)]
+            unanimous = check & ~(window & (st.latest != first[:, None])).any(axis=1)
+            st.wstart = np.where(check & ~unanimous, st.n_open, st.wstart)
+            settle(unanimous, first)
+        elif k.stop == "stable":
+            st.stable = np.where(st.leader == st.prev, st.stable + 1, 0)
+            st.prev = st.leader.copy()
+            settle(st.running & (st.stable >= k.T_stable), result())
+
+        # 7. nothing left to read
+        exhausted = st.running & ~st.live.any(axis=1)
+        if k.widen == "always":
+            exhausted &= st.n_open >= capacity
+        settle(exhausted, result())
+
+        # 8. widen
+        if k.widen == "always":
+            widen = st.running.copy()
+        elif k.widen == "trend" and rnd >= max(1, k.warm_up // 2):
+            widen = st.running & (delta <= k.trend_thresh) & (st.ema < k.conf_thresh)
+        else:
+            continue
+        grew = np.zeros(st.row.size, dtype=bool)
+        for j in range(k.widen_burst):
+            r = np.flatnonzero(widen & (st.n_open < capacity))
+            if not r.size:
+                break
+            c = st.n_open[r]
+            reads = st.n_probes[r, c] + 1 if full else np.ones(r.size, dtype=np.int64)
+            st.reads[r, c] = reads
+            st.latest[r, c] = batch.answer_after(st.pool[r, c], reads)
+            done_now = st.n_probes[r, c] < reads
+            st.finished[r, c] = done_now
+            st.done_key[r, c] = (rnd + 1) * _ROUND_SPAN + _WIDEN_OFFSET + j
+            st.n_open[r] += 1
+            grew[r[done_now]] = True
+        recount(grew)
+    still = st.running
+    if still.any():
+        if need_leader:
+            latest_leader(still)
+        settle(still, result())
+    return BatchOutcome(answer, cost, seq_cost)

@@ -1,0 +1,1 @@
+"""LLM-free discovery: a numerical optimiser over composed controllers and β schedules."""

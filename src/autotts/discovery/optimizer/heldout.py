@@ -1,0 +1,221 @@
+"""Held-out curves of the optimiser's winner against CMC and SC, with paired bootstrap gains.
+
+The only place an optimiser run reads held-out files, and only after
+``selection.json`` exists. Everything uses the reference protocol (100 shuffle
+seeds by default). Reported, averaged over the held-out files:
+
+* the winner's and CMC's curves on a β grid, SC's on its budgets 1…64;
+* at each of CMC's operating points (β = 0.5, 1.0): the winner at the β the
+  *search set* chose for that budget, and every grid β whose held-out tokens are
+  within CMC's; for each, the accuracy gain with a paired bootstrap 95 % interval
+  over questions (questions resampled per file, 10,000 draws, seed 0);
+* the share of SC@64's tokens at which the curve first reaches SC@64's accuracy
+  (linear interpolation between grid points).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.base import Controller
+from autotts.controllers.composable import BetaSchedule, Composed
+from autotts.controllers.registry import ControllerSpec, build
+from autotts.discovery.rundir import RunDir
+from autotts.discovery.settings import DiscoverySettings
+from autotts.errors import UsageError
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.runner import EpisodeTable, run_episodes
+
+__all__ = ["Curve", "bootstrap_gain", "evaluate_heldout_curves", "heldout_curves", "sc64_share"]
+
+GRID = [round(0.1 * i, 10) for i in range(11)]
+SC_GRID = [round(0.1 * i, 10) for i in range(11)]
+Event = Callable[[dict[str, Any]], None]
+#: (β, per-file episode tables) for one method
+Curve = list[tuple[float, list[EpisodeTable]]]
+
+
+def heldout_curves(
+    make: Callable[[float], Controller],
+    refs: Sequence[DataRef],
+    betas: Sequence[float],
+    seeds: int,
+    tick: Callable[[], None] | None = None,
+) -> Curve:
+    protocol = ReferenceProtocol(seeds=seeds)
+    out: Curve = []
+    for beta in betas:
+        tables = []
+        for ref in refs:
+            tables.append(run_episodes(make(beta), load_data(ref), protocol))
+            if tick:
+                tick()
+        out.append((beta, tables))
+    return out
+
+
+def _mean(tables: list[EpisodeTable]) -> tuple[float, float, float]:
+    acc = float(np.mean([100.0 * t.correct.mean() for t in tables]))
+    tok = float(np.mean([t.cost.mean() for t in tables]))
+    seq = float(np.mean([t.sequential_cost.mean() for t in tables]))
+    return acc, tok, seq
+
+
+def bootstrap_gain(
+    a: list[EpisodeTable], b: list[EpisodeTable], draws: int = 10_000, seed: int = 0
+) -> dict[str, Any]:
+    """Mean accuracy gain (points) of ``a`` over ``b`` and its paired bootstrap 95 % interval."""
+    rng = np.random.default_rng(seed)
+    diffs = [100.0 * (x.correct.mean(axis=0) - y.correct.mean(axis=0)) for x, y in zip(a, b)]
+    gain = float(np.mean([d.mean() for d in diffs]))
+    boot = np.zeros(draws)
+    for d in diffs:
+        picks = rng.integers(0, d.size, size=(draws, d.size))
+        boot += d[picks].mean(axis=1)
+    boot /= len(diffs)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"gain": gain, "ci95": [float(low), float(high)], "p_not_positive": float(
+        (boot <= 0).mean())}  # fmt: skip
+
+
+def sc64_share(curve: Curve, sc64: list[EpisodeTable]) -> float | None:
+    """Share of SC@64's mean tokens at which ``curve`` first reaches SC@64's mean accuracy."""
+    target_acc, target_tok, _ = _mean(sc64)
+    pts = sorted(_mean(tables)[:2][::-1] for _, tables in curve)  # (tokens, accuracy)
+    for (t0, a0), (t1, a1) in itertools.pairwise(pts):
+        if a0 >= target_acc:
+            return t0 / target_tok
+        if a1 >= target_acc:
+            t = t0 + (t1 - t0) * (target_acc - a0) / (a1 - a0)
+            return t / target_tok
+    if pts and pts[0][1] >= target_acc:
+        return pts[0][0] / target_tok
+    return None
+
+
+def evaluate_heldout_curves(
+    run: RunDir, *, seeds: int = 100, on_event: Event | None = None
+) -> dict[str, Any]:
+    """Evaluate the selection on the run's held-out files; writes and returns ``heldout.json``."""
+    if not run.file("selection.json").is_file():
+        raise UsageError("held-out files are evaluated only after selection.json exists")
+    selection = run.read_json("selection.json")
+    if selection.get("round") is None:
+        raise UsageError("the run selected no controller")
+    refs = DiscoverySettings.from_run_json(run.settings()).heldout
+    if not refs:
+        raise UsageError("the run has no held-out files")
+    schedule = BetaSchedule.from_dict(selection["schedule"])
+    payload = compare_on(refs, lambda b: Composed(schedule, b), selection, seeds, on_event)
+    payload["selection"] = {k: selection[k] for k in ("round", "beta", "rule", "trial")}
+    run.write_json("heldout.json", payload)
+    return payload
+
+
+def compare_on(
+    refs: Sequence[DataRef],
+    make: Callable[[float], Controller],
+    selection: dict[str, Any],
+    seeds: int,
+    on_event: Event | None = None,
+    label: str = "winner",
+) -> dict[str, Any]:
+    """The winner vs CMC and SC on ``refs``: points, operating-point gains, SC@64 share."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_event:
+            on_event({"phase": "heldout", "done": done[0], "total": total})
+
+    # the β the search chose for each budget are evaluated too, beside the grid
+    chosen = selection.get("betas_at_cmc_budgets", {})
+    grid = sorted(set(GRID) | {float(b) for b in chosen.values()})
+    total = len(refs) * (len(grid) + len(GRID) + len(SC_GRID))
+    curves = {
+        label: heldout_curves(make, refs, grid, seeds, tick),
+        "cmc": heldout_curves(lambda b: build(ControllerSpec("cmc", b)), refs, GRID, seeds, tick),
+        "sc": heldout_curves(lambda b: build(ControllerSpec("sc", b)), refs, SC_GRID, seeds, tick),
+    }
+    points = []
+    for method, curve in curves.items():
+        for beta, tables in curve:
+            for ref, t in zip(refs, tables):
+                per_q = 100.0 * t.correct.mean(axis=0)
+                half = 1.96 * float(per_q.std(ddof=1)) / np.sqrt(per_q.size)
+                acc = 100.0 * float(t.correct.mean())
+                points.append({
+                    "method": method, "model": ref.model, "benchmark": ref.benchmark,
+                    "beta": beta, "accuracy": acc, "accuracy_ci95": [acc - half, acc + half],
+                    "tokens": float(t.cost.mean()), "seq_tokens": float(t.sequential_cost.mean()),
+                })  # fmt: skip
+    by_beta = {m: dict(c) for m, c in curves.items()}
+    gains = []
+    for cmc_beta in (0.5, 1.0):
+        ref_tables = by_beta["cmc"][cmc_beta]
+        ref_acc, ref_tok, _ = _mean(ref_tables)
+        rows = []
+        for beta, tables in curves[label]:
+            acc, tok, _ = _mean(tables)
+            search_choice = abs(float(chosen.get(str(cmc_beta), -1)) - beta) < 1e-9
+            if tok <= ref_tok or search_choice:
+                rows.append({"beta": beta, "accuracy": acc, "tokens": tok,
+                             "within_budget": tok <= ref_tok, "search_choice": search_choice,
+                             **bootstrap_gain(tables, ref_tables)})  # fmt: skip
+        gains.append({"cmc_beta": cmc_beta, "cmc_accuracy": ref_acc, "cmc_tokens": ref_tok,
+                      "candidates": rows})  # fmt: skip
+    sc64 = by_beta["sc"][1.0]
+    return {
+        "protocol": ReferenceProtocol(seeds=seeds).to_dict(),
+        "files": [load_data(r).provenance() for r in refs],
+        "points": points,
+        "mean": {
+            m: [
+                dict(zip(("beta", "accuracy", "tokens", "seq_tokens"), (b, *_mean(t))))
+                for b, t in c
+            ]
+            for m, c in curves.items()
+        },
+        "gains": gains,
+        "sc64": dict(zip(("accuracy", "tokens"), _mean(sc64)[:2])),
+        "sc64_share": {m: sc64_share(curves[m], sc64) for m in (label, "cmc")},
+    }
+
+
+def summary_lines(payload: dict[str, Any], label: str = "winner") -> list[str]:
+    """A held-out comparison in a few lines (what ``autotts optimize`` prints)."""
+    lines = []
+    for g in payload["gains"]:
+        lines.append(
+            f"CMC β={g['cmc_beta']:g}: {g['cmc_accuracy']:.2f}% at {g['cmc_tokens'] / 1000:.0f}k"
+        )
+        for c in g["candidates"]:
+            tags = [t for t, on in (("search-chosen β", c["search_choice"]),
+                                    ("within budget", c["within_budget"])) if on]  # fmt: skip
+            lines.append(
+                f"  {label} β={c['beta']:g}: {c['accuracy']:.2f}% at {c['tokens'] / 1000:.0f}k, "
+                f"gain {c['gain']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}] "
+                f"({', '.join(tags)})"
+            )
+    sc = payload["sc64"]
+    lines.append(f"SC@64: {sc['accuracy']:.2f}% at {sc['tokens'] / 1000:.0f}k")
+    for method, share in payload["sc64_share"].items():
+        text = "never" if share is None else f"{100 * share:.0f}% of its tokens"
+        lines.append(f"  {method} reaches SC@64's accuracy at {text}")
+    return lines
+
+
+def mean_curves(
+    payload: dict[str, Any], winner: str = "winner"
+) -> dict[str, list[tuple[float, float]]]:
+    """``{method: [(tokens, accuracy), ...]}`` of the file-averaged held-out curves."""
+    names = {"winner": winner, "cmc": "CMC (β = 0…1)", "sc": "SC@n (n = 1…64)"}
+    return {
+        names.get(m, m): [(p["tokens"], p["accuracy"]) for p in pts]
+        for m, pts in payload["mean"].items()
+    }

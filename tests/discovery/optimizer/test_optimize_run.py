@@ -1,0 +1,99 @@
+"""``autotts optimize`` end to end on the synthetic store, as real processes:
+a run killed with SIGKILL (the whole process group) resumes without losing or
+double-counting rounds, selects, exports a loadable file and writes held-out curves."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autotts.controllers.registry import load_controller_class
+
+CLI = [sys.executable, "-m", "autotts.cli.main"]
+FAST = ["--data", "synthetic", "--search-seeds", "2", "--trials-per-round", "2", "--workers", "2"]
+
+
+def _index(run: Path) -> list[dict[str, object]]:
+    path = run / "index.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [*CLI, "optimize", "--out", str(run), *FAST, "--time-budget", "120", "--no-heldout"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 100
+    while len(_index(run)) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)  # parent and workers at once, like a power cut
+    process.communicate(timeout=30)
+    before = _index(run)
+    assert len(before) >= 2, "no round was written before the kill"
+
+    export = tmp_path / "winner.py"
+    done = subprocess.run(
+        [*CLI, "optimize", "--out", str(run), "--resume", "--time-budget", "6",
+         "--export", str(export), "--heldout-seeds", "2"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "trials" in done.stderr  # progress lines with the frontier
+
+    index = _index(run)
+    assert [e["round"] for e in index] == list(range(len(index)))  # no round twice
+    ranges = [e["trials"] for e in index if e.get("trials")]
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))  # trials never in two rounds
+    assert index[: len(before)] == before  # finished rounds untouched by the resume
+    selection = json.loads((run / "selection.json").read_text())
+    assert selection["round"] == index[-1]["round"] and index[-1]["name"] == "opt-winner"
+    winner = run / "rounds" / f"{selection['round']:04d}"
+    assert json.loads((winner / "check.json").read_text())["verdict"] == "accepted"
+    assert export.read_text() == (winner / "candidate.py").read_text()
+    cls = load_controller_class(f"{export}:{selection['class']}")
+    assert cls(0.5).knobs.n_init >= 1
+
+    heldout = json.loads((run / "heldout.json").read_text())
+    assert {p["benchmark"] for p in heldout["points"]} == {"aime25", "hmmt25"}
+    assert {p["method"] for p in heldout["points"]} == {"winner", "cmc", "sc"}
+    assert [g["cmc_beta"] for g in heldout["gains"]] == [0.5, 1.0]
+    for key in ("round", "beta"):
+        assert key in heldout["selection"]
+
+
+def test_discover_with_optimizer_proposer_runs_the_optimizer(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [*CLI, "discover", "--proposer", "optimizer", "--out", str(run), "--data", "synthetic",
+         "--max-time", "15", "--workers", "1", "--heldout-seeds", "1", "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["mode"] == "optimizer" and meta["optimizer"]["time_budget"] == 15
+    assert (run / "selection.json").is_file() and (run / "heldout.json").is_file()
+
+
+def test_bad_sampler_is_a_one_line_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "optimize", "--out", str(tmp_path / "r"), "--data", "synthetic", "--sampler", "x"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "sampler" in done.stderr
