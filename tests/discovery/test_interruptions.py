@@ -35,8 +35,9 @@ def _snapshot(run: Path) -> dict[str, Any]:
         if path.is_dir() or rel == "run.json":
             continue
         text = path.read_text(encoding="utf-8").replace(str(run), "RUN")
-        if rel.endswith("round.json"):
-            files[rel] = {k: v for k, v in json.loads(text).items() if k not in VOLATILE}
+        data = json.loads(text) if rel.endswith(".json") else None
+        if isinstance(data, dict):  # round.json, check.json, ...: timings dropped
+            files[rel] = {k: v for k, v in data.items() if k not in VOLATILE}
         elif rel == "index.jsonl":
             files[rel] = [
                 {k: v for k, v in json.loads(line).items() if k not in VOLATILE}

@@ -33,13 +33,14 @@ settings of these parts (:mod:`autotts.controllers.composable.builtins`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 # Exported files replace these imports with: from autotts import Controller, Session, ...
 # (inside the package the top-level import would be circular).
 from autotts.controllers.base import Controller
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
+from autotts.errors import UnknownName
 
 if TYPE_CHECKING:
     from autotts.env.session import Session
@@ -110,11 +111,18 @@ class PartsController(Controller):
 
     name = "parts"
 
-    def __init__(self, beta: float = 0.5) -> None:
+    def __init__(self, beta: float = 0.5, **settings: Any) -> None:
+        """β sets every knob through :meth:`knobs_at`; ``settings`` (any field of
+        :class:`Knobs`, e.g. ``n_init=3``) override single ones afterwards."""
         if not 0.0 <= float(beta) <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {beta}")
         self.beta = float(beta)
-        self.knobs = self.knobs_at(self.beta)
+        knobs = self.knobs_at(self.beta)
+        names = [f.name for f in fields(Knobs)]
+        for key in settings:
+            if key not in names:
+                raise UnknownName(f"setting of {self.name}", key, names)
+        self.knobs = replace(knobs, **settings) if settings else knobs
 
     def knobs_at(self, beta: float) -> Knobs:
         """The β schedule: settings of every part at ``beta``."""
@@ -167,9 +175,21 @@ class PartsController(Controller):
                 return pool()[0]
             return latest_majority()
 
+        def finish(result: str | None, reason: str, why: str) -> str | None:
+            if session.tracing:  # one finish step on every return path, with its values
+                said = f"answer {result!r}" if result is not None else "answer none"
+                session.trace(
+                    "finish",
+                    goal="return final answer",
+                    output={"answer": result, "stop_reason": reason},
+                    decision=f"{said}: {why}",
+                )
+            return result
+
         window = open_branches(k.n_init)
         if not branches:
-            return None
+            return finish(None, "no branch", "0 branches could be opened")
+        stop_reason, why = "round limit", f"{k.max_rounds} rounds done"
         ema, history = 0.0, []
         stable, prev = 0, None
         for rnd in range(k.max_rounds):
@@ -225,23 +245,40 @@ class PartsController(Controller):
                     and ema >= k.conf_thresh
                     and delta >= -k.delta_slack
                 ):
-                    return answer()
+                    return finish(
+                        answer(),
+                        "confident",
+                        f"EMA {ema:.3f} >= {k.conf_thresh}, Δ {delta:+.3f} >= "
+                        f"{-k.delta_slack}, {len(completed)} complete >= {k.min_complete}",
+                    )
             elif k.stop == "confidence":
                 if warm and len(completed) >= 2 and conf > k.conf_thresh:
-                    return answer()
+                    return finish(
+                        answer(),
+                        "confident",
+                        f"confidence {conf:.3f} > {k.conf_thresh}, {len(completed)} complete",
+                    )
             elif k.stop == "window":
                 if window and all(br.finished for br in window):
                     if len({br.latest for br in window}) == 1:
-                        return window[0].latest
+                        return finish(
+                            window[0].latest,
+                            "unanimous window",
+                            f"all {len(window)} branches of the window agree",
+                        )
                     window = []
             elif k.stop == "stable":
                 stable = stable + 1 if leader == prev else 0
                 prev = leader
                 if stable >= k.T_stable:
-                    return answer()
+                    return finish(
+                        answer(), "stable", f"leader unchanged for {stable} >= {k.T_stable} rounds"
+                    )
             # 7. nothing left to read
             can_open = len(branches) < k.max_branches and session.can_branch
             if not any(br.live for br in branches) and not (k.widen == "always" and can_open):
+                stop_reason = "nothing left to read"
+                why = f"{len(branches)} branches opened, {len(completed)} finished"
                 break
             # 8. widen
             if k.widen == "always" or (
@@ -251,4 +288,4 @@ class PartsController(Controller):
                 and ema < k.conf_thresh
             ):
                 window += open_branches(k.widen_burst)
-        return answer()
+        return finish(answer(), stop_reason, why)
