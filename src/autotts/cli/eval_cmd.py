@@ -34,7 +34,6 @@ from autotts.evaluation.jobs import (
 )
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
-from autotts.evaluation.table import DISCOVERED_METHODS, TABLE_METHODS, table_jobs, table_rows
 from autotts.evaluation.trace_files import KEEP_CHOICES, TraceWriter, check_filter
 from autotts.report.tables import format_tokens, render_rows
 from autotts.sandbox import read_candidate
@@ -112,7 +111,6 @@ def _one_ref(data: str | None, model: str | None, benchmark: str | None) -> Any:
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("sweep")(sweep_command)
-    app.command("table")(table_command)
     app.command("controllers")(controllers_command)
 
 
@@ -370,103 +368,6 @@ def _varying_params(jobs: list[EvalJob], results: list[EvalResult]) -> list[str]
         ]
         shown.append(" ".join(f"{k}={r.params[k]}" for k in keys))
     return shown
-
-
-def table_command(
-    data: str | None = _DATA,
-    models: list[str] | None = typer.Option(
-        None, "--models", "-m", help="Only these models (repeatable or comma-separated)."
-    ),
-    benchmarks: list[str] | None = typer.Option(
-        None, "--benchmarks", "-B", help="Only these benchmarks (repeatable or comma-separated)."
-    ),
-    methods: list[str] | None = typer.Option(
-        None, "--methods", help=f"Only these rows, of: {', '.join(TABLE_METHODS)}."
-    ),
-    seeds: int = _TABLE_SEEDS,
-    answers: str = ANSWERS,
-    workers: int = _WORKERS,
-    as_json: bool = typer.Option(
-        False, "--json", help="JSON list of row objects, each with its provenance."
-    ),
-    as_markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
-    as_csv: bool = typer.Option(
-        False,
-        "--csv",
-        help="CSV with unabbreviated token counts and provenance columns (controller spec, "
-        "data SHA-256, protocol).",
-    ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
-    quiet: bool = _QUIET,
-    plot: Path | None = typer.Option(
-        None,
-        "--plot",
-        help="Also draw the scaling-curve grid (models × benchmarks; every β-scheduled "
-        "method swept over --plot-betas, the table's settings marked) to this .png/.svg/.pdf.",
-    ),
-    plot_betas: str = typer.Option(
-        "0:1:0.25",
-        "--plot-betas",
-        help="β values of the curves in --plot (start:stop:step or list).",
-    ),
-    discovered: bool = typer.Option(
-        False, "--discovered", help=f"Add the rows of: {', '.join(DISCOVERED_METHODS)}."
-    ),
-) -> None:
-    """Reproduce the published comparison table on every model × benchmark of the store.
-
-    Rows: SC@64, ASC, ESC, Parallel-Probe, CMC β=0.5 and CMC β=1.0, under the
-    reference protocol (100 shuffle seeds, string-equality scoring; --answers
-    equivalence merges mathematically equal answers for voting and scoring).
-
-    Accuracy is in percent, rounded to 2 decimals as published (in every format);
-    tokens and seq_tokens are average total tokens and average longest-branch tokens
-    per question (in thousands in text and Markdown, unabbreviated in --json and --csv).
-    """
-    if sum([as_json, as_markdown, as_csv]) > 1:
-        raise UsageError("choose one of --json, --markdown and --csv")
-    check_output_file(out, "--out")
-    chosen = dedupe(split_names(methods), "method")
-    for label in chosen:
-        if label not in TABLE_METHODS and label not in DISCOVERED_METHODS:
-            from autotts.errors import UnknownName
-
-            raise UnknownName("table method", label, {**TABLE_METHODS, **DISCOVERED_METHODS})
-    if discovered:
-        chosen = (chosen or list(TABLE_METHODS)) + list(DISCOVERED_METHODS)
-    refs = with_answers(data_refs(data, models, benchmarks), answers, workers)
-    protocol = protocol_from_name("reference", seeds=seeds)
-    jobs = table_jobs(refs, protocol, chosen or None)
-    table_ids = {id(job) for job in jobs}
-    if plot is not None:
-        from autotts.evaluation.curves import curve_jobs
-        from autotts.report.plots import check_figure_path
-
-        check_figure_path(plot)
-        jobs += curve_jobs(refs, protocol, parse_betas(plot_betas))
-    jobs, results, interrupted = _run_keeping_finished(
-        jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
-    )
-    if plot is not None:
-        from autotts.report.grid import plot_table_grid
-
-        shape = plot_table_grid(list(zip(jobs, results)), table_ids, plot, protocol.replicates)
-        typer.echo(f"wrote {plot}: a {shape[0]} × {shape[1]} grid (models × benchmarks)", err=True)
-    results = [r for job, r in zip(jobs, results) if id(job) in table_ids]
-    rows = table_rows(results)
-    if as_json:  # JSON rows carry the same provenance as CSV rows, as objects
-        provenance = [
-            {"controller": r.controller, "data_sha256": r.data["sha256"], "protocol": r.protocol}
-            for r in results
-        ]
-        write_output(to_json([{**row, **more} for row, more in zip(rows, provenance)]), out)
-    elif as_csv:  # CSV rows also carry what is needed to re-run them
-        extra = [r.provenance_columns() for r in results]
-        write_output(to_csv([{**row, **more} for row, more in zip(rows, extra)]), out)
-    else:
-        write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
-    if interrupted:
-        raise KeyboardInterrupt
 
 
 def _run_keeping_finished(

@@ -17,8 +17,10 @@ app = typer.Typer(
     name="autotts",
     help=(
         "Discover and evaluate test-time-scaling controllers on replayed reasoning "
-        "trajectories. Start with 'autotts table --data synthetic', or fetch the public "
-        "replay files with 'autotts data download'."
+        "trajectories. Start with 'autotts table --data synthetic' or a short search, "
+        "'autotts discover --out run --data synthetic --candidates examples/candidates'; "
+        "fetch the public replay files with 'autotts data download'; 'autotts guide' "
+        "explains how to write a controller."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -54,10 +56,12 @@ def _register() -> None:
         guide_cmd,
         live_cmd,
         optimize_cmd,
+        table_cmd,
     )
 
     app.add_typer(data_cmd.app, name="data")
     eval_cmd.register(app)
+    table_cmd.register(app)
     check_cmd.register(app)
     discover_cmd.register(app)
     explain_cmd.register(app)

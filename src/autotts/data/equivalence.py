@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import re
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from autotts.atomic import write_atomic
 from autotts.data.records import NO_ANSWER, ReplayQuestion, ReplaySet
 from autotts.errors import UsageError
 
@@ -298,12 +298,4 @@ def _verified(a: str, b: str) -> bool:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))

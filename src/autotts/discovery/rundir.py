@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from autotts.atomic import write_atomic
 from autotts.errors import UsageError
 
 __all__ = ["RunDir", "write_json_atomic", "write_text_atomic"]
@@ -28,19 +28,9 @@ ROUND_SUMMARY = "round.json"
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are for people to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, and
+    flushed to disk before the rename: a run folder must survive a machine crash."""
+    write_atomic(path, text.encode("utf-8"), durable=True)
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

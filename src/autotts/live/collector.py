@@ -23,12 +23,12 @@ import asyncio
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from autotts.atomic import write_atomic
 from autotts.errors import UsageError
 from autotts.live.answers import parse_answer
 from autotts.live.client import CompletionClient
@@ -237,12 +237,4 @@ def _write_outputs(out: Path, settings: dict[str, Any], records: list[dict[str, 
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
