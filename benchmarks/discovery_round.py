@@ -7,7 +7,8 @@ which — like every proposed controller — runs episode by episode through the
 session API) over the default search set (AIME24 × the four models) and β grid
 (0, 0.1, …, 1: 11 values) under the reference protocol with 100 seeds: 44
 evaluations of 3,000 episodes each, exactly what ``autotts discover`` runs per
-accepted round. It prints the wall time, this process's CPU time (workers=1: a
+accepted round. The candidate runs in the controller sandbox, as in discovery. It
+prints the wall time, the CPU time of this process and its sandboxed workers (a
 figure less sensitive to other load on the machine), the per-β breakdown and the
 machine's load average at start, so a reader can judge the conditions.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -54,13 +56,22 @@ def main() -> None:
         per_beta[jobs[i].spec.beta or 0.0] += now - last[0]
         last[0] = now
 
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0 = time.perf_counter(), _cpu_with_children()
     run_jobs(jobs, workers=args.workers, on_done=done)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - wall0, _cpu_with_children() - cpu0
     print(f"wall time: {wall:.1f} s ({wall / len(jobs):.2f} s per evaluation)")
-    if args.workers == 1:
-        print(f"CPU time of this process: {cpu:.1f} s")
+    # The candidate runs in sandboxed worker processes (and, with --workers, in pool
+    # processes): their CPU counts once they have exited and been waited for.
+    print(f"CPU time of this process and its finished children: {cpu:.1f} s")
     print("wall time by β (s): " + ", ".join(f"{b:g}: {t:.1f}" for b, t in per_beta.items()))
+
+
+def _cpu_with_children() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 if __name__ == "__main__":
