@@ -9,6 +9,7 @@ workers, so output never depends on ``--workers``.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ def run_jobs(
         if on_done:
             on_done(i, result)
 
+    keep = _keep_workers()  # cells of one candidate file share a sandboxed worker
     try:
         if workers == 1 or len(jobs) <= 1:
             for i, job in enumerate(jobs):
@@ -164,15 +166,49 @@ def run_jobs(
             _run_pool(jobs, min(workers, len(jobs)), record)
     except KeyboardInterrupt:
         raise JobsInterrupted(finished) from None
+    finally:
+        keep.close()
     return [finished[i] for i in range(len(jobs))]
+
+
+def _keep_workers() -> contextlib.ExitStack:
+    from autotts.evaluation.kept_workers import keeping_workers
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(keeping_workers())
+    return stack
+
+
+def _start_pool_process() -> None:
+    _ignore_sigint()
+    from autotts.evaluation.kept_workers import keep_for_process_life
+
+    keep_for_process_life()
+
+
+def expected_cost(job: EvalJob) -> float:
+    """A rough relative cost of ``job``, to start the longest jobs first.
+
+    Episodes (replicates) scale it; a larger β spends more reads on every built-in and
+    on any β-monotone candidate; a controller file runs episode by episode, in a
+    sandbox, about ten times slower than a vectorised built-in.
+    """
+    beta = job.spec.beta if job.spec.beta is not None else 0.5
+    return (
+        job.protocol.replicates * (1.0 + 3.0 * beta) * (10.0 if runs_in_sandbox(job.spec) else 1.0)
+    )
 
 
 def _run_pool(
     jobs: Sequence[EvalJob], workers: int, record: Callable[[int, EvalResult], None]
 ) -> None:
-    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_start_pool_process)
     try:
-        pending = {pool.submit(evaluate, job): i for i, job in enumerate(jobs)}
+        # Longest first, so the processes finish together instead of one of them ending
+        # with a slow cell while the other idles; results are still recorded by index.
+        # (The pool feeds processes in submission order.)
+        order = sorted(range(len(jobs)), key=lambda i: -expected_cost(jobs[i]))
+        pending = {pool.submit(evaluate, jobs[i]): i for i in order}
         for future in futures.as_completed(pending):
             record(pending[future], future.result())
     except BaseException:

@@ -99,6 +99,7 @@ def run_in_sandbox(
     own = worker is None
     if worker is None:
         worker = SandboxWorker()
+    cpu_before = worker.reported_cpu_seconds  # a kept worker's count spans earlier cells
     try:
         if own:
             try:
@@ -173,7 +174,7 @@ def run_in_sandbox(
             built,
             outcomes,
             list(worker.layers),
-            worker.reported_cpu_seconds,
+            worker.reported_cpu_seconds - cpu_before,
         )
     except CandidateRejected:
         raise
@@ -239,16 +240,30 @@ def evaluate_sandboxed(
 ) -> EvalResult:
     """:func:`autotts.evaluation.jobs.evaluate` for a controller file run in the sandbox."""
     candidate = read_candidate(job.spec.name)
-    run = run_in_sandbox(
-        candidate,
-        replay,
-        job.protocol,
-        beta=job.spec.beta,
-        params=dict(job.spec.params),
-        trace_sink=trace_sink,
-        progress=progress,
-        max_steps=job.max_steps,
-    )
+    from autotts.evaluation import kept_workers
+
+    if kept_workers.keeping() and trace_sink is None:
+        # Inside run_jobs: the cells of one candidate share a worker (see kept_workers).
+        run = kept_workers.run_kept(
+            candidate,
+            replay,
+            job.protocol,
+            beta=job.spec.beta,
+            params=dict(job.spec.params),
+            progress=progress,
+            max_steps=job.max_steps,
+        )
+    else:
+        run = run_in_sandbox(
+            candidate,
+            replay,
+            job.protocol,
+            beta=job.spec.beta,
+            params=dict(job.spec.params),
+            trace_sink=trace_sink,
+            progress=progress,
+            max_steps=job.max_steps,
+        )
     return EvalResult(
         label=job.label or job.spec.label(),
         # Which isolation layers ran it: part of how the number was obtained.

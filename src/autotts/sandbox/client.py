@@ -123,6 +123,16 @@ class SandboxWorker:
     def has_questions(self, key: str) -> bool:
         return key in self._sent
 
+    @property
+    def age_seconds(self) -> float:
+        """Wall-clock seconds since the worker started (``total_seconds`` runs from then)."""
+        return time.monotonic() - self._started
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process is still running (a rejection kills it)."""
+        return self._process.poll() is None
+
     def run(
         self,
         key: str,

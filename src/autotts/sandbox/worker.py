@@ -237,6 +237,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
 
     candidate: Candidate | None = None
     questions: dict[str, list[Any]] = {}
+    filtered = False  # a seccomp filter, once installed, stays for the process's life
     for raw in requests:
         request = json.loads(raw)
         op = request["op"]
@@ -244,8 +245,10 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
             return
         try:
             if op == "load":
-                layers = []
-                if request.get("seccomp"):
+                # A second ``load`` (a kept worker, next cell) runs the file again in a fresh
+                # module, so no module-level state of the candidate crosses cells.
+                layers = ["seccomp"] if filtered else []
+                if request.get("seccomp") and not filtered:
                     import numpy  # noqa: F401  (loaded before the filter: it starts threads)
 
                     from autotts.sandbox.seccomp_filter import install_filter
@@ -253,6 +256,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     try:
                         install_filter()
                         layers.append("seccomp")
+                        filtered = True
                     except (ImportError, OSError, RuntimeError) as exc:
                         print(f"autotts worker: seccomp unavailable: {exc}", file=sys.stderr)
                 candidate = Candidate(request["source"], request["filename"], request["class"])

@@ -1,0 +1,146 @@
+"""One sandboxed worker kept per process, for all the cells of the candidate it runs.
+
+A discovery round evaluates one candidate file on 11 β × 4 files. Starting a
+sandboxed worker for each of those cells (bubblewrap, an interpreter, the imports,
+the seccomp filter) and sending it a file's questions again costs about half a
+second a cell. While keeping is on (:func:`keeping_workers`), a process keeps the
+worker of the last candidate it ran, and every cell of that candidate:
+
+* loads the file again, in a fresh module: the worker keeps its imports and the
+  question data it was sent, never the candidate's module-level state, so a cell's
+  numbers do not depend on which cells ran before it in the same worker;
+* sends a file's questions only the first time that worker sees the file;
+* starts on a fresh worker when the kept one has used half of its life's wall-clock
+  or CPU budget (:class:`~autotts.sandbox.SandboxLimits` bounds a worker's life);
+* after *any* rejection in a reused worker, runs again in a fresh worker, so a
+  verdict is always the one a fresh worker per cell gives: a budget spent by earlier
+  cells, or state an earlier cell left in an imported module, can never reject a
+  candidate that a fresh worker accepts.
+
+Keeping is off by default, so a plain :func:`~autotts.evaluation.jobs.evaluate`
+leaves no process behind; :func:`~autotts.evaluation.jobs.run_jobs` turns it on for
+its own duration and in its pool processes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from autotts.data.records import ReplaySet
+from autotts.errors import CandidateRejected
+from autotts.evaluation.protocols import EvaluationProtocol
+from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
+from autotts.sandbox import CandidateFile, SandboxWorker
+
+__all__ = ["close_kept", "keeping", "keeping_workers", "run_kept"]
+
+
+@dataclass
+class _Kept:
+    key: tuple[str, str, str | None]
+    worker: SandboxWorker
+
+
+_state: dict[str, Any] = {"depth": 0, "kept": None}
+
+
+def keeping() -> bool:
+    """Whether sandboxed cells in this process reuse a kept worker now."""
+    return bool(_state["depth"])
+
+
+@contextlib.contextmanager
+def keeping_workers() -> Iterator[None]:
+    """Within the block, sandboxed cells reuse one kept worker; it is closed on leaving."""
+    _state["depth"] += 1
+    try:
+        yield
+    finally:
+        _state["depth"] -= 1
+        if not _state["depth"]:
+            close_kept()
+
+
+def keep_for_process_life() -> None:
+    """Turn keeping on until this process exits (pool processes); the worker is closed then."""
+    import multiprocessing.util
+
+    _state["depth"] += 1
+    # A pool process ends through multiprocessing, which runs its finalizers, not atexit.
+    multiprocessing.util.Finalize(None, close_kept, exitpriority=10)
+
+
+def close_kept() -> None:
+    """Stop the kept worker, if any."""
+    kept: _Kept | None = _state["kept"]
+    _state["kept"] = None
+    if kept is not None:
+        kept.worker.close()
+
+
+atexit.register(close_kept)
+
+
+def run_kept(
+    candidate: CandidateFile,
+    replay: ReplaySet,
+    protocol: EvaluationProtocol,
+    *,
+    beta: float | None,
+    params: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    max_steps: int | None = None,
+) -> SandboxRun:
+    """:func:`~autotts.evaluation.sandboxed.run_in_sandbox` on the kept worker (see above)."""
+    key = (str(candidate.path), candidate.sha256, candidate.class_name)
+    for attempt in (0, 1):
+        worker, reused = _worker_for(key, fresh=attempt > 0)
+        try:
+            try:
+                worker.load(candidate.source, str(candidate.path), candidate.class_name)
+            except CandidateRejected as exc:
+                raise CandidateRejected(exc.reason, f"{candidate.path}: {exc.detail}") from None
+            return run_in_sandbox(
+                candidate,
+                replay,
+                protocol,
+                beta=beta,
+                params=params,
+                progress=progress,
+                worker=worker,
+                max_steps=max_steps,
+            )
+        except CandidateRejected:
+            close_kept()
+            if not reused:
+                raise
+        except BaseException:
+            close_kept()  # interrupted mid-run: the worker's state is unknown
+            raise
+    raise AssertionError("unreachable: the second attempt runs on a fresh worker")
+
+
+def _worker_for(key: tuple[str, str, str | None], *, fresh: bool) -> tuple[SandboxWorker, bool]:
+    """The kept worker for ``key`` and whether it ran cells before; a new one if needed."""
+    kept: _Kept | None = _state["kept"]
+    if kept is not None and (fresh or kept.key != key or not _has_budget(kept.worker)):
+        close_kept()
+        kept = None
+    if kept is not None:
+        return kept.worker, True
+    worker = SandboxWorker()
+    _state["kept"] = _Kept(key, worker)
+    return worker, False
+
+
+def _has_budget(worker: SandboxWorker) -> bool:
+    limits = worker.limits
+    return (
+        worker.alive
+        and worker.age_seconds < limits.total_seconds / 2
+        and worker.reported_cpu_seconds < limits.cpu_seconds / 2
+    )
