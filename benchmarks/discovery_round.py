@@ -1,32 +1,39 @@
-"""How long does one discovery round's evaluation take?
+"""How long does one discovery round's evaluation take, on 1 and on 2 worker processes?
 
-Run:  python benchmarks/discovery_round.py [--data ../shared/data/replay] [--workers 1]
+Run:  python benchmarks/discovery_round.py [--data ../shared/data/replay] [--workers 1 2]
 
 One candidate (default: the example CMC written as a custom controller file,
 which — like every proposed controller — runs episode by episode through the
 session API) over the default search set (AIME24 × the four models) and β grid
 (0, 0.1, …, 1: 11 values) under the reference protocol with 100 seeds: 44
 evaluations of 3,000 episodes each, exactly what ``autotts discover`` runs per
-accepted round. The candidate runs in the controller sandbox, as in discovery. It
-prints the wall time, the CPU time of this process and its sandboxed workers (a
-figure less sensitive to other load on the machine), the per-β breakdown and the
-machine's load average at start, so a reader can judge the conditions.
+accepted round. The candidate runs in the controller sandbox, as in discovery.
+
+The round runs once per ``--workers`` value, in this one process run, so the
+speed-up between them is measured under the same conditions. For each it prints
+the wall time, the CPU seconds of the whole process tree (this process, the pool
+processes and the sandboxed workers, sampled from /proc: ``getrusage`` cannot see
+the sandboxed workers) and the wall time by β; then the ratio of wall times, a
+check that every worker count gave identical results, and the machine's load
+average before and after (other jobs on the machine slow both runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 from collections import defaultdict
 from pathlib import Path
 
+from proc_cpu import TreeCpu  # beside this script
+
 from autotts.data.catalog import MODELS, SEARCH_BENCHMARK
 from autotts.discovery.curves import curve_jobs
 from autotts.discovery.settings import DEFAULT_BETAS
-from autotts.evaluation.jobs import DataRef, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.results import EvalResult
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,16 +45,30 @@ def main() -> None:
         "--candidate",
         default=f"{ROOT / 'examples/candidates/04_confidence_momentum.py'}:ConfidenceMomentumPort",
     )
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, default=100)
     args = parser.parse_args()
     refs = [DataRef(str(args.data), model, SEARCH_BENCHMARK) for model in MODELS]
     jobs = curve_jobs(args.candidate, refs, DEFAULT_BETAS, ReferenceProtocol(args.seeds))
-    print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average before: {_load()}")
     print(
-        f"{len(jobs)} evaluations ({len(DEFAULT_BETAS)} β × {len(refs)} files, "
-        f"{args.seeds} seeds), workers={args.workers}"
+        f"{len(jobs)} evaluations ({len(DEFAULT_BETAS)} β × {len(refs)} files, {args.seeds} seeds)"
     )
+    walls: dict[int, float] = {}
+    outputs: dict[int, list[EvalResult]] = {}
+    for workers in args.workers:
+        walls[workers], outputs[workers] = _one_round(jobs, workers)
+    print(f"load average after: {_load()}")
+    first = args.workers[0]
+    for workers in args.workers[1:]:
+        same = [r.metrics for r in outputs[workers]] == [r.metrics for r in outputs[first]]
+        print(
+            f"workers={workers} vs workers={first}: {walls[first] / walls[workers]:.2f}x faster "
+            f"(wall), results {'identical' if same else 'DIFFERENT'}"
+        )
+
+
+def _one_round(jobs: list[EvalJob], workers: int) -> tuple[float, list[EvalResult]]:
     per_beta: dict[float, float] = defaultdict(float)
     last = [time.perf_counter()]
 
@@ -56,22 +77,23 @@ def main() -> None:
         per_beta[jobs[i].spec.beta or 0.0] += now - last[0]
         last[0] = now
 
-    wall0, cpu0 = time.perf_counter(), _cpu_with_children()
-    run_jobs(jobs, workers=args.workers, on_done=done)
-    wall, cpu = time.perf_counter() - wall0, _cpu_with_children() - cpu0
-    print(f"wall time: {wall:.1f} s ({wall / len(jobs):.2f} s per evaluation)")
-    # The candidate runs in sandboxed worker processes (and, with --workers, in pool
-    # processes): their CPU counts once they have exited and been waited for.
-    print(f"CPU time of this process and its finished children: {cpu:.1f} s")
-    print("wall time by β (s): " + ", ".join(f"{b:g}: {t:.1f}" for b, t in per_beta.items()))
-
-
-def _cpu_with_children() -> float:
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
+    wall0 = time.perf_counter()
+    with TreeCpu() as cpu:
+        results = run_jobs(jobs, workers=workers, on_done=done)
+    wall = time.perf_counter() - wall0
+    print(
+        f"workers={workers}: wall {wall:.1f} s ({wall / len(jobs):.2f} s per evaluation), "
+        f"CPU of the process tree {cpu.seconds:.1f} s, load average now {_load()}"
     )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    print(
+        "  wall time by β (s, time between completions): "
+        + ", ".join(f"{b:g}: {t:.1f}" for b, t in sorted(per_beta.items()))
+    )
+    return wall, results
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

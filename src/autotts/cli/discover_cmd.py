@@ -116,6 +116,13 @@ def discover_command(
         None, "--max-time", help="No new round after this many seconds of rounds (across resumes)."
     ),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Evaluation processes."),
+    race: bool = typer.Option(
+        False,
+        "--race",
+        help="Evaluate each candidate's curve in seed blocks and stop once it clearly cannot "
+        "beat the best round so far (the rule is in run.json; a stopped round keeps its "
+        "partial curve and is never selected).",
+    ),
     llm_model: str | None = typer.Option(None, "--llm-model", help="openai/anthropic: model."),
     base_url: str | None = typer.Option(None, "--base-url", help="openai/anthropic: endpoint."),
     api_key_env: str | None = typer.Option(
@@ -207,6 +214,7 @@ def discover_command(
             resume=resume,
             workers=workers,
             on_event=printer,
+            race=race,
             **options,
         )
     except KeyboardInterrupt:

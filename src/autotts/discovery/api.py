@@ -80,6 +80,7 @@ def discover(
     resume: bool = False,
     workers: int = 1,
     on_event: Event | None = None,
+    race: bool = False,
     **proposer_options: Any,
 ) -> DiscoveryRun:
     """Run or resume a discovery into ``out`` (see ``autotts discover --help``).
@@ -108,6 +109,7 @@ def discover(
             max_cost=max_cost,
             max_time=max_time,
             heldout_seeds=heldout_seeds,
+            race=race,
         )
     run_discovery(
         out,

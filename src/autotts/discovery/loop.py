@@ -24,11 +24,13 @@ from autotts.discovery.curves import (
     best_point,
     curve_jobs,
     evaluate_curves,
+    point_from_result,
 )
 from autotts.discovery.digest import trace_digest
 from autotts.discovery.heldout import evaluate_heldout
 from autotts.discovery.history import load_history
 from autotts.discovery.proposers.base import Proposal, ProposalContext, Proposer
+from autotts.discovery.racing import race_curves
 from autotts.discovery.rundir import RunDir, write_text_atomic
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
@@ -229,7 +231,10 @@ def _one_round(
             )
             points, digest = [], ""
             if check["verdict"] == "accepted":
-                points, digest, check = _evaluate(reference, settings, check, workers, base, emit)
+                incumbent = _incumbent(run) if settings.race else None
+                points, digest, check = _evaluate(
+                    reference, settings, check, workers, base, emit, incumbent
+                )
             if not digest:
                 digest = f"# Trace digest\n\nNot evaluated: {check['reason']}: {check['detail']}\n"
         agg = aggregate(points)
@@ -255,6 +260,8 @@ def _one_round(
             {
                 "verdict": check["verdict"],
                 "reason": check.get("reason"),
+                # stopped by racing: its curve covers fewer seeds and it is never selected
+                **({"raced_out": True} if check.get("race", {}).get("stopped") else {}),
                 "best": best_point(agg),
                 "aggregate": agg,
                 "money": proposal.money,
@@ -326,22 +333,40 @@ def _evaluate(
     workers: int,
     base: dict[str, Any],
     emit: Event,
+    incumbent: float | None = None,
 ) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
-    """Curves on the search set, the monotonicity they show, and the trace digest."""
+    """Curves on the search set, the monotonicity they show, and the trace digest.
+
+    With an ``incumbent`` accuracy (``--race``), the curves are raced against it
+    (:mod:`autotts.discovery.racing`) and ``check`` records how under ``race``.
+    """
     jobs = curve_jobs(reference, settings.search, settings.betas, settings.protocol)
+    raced: dict[str, Any] | None = None
     try:
-        points = evaluate_curves(
-            jobs,
-            workers=workers,
-            on_done=lambda i, r: emit(
-                {**base, "phase": "evaluate", "done": i + 1, "total": len(jobs)}
-            ),
-        )
+        if incumbent is None:
+            points = evaluate_curves(
+                jobs,
+                workers=workers,
+                on_done=lambda i, r: emit(
+                    {**base, "phase": "evaluate", "done": i + 1, "total": len(jobs)}
+                ),
+            )
+        else:
+            outcome = race_curves(
+                jobs,
+                incumbent,
+                workers=workers,
+                on_done=lambda d, t: emit({**base, "phase": "evaluate", "done": d, "total": t}),
+            )
+            points = [point_from_result(r, j.spec.beta) for j, r in zip(jobs, outcome.results)]
+            raced = outcome.record(incumbent)
     except ControllerError as exc:
         # The sandbox's errors carry their own reason code (timeout, memory, ...).
         reason = getattr(exc, "reason", None) or "crash"
         return [], "", {**check, "verdict": "rejected", "reason": reason, "detail": str(exc)}
     check = {**check, "monotonicity": _monotonicity(points)}
+    if raced is not None:
+        check["race"] = raced
     best = best_point(aggregate(points))
     assert best is not None
     emit({**base, "phase": "digest", "beta": best["beta"]})
@@ -356,6 +381,12 @@ def _evaluate(
             return points, f"# Trace digest\n\nTracing the candidate failed: {exc}\n", check
         traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
     return points, trace_digest(traces), check
+
+
+def _incumbent(run: RunDir) -> float | None:
+    """Best mean search-set accuracy of the accepted, fully evaluated rounds (None: none yet)."""
+    chosen = select(run.index(), "accuracy")
+    return None if chosen is None else float(chosen["search_accuracy"])
 
 
 def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettings) -> str:

@@ -48,6 +48,8 @@ def select(rounds: Sequence[dict[str, Any]], rule: str = "accuracy") -> dict[str
     for entry in rounds:
         if entry.get("verdict") != "accepted" or not entry.get("aggregate"):
             continue
+        if entry.get("raced_out"):  # stopped by --race: dominated, and on fewer seeds
+            continue
         best = best_point(entry["aggregate"])
         assert best is not None
         if rule == "accuracy":

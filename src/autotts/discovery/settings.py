@@ -68,6 +68,8 @@ class DiscoverySettings:
     heldout_seeds: int = 100
     digest_seeds: int = 1
     check_seeds: int = 1
+    #: race each candidate's curve against the best round so far (discovery/racing.py)
+    race: bool = False
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -76,6 +78,8 @@ class DiscoverySettings:
             raise UsageError("the β grid is empty")
         if self.select not in RULES:
             raise UnknownName("selection rule", self.select, RULES)
+        if self.race and self.select != "accuracy":
+            raise UsageError("--race stops candidates by the accuracy rule: use --select accuracy")
         names = {(r.store, r.model, r.benchmark) for r in self.search}
         if names & {(r.store, r.model, r.benchmark) for r in self.heldout}:
             raise UsageError("a file cannot be in both the search and the held-out set")
@@ -106,6 +110,7 @@ class DiscoverySettings:
             "heldout_seeds": self.heldout_seeds,
             "digest_seeds": self.digest_seeds,
             "check_seeds": self.check_seeds,
+            **({"race": {"rule": _race_rule()}} if self.race else {}),
         }
 
     @classmethod
@@ -123,7 +128,14 @@ class DiscoverySettings:
             heldout_seeds=int(run.get("heldout_seeds", 100)),
             digest_seeds=int(run.get("digest_seeds", 1)),
             check_seeds=int(run.get("check_seeds", 1)),
+            race="race" in run,
         )
+
+
+def _race_rule() -> str:
+    from autotts.discovery.racing import RULE
+
+    return RULE
 
 
 def _ref_dict(ref: DataRef) -> dict[str, str]:
