@@ -70,6 +70,8 @@ class RaceOutcome:
     """Results in job order (on the seeds run), and what racing did."""
 
     results: list[EvalResult]
+    #: per job, the per-episode table of the seeds run
+    tables: list[EpisodeTable]
     seeds_run: int
     seeds_total: int
     stopped: bool
@@ -143,11 +145,12 @@ def race_curves(
     else:
         _run_pool(jobs, cells, blocks, workers, race.arrived)
     seeds_run = edges[race.complete]
+    parts = [[race.tables[(j, b)] for b in range(race.complete)] for j in range(len(jobs))]
+    tables = [_stack([p[0] for p in job_parts]) for job_parts in parts]
     results = [
-        _combine(job, [race.tables[(j, b)] for b in range(race.complete)])
-        for j, job in enumerate(jobs)
+        _result(job, table, job_parts[0][1]) for job, table, job_parts in zip(jobs, tables, parts)
     ]
-    return RaceOutcome(results, seeds_run, total, race.stopped, race.bounds)
+    return RaceOutcome(results, tables, seeds_run, total, race.stopped, race.bounds)
 
 
 class _Race:
@@ -253,14 +256,17 @@ def _seen(
     return seen
 
 
-def _combine(job: EvalJob, parts: list[_Part]) -> EvalResult:
-    """The job's result on the seeds its parts cover (all of them: what evaluate() returns)."""
-    table = EpisodeTable(
-        correct=np.concatenate([p[0].correct for p in parts]),
-        cost=np.concatenate([p[0].cost for p in parts]),
-        sequential_cost=np.concatenate([p[0].sequential_cost for p in parts]),
+def _stack(tables: list[EpisodeTable]) -> EpisodeTable:
+    """Seed blocks' tables, stacked in seed order."""
+    return EpisodeTable(
+        correct=np.concatenate([t.correct for t in tables]),
+        cost=np.concatenate([t.cost for t in tables]),
+        sequential_cost=np.concatenate([t.sequential_cost for t in tables]),
     )
-    about = parts[0][1]
+
+
+def _result(job: EvalJob, table: EpisodeTable, about: dict[str, Any]) -> EvalResult:
+    """The job's result on the seeds ``table`` covers (all of them: what evaluate() returns)."""
     replicates = table.correct.shape[0]
     protocol = (
         job.protocol
