@@ -57,12 +57,17 @@ def read_table(question: ReplayQuestion) -> tuple[tuple[Read, ...], ...]:
     """
     table = _tables.get(question)
     if table is None:
+        flags: dict[int, tuple[bool, ...]] = {}  # (False, …, False, True) per row length
         table = tuple(
-            tuple((answer, k == len(row) - 1) for k, answer in enumerate(row))
+            tuple(zip(row, flags.get(len(row)) or flags.setdefault(len(row), _flags(len(row)))))
             for row in question.answer_strings
         )
         _tables[question] = table
     return table
+
+
+def _flags(length: int) -> tuple[bool, ...]:
+    return (False,) * (length - 1) + (True,)
 
 
 class FastSession(Session):
@@ -240,9 +245,10 @@ class FastSession(Session):
     def revealed(self, answer: str) -> bool:
         """Whether some read of this episode returned ``answer``."""
         self._sync()
+        strings = self._question.answer_strings
         for b, k in zip(self._order, self._reads):
-            reads = self._table[b]
-            if any(answer == a for a, _ in (reads[-1:] if k == _FULL else reads[:k])):
+            row = strings[b]
+            if answer == row[-1] if k >= _FULL else answer in row[:k]:
                 return True
         return False
 

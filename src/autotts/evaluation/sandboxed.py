@@ -154,7 +154,8 @@ def run_in_sandbox(
                     "was tampered with",
                 )
             hit = replay.is_correct(q, answer)
-            correct[r, q], cost[r, q], seq[r, q] = hit, episode.cost, episode.sequential_cost
+            tokens, longest = episode.cost, episode.sequential_cost
+            correct[r, q], cost[r, q], seq[r, q] = hit, tokens, longest
             outcomes.append(
                 EpisodeOutcome(
                     r,
@@ -163,8 +164,8 @@ def run_in_sandbox(
                     list(message["l"]) if keep_logs else [],
                     answer,
                     hit,
-                    episode.cost,
-                    episode.sequential_cost,
+                    tokens,
+                    longest,
                 )
             )
             if trace_sink is not None:

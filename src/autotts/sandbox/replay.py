@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from autotts.data.records import ReplayQuestion
 from autotts.env.episode import Episode
 from autotts.env.fast_session import FULL_READ, PROBE_NEW, FastSession
@@ -100,17 +98,15 @@ def legal_log(log: list[Any], pool: int) -> bool:
         return True
     if set(map(type, log)) != {int}:  # no bool, float or str posing as an action
         return False
-    try:
-        actions = np.fromiter(log, dtype=np.int64, count=len(log))
-    except OverflowError:
-        return False
-    if actions.min() < FULL_READ:
-        return False
-    opened = np.cumsum(actions < 0)
-    if opened[-1] > pool:
-        return False
-    reads = actions >= 0
-    return bool((actions[reads] < opened[reads]).all())
+    opened = 0
+    for action in log:  # one pass; cheaper than NumPy at a few hundred entries
+        if action < 0:
+            if action < FULL_READ:
+                return False
+            opened += 1
+        elif action >= opened:
+            return False
+    return opened <= pool
 
 
 def _check_answer(
