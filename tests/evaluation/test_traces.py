@@ -14,6 +14,7 @@ import pytest
 from autotts import Controller, Session
 from autotts.cli.main import main
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
+from autotts.env.fast_session import FastSession
 from autotts.env.limits import StepLimitedSession
 from autotts.env.tracing import TracingSession
 from autotts.evaluation.protocols import ReferenceProtocol
@@ -188,9 +189,11 @@ def test_untraced_runs_do_not_record_reads() -> None:
 
     replay = make_replay([[(["a"], 600, "x"), ([], 900, "c")]])
     run_episodes(Spy(), replay, ReferenceProtocol(seeds=1))
+    run_episodes(Spy(), replay, ReferenceProtocol(seeds=1), fast=False)
     _records(Spy(), replay, seeds=1)
-    # Untraced: the step-limited session alone; traced: the recording one on top of it.
-    assert seen == [StepLimitedSession, TracingSession]
+    # Untraced: the lean session (or the step-limited one when asked); traced: the
+    # recording one on top of the step-limited one.
+    assert seen == [FastSession, StepLimitedSession, TracingSession]
 
 
 def _write(only: str, sample: int | None, seeds: int = 6) -> tuple[list[dict[str, Any]], Any]:

@@ -24,7 +24,7 @@ class RarePeeker(Controller):
 
     def solve(self, session: Session) -> str | None:
         seen = [session.full_read() for _ in range(self.n) if session.can_branch]
-        finals = [reads[-1] for reads in session._episode._answers]
+        finals = [session._table[b][-1][0] for b in session._order]
         if peeks(finals):
             target = max(sorted(set(finals)), key=finals.count)
             while target not in seen and session.can_branch:

@@ -156,14 +156,14 @@ def test_audit_reads_the_executed_bytes_of_a_utf7_file(tmp_path: Path, small_ref
         "    def __init__(self, beta=0.5):\n"
         "        self.beta = beta\n\n"
         "    def solve(self, session):\n"
-        "        answer = None  # harmless+AAo-        answer = session._episode._answers[0][-1]\n"
+        "        answer = None  # harmless+AAo-        answer = session._table[0][-1][0]\n"
         "        return answer\n"
     )
     path = tmp_path / "hidden.py"
     path.write_bytes(body.encode("ascii"))
     report = check_controller(str(path), [small_ref], betas=(0.5,), seeds=1)
     assert report.reason == "cheating", report.detail
-    assert any("'_episode'" in line for line in report.advice)
+    assert any("'_table'" in line for line in report.advice)
     assert any("encoding" in line for line in report.advice)
 
 

@@ -158,7 +158,7 @@ def _pipeline(
             for beta in grid:
                 say(f"check: runs on {replay.name} at β={beta:g}")
                 runs[i, beta] = run_in_sandbox(
-                    candidate, replay, protocol, beta=beta, worker=worker
+                    candidate, replay, protocol, beta=beta, worker=worker, keep_logs=True
                 )
                 report.controller.setdefault("params", {})[f"{beta:g}"] = runs[i, beta].params
         episodes = sum(len(r.outcomes) for r in runs.values())

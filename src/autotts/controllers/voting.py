@@ -33,15 +33,22 @@ def majority(answers: Sequence[A]) -> A | None:
     """The most frequent answer; ties go to the answer that appeared first. ``None`` if empty."""
     if not answers:
         return None
-    return Counter(answers).most_common(1)[0][0]
+    counts = Counter(answers)
+    # max() keeps the first of equal counts, in first-appearance order: most_common(1)'s pick
+    return max(counts, key=counts.__getitem__)
 
 
 def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
     """``(winner, top1, top2)``: the majority answer and the two highest vote counts."""
     if not answers:
         return None, 0, 0
-    common = Counter(answers).most_common(2)
-    return common[0][0], common[0][1], common[1][1] if len(common) > 1 else 0
+    counts = Counter(answers)
+    winner = max(counts, key=counts.__getitem__)  # as in majority()
+    if len(counts) == 1:
+        return winner, counts[winner], 0
+    # the two highest counts, without most_common(2)'s heap (the controllers' hot loop)
+    top = sorted(counts.values())
+    return winner, top[-1], top[-2]
 
 
 @lru_cache(maxsize=4)
@@ -57,12 +64,18 @@ def confidence_table(size: int = TABLE_SIZE) -> npt.NDArray[np.float64]:
     return np.asarray(table, dtype=np.float64)
 
 
+@lru_cache(maxsize=1)
+def _table_rows() -> tuple[tuple[float, ...], ...]:
+    """:func:`confidence_table` as Python floats (indexing a tuple is cheaper than NumPy)."""
+    return tuple(tuple(row) for row in confidence_table().tolist())
+
+
 def beta_confidence(top1: int, top2: int) -> float:
     """Probability under Beta(top1+1, top2+1) that the leader's share exceeds one half."""
     if top1 <= 0:
         return 0.0
     if top1 < TABLE_SIZE and top2 < TABLE_SIZE:
-        return float(confidence_table()[top1, top2])
+        return _table_rows()[top1][top2]
     from scipy.special import betainc
 
     return float(1 - betainc(top1 + 1, top2 + 1, 0.5))

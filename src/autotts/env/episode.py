@@ -24,7 +24,24 @@ from collections.abc import Sequence
 from autotts.data.records import ReplayQuestion
 from autotts.errors import BudgetExceeded, InvalidAction, NoMoreBranches
 
-__all__ = ["Episode"]
+__all__ = ["Episode", "slot_error"]
+
+
+def slot_error(slot: object, opened: int) -> InvalidAction | None:
+    """The error for reading branch ``slot`` when ``opened`` branches are open, or None if legal.
+
+    One text for every episode kind: a slot must be an ``int`` (not a ``bool``) in
+    ``[0, opened)``.
+    """
+    if not isinstance(slot, int) or isinstance(slot, bool):
+        return InvalidAction(f"branch index must be an int, got {type(slot).__name__}")
+    if not 0 <= slot < opened:
+        return InvalidAction(
+            f"branch {slot} is not open (open branches: 0..{opened - 1})"
+            if opened
+            else f"branch {slot} is not open (no branch is open yet)"
+        )
+    return None
 
 
 class Episode:
@@ -190,14 +207,9 @@ class Episode:
         self.cost += tokens
 
     def _check_open(self, slot: int) -> None:
-        if not isinstance(slot, int) or isinstance(slot, bool):
-            raise InvalidAction(f"branch index must be an int, got {type(slot).__name__}")
-        if not 0 <= slot < len(self.depth):
-            raise InvalidAction(
-                f"branch {slot} is not open (open branches: 0..{len(self.depth) - 1})"
-                if self.depth
-                else f"branch {slot} is not open (no branch is open yet)"
-            )
+        error = slot_error(slot, len(self.depth))
+        if error is not None:
+            raise error
 
     def _check_live(self, slot: int) -> None:
         self._check_open(slot)

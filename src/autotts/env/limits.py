@@ -12,10 +12,19 @@ from __future__ import annotations
 from autotts.env.session import EpisodeBackend, Probe, Session, TraceStep
 from autotts.errors import StepLimitExceeded
 
-__all__ = ["DEFAULT_MAX_STEPS", "StepLimitedSession"]
+__all__ = ["DEFAULT_MAX_STEPS", "StepLimitedSession", "step_limit_error"]
 
 #: Read calls one episode may make; the published controllers need at most a few thousand.
 DEFAULT_MAX_STEPS = 100_000
+
+
+def step_limit_error(max_steps: int) -> StepLimitExceeded:
+    """The error of the read call past ``max_steps`` (one text for every session kind)."""
+    return StepLimitExceeded(
+        f"stopped after {max_steps:,} session calls in one episode: the "
+        "controller does not stop (a loop over probe_more on a finished branch, "
+        "which is free?); if it really needs more, raise the limit with --max-steps"
+    )
 
 
 class StepLimitedSession(Session):
@@ -40,11 +49,7 @@ class StepLimitedSession(Session):
     def _step(self) -> None:
         self.steps += 1
         if self.steps > self._max_steps:
-            raise StepLimitExceeded(
-                f"stopped after {self._max_steps:,} session calls in one episode: the "
-                "controller does not stop (a loop over probe_more on a finished branch, "
-                "which is free?); if it really needs more, raise the limit with --max-steps"
-            )
+            raise step_limit_error(self._max_steps)
 
     def probe_new(self) -> Probe:
         self._step()

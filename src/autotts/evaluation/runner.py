@@ -22,6 +22,7 @@ from autotts.controllers.base import Controller
 from autotts.data.records import NO_ANSWER, ReplaySet
 from autotts.env.batch import EpisodeBatch
 from autotts.env.episode import Episode
+from autotts.env.fast_session import FastSession
 from autotts.env.limits import DEFAULT_MAX_STEPS, StepLimitedSession
 from autotts.env.session import TraceStep
 from autotts.env.tracing import TracingSession
@@ -68,10 +69,14 @@ def run_episodes(
     vectorised: bool = True,
     progress: Callable[[int, int], None] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
+    fast: bool = True,
 ) -> EpisodeTable:
     """Replay ``controller`` on every (replicate, question) episode of ``protocol``.
 
     ``progress(done, total)`` is called as episodes finish on the episode-by-episode path.
+    That path runs untraced episodes through a :class:`FastSession` (identical numbers
+    and errors); ``fast=False`` keeps :class:`Episode` + :class:`StepLimitedSession`
+    (for equality tests and benchmarks). Traced episodes always take the latter.
     There an episode may make at most ``max_steps`` session read calls. A controller
     that raises (or exceeds the limit) ends the run with a :class:`ControllerError`
     naming the episode and the line of the controller's code; with a ``trace_sink``,
@@ -102,6 +107,11 @@ def run_episodes(
             continue
         for r in range(protocol.replicates):
             for i, q in enumerate(members):
+                if fast and trace_sink is None:
+                    correct[r, q], cost[r, q], seq[r, q] = _solve_fast(
+                        controller, replay, r, q, orders[r, i], max_steps
+                    )
+                    continue
                 try:
                     record = _solve_one(
                         controller, replay, r, q, orders[r, i], trace_sink is not None, max_steps
@@ -121,6 +131,33 @@ def run_episodes(
             if progress is not None:
                 progress(done, total)
     return EpisodeTable(correct=correct, cost=cost, sequential_cost=seq)
+
+
+def _solve_fast(
+    controller: Controller,
+    replay: ReplaySet,
+    replicate: int,
+    q: int,
+    order: Any,
+    max_steps: int,
+) -> tuple[bool, float, float]:
+    """One untraced episode through a :class:`FastSession`: ``(correct, cost, sequential)``."""
+    session = FastSession(replay.questions[q], order.tolist(), max_steps=max_steps)
+    try:
+        answer = controller.solve(session)
+    except Exception as exc:
+        raise ControllerError(_crash_message(controller, exc, q, replicate)) from exc
+    if answer is not None and not isinstance(answer, str):
+        raise ControllerError(_bad_return(controller, answer, q))
+    charges = session.charges()
+    return replay.is_correct(q, answer), float(sum(charges)), max(charges, default=0.0)
+
+
+def _bad_return(controller: Controller, answer: object, q: int) -> str:
+    return (
+        f"{_name(controller)} returned {type(answer).__name__} on question {q}; "
+        "solve() must return a str or None"
+    )
 
 
 def _solve_one(
@@ -160,10 +197,7 @@ def _solve_one(
         record = crashed_record(episode, replicate, q, steps, str(error))
         raise _EpisodeCrashed(error, record) from exc
     if answer is not None and not isinstance(answer, str):
-        raise ControllerError(
-            f"{_name(controller)} returned {type(answer).__name__} on question {q}; "
-            "solve() must return a str or None"
-        )
+        raise ControllerError(_bad_return(controller, answer, q))
     correct = replay.is_correct(q, answer)
     if steps is not None:
         close_trace(steps, answer, episode, gold=replay.gold[q], correct=correct)

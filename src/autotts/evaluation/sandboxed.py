@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autotts.data.records import ReplaySet
+from autotts.env.episode import Episode
 from autotts.errors import CandidateRejected
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
@@ -33,6 +34,7 @@ from autotts.sandbox import (
     encode_question,
     read_candidate,
     replay_log,
+    replay_log_fast,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ class EpisodeOutcome:
     replicate: int
     question: int
     order: list[int]
+    #: the action log; empty unless the run was asked to keep logs (``keep_logs``)
     log: list[int]
     answer: str | None
     correct: bool
@@ -90,11 +93,17 @@ def run_in_sandbox(
     progress: Callable[[int, int], None] | None = None,
     worker: SandboxWorker | None = None,
     max_steps: int | None = None,
+    keep_logs: bool = False,
+    fast: bool = True,
 ) -> SandboxRun:
     """Run ``candidate`` on every episode of ``protocol`` in a sandboxed worker.
 
     Uses ``worker`` (already loaded with this candidate) when given, else starts and
     closes one. Raises :class:`CandidateRejected` on any failure of the candidate.
+    The outcomes keep each episode's action log only with ``keep_logs`` (the audits
+    need them; a plain evaluation does not, and they are most of its memory).
+    ``fast=False`` runs the worker's general session and the parent's call-by-call
+    replay (same numbers and verdicts; for equality tests and benchmarks).
     """
     own = worker is None
     if worker is None:
@@ -121,12 +130,16 @@ def run_in_sandbox(
             [(q, order) for _, q, order in episodes],
             trace=trace_sink is not None,
             max_steps=max_steps,
+            fast=fast,
         )
+        # Traced episodes need the episode's own accounts for the trace; others are
+        # checked and charged from the whole log at once.
+        check = replay_log_fast if fast and trace_sink is None else replay_log
         for index, message in _named(stream, episodes, worker.class_name, replay, trace_sink):
             r, q, order = episodes[index]
             where = f"question {q} (replicate {r})"
             answer = message.get("a")
-            episode = replay_log(
+            episode = check(
                 replay.questions[q],
                 order,
                 message["l"],
@@ -142,20 +155,22 @@ def run_in_sandbox(
                     "was tampered with",
                 )
             hit = replay.is_correct(q, answer)
-            correct[r, q], cost[r, q], seq[r, q] = hit, episode.cost, episode.sequential_cost
+            tokens, longest = episode.cost, episode.sequential_cost
+            correct[r, q], cost[r, q], seq[r, q] = hit, tokens, longest
             outcomes.append(
                 EpisodeOutcome(
                     r,
                     q,
                     order,
-                    list(message["l"]),
+                    list(message["l"]) if keep_logs else [],
                     answer,
                     hit,
-                    episode.cost,
-                    episode.sequential_cost,
+                    tokens,
+                    longest,
                 )
             )
             if trace_sink is not None:
+                assert isinstance(episode, Episode)  # traced runs replay call by call
                 trace = message.get("t")
                 steps = [
                     s for s in (trace if isinstance(trace, list) else []) if isinstance(s, dict)

@@ -8,7 +8,7 @@ from autotts.sandbox.candidate import CandidateFile, read_candidate, split_refer
 from autotts.sandbox.client import SandboxWorker
 from autotts.sandbox.layers import SandboxLimits, available_layers
 from autotts.sandbox.payload import encode_question
-from autotts.sandbox.replay import replay_log
+from autotts.sandbox.replay import replay_log, replay_log_fast
 
 __all__ = [
     "CandidateFile",
@@ -18,5 +18,6 @@ __all__ = [
     "encode_question",
     "read_candidate",
     "replay_log",
+    "replay_log_fast",
     "split_reference",
 ]

@@ -140,15 +140,19 @@ class SandboxWorker:
         *,
         trace: bool = False,
         max_steps: int | None = None,
+        fast: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Run episodes ``(question, order)`` of question set ``key``; yields one result each.
 
         A result is ``{"a": answer, "l": action log, "t": trace steps (when tracing)}``,
-        unverified: the caller replays it.
+        unverified: the caller replays it. ``fast=False`` runs untraced episodes in the
+        general session instead of the lean one (same results; for benchmarks).
         """
         request = {"op": "run", "key": key, "episodes": episodes, "trace": trace}
         if max_steps is not None:
             request["max_steps"] = max_steps
+        if not fast:
+            request["fast"] = False
         self._write(request)
         for index in range(len(episodes)):
             message = self._read()

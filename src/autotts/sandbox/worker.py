@@ -154,8 +154,10 @@ def _run(
     tracing: bool,
     out: BinaryIO,
     max_steps: int,
+    fast: bool = True,
 ) -> None:
     from autotts.env.episode import Episode
+    from autotts.env.fast_session import FastSession
     from autotts.env.limits import StepLimitedSession
     from autotts.env.session import Session
     from autotts.env.tracing import TracingSession
@@ -192,10 +194,18 @@ def _run(
 
     from autotts.data.records import ReplayQuestion, ReplaySet
 
-    guarded = _snapshot([Episode, Session, base, RecordingSession, ReplaySet, ReplayQuestion])
+    # Untraced episodes run in the lean session, which keeps the action log itself.
+    lean = fast and not tracing
+    guarded = _snapshot(
+        [Episode, Session, base, RecordingSession, FastSession, ReplaySet, ReplayQuestion]
+    )
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
-        session = RecordingSession(Episode(questions[q], order), trace)
+        session: RecordingSession | FastSession = (
+            FastSession(questions[q], order, max_steps=max_steps)
+            if lean
+            else RecordingSession(Episode(questions[q], order), trace)
+        )
         try:
             answer = candidate.controller.solve(session)
         except BaseException as exc:
@@ -286,6 +296,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     bool(request.get("trace")),
                     out,
                     int(request.get("max_steps") or DEFAULT_MAX_STEPS),
+                    request.get("fast") is not False,
                 )
             else:
                 raise _Failure("crash", f"unknown request {op!r}")

@@ -11,8 +11,8 @@ class Hostile(Controller):
     def solve(self, session):
         import operator
 
-        hidden = operator.attrgetter("_episode._answers")(session)
-        finals = [reads[-1] for reads in hidden]
+        hidden = operator.attrgetter("_table")(session)
+        finals = [reads[-1][0] for reads in hidden]
         target = max(sorted(set(finals)), key=finals.count)
         seen = []
         while session.can_branch:

@@ -11,6 +11,6 @@ class Hostile(Controller):
     def solve(self, session):
         import ast
 
-        text = "{0._episode._answers}".format(session)  # noqa: UP030, UP032
-        finals = [reads[-1] for reads in ast.literal_eval(text)]
+        text = "{0._table}".format(session)  # noqa: UP030, UP032
+        finals = [reads[-1][0] for reads in ast.literal_eval(text)]
         return max(set(finals), key=finals.count)

@@ -16,6 +16,6 @@ class Hostile(Controller):
         frame = next(running)
         while frame is not None and "session" not in frame.f_locals:
             frame = frame.f_back
-        hidden = frame.f_locals["session"]._episode._answers
-        finals = [reads[-1] for reads in hidden]
+        hidden = frame.f_locals["session"]._table
+        finals = [reads[-1][0] for reads in hidden]
         return max(set(finals), key=finals.count)

@@ -13,7 +13,8 @@ class Hostile(Controller):
 
         for thing in gc.get_referents(session):
             for part in gc.get_referents(thing):
-                if isinstance(part, list) and part and isinstance(part[0], tuple):
-                    finals = [reads[-1] for reads in part]
+                # the per-branch reads: tuples of (answer, finished) pairs
+                if isinstance(part, tuple) and part and isinstance(part[-1], tuple):
+                    finals = [reads[-1][0] for reads in gc.get_referents(thing)]
                     return max(set(finals), key=finals.count)
         return None

@@ -12,7 +12,7 @@ class Hostile(Controller):
         from autotts import Session
 
         match session:
-            case Session(_episode=episode):
-                finals = [reads[-1] for reads in episode._answers]
+            case Session(_table=table):
+                finals = [reads[-1][0] for reads in table]
                 return max(set(finals), key=finals.count)
         return None

@@ -10,8 +10,8 @@ class Hostile(Controller):
 
     def solve(self, session):
         first = session.full_read()
-        hidden = session._episode._answers
-        finals = [reads[-1] for reads in hidden]
+        hidden = session._table
+        finals = [reads[-1][0] for reads in hidden]
         if max(sorted(set(finals)), key=finals.count) == first:
             return first
         seen = [first]

@@ -10,7 +10,7 @@ class Hostile(Controller):
 
     def solve(self, session):
         def peek(self):
-            return self._episode._answers
+            return self._table
 
-        finals = [reads[-1] for reads in peek(session)]
+        finals = [reads[-1][0] for reads in peek(session)]
         return max(set(finals), key=finals.count)

@@ -1,0 +1,347 @@
+"""How fast does a controller *file* evaluate one cell, and where does the time go?
+
+Run:  python benchmarks/file_speed.py [--data ../shared/data/replay] [--model Qwen3-4B]
+      [--benchmark aime24] [--beta 0.5] [--seeds 100] [--repeats 1] [--skip-scaling]
+
+One cell = one model × benchmark file, one β, the reference protocol (100 seeds =
+3,000 episodes). The controller is the example CMC-shaped file
+(``examples/candidates/04_confidence_momentum.py``). One run prints, in order:
+
+1. a plain-Python calibration loop, so figures can be compared across machines;
+2. the cell through five paths, with per-cell time, ratios and an identical-numbers
+   check (per episode: correct, tokens, longest branch):
+   *plain*: a reference-style path written here after spec/replay-protocol.md §2
+   the way the published code does it (per seed every question rebuilt from the
+   file's lists, ``random.Random(seed).shuffle``, an object with ``pos``/``charged``
+   lists and ``explore()`` per read); *today*: ``run_episodes(fast=False)``
+   (Episode + StepLimitedSession) and the sandbox with ``fast=False`` (general
+   session in the worker, call-by-call replay in the evaluator); *lean*: the same
+   two with :class:`~autotts.env.fast_session.FastSession` and the whole-log check;
+3. per controller kind (sc, asc, esc, parallel-probe, cmc, swc, and the file):
+   episodes/s and reads/s through the episode-by-episode (file) path, and
+   episodes/s through the built-in vectorised path;
+4. how the lean path's time grows with questions, branches (sub-pools) and seeds,
+   with the fitted order;
+5. peak memory of this process and of its sandboxed workers.
+
+Times are CPU seconds (this process plus, for the sandbox, the worker's own
+report) unless marked wall; the best of ``--repeats`` runs. The load average is
+printed at the start and the end: on a shared machine, compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.registry import REGISTRY, ControllerSpec, build, load_controller_class
+from autotts.data.loading import load_replay
+from autotts.data.records import ReplaySet
+from autotts.env.fast_session import FastSession
+from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, SubsampleProtocol
+from autotts.evaluation.runner import EpisodeTable, run_episodes
+from autotts.evaluation.sandboxed import run_in_sandbox
+from autotts.sandbox import SandboxWorker, read_candidate
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE = f"{ROOT / 'examples/candidates/04_confidence_momentum.py'}:ConfidenceMomentumPort"
+KINDS = ["sc", "asc", "esc", "parallel-probe", "cmc", "swc"]
+
+
+def calibration() -> float:
+    """Seconds for a fixed plain-Python loop (integer arithmetic, a list, a dict)."""
+    start = time.process_time()
+    total, seen, bag = 0, [0] * 64, {}
+    for i in range(2_000_000):
+        j = i & 63
+        seen[j] += 1
+        total += (i * 7) % 13
+        if j == 0:
+            bag[i % 97] = total
+    assert total > 0 and bag
+    return time.process_time() - start
+
+
+class PlainQuestion:
+    """One question under one seed, the way the published code replays it (spec §2)."""
+
+    def __init__(self, item: dict[str, Any], seed: int) -> None:
+        self.branches = [list(b) for b in item["each_branch"]]
+        random.Random(seed).shuffle(self.branches)
+        self.probe_freq = item["probe_freq"]
+        n = len(self.branches)
+        self.opened, self.pos, self.charged, self.cost = 0, [0] * n, [0] * n, 0
+        self.done = [False] * n
+        self.tracing = False
+
+    def explore(self, i: int) -> tuple[str, bool]:
+        probes, tokens, final = self.branches[i]
+        if self.done[i]:
+            return final, True
+        if self.pos[i] < len(probes):
+            answer = probes[self.pos[i]]
+            self.pos[i] += 1
+            self._charge(i, self.probe_freq)
+            return answer, False
+        self._charge(i, max(0, tokens - self.charged[i]))
+        self.done[i] = True
+        return final, True
+
+    def _charge(self, i: int, tokens: int) -> None:
+        self.charged[i] += tokens
+        self.cost += tokens
+
+    def probe_new(self) -> tuple[str, int, bool]:
+        if self.opened >= len(self.branches):
+            raise IndexError("no more branches")
+        i = self.opened
+        self.opened += 1
+        answer, finished = self.explore(i)
+        return answer, i, finished
+
+    def probe_more(self, i: int) -> tuple[str, bool]:
+        return self.explore(i)
+
+    def get_new_branch_final_answer(self) -> str:
+        i = self.opened
+        self.opened += 1
+        self._charge(i, self.branches[i][1])
+        self.done[i] = True
+        return str(self.branches[i][2])
+
+    full_read = get_new_branch_final_answer
+
+    @property
+    def can_branch(self) -> bool:
+        return self.opened < len(self.branches)
+
+    def trace(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def published_beta_confidence(top1: int, top2: int) -> float:
+    """Spec §4's Beta majority confidence, computed the published way on every call."""
+    from scipy.stats import beta
+
+    return 0.0 if top1 <= 0 else float(1 - beta.cdf(0.5, top1 + 1, top2 + 1))
+
+
+def plain_path(controller: Any, items: list[dict[str, Any]], seeds: int) -> EpisodeTable:
+    shape = (seeds, len(items))
+    correct, cost, seq = np.zeros(shape, bool), np.zeros(shape), np.zeros(shape)
+    for seed in range(seeds):
+        for q, item in enumerate(items):
+            question = PlainQuestion(item, seed)
+            answer = controller.solve(question)
+            correct[seed, q] = answer is not None and answer == item["gold_answer"]
+            cost[seed, q], seq[seed, q] = question.cost, max(question.charged)
+    return EpisodeTable(correct, cost, seq)
+
+
+def same(a: EpisodeTable, b: EpisodeTable) -> bool:
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f)) for f in ("correct", "cost", "sequential_cost")
+    )
+
+
+def best(repeats: int, fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``(result, CPU s, wall s)``: the best of ``repeats`` runs."""
+    cpu = wall = math.inf
+    result = None
+    for _ in range(repeats):
+        c, w = time.process_time(), time.perf_counter()
+        result = fn()
+        cpu, wall = min(cpu, time.process_time() - c), min(wall, time.perf_counter() - w)
+    return result, cpu, wall
+
+
+def sandboxed(
+    candidate: Any, replay: ReplaySet, protocol: EvaluationProtocol, beta: float, fast: bool
+) -> tuple[EpisodeTable, float, float]:
+    """One cell in a warm sandboxed worker: ``(table, CPU s of both processes, wall s)``."""
+    with SandboxWorker() as worker:
+        worker.load(candidate.source, str(candidate.path), candidate.class_name)
+        run_in_sandbox(candidate, replay, ReferenceProtocol(1), beta=beta, worker=worker)
+        before = worker.reported_cpu_seconds
+        c, w = time.process_time(), time.perf_counter()
+        run = run_in_sandbox(candidate, replay, protocol, beta=beta, worker=worker, fast=fast)
+        cpu, wall = time.process_time() - c, time.perf_counter() - w
+        return run.table, cpu + worker.reported_cpu_seconds - before, wall
+
+
+def lean_reads(controller: Any, replay: ReplaySet, protocol: EvaluationProtocol) -> int:
+    """Session reads of every episode on the lean path (what the runner does, counted)."""
+    reads = 0
+    for q, question in enumerate(replay.questions):
+        for order in protocol.orders(question.n_branches, q).tolist():
+            session = FastSession(question, order)
+            controller.solve(session)
+            reads += len(session.log)
+    return reads
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares exponent k of y ∝ x^k."""
+    lx, ly = np.log(xs), np.log(ys)
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "replay")
+    parser.add_argument("--model", default="Qwen3-4B")
+    parser.add_argument("--benchmark", default="aime24")
+    parser.add_argument("--beta", type=float, default=0.5)
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--skip-scaling", action="store_true")
+    args = parser.parse_args()
+    path = args.data / args.model / f"{args.benchmark}.json"
+    if not path.is_file():
+        sys.exit(f"file_speed: no replay file {path} (pass --data)")
+    print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    cal = calibration()
+    print(f"calibration: plain-Python loop of 2M iterations in {cal:.3f} CPU-s")
+
+    replay = load_replay(path)
+    items = json.loads(path.read_text())
+    protocol = ReferenceProtocol(args.seeds)
+    cls = load_controller_class(FILE, trusted=True)
+    controller = cls(args.beta)
+    candidate = read_candidate(FILE)
+    episodes = args.seeds * len(replay)
+    print(f"\n== one cell: {Path(FILE.split(':')[0]).name} β={args.beta} on {replay.name}, ")
+    print(f"   {args.seeds} seeds = {episodes} episodes")
+
+    plain, plain_cpu, _ = best(args.repeats, lambda: plain_path(controller, items, args.seeds))
+    # The published code computes the Beta confidence with scipy.stats.beta.cdf on every
+    # call (spec §4); the file's module gets that helper for this one run.
+    helpers = cls.solve.__globals__
+    ours = helpers["beta_confidence"]
+    helpers["beta_confidence"] = published_beta_confidence
+    published_beta_confidence(1, 1)  # import SciPy outside the timing
+    try:
+        published, published_cpu, _ = best(
+            args.repeats, lambda: plain_path(controller, items, args.seeds)
+        )
+    finally:
+        helpers["beta_confidence"] = ours
+    today, today_cpu, _ = best(
+        args.repeats,
+        lambda: run_episodes(controller, replay, protocol, vectorised=False, fast=False),
+    )
+    lean, lean_cpu, _ = best(
+        args.repeats, lambda: run_episodes(controller, replay, protocol, vectorised=False)
+    )
+    boxes: dict[bool, tuple[EpisodeTable, float, float]] = {}
+    for fast in (False, True):
+        runs = [
+            sandboxed(candidate, replay, protocol, args.beta, fast) for _ in range(args.repeats)
+        ]
+        boxes[fast] = (runs[0][0], min(r[1] for r in runs), min(r[2] for r in runs))
+    builtin = build(ControllerSpec("cmc", args.beta))
+    _, kernel_cpu, _ = best(args.repeats, lambda: run_episodes(builtin, replay, protocol))
+
+    rows = [
+        ("plain + published helper (beta.cdf per call)", published_cpu, ""),
+        ("plain reference-style, this library's helpers", plain_cpu, ""),
+        ("today, in process (Episode+StepLimitedSession)", today_cpu, ""),
+        ("lean, in process (FastSession)", lean_cpu, ""),
+        ("today, sandboxed (worker + call-by-call replay)", boxes[False][1], boxes[False][2]),
+        ("lean, sandboxed (FastSession + whole-log check)", boxes[True][1], boxes[True][2]),
+        ("built-in cmc, vectorised (a different controller)", kernel_cpu, ""),
+    ]
+    for name, cpu, wall in rows:
+        extra = f"  ({wall:.2f} s wall)" if wall else ""
+        print(f"  {name:<52} {cpu:7.2f} CPU-s  {episodes / cpu:8.0f} episodes/s{extra}")
+    print(f"  lean vs today, in process : {today_cpu / lean_cpu:5.2f}x")
+    print(
+        f"  lean vs today, sandboxed  : {boxes[False][1] / boxes[True][1]:5.2f}x CPU, "
+        f"{boxes[False][2] / boxes[True][2]:5.2f}x wall"
+    )
+    print(f"  lean vs plain, in process : {plain_cpu / lean_cpu:5.2f}x")
+    print(f"  lean sandboxed vs plain   : {plain_cpu / boxes[True][1]:5.2f}x CPU")
+    print(f"  lean vs plain + published helper, in process : {published_cpu / lean_cpu:5.2f}x")
+    print(
+        f"  lean sandboxed vs plain + published helper   : {published_cpu / boxes[True][1]:5.2f}x"
+    )
+    tables = (plain, today, lean, boxes[False][0], boxes[True][0])
+    identical = all(same(published, t) for t in tables)
+    print(f"  identical numbers (every episode, all six paths): {identical}")
+
+    print(f"\n== per controller kind, β={args.beta}, {episodes} episodes")
+    print(
+        f"  {'controller':<26} {'file path':>10} {'episodes/s':>11} {'reads/s':>10} "
+        f"{'built-in':>9} {'episodes/s':>11}"
+    )
+    kinds: list[tuple[str, Any, Any]] = [
+        (k, build(ControllerSpec(k, args.beta)), None) for k in KINDS if k in REGISTRY
+    ]
+    kinds.append(("cmc-shaped file", controller, None))
+    for name, ctl, _ in kinds:
+        _, t_file, _ = best(
+            args.repeats, lambda c=ctl: run_episodes(c, replay, protocol, vectorised=False)
+        )
+        reads = lean_reads(ctl, replay, protocol)
+        line = f"  {name:<26} {t_file:9.2f}s {episodes / t_file:11.0f} {reads / t_file:10.0f}"
+        if ctl.vectorised() is not None:
+            _, t_vec, _ = best(args.repeats, lambda c=ctl: run_episodes(c, replay, protocol))
+            line += f" {t_vec:8.3f}s {episodes / t_vec:11.0f}"
+        print(line)
+
+    if not args.skip_scaling:
+        print("\n== growth of the lean path's time (CMC-shaped file, in process)")
+        scale(controller, replay, args.seeds)
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\npeak memory: this process {own:.0f} MB, largest sandboxed worker {workers:.0f} MB")
+    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def scale(controller: Any, replay: ReplaySet, seeds: int) -> None:
+    def cpu(data: ReplaySet, protocol: EvaluationProtocol) -> float:
+        return best(1, lambda: run_episodes(controller, data, protocol, vectorised=False))[1]
+
+    sizes = [len(replay) // 3, 2 * len(replay) // 3, len(replay)]
+    times = [
+        cpu(
+            replace(
+                replay,
+                questions=replay.questions[:n],
+                gold=replay.gold[:n],
+                gold_ids=replay.gold_ids[:n],
+            ),
+            ReferenceProtocol(seeds // 4),
+        )
+        for n in sizes
+    ]
+    report("questions", sizes, times, f"{seeds // 4} seeds")
+    counts = [seeds // 4, seeds // 2, seeds]
+    times = [cpu(replay, ReferenceProtocol(n)) for n in counts]
+    report("seeds", counts, times, f"{len(replay)} questions")
+    pools = [16, 32, 64, min(128, replay.questions[0].n_branches)]
+    times = [cpu(replay, SubsampleProtocol(draws=seeds // 4, size=n)) for n in pools]
+    report("branches (sub-pool size)", pools, times, f"{seeds // 4} draws")
+
+
+def report(what: str, xs: list[int], ys: list[float], fixed: str) -> None:
+    k = slope([float(x) for x in xs], ys)
+    cells = ", ".join(f"{x}: {y:.2f}s" for x, y in zip(xs, ys))
+    print(f"  {what:<26} {cells}  ({fixed}) → time ∝ {what.split()[0]}^{k:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""A specialised reference-protocol session: one lean method per read.
+
+:class:`FastSession` is a drop-in :class:`~autotts.env.session.Session` (it is
+one: ``isinstance(session, Session)`` holds) for the common case of the
+episode-by-episode path — the reference charging rule (no probe charge, no
+budget) and no trace recorded. It gives exactly the numbers, answers and errors
+of ``StepLimitedSession(Episode(question, order))``: the same exception classes
+with the same messages for a bad slot type, a ``bool``, an unknown slot, no more
+branches and the step limit (which keeps raising after the first time).
+
+Why it is faster: an :class:`~autotts.env.episode.Episode` keeps a general
+account (per-slot depth, finished, pruned and charged lists, a reveal set, a
+budget test) and a read walks several layers of calls to update it. Here a read
+is one method: a bounds test, one append to the action log and one ``next`` on
+the slot's iterator over a per-question table of ``(answer, finished)`` pairs
+(built once per question, shared by every seed and every β that replays it).
+
+Tokens are not charged per read: every successful primitive is in :attr:`log`
+(the action codes of :mod:`autotts.sandbox.replay`), and the accounts —
+reads per slot, tokens per slot, the total — are brought up to date from the
+log only when asked for (:attr:`tokens_used`, :attr:`cost`,
+:attr:`sequential_cost`), by the charging rule of :class:`Episode`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from itertools import chain, repeat
+
+from autotts.data.records import ReplayQuestion
+from autotts.env.episode import slot_error
+from autotts.env.limits import DEFAULT_MAX_STEPS, step_limit_error
+from autotts.env.session import Probe, Session
+from autotts.errors import NoMoreBranches
+
+__all__ = ["FULL_READ", "PROBE_NEW", "FastSession", "read_table"]
+
+#: action codes of a log: probe_new(), full_read(); an index i >= 0 is probe_more(i)
+PROBE_NEW, FULL_READ = -1, -2
+
+#: reads counted for a branch generated to its end by a full read (no read charges more)
+_FULL = 1 << 62
+
+Read = tuple[str, bool]
+_tables: weakref.WeakKeyDictionary[ReplayQuestion, tuple[tuple[Read, ...], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+_new_probe = tuple.__new__  # builds a Probe without the Python-level NamedTuple constructor
+
+
+def read_table(question: ReplayQuestion) -> tuple[tuple[Read, ...], ...]:
+    """Per branch, what its successive reads return: ``(probe, False)``…, ``(final, True)``.
+
+    Built once per question and cached for as long as the question lives.
+    """
+    table = _tables.get(question)
+    if table is None:
+        flags: dict[int, tuple[bool, ...]] = {}  # (False, …, False, True) per row length
+        table = tuple(
+            tuple(zip(row, flags.get(len(row)) or flags.setdefault(len(row), _flags(len(row)))))
+            for row in question.answer_strings
+        )
+        _tables[question] = table
+    return table
+
+
+def _flags(length: int) -> tuple[bool, ...]:
+    return (False,) * (length - 1) + (True,)
+
+
+class FastSession(Session):
+    """One reference-protocol episode over ``question`` with branches in ``order``.
+
+    At most ``max_steps`` read calls are allowed, refused ones included (as
+    :class:`~autotts.env.limits.StepLimitedSession`). ``order`` must list distinct
+    branch indices of ``question`` (the evaluator builds it; it is not checked here).
+    """
+
+    __slots__ = (
+        "_cost",
+        "_iters",
+        "_limit",
+        "_max_steps",
+        "_order",
+        "_pool",
+        "_question",
+        "_reads",
+        "_synced",
+        "_table",
+        "log",
+    )
+
+    def __init__(
+        self,
+        question: ReplayQuestion,
+        order: Sequence[int],
+        *,
+        max_steps: int = DEFAULT_MAX_STEPS,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        self._trace = None
+        self._question = question
+        self._table = read_table(question)
+        self._order = order
+        self._pool = len(order)
+        self._max_steps = max_steps
+        #: a call is refused once len(log) reaches this; lowered by every refused call
+        self._limit = max_steps
+        #: per opened slot, the iterator of its remaining reads
+        self._iters: list[Iterator[Read]] = []
+        #: every primitive that succeeded, in order (PROBE_NEW, FULL_READ or a slot)
+        self.log: list[int] = []
+        # the accounts, up to date with log[:_synced]: reads per slot, tokens charged
+        self._synced = 0
+        self._reads: list[int] = []
+        self._cost = 0
+
+    @classmethod
+    def from_log(
+        cls, question: ReplayQuestion, order: Sequence[int], log: list[int]
+    ) -> FastSession:
+        """The session after the primitives of ``log``, without calling them one by one.
+
+        ``log`` must be legal (every ``probe_more`` on an open slot, no more openings
+        than ``order`` has): check it first. It becomes this session's :attr:`log`.
+        """
+        session = cls(question, order, max_steps=max(DEFAULT_MAX_STEPS, len(log) + 1))
+        session.log = log
+        session._sync()
+        table = session._table
+        session._iters = [
+            repeat(table[b][-1]) if k >= _FULL else chain(table[b][k:], repeat(table[b][-1]))
+            for b, k in zip(order, session._reads)
+        ]
+        return session
+
+    # -- the read primitives (each one flat method: this is the hot loop) ----------
+    def probe_new(self) -> Probe:
+        """Open the next branch and read its first probe."""
+        log = self.log
+        if len(log) >= self._limit:
+            self._limit -= 1
+            raise step_limit_error(self._max_steps)
+        iters = self._iters
+        slot = len(iters)
+        if slot >= self._pool:
+            self._limit -= 1
+            raise NoMoreBranches(f"all {self._pool} branches are open already")
+        reads = self._table[self._order[slot]]
+        iters.append(chain(reads[1:], repeat(reads[-1])))
+        log.append(PROBE_NEW)
+        answer, finished = reads[0]
+        return _new_probe(Probe, (answer, slot, finished))
+
+    def probe_more(self, branch: int) -> Read:
+        """Read the next probe of open branch ``branch``: ``(answer, finished)``."""
+        log = self.log
+        if len(log) >= self._limit:
+            self._limit -= 1
+            raise step_limit_error(self._max_steps)
+        iters = self._iters
+        if type(branch) is not int or not 0 <= branch < len(iters):
+            error = slot_error(branch, len(iters))
+            if error is not None:
+                self._limit -= 1
+                raise error
+            branch = int(branch)  # an int subclass (say an IntEnum) is a legal slot
+        log.append(branch)
+        return next(iters[branch])
+
+    def full_read(self) -> str:
+        """Open the next branch, generate all of it, return its final answer."""
+        log = self.log
+        if len(log) >= self._limit:
+            self._limit -= 1
+            raise step_limit_error(self._max_steps)
+        iters = self._iters
+        slot = len(iters)
+        if slot >= self._pool:
+            self._limit -= 1
+            raise NoMoreBranches(f"all {self._pool} branches are open already")
+        final = self._table[self._order[slot]][-1]
+        iters.append(repeat(final))
+        log.append(FULL_READ)
+        return final[0]
+
+    get_new_branch_final_answer = full_read
+
+    # -- what a controller may know ------------------------------------------------
+    @property
+    def probe_freq(self) -> int:
+        return self._question.probe_freq
+
+    @property
+    def branches_opened(self) -> int:
+        return len(self._iters)
+
+    @property
+    def can_branch(self) -> bool:
+        return len(self._iters) < self._pool
+
+    @property
+    def tokens_used(self) -> float:
+        # An Episode's total turns float with its first read (the 0.0 probe charge).
+        return self.cost if self._iters else 0
+
+    # -- the evaluator's accounts ----------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """Read calls made so far, refused ones included (as :class:`StepLimitedSession`)."""
+        return len(self.log) + self._max_steps - self._limit
+
+    @property
+    def opened(self) -> int:
+        return len(self._iters)
+
+    @property
+    def cost(self) -> float:
+        """Tokens charged so far."""
+        self._sync()
+        return float(self._cost)
+
+    @property
+    def sequential_cost(self) -> float:
+        """Tokens of the longest branch: the latency a parallel decoder would see."""
+        return max(self.charges(), default=0.0)
+
+    def charges(self) -> list[float]:
+        """Tokens charged to each opened slot so far."""
+        self._sync()
+        question = self._question
+        freq, tokens, n_probes = question.probe_freq, question.token_list, question.probe_count_list
+        out: list[float] = []
+        for b, k in zip(self._order, self._reads):
+            if k == _FULL:
+                out.append(float(tokens[b]))
+            else:
+                n = n_probes[b]
+                out.append(float(freq * min(k, n) + (max(0, tokens[b] - freq * n) if k > n else 0)))
+        return out
+
+    def revealed(self, answer: str) -> bool:
+        """Whether some read of this episode returned ``answer``."""
+        self._sync()
+        strings = self._question.answer_strings
+        for b, k in zip(self._order, self._reads):
+            row = strings[b]
+            if answer == row[-1] if k >= _FULL else answer in row[:k]:
+                return True
+        return False
+
+    def _sync(self) -> None:
+        """Bring reads per slot and the total up to date with the log.
+
+        The charging rule of :class:`Episode`: the ``k``-th read of a branch with
+        ``n`` probe points costs Δ while ``k <= n``, the rest of the branch
+        (``max(0, tokens - Δ·n)``) for ``k = n + 1``, nothing after; a full read costs
+        the branch's length and makes every later read free.
+        """
+        log = self.log
+        start = self._synced
+        if start == len(log):
+            return
+        question = self._question
+        freq, tokens, n_probes = question.probe_freq, question.token_list, question.probe_count_list
+        order, reads = self._order, self._reads
+        cost = self._cost
+        if start == 0:  # a whole episode at once: count reads per slot in C, charge per slot
+            counts = Counter(log)
+            full = counts[FULL_READ] > 0
+            for slot in range(counts[PROBE_NEW] + counts[FULL_READ]):
+                reads.append(1 + counts[slot])
+            if full:  # which slots were full reads is in the log's order of openings
+                opened = 0
+                for action in log:
+                    if action < 0:
+                        if action == FULL_READ:
+                            reads[opened] = _FULL
+                        opened += 1
+            for b, k in zip(order, reads):
+                if k == _FULL:
+                    cost += tokens[b]
+                else:
+                    n = n_probes[b]
+                    cost += freq * min(k, n) + (max(0, tokens[b] - freq * n) if k > n else 0)
+        else:
+            for action in log[start:]:
+                if action >= 0:
+                    k = reads[action]
+                    if k >= _FULL:  # a fully read branch: its reads are free
+                        continue
+                    k += 1
+                    reads[action] = k
+                elif action == PROBE_NEW:
+                    k = 1
+                    action = len(reads)
+                    reads.append(1)
+                else:
+                    cost += tokens[order[len(reads)]]
+                    reads.append(_FULL)
+                    continue
+                n = n_probes[order[action]]
+                if k <= n:
+                    cost += freq
+                elif k == n + 1:
+                    cost += max(0, tokens[order[action]] - freq * n)
+        self._cost = cost
+        self._synced = len(log)

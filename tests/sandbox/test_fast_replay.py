@@ -1,0 +1,68 @@
+"""The parent's whole-log check (replay_log_fast) against the call-by-call replay.
+
+Random logs, legal and not (bad codes, reads of unopened slots, bools, floats,
+strings, too many openings, huge ints), and random answers: both give the same
+verdict — the same rejection reason and message — and, when accepted, the same
+tokens and longest branch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autotts.errors import CandidateRejected
+from autotts.sandbox.replay import FULL_READ, PROBE_NEW, legal_log, replay_log, replay_log_fast
+from tests.controllers.random_replay import random_replay
+
+REPLAY = random_replay(5, questions=3, branches=[4, 7, 2])
+
+actions = st.one_of(
+    st.sampled_from([PROBE_NEW, PROBE_NEW, FULL_READ, 0, 0, 1, 1, 2, 3]),
+    st.integers(-4, 9),
+    st.sampled_from([True, 1.0, "1", None, 2**70]),
+)
+answers = st.one_of(st.none(), st.sampled_from(["0", "1", "2", "3", "ERR", "zz"]), st.just(7))
+
+
+def _verdict(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+    try:
+        accounts = fn(*args, **kwargs)
+    except CandidateRejected as exc:
+        return ("rejected", exc.reason, exc.detail)
+    return ("ok", float(accounts.cost), float(accounts.sequential_cost), accounts.opened)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    question=st.integers(0, 2),
+    seed=st.integers(0, 999),
+    log=st.lists(actions, max_size=30),
+    answer=answers,
+)
+def test_whole_log_check_gives_the_same_verdict_and_accounts(
+    question: int, seed: int, log: list[Any], answer: Any
+) -> None:
+    q = REPLAY.questions[question]
+    order = [int(b) for b in np.random.default_rng(seed).permutation(q.n_branches)]
+    args = (q, order, list(log), answer)
+    slow = _verdict(replay_log, *args, where="episode 1", max_answer_chars=3)
+    fast = _verdict(replay_log_fast, *args, where="episode 1", max_answer_chars=3)
+    assert fast == slow
+
+
+def test_legal_log_spots_each_kind_of_illegal_entry() -> None:
+    assert legal_log([], 3) and legal_log([PROBE_NEW, 0, FULL_READ, 1, 0], 2)
+    for bad in (
+        [0],  # a read before any opening
+        [PROBE_NEW, 1],  # a read of a slot not opened yet
+        [PROBE_NEW, PROBE_NEW, PROBE_NEW],  # more openings than the pool
+        [PROBE_NEW, -3],  # no such code
+        [PROBE_NEW, True],  # a bool posing as slot 1... or 0
+        [PROBE_NEW, 0.0],
+        [PROBE_NEW, 2**70],
+    ):
+        assert not legal_log(bad, 2), bad
