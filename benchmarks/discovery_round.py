@@ -16,6 +16,12 @@ processes and the sandboxed workers, sampled from /proc: ``getrusage`` cannot se
 the sandboxed workers) and the wall time by β; then the ratio of wall times, a
 check that every worker count gave identical results, and the machine's load
 average before and after (other jobs on the machine slow both runs).
+
+With ``--race`` the round is raced (``autotts discover --race``,
+:mod:`autotts.discovery.racing`) against an incumbent: the best mean search-set
+accuracy over the same grid of the built-in CMC (vectorised, computed first in the
+same run). It prints how many seeds each round ran and whether it was stopped; a
+candidate that is not stopped gives the numbers of an unraced round.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from pathlib import Path
 from proc_cpu import TreeCpu  # beside this script
 
 from autotts.data.catalog import MODELS, SEARCH_BENCHMARK
-from autotts.discovery.curves import curve_jobs
+from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
+from autotts.discovery.racing import race_curves
 from autotts.discovery.settings import DEFAULT_BETAS
 from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
@@ -47,17 +54,26 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--race", action="store_true", help="race against the built-in CMC")
     args = parser.parse_args()
     refs = [DataRef(str(args.data), model, SEARCH_BENCHMARK) for model in MODELS]
-    jobs = curve_jobs(args.candidate, refs, DEFAULT_BETAS, ReferenceProtocol(args.seeds))
+    protocol = ReferenceProtocol(args.seeds)
+    jobs = curve_jobs(args.candidate, refs, DEFAULT_BETAS, protocol)
     print(f"load average before: {_load()}")
     print(
         f"{len(jobs)} evaluations ({len(DEFAULT_BETAS)} β × {len(refs)} files, {args.seeds} seeds)"
     )
+    incumbent = None
+    if args.race:
+        baseline = evaluate_curves(curve_jobs("cmc", refs, DEFAULT_BETAS, protocol))
+        best = best_point(aggregate(baseline))
+        assert best is not None
+        incumbent = float(best["accuracy"])
+        print(f"racing against the built-in CMC's best: {incumbent:.2f} % at β={best['beta']:g}")
     walls: dict[int, float] = {}
     outputs: dict[int, list[EvalResult]] = {}
     for workers in args.workers:
-        walls[workers], outputs[workers] = _one_round(jobs, workers)
+        walls[workers], outputs[workers] = _one_round(jobs, workers, incumbent)
     print(f"load average after: {_load()}")
     first = args.workers[0]
     for workers in args.workers[1:]:
@@ -68,7 +84,9 @@ def main() -> None:
         )
 
 
-def _one_round(jobs: list[EvalJob], workers: int) -> tuple[float, list[EvalResult]]:
+def _one_round(
+    jobs: list[EvalJob], workers: int, incumbent: float | None
+) -> tuple[float, list[EvalResult]]:
     per_beta: dict[float, float] = defaultdict(float)
     last = [time.perf_counter()]
 
@@ -78,13 +96,24 @@ def _one_round(jobs: list[EvalJob], workers: int) -> tuple[float, list[EvalResul
         last[0] = now
 
     wall0 = time.perf_counter()
+    raced = ""
     with TreeCpu() as cpu:
-        results = run_jobs(jobs, workers=workers, on_done=done)
+        if incumbent is None:
+            results = run_jobs(jobs, workers=workers, on_done=done)
+        else:
+            outcome = race_curves(jobs, incumbent, workers=workers)
+            results = outcome.results
+            raced = (
+                f", raced: {outcome.seeds_run} of {outcome.seeds_total} seeds, "
+                f"{'stopped' if outcome.stopped else 'not stopped'}"
+            )
     wall = time.perf_counter() - wall0
     print(
         f"workers={workers}: wall {wall:.1f} s ({wall / len(jobs):.2f} s per evaluation), "
-        f"CPU of the process tree {cpu.seconds:.1f} s, load average now {_load()}"
+        f"CPU of the process tree {cpu.seconds:.1f} s, load average now {_load()}{raced}"
     )
+    if incumbent is not None:
+        return wall, results  # the blocks finish interleaved: no per-β breakdown
     print(
         "  wall time by β (s, time between completions): "
         + ", ".join(f"{b:g}: {t:.1f}" for b, t in sorted(per_beta.items()))

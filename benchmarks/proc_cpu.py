@@ -5,7 +5,8 @@ exits without reaping the namespace's init, so a worker's CPU never reaches its
 grandparent's account. This sampler reads utime + stime of every descendant from
 ``/proc/<pid>/stat`` every ``interval`` seconds and keeps each process's last value,
 so at most the final ``interval`` of a process's life goes uncounted (Linux only;
-elsewhere it reports this process's own CPU).
+elsewhere it reports this process's own CPU). The sampling thread's own CPU is
+left out.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class TreeCpu:
     """Use as a context manager; ``seconds`` is the tree's CPU while it was open."""
 
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(self, interval: float = 0.2) -> None:
         self.interval = interval
         self._seen: dict[tuple[int, int], float] = {}  # (pid, start time) -> CPU seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._own0 = 0.0
+        self._sampler_cpu = 0.0
         self.seconds = 0.0
 
     def __enter__(self) -> TreeCpu:
@@ -44,11 +46,12 @@ class TreeCpu:
         children = sum(v for k, v in self._seen.items() if k not in self._before)
         # Descendants alive before the block (none, normally) count only what they added.
         children += sum(self._seen[k] - v for k, v in self._before.items() if k in self._seen)
-        self.seconds = time.process_time() - self._own0 + children
+        self.seconds = time.process_time() - self._own0 - self._sampler_cpu + children
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self._sample_once()
+        self._sampler_cpu = time.thread_time()  # this thread's own cost, not the workload's
 
     def _sample_once(self) -> dict[tuple[int, int], float]:
         now: dict[tuple[int, int], float] = {}
