@@ -151,15 +151,26 @@ class FastSession(Session):
         if len(log) >= self._limit:
             self._limit -= 1
             raise step_limit_error(self._max_steps)
-        iters = self._iters
-        if type(branch) is not int or not 0 <= branch < len(iters):
-            error = slot_error(branch, len(iters))
-            if error is not None:
-                self._limit -= 1
-                raise error
-            branch = int(branch)  # an int subclass (say an IntEnum) is a legal slot
+        if type(branch) is not int or branch < 0:
+            branch = self._legal_slot(branch)
+        try:
+            reads = self._iters[branch]
+        except IndexError:
+            self._limit -= 1
+            error = slot_error(branch, len(self._iters))
+            assert error is not None  # a slot past the open ones
+            raise error from None
         log.append(branch)
-        return next(iters[branch])
+        return next(reads)
+
+    def _legal_slot(self, branch: object) -> int:
+        """``branch`` as a slot, or the error for it (counted as a refused call)."""
+        error = slot_error(branch, len(self._iters))
+        if error is not None:
+            self._limit -= 1
+            raise error
+        assert isinstance(branch, int)  # slot_error() accepted it: an int subclass (an IntEnum)
+        return int(branch)
 
     def full_read(self) -> str:
         """Open the next branch, generate all of it, return its final answer."""
