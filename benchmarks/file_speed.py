@@ -181,6 +181,22 @@ def sandboxed(
         return run.table, cpu + worker.reported_cpu_seconds - before, wall
 
 
+class BareSession(FastSession):
+    """A lower bound, not a session to use: a read is a bare ``next()`` (no checks, no log)."""
+
+    __slots__ = ()
+
+    def probe_more(self, branch: int) -> tuple[str, bool]:
+        return next(self._iters[branch])
+
+
+def controller_only(controller: Any, replay: ReplaySet, protocol: EvaluationProtocol) -> None:
+    """Every episode with :class:`BareSession`: what the controller's own code costs."""
+    for q, question in enumerate(replay.questions):
+        for order in protocol.orders(question.n_branches, q).tolist():
+            controller.solve(BareSession(question, order))
+
+
 def lean_reads(controller: Any, replay: ReplaySet, protocol: EvaluationProtocol) -> int:
     """Session reads of every episode on the lean path (what the runner does, counted)."""
     reads = 0
@@ -251,6 +267,7 @@ def main() -> None:
             sandboxed(candidate, replay, protocol, args.beta, fast) for _ in range(args.repeats)
         ]
         boxes[fast] = (runs[0][0], min(r[1] for r in runs), min(r[2] for r in runs))
+    _, bare_cpu, _ = best(args.repeats, lambda: controller_only(controller, replay, protocol))
     builtin = build(ControllerSpec("cmc", args.beta))
     _, kernel_cpu, _ = best(args.repeats, lambda: run_episodes(builtin, replay, protocol))
 
@@ -266,6 +283,10 @@ def main() -> None:
     for name, cpu, wall in rows:
         extra = f"  ({wall:.2f} s wall)" if wall else ""
         print(f"  {name:<52} {cpu:7.2f} CPU-s  {episodes / cpu:8.0f} episodes/s{extra}")
+    print(
+        f"  the controller's own code (reads cut to a bare next()): {bare_cpu:.2f} CPU-s, "
+        f"so the lean environment takes {lean_cpu - bare_cpu:.2f} of the lean {lean_cpu:.2f}"
+    )
     print(f"  lean vs today, in process : {today_cpu / lean_cpu:5.2f}x")
     print(
         f"  lean vs today, sandboxed  : {boxes[False][1] / boxes[True][1]:5.2f}x CPU, "

@@ -17,7 +17,7 @@ class Peeking(Controller):
         self.beta = beta
 
     def solve(self, session: Session) -> str | None:
-        finals = [reads[-1] for reads in session._episode._answers]  # hidden: not allowed
+        finals = [reads[-1][0] for reads in session._table]  # hidden: not allowed
         target = max(sorted(set(finals)), key=finals.count)
         seen: list[str] = []
         while session.can_branch:

@@ -118,7 +118,10 @@ CONTROLLER_FAULTS = {
     "syntax error": ("        return (", "ctl.py:6: syntax error"),
     "class missing": (None, "unknown class in"),
     # The sandbox, not the static audit, is the boundary: what the file reaches is its own.
-    "private attribute": ("        return session._episode", "returned Episode; solve() must"),
+    "private attribute": (
+        "        return session._question",
+        "returned ReplayQuestion; solve() must",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ tokens and longest branch.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autotts.errors import CandidateRejected
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.sandboxed import run_in_sandbox
+from autotts.sandbox import read_candidate
 from autotts.sandbox.replay import FULL_READ, PROBE_NEW, legal_log, replay_log, replay_log_fast
 from tests.controllers.random_replay import random_replay
 
 REPLAY = random_replay(5, questions=3, branches=[4, 7, 2])
+CANDIDATES = Path(__file__).resolve().parents[2] / "examples" / "candidates"
 
 actions = st.one_of(
     st.sampled_from([PROBE_NEW, PROBE_NEW, FULL_READ, 0, 0, 1, 1, 2, 3]),
@@ -66,3 +72,22 @@ def test_legal_log_spots_each_kind_of_illegal_entry() -> None:
         [PROBE_NEW, 2**70],
     ):
         assert not legal_log(bad, 2), bad
+
+
+def test_the_sandbox_gives_the_same_episodes_on_both_paths(small_ref: DataRef) -> None:
+    """Worker session and evaluator check, lean or general: identical episodes and logs."""
+    replay = load_data(small_ref)
+    candidate = read_candidate(f"{CANDIDATES / '04_confidence_momentum.py'}:ConfidenceMomentumPort")
+    runs = [
+        run_in_sandbox(candidate, replay, ReferenceProtocol(3), beta=0.6, fast=fast, keep_logs=True)
+        for fast in (True, False)
+    ]
+    for field in ("correct", "cost", "sequential_cost"):
+        assert np.array_equal(getattr(runs[0].table, field), getattr(runs[1].table, field))
+    assert [(o.answer, o.log) for o in runs[0].outcomes] == [
+        (o.answer, o.log) for o in runs[1].outcomes
+    ]
+    assert all(o.log for o in runs[0].outcomes)
+    lean = run_in_sandbox(candidate, replay, ReferenceProtocol(3), beta=0.6)
+    assert np.array_equal(lean.table.cost, runs[0].table.cost)
+    assert all(o.log == [] for o in lean.outcomes)  # not kept unless asked for

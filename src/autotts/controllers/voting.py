@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import TypeVar
 
 import numpy as np
@@ -35,7 +36,7 @@ def majority(answers: Sequence[A]) -> A | None:
         return None
     counts = Counter(answers)
     # max() keeps the first of equal counts, in first-appearance order: most_common(1)'s pick
-    return max(counts, key=counts.__getitem__)
+    return max(counts.items(), key=itemgetter(1))[0]
 
 
 def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
@@ -43,7 +44,7 @@ def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
     if not answers:
         return None, 0, 0
     counts = Counter(answers)
-    winner = max(counts, key=counts.__getitem__)  # as in majority()
+    winner = max(counts.items(), key=itemgetter(1))[0]  # as in majority()
     if len(counts) == 1:
         return winner, counts[winner], 0
     # the two highest counts, without most_common(2)'s heap (the controllers' hot loop)

@@ -140,18 +140,8 @@ class FastSession(Session):
     # -- the read primitives (each one flat method: this is the hot loop) ----------
     def probe_new(self) -> Probe:
         """Open the next branch and read its first probe."""
-        log = self.log
-        if len(log) >= self._limit:
-            self._limit -= 1
-            raise step_limit_error(self._max_steps)
-        iters = self._iters
-        slot = len(iters)
-        if slot >= self._pool:
-            self._limit -= 1
-            raise NoMoreBranches(f"all {self._pool} branches are open already")
-        reads = self._table[self._order[slot]]
-        iters.append(chain(reads[1:], repeat(reads[-1])))
-        log.append(PROBE_NEW)
+        slot, reads = self._open(PROBE_NEW)
+        self._iters.append(chain(reads[1:], repeat(reads[-1])))
         answer, finished = reads[0]
         return _new_probe(Probe, (answer, slot, finished))
 
@@ -161,31 +151,45 @@ class FastSession(Session):
         if len(log) >= self._limit:
             self._limit -= 1
             raise step_limit_error(self._max_steps)
-        iters = self._iters
-        if type(branch) is not int or not 0 <= branch < len(iters):
-            error = slot_error(branch, len(iters))
-            if error is not None:
-                self._limit -= 1
-                raise error
-            branch = int(branch)  # an int subclass (say an IntEnum) is a legal slot
+        if type(branch) is not int or branch < 0:
+            branch = self._legal_slot(branch)
+        try:
+            reads = self._iters[branch]
+        except IndexError:
+            self._limit -= 1
+            error = slot_error(branch, len(self._iters))
+            assert error is not None  # a slot past the open ones
+            raise error from None
         log.append(branch)
-        return next(iters[branch])
+        return next(reads)
+
+    def _legal_slot(self, branch: object) -> int:
+        """``branch`` as a slot, or the error for it (counted as a refused call)."""
+        error = slot_error(branch, len(self._iters))
+        if error is not None:
+            self._limit -= 1
+            raise error
+        assert isinstance(branch, int)  # slot_error() accepted it: an int subclass (an IntEnum)
+        return int(branch)
 
     def full_read(self) -> str:
         """Open the next branch, generate all of it, return its final answer."""
+        _, reads = self._open(FULL_READ)
+        self._iters.append(repeat(reads[-1]))
+        return reads[-1][0]
+
+    def _open(self, code: int) -> tuple[int, tuple[Read, ...]]:
+        """Count a call that opens a branch (``code`` for the log): its slot and reads."""
         log = self.log
         if len(log) >= self._limit:
             self._limit -= 1
             raise step_limit_error(self._max_steps)
-        iters = self._iters
-        slot = len(iters)
+        slot = len(self._iters)
         if slot >= self._pool:
             self._limit -= 1
             raise NoMoreBranches(f"all {self._pool} branches are open already")
-        final = self._table[self._order[slot]][-1]
-        iters.append(repeat(final))
-        log.append(FULL_READ)
-        return final[0]
+        log.append(code)
+        return slot, self._table[self._order[slot]]
 
     get_new_branch_final_answer = full_read
 
