@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from autotts.controllers.registry import build
-from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.jobs import EvalJob, load_data
 from autotts.evaluation.results import EvalResult, summarise
-from autotts.evaluation.runner import EpisodeTable, run_episodes
+from autotts.evaluation.runner import EpisodeTable
 from autotts.evaluation.split import ReplicateSlice
+from autotts.evaluation.split import _run_slice as _cell  # one cell: a block of seeds
 
 __all__ = ["BLOCK_SEEDS", "MIN_SEEDS", "RULE", "RaceOutcome", "Z", "race_curves", "upper_bounds"]
 
@@ -218,30 +218,6 @@ def _run_pool(
                 process.terminate()
         else:
             pool.shutdown()
-
-
-def _cell(job: EvalJob, start: int, stop: int) -> _Part:
-    """Replicates ``start..stop-1`` of ``job``: its episode table, parameters and layers."""
-    protocol = ReplicateSlice(job.protocol, start, stop)
-    replay = load_data(job.data)
-    if runs_in_sandbox(job.spec):
-        from autotts.evaluation.kept_workers import keeping, run_kept
-        from autotts.evaluation.sandboxed import run_in_sandbox
-        from autotts.sandbox import read_candidate
-
-        runner = run_kept if keeping() else run_in_sandbox
-        run = runner(
-            read_candidate(job.spec.name),
-            replay,
-            protocol,
-            beta=job.spec.beta,
-            params=dict(job.spec.params),
-            max_steps=job.max_steps,
-        )
-        return run.table, {"params": run.params, "sandbox": run.layers}
-    controller = build(job.spec)
-    table = run_episodes(controller, replay, protocol, max_steps=job.max_steps)
-    return table, {"params": controller.params()}
 
 
 def _seen(

@@ -10,6 +10,7 @@ so results are identical for an honest controller.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -257,28 +258,20 @@ def evaluate_sandboxed(
     candidate = read_candidate(job.spec.name)
     from autotts.evaluation import kept_workers
 
-    if kept_workers.keeping() and trace_sink is None:
-        # Inside run_jobs: the cells of one candidate share a worker (see kept_workers).
-        run = kept_workers.run_kept(
-            candidate,
-            replay,
-            job.protocol,
-            beta=job.spec.beta,
-            params=dict(job.spec.params),
-            progress=progress,
-            max_steps=job.max_steps,
-        )
-    else:
-        run = run_in_sandbox(
-            candidate,
-            replay,
-            job.protocol,
-            beta=job.spec.beta,
-            params=dict(job.spec.params),
-            trace_sink=trace_sink,
-            progress=progress,
-            max_steps=job.max_steps,
-        )
+    # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
+    kept = kept_workers.keeping() and trace_sink is None
+    runner = (
+        kept_workers.run_kept if kept else functools.partial(run_in_sandbox, trace_sink=trace_sink)
+    )
+    run = runner(
+        candidate,
+        replay,
+        job.protocol,
+        beta=job.spec.beta,
+        params=dict(job.spec.params),
+        progress=progress,
+        max_steps=job.max_steps,
+    )
     return EvalResult(
         label=job.label or job.spec.label(),
         # Which isolation layers ran it: part of how the number was obtained.

@@ -51,11 +51,14 @@ def _run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[
     """One slice's episode table, and the controller's resolved parameters."""
     protocol = ReplicateSlice(job.protocol, start, stop)
     replay = load_data(job.data)
-    if runs_in_sandbox(job.spec):  # a controller file: in its own sandboxed worker
+    if runs_in_sandbox(job.spec):  # a controller file: in a sandboxed worker
+        from autotts.evaluation.kept_workers import keeping, run_kept
         from autotts.evaluation.sandboxed import run_in_sandbox
         from autotts.sandbox import read_candidate
 
-        run = run_in_sandbox(
+        # the process's kept worker where keeping is on (a racing pool), else its own
+        runner = run_kept if keeping() else run_in_sandbox
+        run = runner(
             read_candidate(job.spec.name),
             replay,
             protocol,
