@@ -52,4 +52,10 @@ def descendants(pid: int) -> set[int]:
 
 
 def own_descendants() -> set[int]:
-    return descendants(os.getpid())
+    """Processes below this one, except its own multiprocessing resource tracker: any
+    earlier test in this process that made a process pool started it, and it lives until
+    the process ends (it is the harness's, not something a candidate left behind)."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+    return descendants(os.getpid()) - {tracker}
