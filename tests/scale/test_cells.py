@@ -58,8 +58,7 @@ def test_blocks_recombine_to_the_local_result(
     job = EvalJob(ref, spec, ReferenceProtocol(seeds=7), label="x")
     replay = load_data(ref)
     parts = [
-        evaluate_cell(job, replay, c.start, c.stop)
-        for c in plan_cells([job], seed_block=block)
+        evaluate_cell(job, replay, c.start, c.stop) for c in plan_cells([job], seed_block=block)
     ]
     whole = evaluate_cell(job, replay, 0, 7)
     # identical per-episode correct / cost / sequential cost, and identical result JSON
