@@ -20,6 +20,7 @@ from autotts.controllers.registry import ControllerSpec
 from autotts.errors import CandidateRejected
 from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
 
 ray = pytest.importorskip("ray")
@@ -135,13 +136,27 @@ def test_controller_files_run_in_the_sandbox_inside_ray_workers(
     assert through_ray.to_dict() == here.to_dict()
     assert through_ray.controller["sandbox"]  # the isolation layers that ran it
 
+
+@pytest.mark.parametrize("name", ["write_file", "read_replay"])
+def test_hostile_files_are_still_rejected_through_ray(
+    cluster: str, tmp_path: Path, shared_replay_dir: Path, name: str
+) -> None:
+    source = (HOSTILE / f"{name}.py").read_text()
+    second = source.splitlines()[1]
+    needs = second.removeprefix("# needs: ")
+    if second.startswith("# needs: ") and needs not in available_layers(SandboxLimits()):
+        pytest.skip(f"only the {needs} layer stops this attack, and it is missing here")
     target = tmp_path / "host"
     target.mkdir()
-    candidate = tmp_path / "write_file.py"
-    candidate.write_text((HOSTILE / "write_file.py").read_text().replace("@@TARGET@@", str(target)))
+    candidate = tmp_path / f"{name}.py"
+    replay_file = shared_replay_dir / "Qwen3-4B" / "aime24.json"
+    candidate.write_text(
+        source.replace("@@TARGET@@", str(target)).replace("@@DATA@@", str(replay_file))
+    )
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
     hostile = EvalJob(ref, ControllerSpec(f"{candidate}:Hostile", 0.5), ReferenceProtocol(4))
     with pytest.raises(CandidateRejected) as rejected:
-        run_jobs([hostile], executor=executor)
+        run_jobs([hostile], executor=RayExecutor(seed_block=2))
     assert rejected.value.reason == "forbidden"
     assert list(target.iterdir()) == []
 
