@@ -159,6 +159,8 @@ class RayExecutor:
             "configure_logging": False,
         }
         if self.address is None:
+            # "local": always a new private instance, even when a cluster runs on this machine
+            options["address"] = "local"
             options["num_cpus"] = self.num_cpus or os.cpu_count() or 1
         else:
             options["address"] = self.address
@@ -168,7 +170,14 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a new local instance"
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ClusterError(f"cannot start or join Ray ({where}): {first}") from None
+                hint = ""
+                if self.address not in (None, "auto") and "RAY_AUTH_MODE" not in os.environ:
+                    # Ray sends its token to an explicit address only when told to.
+                    hint = (
+                        "; a cluster with token authentication (the default of 'ray start') "
+                        "needs RAY_AUTH_MODE=token and its token (see 'ray get-auth-token')"
+                    )
+                raise ClusterError(f"cannot start or join Ray ({where}): {first}{hint}") from None
             self._started = True
         self._ray = ray
 
