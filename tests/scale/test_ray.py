@@ -210,3 +210,32 @@ def test_discovery_through_ray_records_the_local_numbers(cluster: str, tmp_path:
         local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
         assert '"accuracy"' in local
         assert remote == local, numbers
+
+
+@pytest.mark.parametrize(
+    ("candidate", "code"),
+    [("first_agreement.py", 0), ("candidates/03_peeking.py", 1)],
+    ids=["accepted", "peeking"],
+)
+def test_check_through_ray_gives_the_local_verdict(
+    cluster: str, tmp_path: Path, candidate: str, code: int
+) -> None:
+    from autotts.data.synthetic import write_synthetic_store
+
+    store = tmp_path / "store"  # files on disk: their bytes travel through the object store
+    write_synthetic_store(store, questions=6, branches=24, seed=3)
+    check = autotts(
+        "check", str(ROOT / "examples" / candidate), "--data", str(store), "-m", "Synth-Small",
+        "--betas", "0,0.5,1", "--seeds", "2",
+    )  # fmt: skip
+    local = subprocess.run(check, capture_output=True, text=True, timeout=300)
+    remote = subprocess.run(
+        [*check, "--executor", "ray", "--address", cluster],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(),
+    )
+    assert (local.returncode, remote.returncode) == (code, code), remote.stderr
+    assert remote.stdout == local.stdout
+    assert ("ACCEPTED" if code == 0 else "REJECTED (peeking)") in remote.stdout

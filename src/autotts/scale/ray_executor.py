@@ -181,6 +181,13 @@ class RayExecutor:
             self._started = True
         self._ray = ray
 
+    @property
+    def ray(self) -> Any:
+        """The connected ``ray`` module (after :meth:`connect`)."""
+        if self._ray is None:
+            raise RuntimeError("RayExecutor.connect() first")
+        return self._ray
+
     def close(self) -> None:
         """Disconnect from Ray (stopping the local instance this executor started)."""
         if self._ray is not None and self._started:
