@@ -88,6 +88,12 @@ def _cell_task(
         return _Failure(type(exc).__name__, str(exc))
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (Ray's can run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _check_reachable(address: str) -> None:
     """Fail in seconds, with one line, when ``host:port`` does not accept connections
     (``ray.init`` would otherwise keep retrying for a long time)."""
@@ -169,7 +175,7 @@ class RayExecutor:
                 ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a new local instance"
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc)
                 hint = ""
                 if self.address not in (None, "auto") and "RAY_AUTH_MODE" not in os.environ:
                     # Ray sends its token to an explicit address only when told to.
@@ -259,7 +265,7 @@ class RayExecutor:
             # A bug, not a user error: keep Ray's report of the remote traceback.
             raise RuntimeError(f"cell {where} failed in Ray: {exc}") from None
         except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ClusterError(
                 f"Ray lost cell {where} (replicates {cell.start}..{cell.stop - 1}) after "
                 f"{self.retries} retries: {first}"

@@ -22,7 +22,7 @@ from autotts.controllers.registry import split_reference
 from autotts.data.catalog import SYNTHETIC
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef
-from autotts.scale.ray_executor import ClusterError, RayExecutor
+from autotts.scale.ray_executor import ClusterError, RayExecutor, first_line
 
 __all__ = ["check_on_ray"]
 
@@ -88,8 +88,7 @@ def check_on_ray(
     except ray.exceptions.RayTaskError:
         raise
     except ray.exceptions.RayError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterError(f"Ray lost the check of {reference}: {first}") from None
+        raise ClusterError(f"Ray lost the check of {reference}: {first_line(exc)}") from None
     except BaseException:
         ray.cancel(pending, force=True)  # Ctrl-C: stop the check on the cluster too
         raise
