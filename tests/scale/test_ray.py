@@ -22,6 +22,7 @@ from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
+from tests.sandbox.conftest import own_descendants
 
 ray = pytest.importorskip("ray")
 
@@ -44,24 +45,31 @@ def cluster() -> Iterator[str]:
         yield str(ray.get_runtime_context().gcs_address)
     finally:
         executor.close()
+        # A test that failed half-way may leave a Ray worker running a cell; it must not
+        # linger below this process (other tests count their descendants).
+        for pid in own_descendants():
+            if process_title(pid).startswith("ray::"):
+                os.kill(pid, signal.SIGKILL)
         if before is None:
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
             os.environ["RAY_AUTH_MODE"] = before
 
 
+def process_title(pid: int) -> str:
+    """A process's title (Ray names a worker after the task it runs); "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return ""
+
+
 def busy_cell_workers() -> dict[int, str]:
     """pid -> process title of every Ray worker running a cell now (from /proc)."""
-    busy = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
-            except OSError:
-                continue
-            if title.startswith(CELL_TITLE):
-                busy[int(entry.name)] = title
-    return busy
+    titles = {
+        int(e.name): process_title(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()
+    }
+    return {pid: title for pid, title in titles.items() if title.startswith(CELL_TITLE)}
 
 
 def autotts(*args: str, **kwargs: object) -> list[str]:
@@ -167,13 +175,17 @@ def test_ctrl_c_during_a_ray_sweep_exits_130_and_stops_its_cells(
         "-c", FIRST_AGREEMENT, "--trust", "--betas", "0:1:0.1", "-q",
         "--executor", "ray", "--address", cluster,
     )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while busy_cell_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)  # cells cancelled by an earlier test may take a moment to end
+    assert not busy_cell_workers()
     process = subprocess.Popen(
         sweep, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
     )
     deadline = time.monotonic() + 60
     while not busy_cell_workers() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert busy_cell_workers(), "no cell started"
+    assert busy_cell_workers(), "no cell started"  # so the sweep is under way
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err

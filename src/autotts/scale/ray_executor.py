@@ -250,9 +250,12 @@ class RayExecutor:
                         job = jobs[cell.job]
                         record(cell.job, combine(job, replays[job.data], ordered))
         except BaseException:
-            # Ctrl-C or an error: stop every cell still queued or running, at once.
+            # Ctrl-C or an error: stop every cell still queued or running, at once, and
+            # give Ray a moment to end their workers, so that nothing runs on after us.
             for ref in pending:
                 ray.cancel(ref, force=True)
+            if pending:
+                ray.wait(list(pending), num_returns=len(pending), timeout=5)
             raise
 
     def _fetch(self, ref: Any, cell: Cell, jobs: list[EvalJob]) -> CellResult:
