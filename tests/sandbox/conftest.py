@@ -28,6 +28,15 @@ def small_ref(small_store: Path) -> DataRef:
     return DataRef(str(small_store), "Synth-Small", "aime24")
 
 
+def _resource_tracker(entry: Path) -> bool:
+    """The helper process Python's multiprocessing starts once per process that uses its
+    "spawn" context (an earlier test in this worker may have); not a sandbox leftover."""
+    try:
+        return b"multiprocessing.resource_tracker" in (entry / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below ``pid`` (from /proc)."""
     parents: dict[int, int] = {}
@@ -39,7 +48,7 @@ def descendants(pid: int) -> set[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":  # zombies are dead already
+        if fields[0] != "Z" and not _resource_tracker(entry):  # zombies are dead already
             parents[int(entry.name)] = int(fields[1])
     found: set[int] = set()
     frontier = [pid]
