@@ -28,6 +28,15 @@ def small_ref(small_store: Path) -> DataRef:
     return DataRef(str(small_store), "Synth-Small", "aime24")
 
 
+def _resource_tracker(entry: Path) -> bool:
+    """The helper process Python's multiprocessing starts once per process that uses its
+    "spawn" context (an earlier test in this worker may have); not a sandbox leftover."""
+    try:
+        return b"multiprocessing.resource_tracker" in (entry / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below ``pid`` (from /proc)."""
     parents: dict[int, int] = {}
@@ -39,7 +48,7 @@ def descendants(pid: int) -> set[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":  # zombies are dead already
+        if fields[0] != "Z" and not _resource_tracker(entry):  # zombies are dead already
             parents[int(entry.name)] = int(fields[1])
     found: set[int] = set()
     frontier = [pid]
@@ -52,10 +61,5 @@ def descendants(pid: int) -> set[int]:
 
 
 def own_descendants() -> set[int]:
-    """Processes below this one, except its own multiprocessing resource tracker: any
-    earlier test in this process that made a process pool started it, and it lives until
-    the process ends (it is the harness's, not something a candidate left behind)."""
-    from multiprocessing import resource_tracker
-
-    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
-    return descendants(os.getpid()) - {tracker}
+    """Processes below this one (its multiprocessing resource tracker excluded, see above)."""
+    return descendants(os.getpid())

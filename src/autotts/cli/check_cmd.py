@@ -10,6 +10,7 @@ import typer
 from autotts.checking import DEFAULT_SEEDS, MONOTONE_TOLERANCE, check_controller
 from autotts.checking.lookahead import DEFAULT_AUDIT_EPISODES
 from autotts.cli.common import DATA_HELP, data_refs, parse_betas
+from autotts.cli.executor_opt import ADDRESS, EXECUTOR, EXECUTORS
 from autotts.errors import UsageError
 from autotts.sandbox import split_reference
 
@@ -54,6 +55,8 @@ def check_command(
         DEFAULT_SEEDS, "--seeds", min=1, help="Reference-protocol shuffle seeds per file and β."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    executor: str = EXECUTOR,
+    address: str | None = ADDRESS,
 ) -> None:
     """Check a controller file in the sandbox (see CHECK_HELP)."""
     path, _ = split_reference(reference)
@@ -62,13 +65,28 @@ def check_command(
     refs = data_refs(data, [model] if model else None, [benchmark] if benchmark else None)
     if model is None:
         refs = [r for r in refs if r.model == refs[0].model]
-    report = check_controller(
-        reference,
-        refs,
-        betas=parse_betas(betas),
-        seeds=seeds,
-        progress=None if as_json else lambda message: typer.echo(message, err=True),
-    )
+    if executor not in EXECUTORS:
+        from autotts.errors import UnknownName
+
+        raise UnknownName("executor", executor, EXECUTORS)
+    if executor == "local":
+        if address is not None:
+            raise UsageError("--address needs --executor ray")
+        report = check_controller(
+            reference,
+            refs,
+            betas=parse_betas(betas),
+            seeds=seeds,
+            progress=None if as_json else lambda message: typer.echo(message, err=True),
+        )
+    else:  # the whole check as one task on the cluster (its steps are not streamed back)
+        from autotts.scale import RayExecutor
+        from autotts.scale.remote_check import check_on_ray
+
+        if not as_json:
+            typer.echo(f"checking {reference} on Ray …", err=True)
+        with RayExecutor(address, num_cpus=1) as ray:
+            report = check_on_ray(reference, refs, ray, betas=parse_betas(betas), seeds=seeds)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

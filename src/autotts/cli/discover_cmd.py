@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from autotts.cli.common import DATA_HELP, parse_betas, split_names
+from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
@@ -123,6 +124,8 @@ def discover_command(
         "beat the best round so far (the rule is in run.json; a stopped round keeps its "
         "partial curve and is never selected).",
     ),
+    executor: str = EXECUTOR,
+    address: str | None = ADDRESS,
     llm_model: str | None = typer.Option(None, "--llm-model", help="openai/anthropic: model."),
     base_url: str | None = typer.Option(None, "--base-url", help="openai/anthropic: endpoint."),
     api_key_env: str | None = typer.Option(
@@ -195,28 +198,29 @@ def discover_command(
 
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
     try:
-        run = discover(
-            out,
-            proposer=proposer,
-            data=data,
-            models=split_names(models) or None,
-            search_benchmarks=split_names(search_benchmarks) or None,
-            heldout_benchmarks=split_names(heldout_benchmarks) or None,
-            betas=parse_betas(betas),
-            protocol=protocol_name,
-            seeds=seeds,
-            protocol_extra={"draws": draws, "size": size, "seed": seed},
-            rounds=rounds,
-            select=select,
-            max_cost=max_cost,
-            max_time=max_time,
-            heldout_seeds=heldout_seeds,
-            resume=resume,
-            workers=workers,
-            on_event=printer,
-            race=race,
-            **options,
-        )
+        with executor_scope(executor, address, workers):
+            run = discover(
+                out,
+                proposer=proposer,
+                data=data,
+                models=split_names(models) or None,
+                search_benchmarks=split_names(search_benchmarks) or None,
+                heldout_benchmarks=split_names(heldout_benchmarks) or None,
+                betas=parse_betas(betas),
+                protocol=protocol_name,
+                seeds=seeds,
+                protocol_extra={"draws": draws, "size": size, "seed": seed},
+                rounds=rounds,
+                select=select,
+                max_cost=max_cost,
+                max_time=max_time,
+                heldout_seeds=heldout_seeds,
+                resume=resume,
+                workers=workers,
+                on_event=printer,
+                race=race,
+                **options,
+            )
     except KeyboardInterrupt:
         typer.echo(
             f"stopped: finished rounds are kept; continue with --resume --out {out}", err=True

@@ -21,6 +21,7 @@ from autotts.cli.common import (
     split_names,
     write_output,
 )
+from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
@@ -144,6 +145,8 @@ def eval_command(
         "an episode whose controller crashed is written too, with its error.",
     ),
     workers: int = _WORKERS,
+    executor: str = EXECUTOR,
+    address: str | None = ADDRESS,
     max_steps: int = _MAX_STEPS,
     traces_only: str = typer.Option(
         "all",
@@ -176,9 +179,18 @@ def eval_command(
     total = job.protocol.replicates * len(load_data(ref))
     if traces is not None and workers > 1:
         typer.echo("note: --traces runs in one process; --workers is ignored", err=True)
+    if traces is not None and executor != "local":
+        raise UsageError("--traces runs in this process: use it with --executor local")
     with progress_bar(total, "episodes", not quiet) as advance:
         track = lambda done, _total: advance(completed=done)  # noqa: E731
-        if traces is not None:
+        if executor != "local":  # cells of the one job; progress in episodes of finished cells
+
+            def cells(done: int, of: int) -> None:
+                advance(completed=total * done // of)
+
+            with executor_scope(executor, address, workers, progress=cells):
+                result = run_jobs([job])[0]
+        elif traces is not None:
             result = _evaluate_with_traces(job, traces, track, traces_only, traces_sample)
         elif workers > 1:
             from autotts.evaluation.split import evaluate_split
@@ -273,6 +285,8 @@ def sweep_command(
     as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
     workers: int = _WORKERS,
+    executor: str = EXECUTOR,
+    address: str | None = ADDRESS,
     quiet: bool = _QUIET,
     trust: bool = _TRUST,
     max_steps: int = _MAX_STEPS,
@@ -302,9 +316,10 @@ def sweep_command(
         for name in names
         for b in values
     ]
-    jobs, results, interrupted = _run_keeping_finished(
-        jobs, workers, "sweep", quiet, lambda job: job.spec.label()
-    )
+    with executor_scope(executor, address, workers):
+        jobs, results, interrupted = _run_keeping_finished(
+            jobs, workers, "sweep", quiet, lambda job: job.spec.label()
+        )
     rows = [
         {
             "controller": job.label,

@@ -16,6 +16,7 @@ from autotts.cli.common import (
     write_output,
 )
 from autotts.cli.eval_cmd import _DATA, _QUIET, _TABLE_SEEDS, _WORKERS, _run_keeping_finished
+from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.errors import UsageError
 from autotts.evaluation.protocols import protocol_from_name
 from autotts.evaluation.results import to_csv, to_json
@@ -41,6 +42,8 @@ def table_command(
     seeds: int = _TABLE_SEEDS,
     answers: str = ANSWERS,
     workers: int = _WORKERS,
+    executor: str = EXECUTOR,
+    address: str | None = ADDRESS,
     as_json: bool = typer.Option(
         False, "--json", help="JSON list of row objects, each with its provenance."
     ),
@@ -99,9 +102,10 @@ def table_command(
 
         check_figure_path(plot)
         jobs += curve_jobs(refs, protocol, parse_betas(plot_betas))
-    jobs, results, interrupted = _run_keeping_finished(
-        jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
-    )
+    with executor_scope(executor, address, workers):
+        jobs, results, interrupted = _run_keeping_finished(
+            jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
+        )
     if plot is not None:
         from autotts.report.grid import plot_table_grid
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import concurrent.futures as futures
 import contextlib
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
@@ -29,11 +31,13 @@ from autotts.evaluation.runner import TraceSink, run_episodes
 __all__ = [
     "DataRef",
     "EvalJob",
+    "JobExecutor",
     "JobsInterrupted",
     "evaluate",
     "load_data",
     "run_jobs",
     "runs_in_sandbox",
+    "use_executor",
 ]
 
 
@@ -138,19 +142,47 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class JobExecutor(Protocol):
+    """Another place to run jobs (e.g. :class:`autotts.scale.RayExecutor`)."""
+
+    def run(self, jobs: Sequence[EvalJob], record: Callable[[int, EvalResult], None]) -> None:
+        """Run every job; call ``record(index, result)`` exactly once per job as it finishes."""
+        ...
+
+
+_executors: list[JobExecutor] = []
+
+
+@contextmanager
+def use_executor(executor: JobExecutor | None) -> Iterator[None]:
+    """Within the block, :func:`run_jobs` calls without an ``executor`` use this one (None:
+    the local processes), so callers deep in a library (discovery) need no new argument."""
+    if executor is None:
+        yield
+        return
+    _executors.append(executor)
+    try:
+        yield
+    finally:
+        _executors.remove(executor)
+
+
 def run_jobs(
     jobs: Sequence[EvalJob],
     *,
     workers: int = 1,
     on_done: Callable[[int, EvalResult], None] | None = None,
+    executor: JobExecutor | None = None,
 ) -> list[EvalResult]:
-    """Run jobs on ``workers`` processes (1 = in this process); results in job order.
+    """Run jobs on ``workers`` processes (1 = in this process), or on ``executor`` (default:
+    the one set by :func:`use_executor`, if any); results in job order.
 
     On Ctrl-C, raises :class:`JobsInterrupted` carrying the results that finished.
     """
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     finished: dict[int, EvalResult] = {}
+    chosen = executor or (_executors[-1] if _executors else None)
 
     def record(i: int, result: EvalResult) -> None:
         finished[i] = result
@@ -159,7 +191,9 @@ def run_jobs(
 
     keep = _keep_workers()  # cells of one candidate file share a sandboxed worker
     try:
-        if workers == 1 or len(jobs) <= 1:
+        if chosen is not None:
+            chosen.run(jobs, record)
+        elif workers == 1 or len(jobs) <= 1:
             for i, job in enumerate(jobs):
                 record(i, evaluate(job))
         else:

@@ -1,0 +1,54 @@
+"""``--executor`` and ``--address``: where a command's evaluations run (local processes or Ray)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+
+from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.jobs import use_executor
+
+__all__ = ["ADDRESS", "EXECUTOR", "EXECUTORS", "executor_scope"]
+
+EXECUTORS = ("local", "ray")
+
+EXECUTOR = typer.Option(
+    "local",
+    "--executor",
+    help="Where evaluations run: local (this machine's processes, --workers) or ray "
+    "(cells of controller × β × file × seed block on a Ray cluster; "
+    "pip install 'autotts[ray]').",
+)
+ADDRESS = typer.Option(
+    None,
+    "--address",
+    metavar="HOST:PORT|auto",
+    help="With --executor ray: the cluster to join (its head's HOST:PORT as printed by "
+    "'ray start --head', or 'auto' for the one running on this machine). Default: a private "
+    "local Ray instance with --workers CPUs (all cores when --workers is 1), stopped at the end.",
+)
+
+
+@contextmanager
+def executor_scope(
+    executor: str,
+    address: str | None,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[None]:
+    """Run the block with its evaluation jobs on ``executor``; ``progress(done, total)``
+    counts Ray cells as they finish."""
+    if executor not in EXECUTORS:
+        raise UnknownName("executor", executor, EXECUTORS)
+    if executor == "local":
+        if address is not None:
+            raise UsageError("--address needs --executor ray")
+        yield
+        return
+    from autotts.scale import RayExecutor
+
+    cpus = workers if workers > 1 else None
+    with RayExecutor(address, num_cpus=cpus, progress=progress) as ray, use_executor(ray):
+        yield

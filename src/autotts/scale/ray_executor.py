@@ -1,0 +1,280 @@
+"""Run evaluation jobs on a Ray cluster, cell by cell, with the local executor's numbers.
+
+Each job is split into cells (:mod:`autotts.scale.cells`): a block of its
+replicates. The driver loads every replay file once and puts it in Ray's object
+store once (Ray copies it to a node the first time a task there needs it; the
+workers never read the data files, so the cluster needs none of them). A
+controller file's source is read once by the driver and shipped with its cells;
+in the Ray worker it still runs in the sandbox (a child process of the Ray
+worker), and the Ray worker replays and scores its logs.
+
+Results stream back as cells finish; a job is recorded once all its cells are in,
+and :func:`autotts.evaluation.jobs.run_jobs` returns them in job order. A Ray
+worker that dies mid-cell (a crash, a SIGKILL, a lost node) has its cell re-run by
+Ray (task retries); each cell's result is kept under its key exactly once, so a
+result can never count twice. Errors of the candidate or the data are not retried:
+they come back as the same one-line error the local executor raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from autotts.data.records import ReplaySet
+from autotts.errors import AutoTTSError, CandidateRejected, UsageError
+from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.results import EvalResult
+from autotts.sandbox import CandidateFile, read_candidate
+from autotts.scale.cells import DEFAULT_SEED_BLOCK, Cell, CellResult, combine, plan_cells
+
+__all__ = ["INSTALL_HINT", "ClusterError", "RayExecutor", "import_ray"]
+
+INSTALL_HINT = "pip install 'autotts[ray]'"
+
+#: how often Ray re-runs a cell whose worker died (each retry starts the cell afresh)
+DEFAULT_RETRIES = 3
+
+
+class ClusterError(AutoTTSError):
+    """The Ray cluster could not be reached, or kept losing the workers of a cell."""
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a one-line :class:`UsageError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An autotts error raised in a cell, carried back as data (exceptions with their own
+    constructor arguments do not survive pickling reliably)."""
+
+    kind: str
+    message: str
+    reason: str = ""
+    detail: str = ""
+
+    def error(self) -> AutoTTSError:
+        if self.kind == "CandidateRejected":
+            return CandidateRejected(self.reason, self.detail)
+        if self.kind == "UsageError":
+            return UsageError(self.message)
+        return AutoTTSError(self.message)
+
+
+def _cell_task(
+    job: EvalJob, replay: ReplaySet, start: int, stop: int, candidate: CandidateFile | None
+) -> CellResult | _Failure:
+    """The body of one Ray task (Ray passes ``replay`` from the object store)."""
+    from autotts.scale.cells import evaluate_cell
+
+    try:
+        return evaluate_cell(job, replay, start, stop, candidate)
+    except CandidateRejected as exc:
+        return _Failure("CandidateRejected", str(exc), exc.reason, exc.detail)
+    except AutoTTSError as exc:
+        return _Failure(type(exc).__name__, str(exc))
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (Ray's can run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, with one line, when ``host:port`` does not accept connections
+    (``ray.init`` would otherwise keep retrying for a long time)."""
+    if address == "auto" or address.startswith("ray://"):
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--address must be HOST:PORT or 'auto', got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"cannot reach a Ray cluster at {address}: {exc}") from None
+
+
+class RayExecutor:
+    """A :class:`~autotts.evaluation.jobs.JobExecutor` on Ray.
+
+    ``address`` None starts a private local Ray instance with ``num_cpus`` CPUs (stopped
+    again on :meth:`close`); ``"auto"`` or ``HOST:PORT`` joins an existing cluster (see
+    ``ray start --head``). Use it as a context manager. ``progress(done, total)`` is
+    called as cells finish.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        seed_block: int = DEFAULT_SEED_BLOCK,
+        retries: int = DEFAULT_RETRIES,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if seed_block < 1:
+            raise UsageError(f"seed block must be >= 1, got {seed_block}")
+        self.address = address
+        self.num_cpus = num_cpus
+        self.seed_block = seed_block
+        self.retries = retries
+        self.progress = progress
+        self._ray: Any = None
+        self._started = False
+        #: pid of the process that computed each cell of the last run, by cell key
+        self.cell_pids: dict[tuple[int, int], int] = {}
+
+    def __enter__(self) -> RayExecutor:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Start or join Ray (once); one-line errors for a missing Ray or a bad address."""
+        if self._ray is not None:
+            return
+        ray = import_ray()
+        if self.address is not None:
+            _check_reachable(self.address)
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,
+            "configure_logging": False,
+        }
+        if self.address is None:
+            # "local": always a new private instance, even when a cluster runs on this machine
+            options["address"] = "local"
+            options["num_cpus"] = self.num_cpus or os.cpu_count() or 1
+        else:
+            options["address"] = self.address
+        if not ray.is_initialized():
+            try:
+                ray.init(**options)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or "a new local instance"
+                first = first_line(exc)
+                hint = ""
+                if self.address not in (None, "auto") and "RAY_AUTH_MODE" not in os.environ:
+                    # Ray sends its token to an explicit address only when told to.
+                    hint = (
+                        "; a cluster with token authentication (the default of 'ray start') "
+                        "needs RAY_AUTH_MODE=token and its token (see 'ray get-auth-token')"
+                    )
+                raise ClusterError(f"cannot start or join Ray ({where}): {first}{hint}") from None
+            self._started = True
+        self._ray = ray
+
+    @property
+    def ray(self) -> Any:
+        """The connected ``ray`` module (after :meth:`connect`)."""
+        if self._ray is None:
+            raise RuntimeError("RayExecutor.connect() first")
+        return self._ray
+
+    def close(self) -> None:
+        """Disconnect from Ray (stopping the local instance this executor started)."""
+        if self._ray is not None and self._started:
+            self._ray.shutdown()
+        self._ray = None
+        self._started = False
+
+    def run(self, jobs: Sequence[EvalJob], record: Callable[[int, EvalResult], None]) -> None:
+        """Run ``jobs`` as cells on Ray; ``record(i, result)`` once per job, as jobs finish."""
+        self.connect()
+        ray = self._ray
+        jobs = list(jobs)
+        cells = plan_cells(jobs, self.seed_block)
+        # Loaded once here; put once in the object store, shared by every cell of the file.
+        replays: dict[Any, ReplaySet] = {}
+        stored: dict[Any, Any] = {}
+        candidates: dict[str, CandidateFile] = {}
+        for job in jobs:
+            if job.data not in replays:
+                replays[job.data] = load_data(job.data)
+                stored[job.data] = ray.put(replays[job.data])
+            if runs_in_sandbox(job.spec) and job.spec.name not in candidates:
+                candidates[job.spec.name] = read_candidate(job.spec.name)
+        task = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(_cell_task)
+        pending: dict[Any, Cell] = {}
+        for cell in cells:
+            job = jobs[cell.job]
+            ref = task.options(name=f"autotts-cell-{cell.job}-{cell.start}").remote(
+                job, stored[job.data], cell.start, cell.stop, candidates.get(job.spec.name)
+            )
+            pending[ref] = cell
+        per_job: dict[int, dict[int, CellResult]] = {}
+        needed = {i: 0 for i in range(len(jobs))}
+        for cell in cells:
+            needed[cell.job] += 1
+        self.cell_pids = {}
+        done = 0
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    cell = pending.pop(ref)
+                    outcome = self._fetch(ref, cell, jobs)
+                    parts = per_job.setdefault(cell.job, {})
+                    if cell.start in parts:  # never count a cell twice
+                        continue
+                    parts[cell.start] = outcome
+                    self.cell_pids[cell.key] = outcome.pid
+                    done += 1
+                    if self.progress is not None:
+                        self.progress(done, len(cells))
+                    if len(parts) == needed[cell.job]:
+                        ordered = [parts[start] for start in sorted(parts)]
+                        job = jobs[cell.job]
+                        record(cell.job, combine(job, replays[job.data], ordered))
+        except BaseException:
+            # Ctrl-C or an error: stop every cell still queued or running, at once, and
+            # give Ray a moment to end their workers, so that nothing runs on after us.
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            if pending:
+                ray.wait(list(pending), num_returns=len(pending), timeout=5)
+            raise
+
+    def _fetch(self, ref: Any, cell: Cell, jobs: list[EvalJob]) -> CellResult:
+        ray = self._ray
+        job = jobs[cell.job]
+        where = f"{job.spec.label()} on {job.data.model}/{job.data.benchmark}"
+        try:
+            outcome = ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            # A bug, not a user error: keep Ray's report of the remote traceback.
+            raise RuntimeError(f"cell {where} failed in Ray: {exc}") from None
+        except ray.exceptions.RayError as exc:
+            first = first_line(exc)
+            raise ClusterError(
+                f"Ray lost cell {where} (replicates {cell.start}..{cell.stop - 1}) after "
+                f"{self.retries} retries: {first}"
+            ) from None
+        if isinstance(outcome, _Failure):
+            raise outcome.error()
+        if not isinstance(outcome, CellResult):
+            raise ClusterError(f"cell {where} returned {type(outcome).__name__}")
+        return outcome

@@ -1,0 +1,253 @@
+"""The Ray executor on a real local Ray cluster that these tests start themselves.
+
+One cluster (2 CPUs) is started for the module, in this process; the CLI tests join
+it by address from their own processes, as a user joins an existing cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autotts.controllers.registry import ControllerSpec
+from autotts.errors import CandidateRejected
+from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.sandbox import SandboxLimits, available_layers
+from autotts.scale import RayExecutor
+from tests.sandbox.conftest import own_descendants
+
+ray = pytest.importorskip("ray")
+
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_AGREEMENT = f"{ROOT / 'examples' / 'first_agreement.py'}:FirstAgreement"
+HOSTILE = ROOT / "tests" / "sandbox" / "hostile"
+CELL_TITLE = "ray::autotts-cell-"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A local Ray cluster with 2 CPUs (token auth off: local tests); yields its address."""
+    before = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    executor = RayExecutor(num_cpus=2)
+    executor.connect()
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        executor.close()
+        # A test that failed half-way may leave a Ray worker running a cell; it must not
+        # linger below this process (other tests count their descendants).
+        for pid in own_descendants():
+            if process_title(pid).startswith("ray::"):
+                os.kill(pid, signal.SIGKILL)
+        if before is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = before
+
+
+def process_title(pid: int) -> str:
+    """A process's title (Ray names a worker after the task it runs); "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return ""
+
+
+def busy_cell_workers() -> dict[int, str]:
+    """pid -> process title of every Ray worker running a cell now (from /proc)."""
+    titles = {
+        int(e.name): process_title(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()
+    }
+    return {pid: title for pid, title in titles.items() if title.startswith(CELL_TITLE)}
+
+
+def autotts(*args: str, **kwargs: object) -> list[str]:
+    return [sys.executable, "-m", "autotts.cli.main", *args]
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "RAY_AUTH_MODE": "disabled"}
+
+
+def test_table_through_ray_equals_the_local_table(cluster: str, shared_replay_dir: Path) -> None:
+    # One model × three benchmarks × six methods = 18 rows, 72 cells of 25 seeds.
+    table = autotts("table", "--data", str(shared_replay_dir), "-m", "Qwen3-1.7B", "--json", "-q")
+    local = subprocess.run(
+        [*table, "--workers", "2"], capture_output=True, text=True, timeout=300, check=True
+    )
+    remote = subprocess.run(
+        [*table, "--executor", "ray", "--address", cluster],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(),
+        check=True,
+    )
+    assert remote.stdout.count('"method"') == 18
+    assert remote.stdout == local.stdout  # every row, metric and provenance field
+
+
+def test_sigkill_of_a_ray_worker_mid_sweep_still_gives_every_result_once(
+    cluster: str, shared_replay_dir: Path
+) -> None:
+    ref = DataRef(str(shared_replay_dir), "Qwen3-4B", "aime24")
+    jobs = [
+        EvalJob(ref, ControllerSpec(FIRST_AGREEMENT, beta, trusted=True), ReferenceProtocol(60))
+        for beta in (0.25, 0.75)
+    ]
+    local = run_jobs(jobs)
+    killed: dict[int, str] = {}
+
+    def kill_one_busy_worker(done: int, total: int) -> None:
+        # After the first cell, while the others run: a real SIGKILL of a busy worker.
+        if killed:
+            return
+        for pid, title in busy_cell_workers().items():
+            os.kill(pid, signal.SIGKILL)
+            killed[pid] = title
+            return
+
+    executor = RayExecutor(seed_block=20, progress=kill_one_busy_worker)
+    recorded: list[int] = []
+    results = run_jobs(jobs, executor=executor, on_done=lambda i, r: recorded.append(i))
+    assert killed, "no cell was running when the first one finished"
+    assert sorted(recorded) == [0, 1]  # every job recorded exactly once
+    assert [r.to_dict() for r in results] == [r.to_dict() for r in local]
+    assert len(executor.cell_pids) == 6  # 2 jobs × 3 seed blocks, each kept once
+    ((pid, title),) = killed.items()
+    job, start = (int(x) for x in title.removeprefix(CELL_TITLE).split("-"))
+    # The killed worker's cell was computed again, by another process.
+    assert executor.cell_pids[(job, start)] != pid
+
+
+def test_controller_files_run_in_the_sandbox_inside_ray_workers(
+    cluster: str, tmp_path: Path
+) -> None:
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    honest = EvalJob(ref, ControllerSpec(FIRST_AGREEMENT, 0.5), ReferenceProtocol(8), "fa")
+    executor = RayExecutor(seed_block=3)
+    (through_ray,) = run_jobs([honest], executor=executor)
+    (here,) = run_jobs([honest])
+    assert through_ray.to_dict() == here.to_dict()
+    assert through_ray.controller["sandbox"]  # the isolation layers that ran it
+
+
+@pytest.mark.parametrize("name", ["write_file", "read_replay"])
+def test_hostile_files_are_still_rejected_through_ray(
+    cluster: str, tmp_path: Path, shared_replay_dir: Path, name: str
+) -> None:
+    source = (HOSTILE / f"{name}.py").read_text()
+    second = source.splitlines()[1]
+    needs = second.removeprefix("# needs: ")
+    if second.startswith("# needs: ") and needs not in available_layers(SandboxLimits()):
+        pytest.skip(f"only the {needs} layer stops this attack, and it is missing here")
+    target = tmp_path / "host"
+    target.mkdir()
+    candidate = tmp_path / f"{name}.py"
+    replay_file = shared_replay_dir / "Qwen3-4B" / "aime24.json"
+    candidate.write_text(
+        source.replace("@@TARGET@@", str(target)).replace("@@DATA@@", str(replay_file))
+    )
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    hostile = EvalJob(ref, ControllerSpec(f"{candidate}:Hostile", 0.5), ReferenceProtocol(4))
+    with pytest.raises(CandidateRejected) as rejected:
+        run_jobs([hostile], executor=RayExecutor(seed_block=2))
+    assert rejected.value.reason == "forbidden"
+    assert list(target.iterdir()) == []
+
+
+def test_ctrl_c_during_a_ray_sweep_exits_130_and_stops_its_cells(
+    cluster: str, shared_replay_dir: Path
+) -> None:
+    sweep = autotts(
+        "sweep", "--data", str(shared_replay_dir), "-m", "Qwen3-4B", "-B", "aime24",
+        "-c", FIRST_AGREEMENT, "--trust", "--betas", "0:1:0.1", "-q",
+        "--executor", "ray", "--address", cluster,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while busy_cell_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)  # cells cancelled by an earlier test may take a moment to end
+    assert not busy_cell_workers()
+    process = subprocess.Popen(
+        sweep, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
+    )
+    deadline = time.monotonic() + 60
+    while not busy_cell_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert busy_cell_workers(), "no cell started"  # so the sweep is under way
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 20
+    while busy_cell_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not busy_cell_workers()  # cancelled, not left running on the cluster
+
+
+def test_discovery_through_ray_records_the_local_numbers(cluster: str, tmp_path: Path) -> None:
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    example = ROOT / "examples" / "candidates" / "01_first_votes.py"
+    (candidates / example.name).write_text(example.read_text())
+    # 30 seeds: two cells (25 + 5 seeds) per job on Ray
+    discover = autotts(
+        "discover", "--data", "synthetic", "--models", "Synth-Small",
+        "--candidates", str(candidates), "--betas", "0,1",
+        "--seeds", "30", "--heldout-seeds", "30", "-q",
+    )  # fmt: skip
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--address", cluster])):
+        runs[name] = tmp_path / name
+        subprocess.run(
+            [*discover, "--out", str(runs[name]), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=cli_env(),
+            check=True,
+        )
+    for numbers in ("rounds/0000/curves.json", "baselines.json", "heldout.json"):
+        local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
+        assert '"accuracy"' in local
+        assert remote == local, numbers
+
+
+@pytest.mark.parametrize(
+    ("candidate", "code"),
+    [("first_agreement.py", 0), ("candidates/03_peeking.py", 1)],
+    ids=["accepted", "peeking"],
+)
+def test_check_through_ray_gives_the_local_verdict(
+    cluster: str, tmp_path: Path, candidate: str, code: int
+) -> None:
+    from autotts.data.synthetic import write_synthetic_store
+
+    store = tmp_path / "store"  # files on disk: their bytes travel through the object store
+    write_synthetic_store(store, questions=6, branches=24, seed=3)
+    check = autotts(
+        "check", str(ROOT / "examples" / candidate), "--data", str(store), "-m", "Synth-Small",
+        "--betas", "0,0.5,1", "--seeds", "2",
+    )  # fmt: skip
+    local = subprocess.run(check, capture_output=True, text=True, timeout=300)
+    remote = subprocess.run(
+        [*check, "--executor", "ray", "--address", cluster],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(),
+    )
+    assert (local.returncode, remote.returncode) == (code, code), remote.stderr
+    assert remote.stdout == local.stdout
+    assert ("ACCEPTED" if code == 0 else "REJECTED (peeking)") in remote.stdout
