@@ -44,7 +44,7 @@ from autotts.evaluation.jobs import EvalJob, load_data
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable
 from autotts.evaluation.split import ReplicateSlice
-from autotts.evaluation.split import _run_slice as _cell  # one cell: a block of seeds
+from autotts.evaluation.split import run_slice as _cell  # one cell: a block of seeds
 
 __all__ = ["BLOCK_SEEDS", "MIN_SEEDS", "RULE", "RaceOutcome", "Z", "race_curves", "upper_bounds"]
 
@@ -195,9 +195,9 @@ def _run_pool(
     workers: int,
     arrived: Callable[[int, int, _Part], bool],
 ) -> None:
-    from autotts.evaluation.jobs import _start_pool_process
+    from autotts.evaluation.jobs import start_pool_process
 
-    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_start_pool_process)
+    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=start_pool_process)
     stop = False
     try:
         # Block-major, so a block completes early and racing can look at it.

@@ -70,6 +70,19 @@ def _flags(length: int) -> tuple[bool, ...]:
     return (False,) * (length - 1) + (True,)
 
 
+def _slot_charge(reads: int, n_probes: int, length: int, freq: int) -> int:
+    """Tokens charged to a branch after ``reads`` reads (:data:`_FULL`: one full read).
+
+    Δ for each of its ``n_probes`` probe points, then the rest of the branch
+    (``max(0, length - Δ·n_probes)``) for the read that finishes it; a full read costs
+    the branch's length.
+    """
+    if reads >= _FULL:
+        return length
+    charge = freq * min(reads, n_probes)
+    return charge + max(0, length - freq * n_probes) if reads > n_probes else charge
+
+
 class FastSession(Session):
     """One reference-protocol episode over ``question`` with branches in ``order``.
 
@@ -239,11 +252,7 @@ class FastSession(Session):
         freq, tokens, n_probes = question.probe_freq, question.token_list, question.probe_count_list
         out: list[float] = []
         for b, k in zip(self._order, self._reads):
-            if k == _FULL:
-                out.append(float(tokens[b]))
-            else:
-                n = n_probes[b]
-                out.append(float(freq * min(k, n) + (max(0, tokens[b] - freq * n) if k > n else 0)))
+            out.append(float(_slot_charge(k, n_probes[b], tokens[b], freq)))
         return out
 
     def revealed(self, answer: str) -> bool:
@@ -285,11 +294,7 @@ class FastSession(Session):
                             reads[opened] = _FULL
                         opened += 1
             for b, k in zip(order, reads):
-                if k == _FULL:
-                    cost += tokens[b]
-                else:
-                    n = n_probes[b]
-                    cost += freq * min(k, n) + (max(0, tokens[b] - freq * n) if k > n else 0)
+                cost += _slot_charge(k, n_probes[b], tokens[b], freq)
         else:
             for action in log[start:]:
                 if action >= 0:

@@ -213,7 +213,8 @@ def _keep_workers() -> contextlib.ExitStack:
     return stack
 
 
-def _start_pool_process() -> None:
+def start_pool_process() -> None:
+    """Initializer of a pool process: leave Ctrl-C to the parent, keep sandboxed workers."""
     _ignore_sigint()
     from autotts.evaluation.kept_workers import keep_for_process_life
 
@@ -236,7 +237,7 @@ def expected_cost(job: EvalJob) -> float:
 def _run_pool(
     jobs: Sequence[EvalJob], workers: int, record: Callable[[int, EvalResult], None]
 ) -> None:
-    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_start_pool_process)
+    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=start_pool_process)
     try:
         # Longest first, so the processes finish together instead of one of them ending
         # with a slow cell while the other idles; results are still recorded by index.

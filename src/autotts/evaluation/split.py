@@ -21,7 +21,7 @@ from autotts.evaluation.protocols import EvaluationProtocol, IntArray
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
-__all__ = ["ReplicateSlice", "evaluate_split"]
+__all__ = ["ReplicateSlice", "evaluate_split", "run_slice"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class ReplicateSlice:
         return {**self.base.to_dict(), "replicates": [self.start, self.stop]}
 
 
-def _run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[str, Any]]:
+def run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[str, Any]]:
     """One slice's episode table, and the controller's resolved parameters."""
     protocol = ReplicateSlice(job.protocol, start, stop)
     replay = load_data(job.data)
@@ -88,7 +88,7 @@ def evaluate_split(
     about: dict[str, Any] = {}
     pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     try:
-        pending = {pool.submit(_run_slice, job, a, b): i for i, (a, b) in enumerate(slices)}
+        pending = {pool.submit(run_slice, job, a, b): i for i, (a, b) in enumerate(slices)}
         done = 0
         for future in futures.as_completed(pending):
             i = pending[future]
