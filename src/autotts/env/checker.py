@@ -2,11 +2,12 @@
 
 :func:`check_env` drives a :class:`~autotts.env.mdp.ReplayEnv` with random
 admissible actions and compares every observation with a shadow model written
-straight from ``spec/replay-protocol.md`` §2 (its own per-branch read position,
-explore charges and revealed answers), so a disagreement points at the step where
-the environment first went wrong. :func:`check_session_against_env` does the same
-for the imperative :class:`~autotts.env.session.Session`: each read must return
-what the equivalent MDP actions return and cost the same.
+straight from ``spec/replay-protocol.md`` §2 (:mod:`autotts.env.shadow`: its own
+per-branch read position, explore charges and revealed answers), so a disagreement
+points at the step where the environment first went wrong.
+:func:`check_session_against_env` does the same for the imperative
+:class:`~autotts.env.session.Session`: each read must return what the equivalent
+MDP actions return and cost the same.
 
 Both raise :class:`AssertionError` with the seed, the step and the action; they
 return ``None`` when every invariant held.
@@ -15,10 +16,8 @@ return ``None`` when every invariant held.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -33,11 +32,13 @@ from autotts.env.mdp import (
     Continue,
     Observation,
     Probe,
-    Prune,
     ReplayEnv,
 )
 from autotts.env.ordering import reference_order
 from autotts.env.session import Session
+from autotts.env.shadow import ShadowEpisode
+from autotts.env.shadow import close as _close
+from autotts.env.shadow import same as _same
 from autotts.errors import (
     BudgetExceeded,
     EpisodeOver,
@@ -164,155 +165,6 @@ def check_session_against_env(question: ReplayQuestion, *, seed: int = 0, steps:
             )
 
 
-# -- the shadow model ------------------------------------------------------------
-
-
-@dataclass
-class _Shadow:
-    """Episode state kept the way §2 describes it, independent of :class:`Episode`."""
-
-    question: ReplayQuestion
-    order: tuple[int, ...]
-    kappa: float
-    budget: float | None
-    depth: list[int] = field(default_factory=list)
-    finished: list[bool] = field(default_factory=list)
-    pruned: list[bool] = field(default_factory=list)
-    by_explore: list[float] = field(default_factory=list)
-    charged: list[float] = field(default_factory=list)
-    revealed: dict[tuple[int, int], str] = field(default_factory=dict)
-    cost: float = 0.0
-
-    def fork(self) -> _Shadow:
-        return dataclasses.replace(
-            self,
-            depth=list(self.depth),
-            finished=list(self.finished),
-            pruned=list(self.pruned),
-            by_explore=list(self.by_explore),
-            charged=list(self.charged),
-            revealed=dict(self.revealed),
-        )
-
-    def _open(self, i: int) -> bool:
-        return 0 <= i < len(self.depth)
-
-    def legal(self, action: Action) -> bool:
-        """Allowed by the rules, ignoring the budget."""
-        if isinstance(action, Branch):
-            return len(self.depth) < len(self.order)
-        if isinstance(action, Answer):
-            return True
-        i = action.branch
-        if not self._open(i) or self.pruned[i]:
-            return False
-        if isinstance(action, Continue):
-            return not self.finished[i]
-        if isinstance(action, Probe):
-            return self.depth[i] > 0 or self.finished[i]
-        return True  # Prune
-
-    def price(self, action: Action) -> float:
-        """Tokens a legal ``action`` charges."""
-        if isinstance(action, Continue):
-            i = action.branch
-            b = self.order[i]
-            if action.to_end or self.depth[i] >= int(self.question.n_probes[b]):
-                return max(0.0, float(self.question.tokens[b]) - self.by_explore[i])
-            return float(self.question.probe_freq)
-        if isinstance(action, Probe):
-            return 0.0 if self._key(action.branch) in self.revealed else self._reveal_price
-        return 0.0
-
-    @property
-    def _reveal_price(self) -> float:
-        return self.kappa * self.question.probe_freq
-
-    def affordable(self, action: Action) -> bool:
-        return self.budget is None or self.cost + self.price(action) <= self.budget
-
-    def admissible(self) -> set[Action]:
-        universe = self.universe()
-        return {a for a in universe if self.legal(a) and self.affordable(a)} | {Answer(None)}
-
-    def universe(self) -> list[Action]:
-        """Every non-answer action over branches ``-1 .. opened``."""
-        actions: list[Action] = [Branch()]
-        for i in range(-1, len(self.depth) + 1):
-            actions += [Continue(i), Continue(i, to_end=True), Probe(i), Prune(i)]
-        return actions
-
-    def apply(self, action: Action) -> dict[str, Any]:
-        """Apply a legal, affordable action; return what ``info`` must hold about it."""
-        price = self.price(action)
-        if isinstance(action, Branch):
-            slot = len(self.depth)
-            self.depth.append(0)
-            self.finished.append(False)
-            self.pruned.append(False)
-            self.by_explore.append(0.0)
-            self.charged.append(0.0)
-            return {"branch": slot}
-        if isinstance(action, Continue):
-            i = action.branch
-            self.by_explore[i] += price
-            self._charge(i, price)
-            if action.to_end or self.depth[i] >= int(self.question.n_probes[self.order[i]]):
-                self.finished[i] = True
-            else:
-                self.depth[i] += 1
-        elif isinstance(action, Probe):
-            i = action.branch
-            key = self._key(i)
-            if key not in self.revealed:
-                self._charge(i, price)
-                self.revealed[key] = self._answer(i, key[1])
-            return {"answer": self.revealed[key]}
-        elif isinstance(action, Prune):
-            self.pruned[action.branch] = True
-        return {}
-
-    def _charge(self, i: int, tokens: float) -> None:
-        self.charged[i] += tokens
-        self.cost += tokens
-
-    def _key(self, i: int) -> tuple[int, int]:
-        return (i, -1 if self.finished[i] else self.depth[i])
-
-    def _answer(self, i: int, depth: int) -> str:
-        b = self.order[i]
-        q = self.question
-        answer_id = q.final[b] if depth < 0 else q.steps[b, depth - 1]
-        if depth > int(q.n_probes[b]):
-            raise AssertionError(f"shadow model bug: depth {depth} beyond branch {i}'s probes")
-        return q.answers[int(answer_id)]
-
-    def check(self, obs: Observation, where: str, *, done: bool = False) -> None:
-        """Assert ``obs`` is exactly what this state shows."""
-        _same(obs.opened, len(self.depth), f"{where}: opened")
-        _same(obs.depth, tuple(self.depth), f"{where}: depth")
-        _same(obs.finished, tuple(self.finished), f"{where}: finished")
-        _same(obs.pruned, tuple(self.pruned), f"{where}: pruned")
-        _same(obs.revealed, self.revealed, f"{where}: revealed answers")
-        _close(obs.cost_tokens, self.cost, f"{where}: cost_tokens")
-        _close(obs.cost_tokens, sum(self.charged), f"{where}: cost_tokens vs Σ per-branch charges")
-        intervals = sum(self.depth) + sum(self.finished) + self.kappa * len(self.revealed)
-        _close(obs.cost_intervals, intervals, f"{where}: cost_intervals")
-        if self.budget is not None and obs.cost_tokens > self.budget:
-            raise AssertionError(
-                f"{where}: cost {obs.cost_tokens:g} exceeds budget {self.budget:g}"
-            )
-        if len(set(obs.admissible)) != len(obs.admissible):
-            raise AssertionError(f"{where}: admissible actions listed twice: {obs.admissible}")
-        got, want = set(obs.admissible), set() if done else self.admissible()
-        if got != want:
-            raise AssertionError(
-                f"{where}: admissible actions differ; listed but not admissible: "
-                f"{sorted(map(repr, got - want))}; admissible but not listed: "
-                f"{sorted(map(repr, want - got))}"
-            )
-
-
 # -- driving -------------------------------------------------------------------------
 
 _Outcome = tuple[Observation, float, bool, bool, dict[str, Any]]
@@ -330,7 +182,7 @@ def _drive(
     gold: str,
 ) -> tuple[list[Action], list[_Outcome]]:
     order = reference_order(question.n_branches, seed)
-    shadow = _Shadow(question, order, kappa, budget)
+    shadow = ShadowEpisode(question, order, kappa, budget)
     shared = (question, order, question.token_list, *question.answer_strings)
     label = f"seed {seed}" + ("" if budget is None else f", kappa {kappa:g}, budget {budget:g}")
     reset = env.reset(seed=seed)
@@ -378,7 +230,7 @@ def _drive(
 
 
 def _checked_step(
-    env: ReplayEnv, shadow: _Shadow, action: Action, before: Observation, where: str
+    env: ReplayEnv, shadow: ShadowEpisode, action: Action, before: Observation, where: str
 ) -> _Outcome:
     expected = shadow.apply(action)
     outcome = _step(env, action, where)
@@ -427,7 +279,9 @@ def _step(env: ReplayEnv, action: Action, where: str) -> _Outcome:
     return outcome
 
 
-def _try_illegal(env: ReplayEnv, shadow: _Shadow, rng: np.random.Generator, where: str) -> None:
+def _try_illegal(
+    env: ReplayEnv, shadow: ShadowEpisode, rng: np.random.Generator, where: str
+) -> None:
     """Inadmissible actions raise the right error (the next observation shows no change)."""
     admissible = shadow.admissible()
     illegal = [a for a in shadow.universe() if a not in admissible]
@@ -504,13 +358,3 @@ def _expect_raise(
             f"{what}: expected {error.__name__}, got {type(exc).__name__}: {exc}"
         ) from exc
     raise AssertionError(f"{what}: expected {error.__name__}, nothing was raised")
-
-
-def _same(got: Any, want: Any, what: str) -> None:
-    if got != want:
-        raise AssertionError(f"{what}: got {got!r}, expected {want!r}")
-
-
-def _close(got: float, want: float, what: str) -> None:
-    if not math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-9):
-        raise AssertionError(f"{what}: got {got!r}, expected {want!r}")
