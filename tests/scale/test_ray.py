@@ -65,11 +65,26 @@ def process_title(pid: int) -> str:
 
 
 def busy_cell_workers() -> dict[int, str]:
-    """pid -> process title of every Ray worker running a cell now (from /proc)."""
-    titles = {
-        int(e.name): process_title(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()
-    }
+    """pid -> process title of every worker of this module's cluster running a cell now.
+
+    Only this process's descendants count: other xdist workers may run Ray clusters of
+    their own, and their cells carry the same kind of title.
+    """
+    titles = {pid: process_title(pid) for pid in own_descendants()}
     return {pid: title for pid, title in titles.items() if title.startswith(CELL_TITLE)}
+
+
+def cell_key(title: str) -> tuple[int, int]:
+    """(job, first seed) of the cell a worker's title names."""
+    job, start = (int(x) for x in title.removeprefix(CELL_TITLE).split("-"))
+    return job, start
+
+
+def wait_until_no_cell_runs(timeout: float = 60.0) -> None:
+    """Let workers of an earlier test's cells (a CLI driver that exited) go idle first."""
+    deadline = time.monotonic() + timeout
+    while busy_cell_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def autotts(*args: str, **kwargs: object) -> list[str]:
@@ -107,6 +122,8 @@ def test_sigkill_of_a_ray_worker_mid_sweep_still_gives_every_result_once(
         for beta in (0.25, 0.75)
     ]
     local = run_jobs(jobs)
+    ours = {(job, start) for job in (0, 1) for start in (0, 20, 40)}
+    wait_until_no_cell_runs()
     killed: dict[int, str] = {}
 
     def kill_one_busy_worker(done: int, total: int) -> None:
@@ -114,6 +131,8 @@ def test_sigkill_of_a_ray_worker_mid_sweep_still_gives_every_result_once(
         if killed:
             return
         for pid, title in busy_cell_workers().items():
+            if cell_key(title) not in ours:
+                continue
             os.kill(pid, signal.SIGKILL)
             killed[pid] = title
             return
@@ -126,9 +145,8 @@ def test_sigkill_of_a_ray_worker_mid_sweep_still_gives_every_result_once(
     assert [r.to_dict() for r in results] == [r.to_dict() for r in local]
     assert len(executor.cell_pids) == 6  # 2 jobs × 3 seed blocks, each kept once
     ((pid, title),) = killed.items()
-    job, start = (int(x) for x in title.removeprefix(CELL_TITLE).split("-"))
     # The killed worker's cell was computed again, by another process.
-    assert executor.cell_pids[(job, start)] != pid
+    assert executor.cell_pids[cell_key(title)] != pid
 
 
 def test_controller_files_run_in_the_sandbox_inside_ray_workers(
@@ -170,9 +188,10 @@ def test_hostile_files_are_still_rejected_through_ray(
 def test_ctrl_c_during_a_ray_sweep_exits_130_and_stops_its_cells(
     cluster: str, shared_replay_dir: Path
 ) -> None:
+    # 51 β × 4 seed blocks: long enough that SIGINT lands mid-sweep on a loaded machine.
     sweep = autotts(
         "sweep", "--data", str(shared_replay_dir), "-m", "Qwen3-4B", "-B", "aime24",
-        "-c", FIRST_AGREEMENT, "--trust", "--betas", "0:1:0.1", "-q",
+        "-c", FIRST_AGREEMENT, "--trust", "--betas", "0:1:0.02", "-q",
         "--executor", "ray", "--address", cluster,
     )  # fmt: skip
     deadline = time.monotonic() + 20
