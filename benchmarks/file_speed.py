@@ -25,7 +25,8 @@ One cell = one model × benchmark file, one β, the reference protocol (100 seed
 5. peak memory of this process and of its sandboxed workers.
 
 Times are CPU seconds (this process plus, for the sandbox, the worker's own
-report) unless marked wall; the best of ``--repeats`` runs. The load average is
+report) unless marked wall; the best of ``--repeats`` runs, which for the paths of
+part 2 are interleaved rounds (every path once per round). The load average is
 printed at the start and the end: on a shared machine, compare ratios from one run.
 """
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import resource
@@ -156,15 +156,17 @@ def same(a: EpisodeTable, b: EpisodeTable) -> bool:
     )
 
 
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``(result, CPU s, wall s)`` of one run of ``fn``."""
+    c, w = time.process_time(), time.perf_counter()
+    result = fn()
+    return result, time.process_time() - c, time.perf_counter() - w
+
+
 def best(repeats: int, fn: Callable[[], Any]) -> tuple[Any, float, float]:
     """``(result, CPU s, wall s)``: the best of ``repeats`` runs."""
-    cpu = wall = math.inf
-    result = None
-    for _ in range(repeats):
-        c, w = time.process_time(), time.perf_counter()
-        result = fn()
-        cpu, wall = min(cpu, time.process_time() - c), min(wall, time.perf_counter() - w)
-    return result, cpu, wall
+    runs = [timed(fn) for _ in range(repeats)]
+    return runs[0][0], min(r[1] for r in runs), min(r[2] for r in runs)
 
 
 def sandboxed(
@@ -241,35 +243,49 @@ def main() -> None:
     print(f"\n== one cell: {Path(FILE.split(':')[0]).name} β={args.beta} on {replay.name}, ")
     print(f"   {args.seeds} seeds = {episodes} episodes")
 
-    plain, plain_cpu, _ = best(args.repeats, lambda: plain_path(controller, items, args.seeds))
-    # The published code computes the Beta confidence with scipy.stats.beta.cdf on every
-    # call (spec §4); the file's module gets that helper for this one run.
     helpers = cls.solve.__globals__
     ours = helpers["beta_confidence"]
-    helpers["beta_confidence"] = published_beta_confidence
     published_beta_confidence(1, 1)  # import SciPy outside the timing
-    try:
-        published, published_cpu, _ = best(
-            args.repeats, lambda: plain_path(controller, items, args.seeds)
-        )
-    finally:
-        helpers["beta_confidence"] = ours
-    today, today_cpu, _ = best(
-        args.repeats,
-        lambda: run_episodes(controller, replay, protocol, vectorised=False, fast=False),
-    )
-    lean, lean_cpu, _ = best(
-        args.repeats, lambda: run_episodes(controller, replay, protocol, vectorised=False)
-    )
-    boxes: dict[bool, tuple[EpisodeTable, float, float]] = {}
-    for fast in (False, True):
-        runs = [
-            sandboxed(candidate, replay, protocol, args.beta, fast) for _ in range(args.repeats)
-        ]
-        boxes[fast] = (runs[0][0], min(r[1] for r in runs), min(r[2] for r in runs))
-    _, bare_cpu, _ = best(args.repeats, lambda: controller_only(controller, replay, protocol))
+
+    def published_path() -> EpisodeTable:
+        # The published code computes the Beta confidence with scipy.stats.beta.cdf on
+        # every call (spec §4); the file's module gets that helper for this one run.
+        helpers["beta_confidence"] = published_beta_confidence
+        try:
+            return plain_path(controller, items, args.seeds)
+        finally:
+            helpers["beta_confidence"] = ours
+
     builtin = build(ControllerSpec("cmc", args.beta))
-    _, kernel_cpu, _ = best(args.repeats, lambda: run_episodes(builtin, replay, protocol))
+    paths: dict[str, Callable[[], tuple[Any, float, float]]] = {
+        "published": lambda: timed(published_path),
+        "plain": lambda: timed(lambda: plain_path(controller, items, args.seeds)),
+        "today": lambda: timed(
+            lambda: run_episodes(controller, replay, protocol, vectorised=False, fast=False)
+        ),
+        "lean": lambda: timed(lambda: run_episodes(controller, replay, protocol, vectorised=False)),
+        "today, sandboxed": lambda: sandboxed(candidate, replay, protocol, args.beta, False),
+        "lean, sandboxed": lambda: sandboxed(candidate, replay, protocol, args.beta, True),
+        "bare": lambda: timed(lambda: controller_only(controller, replay, protocol)),
+        "kernel": lambda: timed(lambda: run_episodes(builtin, replay, protocol)),
+    }
+    # Interleaved: every path once per round, the best of the rounds kept. This
+    # machine's speed drifts by tens of percent over a minute; rounds of all paths see
+    # the same drift, so the ratios between paths stay fair.
+    runs: dict[str, list[tuple[Any, float, float]]] = {name: [] for name in paths}
+    for _ in range(args.repeats):
+        for name, run in paths.items():
+            runs[name].append(run())
+    fastest = {
+        name: (got[0][0], min(r[1] for r in got), min(r[2] for r in got))
+        for name, got in runs.items()
+    }
+    published, published_cpu, _ = fastest["published"]
+    plain, plain_cpu, _ = fastest["plain"]
+    today, today_cpu, _ = fastest["today"]
+    lean, lean_cpu, _ = fastest["lean"]
+    boxes = {False: fastest["today, sandboxed"], True: fastest["lean, sandboxed"]}
+    bare_cpu, kernel_cpu = fastest["bare"][1], fastest["kernel"][1]
 
     rows = [
         ("plain + published helper (beta.cdf per call)", published_cpu, ""),

@@ -8,19 +8,23 @@ tokens and longest branch.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autotts.env.log_accounts import account_logs
 from autotts.errors import CandidateRejected
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import run_in_sandbox
 from autotts.sandbox import read_candidate
-from autotts.sandbox.replay import FULL_READ, PROBE_NEW, legal_log, replay_log, replay_log_fast
+from autotts.sandbox.payload import decode_log, encode_log
+from autotts.sandbox.replay import FULL_READ, PROBE_NEW, check_logs, replay_log, replay_log_fast
 from tests.controllers.random_replay import random_replay
 
 REPLAY = random_replay(5, questions=3, branches=[4, 7, 2])
@@ -60,18 +64,80 @@ def test_whole_log_check_gives_the_same_verdict_and_accounts(
     assert fast == slow
 
 
-def test_legal_log_spots_each_kind_of_illegal_entry() -> None:
-    assert legal_log([], 3) and legal_log([PROBE_NEW, 0, FULL_READ, 1, 0], 2)
+int_actions = st.one_of(
+    st.sampled_from([PROBE_NEW, PROBE_NEW, FULL_READ, 0, 0, 1, 1, 2, 3]), st.integers(-4, 9)
+)
+episodes_ = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 999), st.lists(int_actions, max_size=25), answers),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(episodes=episodes_)
+def test_a_cell_checked_at_once_gets_each_episodes_verdict_in_order(
+    episodes: list[tuple[int, int, list[int], Any]],
+) -> None:
+    """check_logs over many episodes: the first episode (in order) that replay_log rejects
+    is rejected with the same message; otherwise every episode has replay_log's accounts."""
+    orders = [
+        [int(b) for b in np.random.default_rng(seed).permutation(REPLAY.questions[q].n_branches)]
+        for q, seed, _, _ in episodes
+    ]
+    expected: list[tuple[Any, ...]] = []
+    for e, ((q, _, log, answer), order) in enumerate(zip(episodes, orders)):
+        verdict = _verdict(replay_log, REPLAY.questions[q], order, log, answer, where=f"ep {e}")
+        expected.append(verdict)
+        if verdict[0] == "rejected":
+            expected = [verdict]
+            break
+    codes = np.asarray([a for _, _, log, _ in episodes for a in log], dtype=np.int64)
+    lengths = np.asarray([len(log) for _, _, log, _ in episodes], dtype=np.int64)
+    try:
+        accounts = check_logs(
+            REPLAY.questions,
+            [(q, order) for (q, _, _, _), order in zip(episodes, orders)],
+            codes,
+            lengths,
+            [answer for _, _, _, answer in episodes],
+            where=lambda e: f"ep {e}",
+        )
+    except CandidateRejected as exc:
+        assert [("rejected", exc.reason, exc.detail)] == expected
+    else:
+        got = [("ok", float(a.cost), float(a.sequential_cost), a.opened) for a in accounts]
+        assert got == expected
+
+
+def test_the_array_check_spots_each_kind_of_illegal_entry() -> None:
+    q = REPLAY.questions[2]  # two branches
+    order = np.arange(q.n_branches)
+
+    def legal(log: list[int]) -> bool:
+        codes, lengths = np.asarray(log, dtype=np.int64), np.asarray([len(log)])
+        return bool(account_logs([q], [(0, order)], codes, lengths, [None]).legal[0])
+
+    assert legal([]) and legal([PROBE_NEW, 0, FULL_READ, 1, 0])
     for bad in (
         [0],  # a read before any opening
         [PROBE_NEW, 1],  # a read of a slot not opened yet
         [PROBE_NEW, PROBE_NEW, PROBE_NEW],  # more openings than the pool
         [PROBE_NEW, -3],  # no such code
-        [PROBE_NEW, True],  # a bool posing as slot 1... or 0
-        [PROBE_NEW, 0.0],
-        [PROBE_NEW, 2**70],
+        [PROBE_NEW, 2**40],
     ):
-        assert not legal_log(bad, 2), bad
+        assert not legal(bad), bad
+
+
+@settings(max_examples=200, deadline=None)
+@given(log=st.lists(st.integers(-2, 80), max_size=40))
+def test_logs_travel_as_strings_unchanged(log: list[int]) -> None:
+    encoded = encode_log(log)
+    assert decode_log(json.loads(json.dumps(encoded))).tolist() == log
+
+
+def test_a_string_that_encodes_no_log_is_refused() -> None:
+    with pytest.raises(ValueError):
+        decode_log(json.loads('"\\ud800"'))  # a lone surrogate, as JSON can carry one
 
 
 def test_the_sandbox_gives_the_same_episodes_on_both_paths(small_ref: DataRef) -> None:

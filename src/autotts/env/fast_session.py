@@ -131,25 +131,6 @@ class FastSession(Session):
         self._reads: list[int] = []
         self._cost = 0
 
-    @classmethod
-    def from_log(
-        cls, question: ReplayQuestion, order: Sequence[int], log: list[int]
-    ) -> FastSession:
-        """The session after the primitives of ``log``, without calling them one by one.
-
-        ``log`` must be legal (every ``probe_more`` on an open slot, no more openings
-        than ``order`` has): check it first. It becomes this session's :attr:`log`.
-        """
-        session = cls(question, order, max_steps=max(DEFAULT_MAX_STEPS, len(log) + 1))
-        session.log = log
-        session._sync()
-        table = session._table
-        session._iters = [
-            repeat(table[b][-1]) if k >= _FULL else chain(table[b][k:], repeat(table[b][-1]))
-            for b, k in zip(order, session._reads)
-        ]
-        return session
-
     # -- the read primitives (each one flat method: this is the hot loop) ----------
     def probe_new(self) -> Probe:
         """Open the next branch and read its first probe."""

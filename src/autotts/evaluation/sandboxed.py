@@ -32,11 +32,12 @@ from autotts.evaluation.runner import (
 from autotts.sandbox import (
     CandidateFile,
     SandboxWorker,
+    decode_log,
     encode_question,
     read_candidate,
     replay_log,
-    replay_log_fast,
 )
+from autotts.sandbox.replay import Accounts, check_claimed_cost, check_logs
 
 if TYPE_CHECKING:
     from autotts.evaluation.jobs import EvalJob
@@ -126,35 +127,29 @@ def run_in_sandbox(
         cost = np.zeros(shape)
         seq = np.zeros(shape)
         outcomes: list[EpisodeOutcome] = []
-        stream = worker.run(
-            key,
-            [(q, order) for _, q, order in episodes],
-            trace=trace_sink is not None,
-            max_steps=max_steps,
-            fast=fast,
+        # Traced episodes need the episode's own accounts for the trace, so they are
+        # replayed one by one; others come with their logs as strings and are checked
+        # and charged all at once.
+        whole = fast and trace_sink is None
+        stream = _named(
+            worker.run(
+                key,
+                [(q, order) for _, q, order in episodes],
+                trace=trace_sink is not None,
+                max_steps=max_steps,
+                fast=fast,
+                compact=whole,
+            ),
+            episodes,
+            worker.class_name,
+            replay,
+            trace_sink,
         )
-        # Traced episodes need the episode's own accounts for the trace; others are
-        # checked and charged from the whole log at once.
-        check = replay_log_fast if fast and trace_sink is None else replay_log
-        for index, message in _named(stream, episodes, worker.class_name, replay, trace_sink):
+        check = _checked_at_once if whole else _checked_one_by_one
+        limit = worker.limits.max_answer_chars
+        for index, message, episode in check(stream, episodes, replay, limit, progress):
             r, q, order = episodes[index]
-            where = f"question {q} (replicate {r})"
             answer = message.get("a")
-            episode = check(
-                replay.questions[q],
-                order,
-                message["l"],
-                answer,
-                where=where,
-                max_answer_chars=worker.limits.max_answer_chars,
-            )
-            if message.get("c") != episode.cost:
-                raise CandidateRejected(
-                    "cheating",
-                    f"{where}: the controller's process counted {message.get('c')!r} tokens, "
-                    f"the evaluator's replay of its actions {episode.cost:g}: the accounting "
-                    "was tampered with",
-                )
             hit = replay.is_correct(q, answer)
             tokens, longest = episode.cost, episode.sequential_cost
             correct[r, q], cost[r, q], seq[r, q] = hit, tokens, longest
@@ -183,8 +178,6 @@ def run_in_sandbox(
                     q,
                     EpisodeRecord(r, q, answer, hit, episode.cost, episode.sequential_cost, steps),
                 )
-            if progress is not None and (index + 1) % len(replay) == 0:
-                progress(index + 1, len(episodes))
         return SandboxRun(
             EpisodeTable(correct=correct, cost=cost, sequential_cost=seq),
             built,
@@ -197,6 +190,99 @@ def run_in_sandbox(
     finally:
         if own:
             worker.close()
+
+
+Checked = Iterator[tuple[int, dict[str, Any], Accounts | Episode]]
+
+
+def _checked_one_by_one(
+    stream: Iterator[tuple[int, dict[str, Any]]],
+    episodes: list[tuple[int, int, list[int]]],
+    replay: ReplaySet,
+    max_answer_chars: int,
+    progress: Callable[[int, int], None] | None,
+) -> Checked:
+    """Each episode as it comes, replayed call by call (its accounts: an :class:`Episode`)."""
+    for index, message in stream:
+        r, q, order = episodes[index]
+        where = f"question {q} (replicate {r})"
+        episode = replay_log(
+            replay.questions[q],
+            order,
+            message["l"],
+            message.get("a"),
+            where=where,
+            max_answer_chars=max_answer_chars,
+        )
+        check_claimed_cost(message.get("c"), episode.cost, where)
+        yield index, message, episode
+        _report(progress, index, len(episodes), len(replay))
+
+
+def _checked_at_once(
+    stream: Iterator[tuple[int, dict[str, Any]]],
+    episodes: list[tuple[int, int, list[int]]],
+    replay: ReplaySet,
+    max_answer_chars: int,
+    progress: Callable[[int, int], None] | None,
+) -> Checked:
+    """Every episode's result first, then all checked together (:func:`check_logs`).
+
+    Verdicts are the one-by-one path's: episodes are judged in order, and a failure of
+    the worker itself counts only after every episode it returned before it passed.
+    """
+    messages: list[dict[str, Any]] = []
+    failure: CandidateRejected | None = None
+    try:
+        for index, message in stream:
+            messages.append(message)
+            _report(progress, index, len(episodes), len(replay))
+    except CandidateRejected as exc:
+        failure = exc
+    logs = [message["l"] for message in messages]
+    try:
+        codes = decode_log("".join(logs))
+    except ValueError:  # some string encodes no log: check the episodes before it first
+        bad = next(e for e, log in enumerate(logs) if not _decodes(log))
+        r, q, _ = episodes[bad]
+        messages, logs = messages[:bad], logs[:bad]
+        codes = decode_log("".join(logs))
+        failure = CandidateRejected(
+            "cheating", f"question {q} (replicate {r}): malformed action log"
+        )
+    lengths = np.fromiter(map(len, logs), dtype=np.int64, count=len(logs))
+    accounts = check_logs(
+        replay.questions,
+        [(q, order) for _, q, order in episodes[: len(messages)]],
+        codes,
+        lengths,
+        [message.get("a") for message in messages],
+        where=lambda e: f"question {episodes[e][1]} (replicate {episodes[e][0]})",
+        max_answer_chars=max_answer_chars,
+        claimed_costs=[message.get("c") for message in messages],
+    )
+    if failure is not None:
+        raise failure
+    starts = np.cumsum(lengths) - lengths
+    for index, (message, episode) in enumerate(zip(messages, accounts)):
+        # An outcome keeps its log as action codes, as the one-by-one path does.
+        message["l"] = codes[starts[index] : starts[index] + lengths[index]].tolist()
+        yield index, message, episode
+
+
+def _decodes(log: str) -> bool:
+    try:
+        decode_log(log)
+    except ValueError:
+        return False
+    return True
+
+
+def _report(
+    progress: Callable[[int, int], None] | None, index: int, total: int, per_replicate: int
+) -> None:
+    if progress is not None and (index + 1) % per_replicate == 0:
+        progress(index + 1, total)
 
 
 def _named(

@@ -7,7 +7,7 @@ See :mod:`autotts.sandbox.layers` for the isolation layers and
 from autotts.sandbox.candidate import CandidateFile, read_candidate, split_reference
 from autotts.sandbox.client import SandboxWorker
 from autotts.sandbox.layers import SandboxLimits, available_layers
-from autotts.sandbox.payload import encode_question
+from autotts.sandbox.payload import decode_log, encode_question
 from autotts.sandbox.replay import replay_log, replay_log_fast
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "SandboxLimits",
     "SandboxWorker",
     "available_layers",
+    "decode_log",
     "encode_question",
     "read_candidate",
     "replay_log",

@@ -10,6 +10,7 @@ kills that group, so no process it started survives it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -55,7 +56,8 @@ class SandboxWorker:
         # Closed in close(); the worker's stderr, kept for the rejection detail.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._started = time.monotonic()
-        self._buffer = b""
+        self._buffer = b""  # the start of a line not complete yet
+        self._lines: collections.deque[bytes] = collections.deque()  # complete, unread
         self.class_name = "controller"
         self._sent: set[str] = set()
         #: CPU seconds the worker says it used (for benchmarks only: the worker is untrusted)
@@ -141,24 +143,29 @@ class SandboxWorker:
         trace: bool = False,
         max_steps: int | None = None,
         fast: bool = True,
+        compact: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Run episodes ``(question, order)`` of question set ``key``; yields one result each.
 
         A result is ``{"a": answer, "l": action log, "t": trace steps (when tracing)}``,
-        unverified: the caller replays it. ``fast=False`` runs untraced episodes in the
-        general session instead of the lean one (same results; for benchmarks).
+        unverified: the caller replays it. The log is a list of action codes, or with
+        ``compact`` the string :func:`~autotts.sandbox.payload.encode_log` makes of it.
+        ``fast=False`` runs untraced episodes in the general session instead of the lean
+        one (same results; for benchmarks).
         """
         request = {"op": "run", "key": key, "episodes": episodes, "trace": trace}
         if max_steps is not None:
             request["max_steps"] = max_steps
         if not fast:
             request["fast"] = False
+        if compact:
+            request["compact"] = True
         self._write(request)
         for index in range(len(episodes)):
             message = self._read()
             if message.get("ok") is False:
                 self._reject(message, index)
-            if not isinstance(message.get("l"), list):
+            if not isinstance(message.get("l"), str if compact else list):
                 raise CandidateRejected("cheating", f"malformed result for episode {index}")
             yield message
         done = self._read()
@@ -243,7 +250,7 @@ class SandboxWorker:
         deadline = min(
             time.monotonic() + limits.episode_seconds, self._started + limits.total_seconds
         )
-        while b"\n" not in self._buffer:
+        while not self._lines:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._kill()
@@ -258,13 +265,17 @@ class SandboxWorker:
             chunk = os.read(self._process.stdout.fileno(), 1 << 20)
             if not chunk:
                 self._fail_exited()
-            self._buffer += chunk
+            # Split every complete line at once: a worker that runs ahead fills the pipe
+            # with many short results, and cutting them off one at a time would copy the
+            # rest of the buffer for each.
+            *complete, self._buffer = (self._buffer + chunk).split(b"\n")
+            self._lines.extend(complete)
             if len(self._buffer) > limits.max_message_bytes:
                 self._kill()
                 raise CandidateRejected(
                     "cheating", f"a worker message exceeded {limits.max_message_bytes} bytes"
                 )
-        line, _, self._buffer = self._buffer.partition(b"\n")
+        line = self._lines.popleft()
         try:
             message = json.loads(line)
         except ValueError:

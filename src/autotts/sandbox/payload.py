@@ -10,10 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from autotts.data.records import ReplayQuestion
 
-__all__ = ["decode_question", "encode_question"]
+__all__ = ["LOG_OFFSET", "decode_log", "decode_question", "encode_log", "encode_question"]
+
+#: An action log travels as a string, one character per action: code point ``action +
+#: LOG_OFFSET`` (``FULL_READ`` is ".", ``PROBE_NEW`` "/", slot 0 "0", slot 1 "1", ...).
+#: A JSON list of ints costs the parent about as much to parse as the rest of its
+#: checking; a string is one copy, and decodes to an array in C.
+LOG_OFFSET = 48
 
 
 def encode_question(question: ReplayQuestion) -> dict[str, Any]:
@@ -41,3 +48,21 @@ def decode_question(data: dict[str, Any]) -> ReplayQuestion:
         probe_freq=int(data["probe_freq"]),
         n_finals=int(data["n_finals"]),
     )
+
+
+def encode_log(log: list[int]) -> str:
+    """An action log as a string (see :data:`LOG_OFFSET`)."""
+    if not log:
+        return ""
+    codes = np.asarray(log, dtype=np.int64) + LOG_OFFSET
+    return codes.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def decode_log(text: str) -> npt.NDArray[np.int64]:
+    """Inverse of :func:`encode_log`; ValueError for a string no log encodes to (from an
+    untrusted worker: e.g. a lone surrogate, which no action code is)."""
+    try:
+        raw = text.encode("utf-32-le")
+    except UnicodeEncodeError:
+        raise ValueError("not an encoded action log") from None
+    return np.frombuffer(raw, dtype="<u4").astype(np.int64) - LOG_OFFSET

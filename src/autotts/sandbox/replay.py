@@ -12,18 +12,25 @@ otherwise the controller knew something it did not pay to see).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from autotts.data.records import ReplayQuestion
 from autotts.env.episode import Episode
-from autotts.env.fast_session import FULL_READ, PROBE_NEW, FastSession
+from autotts.env.fast_session import FULL_READ, PROBE_NEW
+from autotts.env.log_accounts import account_logs
 from autotts.env.session import Session
 from autotts.errors import AutoTTSError, CandidateRejected
 
 __all__ = [
     "FULL_READ",
     "PROBE_NEW",
-    "legal_log",
+    "Accounts",
+    "check_claimed_cost",
+    "check_logs",
     "replay_log",
     "replay_log_fast",
     "revealed_answers",
@@ -69,6 +76,15 @@ def replay_log(
     return episode
 
 
+@dataclass(frozen=True)
+class Accounts:
+    """One episode's accounts from the whole-log check."""
+
+    cost: float
+    sequential_cost: float
+    opened: int
+
+
 def replay_log_fast(
     question: ReplayQuestion,
     order: Sequence[int],
@@ -77,36 +93,100 @@ def replay_log_fast(
     *,
     where: str,
     max_answer_chars: int = 1000,
-) -> FastSession:
-    """:func:`replay_log`'s verdict and accounts, without a call per logged primitive.
+) -> Accounts | Episode:
+    """:func:`replay_log`'s verdict and accounts for one episode, from its whole log at
+    once (:func:`check_logs` for a single episode)."""
+    if not all(type(action) is int for action in log):  # no bool, float or str posing
+        return replay_log(
+            question, order, log, answer, where=where, max_answer_chars=max_answer_chars
+        )
+    try:
+        codes = np.asarray(log, dtype=np.int64)
+    except OverflowError:
+        return replay_log(
+            question, order, log, answer, where=where, max_answer_chars=max_answer_chars
+        )
+    (accounts,) = check_logs(
+        [question],
+        [(0, order)],
+        codes,
+        np.asarray([len(log)], dtype=np.int64),
+        [answer],
+        where=lambda e: where,
+        max_answer_chars=max_answer_chars,
+    )
+    return accounts
 
-    The log is checked as a whole (:func:`legal_log`); one that fails the check goes
-    through :func:`replay_log`, so a rejection says exactly what it says there. The
-    accounts come from :meth:`FastSession.from_log` (``cost``, ``sequential_cost``).
+
+def check_logs(
+    questions: Sequence[ReplayQuestion],
+    episodes: Sequence[tuple[int, Sequence[int]]],
+    codes: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    answers: Sequence[Any],
+    *,
+    where: Callable[[int], str],
+    max_answer_chars: int = 1000,
+    claimed_costs: Sequence[Any] | None = None,
+) -> list[Accounts]:
+    """:func:`replay_log`'s verdicts and accounts for many episodes at once.
+
+    Episode ``e`` is ``(question index, order)``, its log ``lengths[e]`` codes of the
+    concatenated ``codes`` (:func:`~autotts.sandbox.payload.decode_log` of a worker's
+    strings), and ``answers[e]`` what it returned; ``where(e)`` names it in messages.
+    The logs are checked and charged together (:func:`~autotts.env.log_accounts.
+    account_logs`). Episodes are judged in order, and the first one that fails is
+    rejected as :func:`replay_log` rejects it: an illegal log is replayed call by call,
+    so its message says exactly what it says there. With ``claimed_costs`` (the tokens
+    the worker counted for each), each episode's claim is then checked against its
+    accounts (:func:`check_claimed_cost`).
     """
-    if not legal_log(log, len(order)):
-        replay_log(question, order, log, answer, where=where, max_answer_chars=max_answer_chars)
-    session = FastSession.from_log(question, order, log)
-    _check_answer(question, answer, session.revealed, where, max_answer_chars)
-    return session
+    table = account_logs(questions, episodes, codes, lengths, answers)
+    starts = (np.cumsum(lengths) - lengths).tolist()
+    out: list[Accounts] = []
+    legal, revealed = table.legal.tolist(), table.revealed.tolist()
+    costs, longest, opened = (
+        table.cost.tolist(),
+        table.sequential_cost.tolist(),
+        table.opened.tolist(),
+    )
+    for e, (q, order) in enumerate(episodes):
+        if not legal[e]:
+            log = codes[starts[e] : starts[e] + int(lengths[e])].tolist()
+            episode = replay_log(
+                questions[q],
+                order,
+                log,
+                answers[e],
+                where=where(e),
+                max_answer_chars=max_answer_chars,
+            )
+            accounts = Accounts(episode.cost, episode.sequential_cost, episode.opened)
+        else:
+            _check_answer(
+                questions[q], answers[e], _answered(revealed[e]), where(e), max_answer_chars
+            )
+            accounts = Accounts(costs[e], longest[e], opened[e])
+        if claimed_costs is not None:
+            check_claimed_cost(claimed_costs[e], accounts.cost, where(e))
+        out.append(accounts)
+    return out
 
 
-def legal_log(log: list[Any], pool: int) -> bool:
-    """Whether every entry is an action code an honest session logs, in a legal order:
-    plain ints, ``probe_more(i)`` only on an opened slot, at most ``pool`` openings."""
-    if not log:
-        return True
-    if set(map(type, log)) != {int}:  # no bool, float or str posing as an action
-        return False
-    opened = 0
-    for action in log:  # one pass; cheaper than NumPy at a few hundred entries
-        if action < 0:
-            if action < FULL_READ:
-                return False
-            opened += 1
-        elif action >= opened:
-            return False
-    return opened <= pool
+def _answered(revealed: bool) -> Callable[[str], bool]:
+    """``revealed(answer)`` for an episode whose answer's verdict is known already."""
+    return lambda _answer: revealed
+
+
+def check_claimed_cost(claimed: Any, cost: float, where: str) -> None:
+    """The worker's own token count must be the evaluator's: a mismatch means the
+    candidate tampered with the accounting (``cheating``)."""
+    if claimed != cost:
+        raise CandidateRejected(
+            "cheating",
+            f"{where}: the controller's process counted {claimed!r} tokens, the evaluator's "
+            f"replay of its actions {cost:g}: the accounting was tampered with",
+        )
 
 
 def _check_answer(

@@ -155,12 +155,14 @@ def _run(
     out: BinaryIO,
     max_steps: int,
     fast: bool = True,
+    compact: bool = False,
 ) -> None:
     from autotts.env.episode import Episode
     from autotts.env.fast_session import FastSession
     from autotts.env.limits import StepLimitedSession
     from autotts.env.session import Session
     from autotts.env.tracing import TracingSession
+    from autotts.sandbox.payload import encode_log
 
     # The same sessions as the in-process runner: a per-episode step limit always, and
     # every read recorded by the environment when traces are asked for.
@@ -196,9 +198,16 @@ def _run(
 
     # Untraced episodes run in the lean session, which keeps the action log itself.
     lean = fast and not tracing
-    guarded = _snapshot(
-        [Episode, Session, base, RecordingSession, FastSession, ReplaySet, ReplayQuestion]
-    )
+    guarded_classes: list[type[Any]] = [
+        Episode,
+        Session,
+        base,
+        RecordingSession,
+        FastSession,
+        ReplaySet,
+        ReplayQuestion,
+    ]
+    guarded = _snapshot(guarded_classes)
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
         session: RecordingSession | FastSession = (
@@ -219,13 +228,17 @@ def _run(
                 f"returned {type(answer).__name__}; solve() must return a str or None",
                 index,
             )
-        if _snapshot(list(guarded)) != guarded:
+        if _snapshot(guarded_classes) != guarded:
             raise _Failure(
                 "cheating", f"episode {index}: the controller modified the evaluator's classes"
             )
         # The worker's own token count, compared by the parent with its replay: a mismatch
         # means the candidate tampered with the accounting.
-        message: dict[str, Any] = {"a": answer, "l": session.log, "c": session.tokens_used}
+        message: dict[str, Any] = {
+            "a": answer,
+            "l": encode_log(session.log) if compact else session.log,
+            "c": session.tokens_used,
+        }
         if trace is not None:
             message["t"] = trace
         _send(out, message)
@@ -233,13 +246,15 @@ def _run(
     _send(out, {"done": len(episodes), "cpu": time.process_time()})
 
 
-def _snapshot(classes: list[type[Any]]) -> dict[type[Any], dict[str, int]]:
-    """Identity of every attribute of ``classes`` (a changed method shows as a new id)."""
-    return {
-        cls: {name: id(value) for name, value in vars(cls).items() if name != "__weakref__"}
-        for cls in classes
-        if isinstance(cls, type)
-    }
+def _snapshot(classes: list[type[Any]]) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
+    """Names and identities of every attribute of ``classes`` (a changed method shows as a
+    new id, an added or deleted one as a new name). Taken after every episode, so it is
+    built by C-level calls only."""
+    out = []
+    for cls in classes:
+        attributes = vars(cls)
+        out.append((tuple(attributes), tuple(map(id, attributes.values()))))
+    return out
 
 
 def _serve(requests: BinaryIO, out: BinaryIO) -> None:
@@ -297,6 +312,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     out,
                     int(request.get("max_steps") or DEFAULT_MAX_STEPS),
                     request.get("fast") is not False,
+                    request.get("compact") is True,
                 )
             else:
                 raise _Failure("crash", f"unknown request {op!r}")
