@@ -1,6 +1,7 @@
 """How long does one discovery round's evaluation take, on 1 and on 2 worker processes?
 
 Run:  python benchmarks/discovery_round.py [--data ../shared/data/replay] [--workers 1 2]
+      [--floor] [--race]
 
 One candidate (default: the example CMC written as a custom controller file,
 which — like every proposed controller — runs episode by episode through the
@@ -15,7 +16,9 @@ the wall time, the CPU seconds of the whole process tree (this process, the pool
 processes and the sandboxed workers, sampled from /proc: ``getrusage`` cannot see
 the sandboxed workers) and the wall time by β; then the ratio of wall times, a
 check that every worker count gave identical results, and the machine's load
-average before and after (other jobs on the machine slow both runs).
+average before and after (other jobs on the machine slow both runs). ``--floor``
+adds the CPU time of the candidate's own code alone over the same cells (every read
+a bare ``next()``): a lower bound on the round's CPU, whatever the environment does.
 
 With ``--race`` the round is raced (``autotts discover --race``,
 :mod:`autotts.discovery.racing`) against an incumbent: the best mean search-set
@@ -32,13 +35,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from proc_cpu import TreeCpu  # beside this script
+from file_speed import controller_only  # beside this script
+from proc_cpu import TreeCpu
 
+from autotts.controllers.registry import load_controller_class
 from autotts.data.catalog import MODELS, SEARCH_BENCHMARK
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
 from autotts.discovery.racing import race_curves
 from autotts.discovery.settings import DEFAULT_BETAS
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 
@@ -55,6 +60,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--race", action="store_true", help="race against the built-in CMC")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the candidate's own code alone over the round (a lower bound)",
+    )
     args = parser.parse_args()
     refs = [DataRef(str(args.data), model, SEARCH_BENCHMARK) for model in MODELS]
     protocol = ReferenceProtocol(args.seeds)
@@ -74,6 +84,8 @@ def main() -> None:
     outputs: dict[int, list[EvalResult]] = {}
     for workers in args.workers:
         walls[workers], outputs[workers] = _one_round(jobs, workers, incumbent)
+    if args.floor:
+        _floor(args.candidate, jobs, protocol, max(args.workers))
     print(f"load average after: {_load()}")
     first = args.workers[0]
     for workers in args.workers[1:]:
@@ -119,6 +131,22 @@ def _one_round(
         + ", ".join(f"{b:g}: {t:.1f}" for b, t in sorted(per_beta.items()))
     )
     return wall, results
+
+
+def _floor(candidate: str, jobs: list[EvalJob], protocol: ReferenceProtocol, cores: int) -> None:
+    """The candidate's own code over every cell of the round, in this process, with each
+    read cut to a bare ``next()`` (file_speed's ``controller_only``): however the round
+    is run, it cannot take less than this CPU time spread over ``cores``."""
+    cls = load_controller_class(candidate, trusted=True)
+    replays = {job.data: load_data(job.data) for job in jobs}
+    started = time.process_time()
+    for job in jobs:
+        controller_only(cls(job.spec.beta), replays[job.data], protocol)
+    own = time.process_time() - started
+    print(
+        f"the candidate's own code alone over the round: {own:.1f} CPU-s, so at least "
+        f"{own / cores:.1f} s wall on {cores} cores"
+    )
 
 
 def _load() -> str:
