@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -65,15 +64,3 @@ def test_bad_executor_options(
         pytest.importorskip("ray")
     assert main([*SWEEP, *extra]) == 2
     assert expected in one_error_line(capsys)
-
-
-def test_race_is_refused_on_ray_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Racing runs its seed blocks on local processes only: asking for both is an error,
-    # said before any work (no run folder is made).
-    out = tmp_path / "run"
-    args = ["discover", "--out", str(out), "--data", "synthetic", "--race", "--executor", "ray"]
-    assert main(args) == 2
-    assert "--race runs its seed blocks on this machine's processes" in one_error_line(capsys)
-    assert not out.exists()

@@ -6,6 +6,7 @@ it by address from their own processes, as a user joins an existing cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from autotts.controllers.registry import ControllerSpec
+from autotts.discovery.curves import curve_jobs
+from autotts.discovery.racing import MIN_SEEDS, race_curves
 from autotts.errors import CandidateRejected
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs, use_executor
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
@@ -215,16 +218,22 @@ def test_ctrl_c_during_a_ray_sweep_exits_130_and_stops_its_cells(
     assert not busy_cell_workers()  # cancelled, not left running on the cluster
 
 
-def test_discovery_through_ray_records_the_local_numbers(cluster: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("race", [False, True], ids=["plain", "raced"])
+def test_discovery_through_ray_records_the_local_numbers(
+    cluster: str, tmp_path: Path, race: bool
+) -> None:
     candidates = tmp_path / "candidates"
     candidates.mkdir()
-    example = ROOT / "examples" / "candidates" / "01_first_votes.py"
-    (candidates / example.name).write_text(example.read_text())
+    # Raced: the second round races the first (its incumbent), in seed blocks on Ray.
+    names = ["01_first_votes.py", "04_confidence_momentum.py"] if race else ["01_first_votes.py"]
+    for name in names:
+        example = ROOT / "examples" / "candidates" / name
+        (candidates / example.name).write_text(example.read_text())
     # 30 seeds: two cells (25 + 5 seeds) per job on Ray
     discover = autotts(
         "discover", "--data", "synthetic", "--models", "Synth-Small",
         "--candidates", str(candidates), "--betas", "0,1",
-        "--seeds", "30", "--heldout-seeds", "30", "-q",
+        "--seeds", "30", "--heldout-seeds", "30", "-q", *(["--race"] if race else []),
     )  # fmt: skip
     runs = {}
     for name, extra in (("local", []), ("ray", ["--executor", "ray", "--address", cluster])):
@@ -241,6 +250,12 @@ def test_discovery_through_ray_records_the_local_numbers(cluster: str, tmp_path:
         local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
         assert '"accuracy"' in local
         assert remote == local, numbers
+    if race:
+        assert (runs["ray"] / "rounds/0001/curves.json").read_text() == (
+            runs["local"] / "rounds/0001/curves.json"
+        ).read_text()
+        raced = [json.loads((runs[n] / "rounds/0001/check.json").read_text()) for n in runs]
+        assert raced[0]["race"] == raced[1]["race"]
 
 
 @pytest.mark.parametrize(
@@ -270,3 +285,23 @@ def test_check_through_ray_gives_the_local_verdict(
     assert (local.returncode, remote.returncode) == (code, code), remote.stderr
     assert remote.stdout == local.stdout
     assert ("ACCEPTED" if code == 0 else "REJECTED (peeking)") in remote.stdout
+
+
+@pytest.mark.parametrize("incumbent", [99.0, 0.0], ids=["stopped", "run-to-the-end"])
+def test_racing_through_ray_gives_the_local_race(cluster: str, incumbent: float) -> None:
+    """The same blocks, the same stop and the same numbers as racing on local processes;
+    a controller file still runs sandboxed in the Ray workers."""
+    refs = [DataRef("synthetic", model, "aime24") for model in ("Synth-Small", "Synth-Large")]
+    jobs = curve_jobs(FIRST_AGREEMENT, refs, [0.0, 1.0], ReferenceProtocol(40))
+    local = race_curves(jobs, incumbent, workers=2)
+    executor = RayExecutor()
+    with use_executor(executor):
+        remote = race_curves(jobs, incumbent, workers=2)
+    assert remote.stopped == local.stopped == (incumbent > 50)
+    assert remote.seeds_run == local.seeds_run == (MIN_SEEDS if incumbent > 50 else 40)
+    assert remote.bounds == local.bounds
+    assert [r.to_dict() for r in remote.results] == [r.to_dict() for r in local.results]
+    assert all(r.controller["sandbox"] for r in remote.results)
+    if remote.stopped:  # the cells still out were cancelled, not left running
+        wait_until_no_cell_runs(timeout=20)
+        assert not busy_cell_workers()

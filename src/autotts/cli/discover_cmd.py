@@ -10,7 +10,6 @@ import typer
 
 from autotts.cli.common import DATA_HELP, parse_betas, split_names
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
-from autotts.errors import UsageError
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
@@ -198,11 +197,6 @@ def discover_command(
         from autotts.errors import UnknownName
 
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
-    if race and executor == "ray":
-        raise UsageError(
-            "--race runs its seed blocks on this machine's processes (--workers); "
-            "drop --race to run the rounds on --executor ray"
-        )
     try:
         with executor_scope(executor, address, workers):
             run = discover(

@@ -27,11 +27,16 @@ order and summarised once). A stopped one keeps the points of the seeds it ran,
 recorded as such (``protocol.replicates`` in each result; ``race`` in
 ``check.json``), and is never selected. Racing is for the search phase only: the
 held-out evaluation and the baselines always run every seed.
+
+The blocks run on this machine's processes (``workers``), or on the executor set by
+:func:`~autotts.evaluation.jobs.use_executor` when it hands cells back as they
+finish (:class:`~autotts.scale.cells.CellStreaming`: Ray), with the same numbers.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -40,11 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from autotts.evaluation.jobs import EvalJob, load_data
+from autotts.evaluation.jobs import EvalJob, current_executor, load_data
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable
 from autotts.evaluation.split import ReplicateSlice
 from autotts.evaluation.split import run_slice as _cell  # one cell: a block of seeds
+from autotts.scale.cells import Cell, CellStreaming
 
 __all__ = ["BLOCK_SEEDS", "MIN_SEEDS", "RULE", "RaceOutcome", "Z", "race_curves", "upper_bounds"]
 
@@ -135,7 +141,10 @@ def race_curves(
     cells = [(j, b) for b in range(len(blocks)) for j in range(len(jobs))]
     race = _Race(jobs, len(blocks), [edges[i + 1] for i in range(len(blocks))], total, incumbent)
     race.min_seeds, race.on_done, race.cells = min_seeds, on_done, len(cells)
-    if workers <= 1:
+    executor = current_executor()
+    if isinstance(executor, CellStreaming):  # e.g. Ray: the same cells, on the cluster
+        _run_streamed(executor, jobs, cells, blocks, race.arrived)
+    elif workers <= 1:
         from autotts.evaluation.kept_workers import keeping_workers
 
         with keeping_workers():
@@ -218,6 +227,24 @@ def _run_pool(
                 process.terminate()
         else:
             pool.shutdown()
+
+
+def _run_streamed(
+    executor: CellStreaming,
+    jobs: Sequence[EvalJob],
+    cells: list[tuple[int, int]],
+    blocks: list[tuple[int, int]],
+    arrived: Callable[[int, int, _Part], bool],
+) -> None:
+    block_of = {start: b for b, (start, _) in enumerate(blocks)}
+    planned = [Cell(j, *blocks[b]) for j, b in cells]  # block-major, as on the local pool
+    with contextlib.closing(executor.stream_cells(jobs, planned)) as stream:
+        for cell, part in stream:  # leaving early cancels the cells still out
+            about: dict[str, Any] = {"params": part.params}
+            if part.sandbox is not None:
+                about["sandbox"] = part.sandbox
+            if arrived(cell.job, block_of[cell.start], (part.table, about)):
+                return
 
 
 def _seen(

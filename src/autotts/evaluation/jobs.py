@@ -33,6 +33,7 @@ __all__ = [
     "EvalJob",
     "JobExecutor",
     "JobsInterrupted",
+    "current_executor",
     "evaluate",
     "load_data",
     "run_jobs",
@@ -153,6 +154,11 @@ class JobExecutor(Protocol):
 _executors: list[JobExecutor] = []
 
 
+def current_executor() -> JobExecutor | None:
+    """The executor :func:`use_executor` set for this block, if any (None: local processes)."""
+    return _executors[-1] if _executors else None
+
+
 @contextmanager
 def use_executor(executor: JobExecutor | None) -> Iterator[None]:
     """Within the block, :func:`run_jobs` calls without an ``executor`` use this one (None:
@@ -182,7 +188,7 @@ def run_jobs(
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     finished: dict[int, EvalResult] = {}
-    chosen = executor or (_executors[-1] if _executors else None)
+    chosen = executor or current_executor()
 
     def record(i: int, result: EvalResult) -> None:
         finished[i] = result

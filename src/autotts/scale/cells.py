@@ -12,8 +12,9 @@ plain functions, tested without a cluster.
 
 from __future__ import annotations
 
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,7 +27,15 @@ from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.evaluation.split import ReplicateSlice
 from autotts.sandbox import CandidateFile
 
-__all__ = ["DEFAULT_SEED_BLOCK", "Cell", "CellResult", "combine", "evaluate_cell", "plan_cells"]
+__all__ = [
+    "DEFAULT_SEED_BLOCK",
+    "Cell",
+    "CellResult",
+    "CellStreaming",
+    "combine",
+    "evaluate_cell",
+    "plan_cells",
+]
 
 #: replicates (reference protocol: shuffle seeds) per cell; 100 seeds -> 4 cells per job
 DEFAULT_SEED_BLOCK = 25
@@ -55,6 +64,18 @@ class CellResult:
     sandbox: list[str] | None = None
     #: the process that computed it (diagnostics only; never part of a result)
     pid: int = 0
+
+
+@runtime_checkable
+class CellStreaming(Protocol):
+    """An executor that runs given cells and hands each back as it finishes (racing needs
+    the blocks of seeds as they come in; :class:`autotts.scale.RayExecutor` is one)."""
+
+    def stream_cells(
+        self, jobs: Sequence[EvalJob], cells: Sequence[Cell]
+    ) -> Generator[tuple[Cell, CellResult], None, None]:
+        """Yield every cell once with its result; closing the iterator cancels the rest."""
+        ...
 
 
 def plan_cells(jobs: list[EvalJob], seed_block: int = DEFAULT_SEED_BLOCK) -> list[Cell]:

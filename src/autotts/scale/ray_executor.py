@@ -18,10 +18,11 @@ they come back as the same one-line error the local executor raises.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -203,17 +204,44 @@ class RayExecutor:
 
     def run(self, jobs: Sequence[EvalJob], record: Callable[[int, EvalResult], None]) -> None:
         """Run ``jobs`` as cells on Ray; ``record(i, result)`` once per job, as jobs finish."""
+        jobs = list(jobs)
+        cells = plan_cells(jobs, self.seed_block)
+        needed = {i: 0 for i in range(len(jobs))}
+        for cell in cells:
+            needed[cell.job] += 1
+        per_job: dict[int, dict[int, CellResult]] = {}
+        replays: dict[Any, ReplaySet] = {}
+        with contextlib.closing(self.stream_cells(jobs, cells, replays)) as stream:
+            for cell, outcome in stream:
+                parts = per_job.setdefault(cell.job, {})
+                parts[cell.start] = outcome
+                if len(parts) == needed[cell.job]:
+                    ordered = [parts[start] for start in sorted(parts)]
+                    job = jobs[cell.job]
+                    record(cell.job, combine(job, replays[job.data], ordered))
+
+    def stream_cells(
+        self,
+        jobs: Sequence[EvalJob],
+        cells: Sequence[Cell],
+        replays: dict[Any, ReplaySet] | None = None,
+    ) -> Generator[tuple[Cell, CellResult], None, None]:
+        """Submit ``cells`` of ``jobs`` (in that order) and yield each with its result as it
+        finishes, each cell once. Closing the iterator early (racing stops, Ctrl-C, an
+        error; use :func:`contextlib.closing`) cancels every cell still queued or
+        running. ``replays`` receives the replay sets loaded for the jobs, by data
+        reference."""
         self.connect()
         ray = self._ray
         jobs = list(jobs)
-        cells = plan_cells(jobs, self.seed_block)
         # Loaded once here; put once in the object store, shared by every cell of the file.
-        replays: dict[Any, ReplaySet] = {}
+        replays = {} if replays is None else replays
         stored: dict[Any, Any] = {}
         candidates: dict[str, CandidateFile] = {}
         for job in jobs:
             if job.data not in replays:
                 replays[job.data] = load_data(job.data)
+            if job.data not in stored:
                 stored[job.data] = ray.put(replays[job.data])
             if runs_in_sandbox(job.spec) and job.spec.name not in candidates:
                 candidates[job.spec.name] = read_candidate(job.spec.name)
@@ -225,10 +253,6 @@ class RayExecutor:
                 job, stored[job.data], cell.start, cell.stop, candidates.get(job.spec.name)
             )
             pending[ref] = cell
-        per_job: dict[int, dict[int, CellResult]] = {}
-        needed = {i: 0 for i in range(len(jobs))}
-        for cell in cells:
-            needed[cell.job] += 1
         self.cell_pids = {}
         done = 0
         try:
@@ -237,26 +261,20 @@ class RayExecutor:
                 for ref in ready:
                     cell = pending.pop(ref)
                     outcome = self._fetch(ref, cell, jobs)
-                    parts = per_job.setdefault(cell.job, {})
-                    if cell.start in parts:  # never count a cell twice
+                    if cell.key in self.cell_pids:  # never count a cell twice
                         continue
-                    parts[cell.start] = outcome
                     self.cell_pids[cell.key] = outcome.pid
                     done += 1
                     if self.progress is not None:
                         self.progress(done, len(cells))
-                    if len(parts) == needed[cell.job]:
-                        ordered = [parts[start] for start in sorted(parts)]
-                        job = jobs[cell.job]
-                        record(cell.job, combine(job, replays[job.data], ordered))
-        except BaseException:
-            # Ctrl-C or an error: stop every cell still queued or running, at once, and
-            # give Ray a moment to end their workers, so that nothing runs on after us.
+                    yield cell, outcome
+        finally:
+            # Stopped early, Ctrl-C or an error: stop every cell still queued or running, at
+            # once, and give Ray a moment to end their workers, so nothing runs on after us.
             for ref in pending:
                 ray.cancel(ref, force=True)
             if pending:
                 ray.wait(list(pending), num_returns=len(pending), timeout=5)
-            raise
 
     def _fetch(self, ref: Any, cell: Cell, jobs: list[EvalJob]) -> CellResult:
         ray = self._ray
