@@ -17,15 +17,20 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
-from autotts.controllers.vectorised.tally import plurality, rank_within_rows
+from autotts.controllers.vectorised.rounds import (
+    ROUND_SPAN,
+    WIDEN_OFFSET,
+    burst_sizes,
+    depth_pass,
+    prune_disagreeing,
+)
+from autotts.controllers.vectorised.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
 from autotts.env.batch import BatchOutcome, EpisodeBatch
 
 __all__ = ["run_parts"]
 
-_ROUND_SPAN = 256  # completion keys: (round + 1) * span + position within the round
-_WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
 _RANK_SPAN = float(1 << 20)
 _NONE = -2  # "no previous leader": differs from every answer id and from NO_ANSWER
 
@@ -166,45 +171,12 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
 
         # 2. drop branches that keep disagreeing with the pool's winner
         if k.prune == "pool" and warm and has_winner.any():
-            judged = st.live & has_winner[:, None]
-            agree = st.latest == winner[:, None]
-            st.disagree = np.where(judged, np.where(agree, 0, st.disagree + 1), st.disagree)
-            stale = judged & (st.disagree >= k.patience)
-            if stale.any():
-                allowed = np.maximum(0, judged.sum(axis=1) - 2)
-                over = np.flatnonzero(stale.sum(axis=1) > allowed)
-                if over.size:
-                    key = np.where(stale[over], -st.disagree[over] * 1024 + st.cols, 1 << 40)
-                    stale[over] &= rank_within_rows(key) < allowed[over, None]
-                st.dropped |= stale
+            st.dropped |= prune_disagreeing(st, winner, k.patience)
 
         # 3. depth pass
         if not full:
-            live = st.live
-            if warm:
-                aligned = (st.latest == winner[:, None]) & has_winner[:, None]
-                burst = np.where(aligned, k.burst_aligned, k.burst_other)
-            else:
-                burst = np.full_like(st.reads, k.burst_other)
-            step = np.where(live, np.minimum(burst, st.n_probes + 1 - st.reads), 0)
-            probes_before = st.probes
-            st.reads = st.reads + step
-            st.probes = st.probes + step
-            moved = np.flatnonzero(step)
-            st.latest.reshape(-1)[moved] = batch.answer_after(
-                st.pool.reshape(-1)[moved], st.reads.reshape(-1)[moved]
-            )
-            newly = live & (st.reads > st.n_probes)
-            changed = newly.any(axis=1)
-            if changed.any():
-                st.finished |= newly
-                position = np.zeros_like(st.reads)
-                several = np.flatnonzero(newly.sum(axis=1) > 1)
-                if several.size:
-                    key = np.where(live[several], -probes_before[several] * 1024 + st.cols, 1 << 40)
-                    position[several] = rank_within_rows(key)
-                st.done_key = np.where(newly, (rnd + 1) * _ROUND_SPAN + position, st.done_key)
-                recount(changed)
+            burst = burst_sizes(st, winner, warm, k.burst_aligned, k.burst_other)
+            depth_pass(st, batch, burst, rnd, recount)
 
         # 4. re-smooth with the round's evidence, replacing this round's entry
         st.ema = (1.0 - a) * st.ema + a * st.conf
@@ -272,7 +244,7 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             st.latest[r, c] = batch.answer_after(st.pool[r, c], reads)
             done_now = st.n_probes[r, c] < reads
             st.finished[r, c] = done_now
-            st.done_key[r, c] = (rnd + 1) * _ROUND_SPAN + _WIDEN_OFFSET + j
+            st.done_key[r, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
             st.n_open[r] += 1
             grew[r[done_now]] = True
         recount(grew)

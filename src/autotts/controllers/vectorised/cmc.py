@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autotts.controllers.vectorised.tally import plurality, rank_within_rows
+from autotts.controllers.vectorised.rounds import (
+    ROUND_SPAN,
+    WIDEN_OFFSET,
+    burst_sizes,
+    depth_pass,
+    prune_disagreeing,
+)
+from autotts.controllers.vectorised.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
 from autotts.env.batch import BatchOutcome, EpisodeBatch
@@ -29,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["run_cmc"]
 
 MAX_ROUNDS = 500
-_ROUND_SPAN = 256  # completion keys: (round + 1) * span + position within the round
-_WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
 
 
 class _State:
@@ -143,46 +148,10 @@ def run_cmc(batch: EpisodeBatch, s: CMCSettings) -> BatchOutcome:
 
         # 2. disagreement streaks and abandonment
         if warm and has_winner.any():
-            judged = st.live & has_winner[:, None]
-            agree = st.latest == winner[:, None]
-            st.disagree = np.where(judged, np.where(agree, 0, st.disagree + 1), st.disagree)
-            stale = judged & (st.disagree >= s.abandon_patience)
-            if stale.any():
-                allowed = np.maximum(0, judged.sum(axis=1) - 2)
-                over = np.flatnonzero(stale.sum(axis=1) > allowed)
-                if over.size:
-                    # keep only the `allowed` longest streaks (ties: opened first)
-                    key = np.where(stale[over], -st.disagree[over] * 1024 + st.cols, 1 << 40)
-                    stale[over] &= rank_within_rows(key) < allowed[over, None]
-                st.abandoned |= stale
+            st.abandoned |= prune_disagreeing(st, winner, s.abandon_patience)
 
         # 3. depth pass: aligned branches read burst_aligned probes, others one
-        live = st.live
-        if warm:
-            aligned = (st.latest == winner[:, None]) & has_winner[:, None]
-            burst = np.where(aligned, s.burst_aligned, 1)
-        else:
-            burst = np.ones_like(st.reads)
-        step = np.where(live, np.minimum(burst, st.n_probes + 1 - st.reads), 0)
-        probes_before = st.probes
-        st.reads = st.reads + step
-        st.probes = st.probes + step
-        moved = np.flatnonzero(step)
-        st.latest.reshape(-1)[moved] = batch.answer_after(
-            st.pool.reshape(-1)[moved], st.reads.reshape(-1)[moved]
-        )
-        newly = live & (st.reads > st.n_probes)
-        changed = newly.any(axis=1)
-        if changed.any():
-            st.finished |= newly
-            position = np.zeros_like(st.reads)
-            several = np.flatnonzero(newly.sum(axis=1) > 1)
-            if several.size:
-                # branches were visited most-probed first (ties: opened first)
-                key = np.where(live[several], -probes_before[several] * 1024 + st.cols, 1 << 40)
-                position[several] = rank_within_rows(key)
-            st.done_key = np.where(newly, (rnd + 1) * _ROUND_SPAN + position, st.done_key)
-            recount(changed)
+        depth_pass(st, batch, burst_sizes(st, winner, warm, s.burst_aligned, 1), rnd, recount)
 
         # 4. re-smooth with the round's evidence, replacing this round's entry
         winner = st.winner
@@ -216,7 +185,7 @@ def run_cmc(batch: EpisodeBatch, s: CMCSettings) -> BatchOutcome:
                 st.latest[r, c] = batch.answer_after(st.pool[r, c], np.ones(r.size, dtype=np.int64))
                 done_now = st.n_probes[r, c] < 1
                 st.finished[r, c] = done_now
-                st.done_key[r, c] = (rnd + 1) * _ROUND_SPAN + _WIDEN_OFFSET + j
+                st.done_key[r, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
                 st.n_open[r] += 1
                 if done_now.any():
                     recount(np.isin(np.arange(st.row.size), r[done_now]))
