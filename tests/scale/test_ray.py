@@ -250,6 +250,13 @@ def test_discovery_through_ray_records_the_local_numbers(
         local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
         assert '"accuracy"' in local
         assert remote == local, numbers
+    # The check ran on the cluster (one task) with the local verdict, check by check.
+    verdicts = [json.loads((runs[n] / "rounds/0000/check.json").read_text()) for n in runs]
+    for key in ("verdict", "reason", "detail"):
+        assert verdicts[0][key] == verdicts[1][key]
+    assert [(c["name"], c["passed"], c["detail"]) for c in verdicts[0]["checks"]] == [
+        (c["name"], c["passed"], c["detail"]) for c in verdicts[1]["checks"]
+    ]
     if race:
         assert (runs["ray"] / "rounds/0001/curves.json").read_text() == (
             runs["local"] / "rounds/0001/curves.json"

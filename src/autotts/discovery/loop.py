@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autotts.checking import check_controller
 from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.candidate import find_class
 from autotts.discovery.curves import (
@@ -38,6 +37,7 @@ from autotts.errors import ControllerError, UsageError
 from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
+from autotts.scale.remote_check import check_here_or_on_ray
 
 __all__ = ["Event", "run_discovery"]
 
@@ -213,7 +213,7 @@ def _one_round(
             grid = sorted(
                 {settings.betas[0], settings.betas[len(settings.betas) // 2], settings.betas[-1]}
             )
-            check = check_controller(
+            check = check_here_or_on_ray(
                 reference, settings.search, betas=grid, seeds=settings.check_seeds
             ).to_dict()
             # Paths in messages name the round's final folder, not the temporary one.

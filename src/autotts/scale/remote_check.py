@@ -21,10 +21,10 @@ from autotts.checking.report import CheckReport
 from autotts.controllers.registry import split_reference
 from autotts.data.catalog import SYNTHETIC
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import DataRef
+from autotts.evaluation.jobs import DataRef, current_executor
 from autotts.scale.ray_executor import ClusterError, RayExecutor, first_line
 
-__all__ = ["check_on_ray"]
+__all__ = ["check_here_or_on_ray", "check_on_ray"]
 
 
 def _same_file(path: Path, content: bytes) -> bool:
@@ -97,3 +97,13 @@ def check_on_ray(
     if not isinstance(report, CheckReport):
         raise ClusterError(f"the check on Ray returned {type(report).__name__}")
     return report
+
+
+def check_here_or_on_ray(reference: str, data: Sequence[DataRef], **options: Any) -> CheckReport:
+    """The check on the Ray cluster when the evaluations of this block run there
+    (:func:`~autotts.evaluation.jobs.use_executor` set a :class:`RayExecutor`: ``discover
+    --executor ray``), else in this process."""
+    executor = current_executor()
+    if isinstance(executor, RayExecutor):
+        return check_on_ray(reference, data, executor, **options)
+    return check_controller(reference, data, **options)
