@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
+# The counting loop behind Counter.update (in C on CPython, with collections' own
+# Python fallback elsewhere); see _counts().
+from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from operator import itemgetter
@@ -30,11 +32,24 @@ A = TypeVar("A", bound=Hashable)
 TABLE_SIZE = 160
 
 
+def _counts(answers: Sequence[A]) -> dict[A, int]:
+    """How often each answer occurs, keyed in first-appearance order (as ``Counter``).
+
+    Controllers call the vote helpers after nearly every read, and ``Counter``'s
+    Python-level ``__init__``/``update`` cost more than the counting itself on a few
+    dozen answers; its C counting loop fills a plain dict directly (about a third
+    less time per call, measured).
+    """
+    counts: dict[A, int] = {}
+    _count_elements(counts, answers)
+    return counts
+
+
 def majority(answers: Sequence[A]) -> A | None:
     """The most frequent answer; ties go to the answer that appeared first. ``None`` if empty."""
     if not answers:
         return None
-    counts = Counter(answers)
+    counts = _counts(answers)
     # max() keeps the first of equal counts, in first-appearance order: most_common(1)'s pick
     return max(counts.items(), key=itemgetter(1))[0]
 
@@ -43,7 +58,7 @@ def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
     """``(winner, top1, top2)``: the majority answer and the two highest vote counts."""
     if not answers:
         return None, 0, 0
-    counts = Counter(answers)
+    counts = _counts(answers)
     winner = max(counts.items(), key=itemgetter(1))[0]  # as in majority()
     if len(counts) == 1:
         return winner, counts[winner], 0
