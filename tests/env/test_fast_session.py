@@ -19,7 +19,6 @@ from autotts.env.episode import Episode
 from autotts.env.fast_session import FastSession
 from autotts.env.limits import StepLimitedSession
 from autotts.env.session import Probe, Session
-from autotts.sandbox.replay import revealed_answers
 from tests.controllers.random_replay import random_replay
 
 REPLAY = random_replay(11, questions=4, branches=[5, 1, 3, 8])
@@ -84,9 +83,6 @@ def test_every_call_matches_the_episode_session(
     assert fast.cost == episode.cost
     assert fast.charges() == episode.charged
     assert fast.sequential_cost == episode.sequential_cost
-    shown = revealed_answers(episode)
-    for answer in q.answers:
-        assert fast.revealed(answer) == (answer in shown)
 
 
 @settings(max_examples=100, deadline=None)

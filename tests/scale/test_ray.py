@@ -98,20 +98,22 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "RAY_AUTH_MODE": "disabled"}
 
 
+def run_cli(command: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run an autotts command as a user would, joining the test cluster when asked to."""
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=cli_env(), check=check
+    )
+
+
+def on_ray(command: list[str], cluster: str) -> list[str]:
+    return [*command, "--executor", "ray", "--address", cluster]
+
+
 def test_table_through_ray_equals_the_local_table(cluster: str, shared_replay_dir: Path) -> None:
     # One model × three benchmarks × six methods = 18 rows, 72 cells of 25 seeds.
     table = autotts("table", "--data", str(shared_replay_dir), "-m", "Qwen3-1.7B", "--json", "-q")
-    local = subprocess.run(
-        [*table, "--workers", "2"], capture_output=True, text=True, timeout=300, check=True
-    )
-    remote = subprocess.run(
-        [*table, "--executor", "ray", "--address", cluster],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=cli_env(),
-        check=True,
-    )
+    local = run_cli([*table, "--workers", "2"])
+    remote = run_cli(on_ray(table, cluster))
     assert remote.stdout.count('"method"') == 18
     assert remote.stdout == local.stdout  # every row, metric and provenance field
 
@@ -236,16 +238,9 @@ def test_discovery_through_ray_records_the_local_numbers(
         "--seeds", "30", "--heldout-seeds", "30", "-q", *(["--race"] if race else []),
     )  # fmt: skip
     runs = {}
-    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--address", cluster])):
+    for name, extra in (("local", []), ("ray", on_ray([], cluster))):
         runs[name] = tmp_path / name
-        subprocess.run(
-            [*discover, "--out", str(runs[name]), *extra],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=cli_env(),
-            check=True,
-        )
+        run_cli([*discover, "--out", str(runs[name]), *extra])
     for numbers in ("rounds/0000/curves.json", "baselines.json", "heldout.json"):
         local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
         assert '"accuracy"' in local
@@ -281,14 +276,8 @@ def test_check_through_ray_gives_the_local_verdict(
         "check", str(ROOT / "examples" / candidate), "--data", str(store), "-m", "Synth-Small",
         "--betas", "0,0.5,1", "--seeds", "2",
     )  # fmt: skip
-    local = subprocess.run(check, capture_output=True, text=True, timeout=300)
-    remote = subprocess.run(
-        [*check, "--executor", "ray", "--address", cluster],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=cli_env(),
-    )
+    local = run_cli(check, check=False)
+    remote = run_cli(on_ray(check, cluster), check=False)
     assert (local.returncode, remote.returncode) == (code, code), remote.stderr
     assert remote.stdout == local.stdout
     assert ("ACCEPTED" if code == 0 else "REJECTED (peeking)") in remote.stdout

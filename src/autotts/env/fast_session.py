@@ -236,16 +236,6 @@ class FastSession(Session):
             out.append(float(_slot_charge(k, n_probes[b], tokens[b], freq)))
         return out
 
-    def revealed(self, answer: str) -> bool:
-        """Whether some read of this episode returned ``answer``."""
-        self._sync()
-        strings = self._question.answer_strings
-        for b, k in zip(self._order, self._reads):
-            row = strings[b]
-            if answer == row[-1] if k >= _FULL else answer in row[:k]:
-                return True
-        return False
-
     def _sync(self) -> None:
         """Bring reads per slot and the total up to date with the log.
 

@@ -158,7 +158,7 @@ def run_in_sandbox(
                     r,
                     q,
                     order,
-                    list(message["l"]) if keep_logs else [],
+                    _log_list(message["l"]) if keep_logs else [],
                     answer,
                     hit,
                     tokens,
@@ -263,11 +263,16 @@ def _checked_at_once(
     )
     if failure is not None:
         raise failure
-    starts = np.cumsum(lengths) - lengths
+    ends = np.cumsum(lengths).tolist()
     for index, (message, episode) in enumerate(zip(messages, accounts)):
-        # An outcome keeps its log as action codes, as the one-by-one path does.
-        message["l"] = codes[starts[index] : starts[index] + lengths[index]].tolist()
+        # The log as a view of the decoded codes (a list only if the outcome keeps it).
+        message["l"] = codes[ends[index] - len(logs[index]) : ends[index]]
         yield index, message, episode
+
+
+def _log_list(log: list[int] | np.ndarray) -> list[int]:
+    """An outcome's log as a list of ints, from either path's form of it."""
+    return log.tolist() if isinstance(log, np.ndarray) else list(log)
 
 
 def _decodes(log: str) -> bool:
