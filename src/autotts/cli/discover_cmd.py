@@ -10,6 +10,7 @@ import typer
 
 from autotts.cli.common import DATA_HELP, parse_betas, split_names
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
+from autotts.cli.interpreter_opt import INTERPRETER
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
@@ -126,6 +127,7 @@ def discover_command(
     ),
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
+    interpreter: str = INTERPRETER,
     llm_model: str | None = typer.Option(None, "--llm-model", help="openai/anthropic: model."),
     base_url: str | None = typer.Option(None, "--base-url", help="openai/anthropic: endpoint."),
     api_key_env: str | None = typer.Option(
@@ -219,6 +221,7 @@ def discover_command(
                 workers=workers,
                 on_event=printer,
                 race=race,
+                interpreter=interpreter,
                 **options,
             )
     except KeyboardInterrupt:

@@ -22,9 +22,11 @@ from autotts.cli.common import (
     write_output,
 )
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
+from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
+from autotts.evaluation.interpreters import check_interpreter
 from autotts.evaluation.jobs import (
     EvalJob,
     JobsInterrupted,
@@ -148,6 +150,7 @@ def eval_command(
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     max_steps: int = _MAX_STEPS,
+    interpreter: str = INTERPRETER,
     traces_only: str = typer.Option(
         "all",
         "--traces-only",
@@ -175,7 +178,8 @@ def eval_command(
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     _fail_early(spec)
     proto = _protocol(protocol, seeds, draws, size, seed)
-    job = EvalJob(ref, spec, proto, max_steps=max_steps)
+    check_interpreter(interpreter)
+    job = EvalJob(ref, spec, proto, max_steps=max_steps, interpreter=interpreter)
     total = job.protocol.replicates * len(load_data(ref))
     if traces is not None and workers > 1:
         typer.echo("note: --traces runs in one process; --workers is ignored", err=True)
@@ -290,6 +294,7 @@ def sweep_command(
     quiet: bool = _QUIET,
     trust: bool = _TRUST,
     max_steps: int = _MAX_STEPS,
+    interpreter: str = INTERPRETER,
 ) -> None:
     """Trace accuracy-vs-tokens curves by sweeping β.
 
@@ -309,9 +314,15 @@ def sweep_command(
     names = dedupe(split_names(controller), "controller")
     for name in names:
         _fail_early(ControllerSpec(name, values[0], trusted=trust))
+    check_interpreter(interpreter)
     jobs = [
         EvalJob(
-            ref, ControllerSpec(name, b, trusted=trust), proto, _short(name), max_steps=max_steps
+            ref,
+            ControllerSpec(name, b, trusted=trust),
+            proto,
+            _short(name),
+            max_steps=max_steps,
+            interpreter=interpreter,
         )
         for name in names
         for b in values

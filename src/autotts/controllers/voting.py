@@ -19,12 +19,13 @@ from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from operator import itemgetter
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-__all__ = ["beta_confidence", "confidence_table", "majority", "vote_stats"]
+__all__ = ["beta_confidence", "confidence_table", "majority", "use_table_rows", "vote_stats"]
 
 A = TypeVar("A", bound=Hashable)
 
@@ -70,7 +71,10 @@ def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:
 @lru_cache(maxsize=4)
 def confidence_table(size: int = TABLE_SIZE) -> npt.NDArray[np.float64]:
     """``table[top1, top2]`` = Beta majority confidence for counts below ``size``."""
-    from scipy.special import betainc  # lazily: only the first call pays for SciPy
+    # Lazily: only the first call pays for SciPy, and the sandbox's PyPy worker (no
+    # NumPy there) imports this module for the vote helpers alone.
+    import numpy as np
+    from scipy.special import betainc
 
     top1 = np.arange(size, dtype=np.float64)[:, None]
     top2 = np.arange(size, dtype=np.float64)[None, :]
@@ -80,10 +84,22 @@ def confidence_table(size: int = TABLE_SIZE) -> npt.NDArray[np.float64]:
     return np.asarray(table, dtype=np.float64)
 
 
-@lru_cache(maxsize=1)
+_rows: list[tuple[tuple[float, ...], ...]] = []
+
+
 def _table_rows() -> tuple[tuple[float, ...], ...]:
     """:func:`confidence_table` as Python floats (indexing a tuple is cheaper than NumPy)."""
-    return tuple(tuple(row) for row in confidence_table().tolist())
+    if not _rows:
+        _rows.append(tuple(tuple(row) for row in confidence_table().tolist()))
+    return _rows[0]
+
+
+def use_table_rows(rows: list[list[float]]) -> None:
+    """Serve :func:`beta_confidence` from ``rows`` (:func:`confidence_table` as lists, made
+    elsewhere): the sandbox's PyPy worker has no SciPy and gets them from its parent."""
+    if len(rows) != TABLE_SIZE or any(len(row) != TABLE_SIZE for row in rows):
+        raise ValueError(f"a confidence table is {TABLE_SIZE} rows of {TABLE_SIZE} values")
+    _rows[:] = [tuple(tuple(float(v) for v in row) for row in rows)]
 
 
 def beta_confidence(top1: int, top2: int) -> float:

@@ -81,6 +81,7 @@ def discover(
     workers: int = 1,
     on_event: Event | None = None,
     race: bool = False,
+    interpreter: str = "cpython",
     **proposer_options: Any,
 ) -> DiscoveryRun:
     """Run or resume a discovery into ``out`` (see ``autotts discover --help``).
@@ -110,6 +111,7 @@ def discover(
             max_time=max_time,
             heldout_seeds=heldout_seeds,
             race=race,
+            interpreter=interpreter,
         )
     run_discovery(
         out,

@@ -34,10 +34,17 @@ def curve_jobs(
     betas: Sequence[float],
     protocol: EvaluationProtocol,
     label: str = "",
+    interpreter: str = "cpython",
 ) -> list[EvalJob]:
     """One job per (β, file), β outermost."""
     return [
-        EvalJob(ref, ControllerSpec(controller, beta), protocol, label=label or controller)
+        EvalJob(
+            ref,
+            ControllerSpec(controller, beta),
+            protocol,
+            label=label or controller,
+            interpreter=interpreter,
+        )
         for beta in betas
         for ref in refs
     ]

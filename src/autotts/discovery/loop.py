@@ -340,7 +340,13 @@ def _evaluate(
     With an ``incumbent`` accuracy (``--race``), the curves are raced against it
     (:mod:`autotts.discovery.racing`) and ``check`` records how under ``race``.
     """
-    jobs = curve_jobs(reference, settings.search, settings.betas, settings.protocol)
+    jobs = curve_jobs(
+        reference,
+        settings.search,
+        settings.betas,
+        settings.protocol,
+        interpreter=settings.interpreter,
+    )
     raced: dict[str, Any] | None = None
     try:
         if incumbent is None:

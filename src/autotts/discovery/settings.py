@@ -70,6 +70,8 @@ class DiscoverySettings:
     check_seeds: int = 1
     #: race each candidate's curve against the best round so far (discovery/racing.py)
     race: bool = False
+    #: what runs a candidate file's untraced cells (autotts.evaluation.interpreters)
+    interpreter: str = "cpython"
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -83,6 +85,9 @@ class DiscoverySettings:
         names = {(r.store, r.model, r.benchmark) for r in self.search}
         if names & {(r.store, r.model, r.benchmark) for r in self.heldout}:
             raise UsageError("a file cannot be in both the search and the held-out set")
+        from autotts.evaluation.interpreters import check_interpreter
+
+        check_interpreter(self.interpreter)
 
     @property
     def protocol(self) -> EvaluationProtocol:
@@ -111,6 +116,7 @@ class DiscoverySettings:
             "digest_seeds": self.digest_seeds,
             "check_seeds": self.check_seeds,
             **({"race": {"rule": _race_rule()}} if self.race else {}),
+            **({"interpreter": self.interpreter} if self.interpreter != "cpython" else {}),
         }
 
     @classmethod
@@ -129,6 +135,7 @@ class DiscoverySettings:
             digest_seeds=int(run.get("digest_seeds", 1)),
             check_seeds=int(run.get("check_seeds", 1)),
             race="race" in run,
+            interpreter=str(run.get("interpreter", "cpython")),
         )
 
 

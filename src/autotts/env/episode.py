@@ -20,9 +20,12 @@ Both the formal MDP (:mod:`autotts.env.mdp`) and the imperative session API
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from autotts.data.records import ReplayQuestion
 from autotts.errors import BudgetExceeded, InvalidAction, NoMoreBranches
+
+if TYPE_CHECKING:  # the sandbox's lean worker imports slot_error where NumPy may be absent
+    from autotts.data.records import ReplayQuestion
 
 __all__ = ["Episode", "slot_error"]
 

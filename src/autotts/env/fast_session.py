@@ -28,12 +28,17 @@ import weakref
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from itertools import chain, repeat
+from typing import TYPE_CHECKING
 
-from autotts.data.records import ReplayQuestion
 from autotts.env.episode import slot_error
 from autotts.env.limits import DEFAULT_MAX_STEPS, step_limit_error
 from autotts.env.session import Probe, Session
 from autotts.errors import NoMoreBranches
+
+if TYPE_CHECKING:
+    # Only annotations: this module runs without NumPy too (the sandbox's PyPy worker,
+    # whose questions are :class:`~autotts.sandbox.plain.PlainQuestion`s).
+    from autotts.data.records import ReplayQuestion
 
 __all__ = ["FULL_READ", "PROBE_NEW", "FastSession", "read_table"]
 

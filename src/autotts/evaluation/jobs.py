@@ -86,6 +86,9 @@ class EvalJob:
     label: str = ""
     #: session read calls one episode may make (episode-by-episode path)
     max_steps: int = DEFAULT_MAX_STEPS
+    #: what runs a controller file's untraced cells: "cpython" or "pypy"
+    #: (:mod:`autotts.evaluation.interpreters`)
+    interpreter: str = "cpython"
 
 
 def runs_in_sandbox(spec: ControllerSpec) -> bool:

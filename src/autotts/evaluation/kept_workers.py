@@ -34,14 +34,14 @@ from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
-from autotts.sandbox import CandidateFile, SandboxWorker
+from autotts.sandbox import CandidateFile, SandboxLimits, SandboxWorker
 
 __all__ = ["close_kept", "keeping", "keeping_workers", "run_kept"]
 
 
 @dataclass
 class _Kept:
-    key: tuple[str, str, str | None]
+    key: tuple[str, str, str | None, SandboxLimits]
     worker: SandboxWorker
 
 
@@ -94,11 +94,14 @@ def run_kept(
     params: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_steps: int | None = None,
+    limits: SandboxLimits | None = None,
 ) -> SandboxRun:
-    """:func:`~autotts.evaluation.sandboxed.run_in_sandbox` on the kept worker (see above)."""
-    key = (str(candidate.path), candidate.sha256, candidate.class_name)
+    """:func:`~autotts.evaluation.sandboxed.run_in_sandbox` on the kept worker (see above);
+    a worker is kept for one candidate file and one set of ``limits``."""
+    limits = limits or SandboxLimits()
+    key = (str(candidate.path), candidate.sha256, candidate.class_name, limits)
     for attempt in (0, 1):
-        worker, reused = _worker_for(key, fresh=attempt > 0)
+        worker, reused = _worker_for(key, limits, fresh=attempt > 0)
         try:
             try:
                 worker.load(candidate.source, str(candidate.path), candidate.class_name)
@@ -124,7 +127,9 @@ def run_kept(
     raise AssertionError("unreachable: the second attempt runs on a fresh worker")
 
 
-def _worker_for(key: tuple[str, str, str | None], *, fresh: bool) -> tuple[SandboxWorker, bool]:
+def _worker_for(
+    key: tuple[str, str, str | None, SandboxLimits], limits: SandboxLimits, *, fresh: bool
+) -> tuple[SandboxWorker, bool]:
     """The kept worker for ``key`` and whether it ran cells before; a new one if needed."""
     kept: _Kept | None = _state["kept"]
     if kept is not None and (fresh or kept.key != key or not _has_budget(kept.worker)):
@@ -132,7 +137,7 @@ def _worker_for(key: tuple[str, str, str | None], *, fresh: bool) -> tuple[Sandb
         kept = None
     if kept is not None:
         return kept.worker, True
-    worker = SandboxWorker()
+    worker = SandboxWorker(limits)
     _state["kept"] = _Kept(key, worker)
     return worker, False
 

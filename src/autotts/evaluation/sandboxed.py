@@ -10,7 +10,6 @@ so results are identical for an honest controller.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from autotts.evaluation.runner import (
 )
 from autotts.sandbox import (
     CandidateFile,
+    SandboxLimits,
     SandboxWorker,
     decode_log,
     encode_question,
@@ -42,7 +42,14 @@ from autotts.sandbox.replay import Accounts, check_claimed_cost, check_logs
 if TYPE_CHECKING:
     from autotts.evaluation.jobs import EvalJob
 
-__all__ = ["EpisodeOutcome", "SandboxRun", "episode_list", "evaluate_sandboxed", "run_in_sandbox"]
+__all__ = [
+    "EpisodeOutcome",
+    "SandboxRun",
+    "episode_list",
+    "evaluate_sandboxed",
+    "run_in_sandbox",
+    "sandbox_record",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ def run_in_sandbox(
     max_steps: int | None = None,
     keep_logs: bool = False,
     fast: bool = True,
+    limits: SandboxLimits | None = None,
 ) -> SandboxRun:
     """Run ``candidate`` on every episode of ``protocol`` in a sandboxed worker.
 
@@ -104,12 +112,13 @@ def run_in_sandbox(
     closes one. Raises :class:`CandidateRejected` on any failure of the candidate.
     The outcomes keep each episode's action log only with ``keep_logs`` (the audits
     need them; a plain evaluation does not, and they are most of its memory).
+    ``limits`` are the own worker's (the default limits when not given).
     ``fast=False`` runs the worker's general session and the parent's call-by-call
     replay (same numbers and verdicts; for equality tests and benchmarks).
     """
     own = worker is None
     if worker is None:
-        worker = SandboxWorker()
+        worker = SandboxWorker(limits)
     cpu_before = worker.reported_cpu_seconds  # a kept worker's count spans earlier cells
     try:
         if own:
@@ -346,29 +355,37 @@ def evaluate_sandboxed(
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
     """:func:`autotts.evaluation.jobs.evaluate` for a controller file run in the sandbox."""
-    candidate = read_candidate(job.spec.name)
     from autotts.evaluation import kept_workers
+    from autotts.evaluation.interpreters import run_file
 
-    # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
-    kept = kept_workers.keeping() and trace_sink is None
-    runner = (
-        kept_workers.run_kept if kept else functools.partial(run_in_sandbox, trace_sink=trace_sink)
-    )
-    run = runner(
-        candidate,
+    run = run_file(
+        read_candidate(job.spec.name),
         replay,
         job.protocol,
         beta=job.spec.beta,
         params=dict(job.spec.params),
-        progress=progress,
         max_steps=job.max_steps,
+        interpreter=job.interpreter,
+        # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
+        kept=kept_workers.keeping() and trace_sink is None,
+        trace_sink=trace_sink,
+        progress=progress,
     )
     return EvalResult(
         label=job.label or job.spec.label(),
         # Which isolation layers ran it: part of how the number was obtained.
-        controller={**job.spec.to_dict(), "sandbox": run.layers},
+        controller={**job.spec.to_dict(), **sandbox_record(run.layers, job.interpreter)},
         params=run.params,
         data=replay.provenance(),
         protocol=job.protocol.to_dict(),
         metrics=summarise(run.table),
     )
+
+
+def sandbox_record(layers: list[str], interpreter: str) -> dict[str, Any]:
+    """How a controller file's result was obtained, for its ``controller`` record: the
+    isolation layers, and the interpreter asked for when it is not CPython."""
+    record: dict[str, Any] = {"sandbox": layers}
+    if interpreter != "cpython":
+        record["interpreter"] = interpreter
+    return record

@@ -20,6 +20,7 @@ from autotts.evaluation.jobs import EvalJob, _ignore_sigint, load_data, runs_in_
 from autotts.evaluation.protocols import EvaluationProtocol, IntArray
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
+from autotts.evaluation.sandboxed import sandbox_record
 
 __all__ = ["ReplicateSlice", "evaluate_split", "run_slice"]
 
@@ -52,19 +53,20 @@ def run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[s
     protocol = ReplicateSlice(job.protocol, start, stop)
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):  # a controller file: in a sandboxed worker
-        from autotts.evaluation.kept_workers import keeping, run_kept
-        from autotts.evaluation.sandboxed import run_in_sandbox
+        from autotts.evaluation.interpreters import run_file
+        from autotts.evaluation.kept_workers import keeping
         from autotts.sandbox import read_candidate
 
-        # the process's kept worker where keeping is on (a racing pool), else its own
-        runner = run_kept if keeping() else run_in_sandbox
-        run = runner(
+        run = run_file(
             read_candidate(job.spec.name),
             replay,
             protocol,
             beta=job.spec.beta,
             params=dict(job.spec.params),
             max_steps=job.max_steps,
+            interpreter=job.interpreter,
+            # the process's kept worker where keeping is on (a racing pool), else its own
+            kept=keeping(),
         )
         return run.table, {"params": run.params, "sandbox": run.layers}
     controller = build(job.spec)
@@ -114,7 +116,7 @@ def evaluate_split(
         label=job.label or job.spec.label(),
         controller={
             **job.spec.to_dict(),
-            **({"sandbox": about["sandbox"]} if "sandbox" in about else {}),
+            **(sandbox_record(about["sandbox"], job.interpreter) if "sandbox" in about else {}),
         },
         params=about["params"],
         data=load_data(job.data).provenance(),

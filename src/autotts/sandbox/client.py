@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -42,6 +43,14 @@ _SIGNAL_REASONS = {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _confidence_rows() -> list[list[float]]:
+    from autotts.controllers.voting import confidence_table
+
+    rows: list[list[float]] = confidence_table().tolist()
+    return rows
+
+
 class SandboxWorker:
     """One candidate's worker process; use as a context manager.
 
@@ -60,6 +69,7 @@ class SandboxWorker:
         self._lines: collections.deque[bytes] = collections.deque()  # complete, unread
         self.class_name = "controller"
         self._sent: set[str] = set()
+        self._sent_table = False
         #: CPU seconds the worker says it used (for benchmarks only: the worker is untrusted)
         self.reported_cpu_seconds = 0.0
         limits_ = self.limits
@@ -92,6 +102,10 @@ class SandboxWorker:
     # -- requests --------------------------------------------------------------
     def load(self, source: str, filename: str, class_name: str | None) -> dict[str, Any]:
         """Compile and import the candidate; returns its kind, class name and signature."""
+        if self.limits.interpreter == "pypy" and not self._sent_table:
+            # A PyPy worker has no SciPy: it serves beta_confidence from this table.
+            self._request({"op": "confidence", "rows": _confidence_rows()})
+            self._sent_table = True
         seccomp = "seccomp" in self.layers
         reply = self._request(
             {

@@ -25,7 +25,14 @@ from pathlib import Path
 
 import autotts
 
-__all__ = ["SandboxLimits", "available_layers", "worker_command", "worker_environment"]
+__all__ = [
+    "INTERPRETERS",
+    "SandboxLimits",
+    "available_layers",
+    "pypy_path",
+    "worker_command",
+    "worker_environment",
+]
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class SandboxLimits:
     #: turn isolation layers off (tests of the degraded mode); never loosens rlimits
     use_bubblewrap: bool = True
     use_seccomp: bool = True
+    #: the worker's interpreter: ``"cpython"`` (this one) or ``"pypy"`` (``pypy3`` on PATH,
+    #: for untraced cells; see :mod:`autotts.sandbox.pypy_boot`)
+    interpreter: str = "cpython"
 
 
 @functools.lru_cache(maxsize=1)
@@ -159,21 +169,50 @@ def _python_roots() -> list[Path]:
     return kept
 
 
+INTERPRETERS = ("cpython", "pypy")
+
+
+def pypy_path() -> str | None:
+    """The PyPy 3 interpreter a ``"pypy"`` worker runs on (``pypy3`` on PATH), if any."""
+    return shutil.which("pypy3")
+
+
 def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
     """argv that starts a worker (inside bubblewrap when that layer is on)."""
-    python = [
-        sys.executable,
-        "-s",  # no user site-packages
-        "-B",  # never write bytecode
-        "-P",  # do not put the working folder on sys.path
-        "-m",
-        "autotts.sandbox.worker",
-        "--tag",
-        tag,
-    ]
+    if limits.interpreter not in INTERPRETERS:
+        raise ValueError(f"unknown worker interpreter {limits.interpreter!r}")
+    if limits.interpreter == "pypy":
+        python = _pypy_command(pypy_path())
+    else:
+        python = [
+            sys.executable,
+            "-s",  # no user site-packages
+            "-B",  # never write bytecode
+            "-P",  # do not put the working folder on sys.path
+            "-m",
+            "autotts.sandbox.worker",
+        ]
+    python += ["--tag", tag]
     if "bubblewrap" not in available_layers(limits):
         return python
     return [*_bwrap_argv(), *python]
+
+
+def _pypy_command(pypy: str | None) -> list[str]:
+    """PyPy running :mod:`autotts.sandbox.pypy_boot` (its folder is dropped from the path
+    there: PyPy 3.9 has no ``-P``), given this environment's pyseccomp file."""
+    if pypy is None:
+        raise FileNotFoundError(
+            "a PyPy worker needs pypy3 on PATH (Debian: apt-get install -y pypy3)"
+        )
+    boot = Path(__file__).with_name("pypy_boot.py")
+    command = [pypy, "-s", "-B", str(boot)]
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyseccomp")
+    if spec is not None and spec.origin:
+        command += ["--seccomp", spec.origin]
+    return command
 
 
 def _bwrap_argv() -> list[str]:
@@ -199,5 +238,10 @@ def _bwrap_argv() -> list[str]:
     for root in _python_roots():
         if not root.is_relative_to("/usr"):
             argv += ["--ro-bind", str(root), str(root)]
+    pypy = pypy_path()
+    if pypy is not None:  # a PyPy installed outside /usr: its whole prefix
+        prefix = Path(os.path.realpath(pypy)).parent.parent
+        if not prefix.is_relative_to("/usr") and prefix != Path("/"):
+            argv += ["--ro-bind", str(prefix), str(prefix)]
     argv += ["--chdir", "/tmp"]
     return [*argv, "--"]

@@ -13,14 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from autotts.data.records import ReplayQuestion
+from autotts.sandbox.plain import LOG_OFFSET, encode_log
 
 __all__ = ["LOG_OFFSET", "decode_log", "decode_question", "encode_log", "encode_question"]
-
-#: An action log travels as a string, one character per action: code point ``action +
-#: LOG_OFFSET`` (``FULL_READ`` is ".", ``PROBE_NEW`` "/", slot 0 "0", slot 1 "1", ...).
-#: A JSON list of ints costs the parent about as much to parse as the rest of its
-#: checking; a string is one copy, and decodes to an array in C.
-LOG_OFFSET = 48
 
 
 def encode_question(question: ReplayQuestion) -> dict[str, Any]:
@@ -48,14 +43,6 @@ def decode_question(data: dict[str, Any]) -> ReplayQuestion:
         probe_freq=int(data["probe_freq"]),
         n_finals=int(data["n_finals"]),
     )
-
-
-def encode_log(log: list[int]) -> str:
-    """An action log as a string (see :data:`LOG_OFFSET`)."""
-    if not log:
-        return ""
-    codes = np.asarray(log, dtype=np.int64) + LOG_OFFSET
-    return codes.astype("<u4").tobytes().decode("utf-32-le")
 
 
 def decode_log(text: str) -> npt.NDArray[np.int64]:

@@ -9,11 +9,15 @@ The parent charges tokens by replaying the log through its own episode, so
 nothing this process says about costs or correctness is believed.
 
 Requests: ``load`` (source text, class name), ``build`` (β and parameters),
-``questions`` (gold-free question data), ``run`` (episodes), ``quit``.
+``questions`` (gold-free question data), ``confidence`` (the Beta confidence table,
+for a worker without SciPy), ``run`` (episodes), ``quit``.
 """
 
 from __future__ import annotations
+import __future__
 
+import builtins
+import functools
 import inspect
 import json
 import os
@@ -22,10 +26,23 @@ import time
 import types
 from typing import Any, BinaryIO
 
+from autotts.env.fast_session import FULL_READ, PROBE_NEW  # the log's action codes
 from autotts.env.limits import DEFAULT_MAX_STEPS
-from autotts.sandbox.replay import FULL_READ, PROBE_NEW  # the log's action codes
+
+# Under PyPy (:mod:`autotts.sandbox.pypy_boot`) this module runs on the standard library
+# and the pure-Python parts of autotts: NumPy and what needs it are imported only where
+# the general (traced) path needs them, which only the CPython worker is asked to run.
+try:
+    import numpy  # noqa: F401  (imported before the seccomp filter: it starts threads)
+
+    _NUMPY = True
+except ImportError:
+    _NUMPY = False
 
 __all__ = ["main"]
+
+
+_PYPY = sys.implementation.name == "pypy"
 
 
 class _Failure(Exception):
@@ -61,6 +78,22 @@ def _where_in_candidate(exc: BaseException) -> str:
     return where
 
 
+#: Python 3.9 (Debian's PyPy) evaluates annotations such as ``str | None`` when a function
+#: is defined, and fails; later Pythons do not. Postponed, they are never evaluated.
+_FLAGS = __future__.annotations.compiler_flag if sys.version_info < (3, 10) else 0
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(source: str, filename: str) -> types.CodeType:
+    """The file's code object, compiled once per worker: a kept worker runs it again in
+    a fresh module for every cell, and under PyPy the same code objects keep the JIT's
+    compiled loops, which fresh ones (a new compile per cell) would have to trace anew."""
+    code: types.CodeType = compile(
+        source, f"candidate:{filename}", "exec", flags=_FLAGS, dont_inherit=True
+    )
+    return code
+
+
 class Candidate:
     """The loaded candidate file and its controller class."""
 
@@ -71,9 +104,19 @@ class Candidate:
         module = types.ModuleType("autotts_candidate")
         module.__file__ = filename
         sys.modules[module.__name__] = module
+        # Under PyPy the file runs in a plain dict, copied into the module afterwards.
+        # PyPy's JIT specialises global lookups on a module's dict, and the fresh module
+        # of every cell left the candidate's loops 1.5-2x slower in every cell (measured
+        # in a kept worker); a plain dict's lookups stay generic and its loops warm once.
+        namespace: dict[str, Any] = (
+            {"__name__": module.__name__, "__file__": filename, "__builtins__": builtins}
+            if _PYPY
+            else module.__dict__
+        )
         try:
-            code = compile(source, f"candidate:{filename}", "exec", dont_inherit=True)
-            exec(code, module.__dict__)
+            exec(_compiled(source, filename), namespace)
+            if namespace is not module.__dict__:
+                module.__dict__.update(namespace)
         except SyntaxError as exc:
             raise _Failure("load", f"line {exc.lineno}: syntax error: {exc.msg}") from None
         except BaseException as exc:
@@ -157,64 +200,36 @@ def _run(
     fast: bool = True,
     compact: bool = False,
 ) -> None:
-    from autotts.env.episode import Episode
     from autotts.env.fast_session import FastSession
-    from autotts.env.limits import StepLimitedSession
     from autotts.env.session import Session
-    from autotts.env.tracing import TracingSession
-    from autotts.sandbox.payload import encode_log
-
-    # The same sessions as the in-process runner: a per-episode step limit always, and
-    # every read recorded by the environment when traces are asked for.
-    base: type[StepLimitedSession] = TracingSession if tracing else StepLimitedSession
-
-    class RecordingSession(base):  # type: ignore[valid-type,misc]
-        """A session that logs every primitive that succeeded."""
-
-        __slots__ = ("log",)
-
-        def __init__(self, episode: Episode, trace: list[Any] | None) -> None:
-            super().__init__(episode, trace, max_steps=max_steps)
-            self.log: list[int] = []
-
-        def probe_new(self) -> Any:
-            probe = super().probe_new()
-            self.log.append(PROBE_NEW)
-            return probe
-
-        def probe_more(self, branch: int) -> tuple[str, bool]:
-            result: tuple[str, bool] = super().probe_more(branch)
-            self.log.append(int(branch))
-            return result
-
-        def full_read(self) -> str:
-            answer: str = super().full_read()
-            self.log.append(FULL_READ)
-            return answer
-
-        get_new_branch_final_answer = full_read
-
-    from autotts.data.records import ReplayQuestion, ReplaySet
+    from autotts.sandbox.plain import encode_log
 
     # Untraced episodes run in the lean session, which keeps the action log itself.
     lean = fast and not tracing
-    guarded_classes: list[type[Any]] = [
-        Episode,
-        Session,
-        base,
-        RecordingSession,
-        FastSession,
-        ReplaySet,
-        ReplayQuestion,
-    ]
+    if not lean and not _NUMPY:
+        raise _Failure("crash", "this worker runs untraced episodes only (it has no NumPy)")
+    new_session: Any = None
+    # The classes a controller could patch to tamper with the evaluation (the parent
+    # replays and scores everything itself; a patch is still a cheat, so it is rejected).
+    guarded_classes: list[type[Any]] = [Session, FastSession, *{type(q) for q in questions}]
+    if _NUMPY:  # without NumPy (PyPy) these cannot even be imported
+        from autotts.data.records import ReplayQuestion, ReplaySet
+        from autotts.env.episode import Episode
+        from autotts.env.limits import StepLimitedSession
+
+        guarded_classes += [Episode, StepLimitedSession, ReplaySet, ReplayQuestion]
+    if lean:
+
+        def new_session(q: int, order: list[int], trace: list[Any] | None) -> Any:
+            return FastSession(questions[q], order, max_steps=max_steps)
+
+    else:
+        new_session, general = _general_sessions(questions, tracing, max_steps)
+        guarded_classes += general
     guarded = _snapshot(guarded_classes)
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
-        session: RecordingSession | FastSession = (
-            FastSession(questions[q], order, max_steps=max_steps)
-            if lean
-            else RecordingSession(Episode(questions[q], order), trace)
-        )
+        session = new_session(q, order, trace)
         try:
             answer = candidate.controller.solve(session)
         except BaseException as exc:
@@ -246,6 +261,51 @@ def _run(
     _send(out, {"done": len(episodes), "cpu": time.process_time()})
 
 
+def _general_sessions(
+    questions: list[Any], tracing: bool, max_steps: int
+) -> tuple[Any, list[type[Any]]]:
+    """A maker of general sessions (traced, or every read through an :class:`Episode`)
+    and the classes they run on, for the evaluator-class guard."""
+    from autotts.env.episode import Episode
+    from autotts.env.limits import StepLimitedSession
+    from autotts.env.tracing import TracingSession
+
+    # The same sessions as the in-process runner: a per-episode step limit always, and
+    # every read recorded by the environment when traces are asked for.
+    base: type[StepLimitedSession] = TracingSession if tracing else StepLimitedSession
+
+    class RecordingSession(base):  # type: ignore[valid-type,misc]
+        """A session that logs every primitive that succeeded."""
+
+        __slots__ = ("log",)
+
+        def __init__(self, episode: Episode, trace: list[Any] | None) -> None:
+            super().__init__(episode, trace, max_steps=max_steps)
+            self.log: list[int] = []
+
+        def probe_new(self) -> Any:
+            probe = super().probe_new()
+            self.log.append(PROBE_NEW)
+            return probe
+
+        def probe_more(self, branch: int) -> tuple[str, bool]:
+            result: tuple[str, bool] = super().probe_more(branch)
+            self.log.append(int(branch))
+            return result
+
+        def full_read(self) -> str:
+            answer: str = super().full_read()
+            self.log.append(FULL_READ)
+            return answer
+
+        get_new_branch_final_answer = full_read
+
+    def new_session(q: int, order: list[int], trace: list[Any] | None) -> RecordingSession:
+        return RecordingSession(Episode(questions[q], order), trace)
+
+    return new_session, [base, RecordingSession]
+
+
 def _snapshot(classes: list[type[Any]]) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
     """Names and identities of every attribute of ``classes`` (a changed method shows as a
     new id, an added or deleted one as a new name). Taken after every episode, so it is
@@ -258,7 +318,10 @@ def _snapshot(classes: list[type[Any]]) -> list[tuple[tuple[str, ...], tuple[int
 
 
 def _serve(requests: BinaryIO, out: BinaryIO) -> None:
-    from autotts.sandbox.payload import decode_question
+    if _NUMPY:
+        from autotts.sandbox.payload import decode_question
+    else:
+        from autotts.sandbox.plain import PlainQuestion as decode_question  # type: ignore[assignment]
 
     candidate: Candidate | None = None
     questions: dict[str, list[Any]] = {}
@@ -274,8 +337,6 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                 # module, so no module-level state of the candidate crosses cells.
                 layers = ["seccomp"] if filtered else []
                 if request.get("seccomp") and not filtered:
-                    import numpy  # noqa: F401  (loaded before the filter: it starts threads)
-
                     from autotts.sandbox.seccomp_filter import install_filter
 
                     try:
@@ -299,6 +360,13 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                 assert candidate is not None, "build before load"
                 params = candidate.build(request.get("beta"), request.get("params") or {})
                 _send(out, {"ok": True, "params": params})
+            elif op == "confidence":
+                # The Beta confidence table, computed by the parent's SciPy (a worker
+                # without SciPy serves beta_confidence from it, bit for bit the same).
+                from autotts.controllers.voting import use_table_rows
+
+                use_table_rows(request["rows"])
+                _send(out, {"ok": True})
             elif op == "questions":
                 questions[request["key"]] = [decode_question(q) for q in request["questions"]]
                 _send(out, {"ok": True})

@@ -24,6 +24,7 @@ from autotts.errors import UsageError
 from autotts.evaluation.jobs import EvalJob, runs_in_sandbox
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
+from autotts.evaluation.sandboxed import sandbox_record
 from autotts.evaluation.split import ReplicateSlice
 from autotts.sandbox import CandidateFile
 
@@ -107,16 +108,17 @@ def evaluate_cell(
 
     protocol = ReplicateSlice(job.protocol, start, stop)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.sandboxed import run_in_sandbox
+        from autotts.evaluation.interpreters import run_file
         from autotts.sandbox import read_candidate
 
-        run = run_in_sandbox(
+        run = run_file(
             candidate if candidate is not None else read_candidate(job.spec.name),
             replay,
             protocol,
             beta=job.spec.beta,
             params=dict(job.spec.params),
             max_steps=job.max_steps,
+            interpreter=job.interpreter,
         )
         return CellResult(run.table, run.params, list(run.layers), os.getpid())
     controller = build(job.spec)
@@ -145,7 +147,10 @@ def combine(job: EvalJob, replay: ReplaySet, parts: list[CellResult]) -> EvalRes
     sandbox = parts[0].sandbox
     return EvalResult(
         label=job.label or job.spec.label(),
-        controller={**job.spec.to_dict(), **({"sandbox": sandbox} if sandbox is not None else {})},
+        controller={
+            **job.spec.to_dict(),
+            **(sandbox_record(sandbox, job.interpreter) if sandbox is not None else {}),
+        },
         params=parts[0].params,
         data=replay.provenance(),
         protocol=job.protocol.to_dict(),

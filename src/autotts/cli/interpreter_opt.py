@@ -1,0 +1,16 @@
+"""``--interpreter``: what runs a controller file's untraced cells in the sandbox."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["INTERPRETER"]
+
+INTERPRETER = typer.Option(
+    "cpython",
+    "--interpreter",
+    help="What runs a controller file (not the built-ins) in the sandbox: cpython, or pypy "
+    "(pypy3 on PATH: its JIT runs a file's own code several times faster; a file PyPy "
+    "cannot run, e.g. one that imports NumPy, runs on CPython instead, and traced runs "
+    "always do). Same sandbox, same checks.",
+)
