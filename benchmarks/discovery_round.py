@@ -1,7 +1,7 @@
 """How long does one discovery round's evaluation take, on 1 and on 2 worker processes?
 
 Run:  python benchmarks/discovery_round.py [--data ../shared/data/replay] [--workers 1 2]
-      [--floor] [--race]
+      [--interpreter cpython pypy] [--floor] [--race]
 
 One candidate (default: the example CMC written as a custom controller file,
 which — like every proposed controller — runs episode by episode through the
@@ -20,6 +20,10 @@ average before and after (other jobs on the machine slow both runs). ``--floor``
 adds the CPU time of the candidate's own code alone over the same cells (every read
 a bare ``next()``): a lower bound on the round's CPU, whatever the environment does.
 
+``--interpreter cpython pypy`` measures the round with the candidate on each
+interpreter (``autotts discover --interpreter``, :mod:`autotts.evaluation.interpreters`),
+for every ``--workers`` value, and compares every result with the first one's.
+
 With ``--race`` the round is raced (``autotts discover --race``,
 :mod:`autotts.discovery.racing`) against an incumbent: the best mean search-set
 accuracy over the same grid of the built-in CMC (vectorised, computed first in the
@@ -33,6 +37,7 @@ import argparse
 import os
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from file_speed import controller_only  # beside this script
@@ -46,6 +51,7 @@ from autotts.discovery.settings import DEFAULT_BETAS
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
+from autotts.sandbox.layers import INTERPRETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +71,13 @@ def main() -> None:
         action="store_true",
         help="also time the candidate's own code alone over the round (a lower bound)",
     )
+    parser.add_argument(
+        "--interpreter",
+        nargs="+",
+        default=["cpython"],
+        choices=INTERPRETERS,
+        help="what runs the candidate in its workers (each one measured, in this order)",
+    )
     args = parser.parse_args()
     refs = [DataRef(str(args.data), model, SEARCH_BENCHMARK) for model in MODELS]
     protocol = ReferenceProtocol(args.seeds)
@@ -80,19 +93,24 @@ def main() -> None:
         assert best is not None
         incumbent = float(best["accuracy"])
         print(f"racing against the built-in CMC's best: {incumbent:.2f} % at β={best['beta']:g}")
-    walls: dict[int, float] = {}
-    outputs: dict[int, list[EvalResult]] = {}
-    for workers in args.workers:
-        walls[workers], outputs[workers] = _one_round(jobs, workers, incumbent)
+    walls: dict[tuple[str, int], float] = {}
+    outputs: dict[tuple[str, int], list[EvalResult]] = {}
+    for interpreter in args.interpreter:
+        on = [replace(job, interpreter=interpreter) for job in jobs]
+        for workers in args.workers:
+            print(f"[{interpreter}]", end=" ")
+            key = (interpreter, workers)
+            walls[key], outputs[key] = _one_round(on, workers, incumbent)
     if args.floor:
         _floor(args.candidate, jobs, protocol, max(args.workers))
     print(f"load average after: {_load()}")
-    first = args.workers[0]
-    for workers in args.workers[1:]:
-        same = [r.metrics for r in outputs[workers]] == [r.metrics for r in outputs[first]]
+    first = (args.interpreter[0], args.workers[0])
+    for key in list(walls)[1:]:
+        same = [r.metrics for r in outputs[key]] == [r.metrics for r in outputs[first]]
         print(
-            f"workers={workers} vs workers={first}: {walls[first] / walls[workers]:.2f}x faster "
-            f"(wall), results {'identical' if same else 'DIFFERENT'}"
+            f"{key[0]}, workers={key[1]} vs {first[0]}, workers={first[1]}: "
+            f"{walls[first] / walls[key]:.2f}x faster (wall), "
+            f"results {'identical' if same else 'DIFFERENT'}"
         )
 
 

@@ -17,10 +17,15 @@ The rule, per cell:
   CPython;
 * a traced cell (the digests, ``--traces``) always runs on CPython.
 
-So a verdict is always CPython's. A file whose decisions depend on the iteration
-order of a ``set`` or on ``hash``/``id`` values can give different numbers on the
-two interpreters (each deterministic); the example candidates and the built-in
-controllers' file forms give identical ones (tested).
+So no file is rejected for PyPy's sake: a rejection on PyPy is never final. What
+PyPy runs to the end counts as it is, and there the interpreters can differ: a
+file whose decisions depend on the iteration order of a ``set`` or on
+``hash``/``id`` values can give different numbers on the two (each
+deterministic), and a crash inside C code can go differently (PyPy's
+``ctypes.string_at(0)`` returns ``b""`` where CPython segfaults). The example
+candidates and the built-in CMC as a file give identical numbers, and every
+hostile test file the same verdict but that one (tested). Discovery checks a
+candidate on CPython (``autotts check``'s pipeline) before any of its curves.
 """
 
 from __future__ import annotations

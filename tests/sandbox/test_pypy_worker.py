@@ -1,0 +1,207 @@
+"""The PyPy worker (``--interpreter pypy``): the same numbers, the same sandbox, CPython behind it.
+
+Skipped where ``pypy3`` is not installed (CI installs Debian's).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autotts.errors import CandidateRejected, UsageError
+from autotts.evaluation import interpreters
+from autotts.evaluation.interpreters import check_interpreter, run_file
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
+from autotts.sandbox import SandboxLimits, available_layers, read_candidate
+from autotts.sandbox.layers import pypy_path
+from tests.sandbox.conftest import ROOT, own_descendants
+from tests.sandbox.test_hostile import HOSTILE, _persistent_files
+
+pytestmark = pytest.mark.skipif(pypy_path() is None, reason="pypy3 is not installed")
+
+REAL = ROOT.parent / "shared" / "data" / "replay"
+PYPY = SandboxLimits(interpreter="pypy")
+#: controller files that import only the controller API: PyPy runs them itself
+API_ONLY = [
+    str(ROOT / "examples" / "first_agreement.py"),
+    *map(str, sorted((ROOT / "examples" / "candidates").glob("0[1345]_*.py"))),
+    # dataclasses, postponed annotations
+    f"{ROOT / 'docs' / 'optimizer' / 'seed0' / 'winner.py'}:OptWinner",
+    # the built-in CMC's own code (autotts.controllers.cmc is NumPy-free)
+    str(ROOT / "examples" / "cmc_file.py"),
+]
+
+
+def _same(a: SandboxRun, b: SandboxRun) -> None:
+    assert np.array_equal(a.table.correct, b.table.correct)
+    assert np.array_equal(a.table.cost, b.table.cost)
+    assert np.array_equal(a.table.sequential_cost, b.table.sequential_cost)
+    assert [o.answer for o in a.outcomes] == [o.answer for o in b.outcomes]
+    assert a.params == b.params
+
+
+@pytest.mark.parametrize("name", API_ONLY, ids=[Path(n.split(":")[0]).stem for n in API_ONLY])
+def test_a_file_gives_on_pypy_exactly_its_cpython_numbers(name: str, small_ref: DataRef) -> None:
+    replay, protocol = load_data(small_ref), ReferenceProtocol(3)
+    candidate = read_candidate(name)
+    for beta in (0.0, 0.5, 1.0):
+        on_cpython = run_in_sandbox(candidate, replay, protocol, beta=beta)
+        on_pypy = run_in_sandbox(candidate, replay, protocol, beta=beta, limits=PYPY)
+        _same(on_pypy, on_cpython)
+        assert on_pypy.layers == on_cpython.layers  # bubblewrap and seccomp hold under PyPy
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the shared replay files are not beside the checkout")
+def test_the_cmc_shaped_file_on_real_data_on_a_kept_pypy_worker() -> None:
+    """Several cells in one worker (the JIT warm from the earlier ones): each cell's
+    numbers are those of a fresh CPython worker."""
+    from autotts.evaluation.kept_workers import keeping_workers
+
+    candidate = read_candidate(str(ROOT / "examples" / "candidates" / "04_confidence_momentum.py"))
+    replay, protocol = load_data(DataRef(str(REAL), "Qwen3-4B", "aime24")), ReferenceProtocol(4)
+    with keeping_workers():
+        for beta in (0.2, 0.9, 0.2):
+            kept = run_file(
+                candidate, replay, protocol, beta=beta, params=None, max_steps=None,
+                interpreter="pypy", kept=True,
+            )  # fmt: skip
+            assert candidate.sha256 not in interpreters._cpython_only  # it ran on PyPy
+            _same(kept, run_in_sandbox(candidate, replay, protocol, beta=beta))
+    assert own_descendants() == set()
+
+
+def test_a_file_pypy_cannot_run_runs_on_cpython_with_cpython_numbers(small_ref: DataRef) -> None:
+    # It imports NumPy, which this PyPy has not got.
+    candidate = read_candidate(
+        str(ROOT / "tests" / "sandbox" / "controllers" / "native_probe_vote.py")
+    )
+    replay, protocol = load_data(small_ref), ReferenceProtocol(2)
+    with pytest.raises(CandidateRejected):
+        run_in_sandbox(candidate, replay, protocol, beta=0.5, limits=PYPY)
+    ran = run_file(
+        candidate, replay, protocol, beta=0.5, params=None, max_steps=None, interpreter="pypy"
+    )
+    _same(ran, run_in_sandbox(candidate, replay, protocol, beta=0.5))
+    assert candidate.sha256 in interpreters._cpython_only  # its later cells skip PyPy
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_a_hostile_file_on_pypy_harms_nothing_and_gets_the_cpython_verdict(
+    path: Path, tmp_path: Path, small_ref: DataRef
+) -> None:
+    lines = path.read_text().splitlines()
+    needs = lines[1].removeprefix("# needs: ") if lines[1].startswith("# needs: ") else None
+    limits = SandboxLimits(episode_seconds=2, total_seconds=120, memory_mb=1536)
+    if needs and needs not in available_layers(limits):
+        pytest.skip(f"only the {needs} layer stops this attack, and it is missing here")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.setblocking(False)
+    target = tmp_path / "host"
+    target.mkdir()
+    candidate_path = tmp_path / path.name
+    candidate_path.write_text(
+        path.read_text()
+        .replace("@@TARGET@@", str(target))
+        .replace("@@PORT@@", str(server.getsockname()[1]))
+        .replace("@@DATA@@", str(small_ref.path))
+    )
+    candidate = read_candidate(str(candidate_path))
+    replay, protocol = load_data(small_ref), ReferenceProtocol(1)
+    planted_before = _persistent_files()
+
+    def outcome(interpreter: str) -> tuple[str, object]:
+        pypy = interpreter == "pypy"
+        interpreters._cpython_only.discard(candidate.sha256)
+        try:
+            run = run_file(
+                candidate, replay, protocol, beta=0.0, params=None, max_steps=None,
+                interpreter=interpreter,
+            )  # fmt: skip
+        except CandidateRejected as exc:
+            return "rejected", exc.reason
+        finally:
+            # PyPy ran it, whatever the verdict, unless it could not load it there
+            assert not pypy or own_descendants() == set()
+        return "ran", (run.table.correct.tolist(), run.table.cost.tolist())
+
+    try:
+        on_pypy, on_cpython = outcome("pypy"), outcome("cpython")
+        if path.stem == "nondeterministic":  # random draws: numbers differ from run to run
+            on_pypy, on_cpython = on_pypy[0], on_cpython[0]
+        if path.stem == "segfault":
+            # ctypes.string_at(0) kills CPython; PyPy's ctypes returns b"" instead, so the
+            # file runs to the end there (harmlessly) and is not run again on CPython.
+            assert on_cpython == ("rejected", "crash") and on_pypy[0] == "ran"
+        else:
+            assert on_pypy == on_cpython
+        assert list(target.iterdir()) == []  # no file written on the host
+        assert _persistent_files() == planted_before  # nothing planted for later
+        assert own_descendants() == set()  # no process left behind
+        with pytest.raises(BlockingIOError):
+            server.accept()  # no connection reached the host
+    finally:
+        server.close()
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer bubblewrap is turned off")
+def test_a_pypy_worker_is_killed_for_a_forbidden_call(tmp_path: Path, small_ref: DataRef) -> None:
+    """The seccomp filter itself, under PyPy (the attack is caught by the kernel, not by
+    a missing module): a socket is a SIGSYS."""
+    if "seccomp" not in available_layers(PYPY):
+        pytest.skip("seccomp is not available here")
+    path = tmp_path / "sock.py"
+    path.write_text(
+        "import socket\n\nfrom autotts import Controller\n\n\nclass Sock(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n        socket.socket()\n        return None\n"
+    )
+    limits = SandboxLimits(interpreter="pypy", use_bubblewrap=False)
+    with pytest.raises(CandidateRejected) as caught:
+        run_in_sandbox(
+            read_candidate(str(path)), load_data(small_ref), ReferenceProtocol(1), beta=0,
+            limits=limits,
+        )  # fmt: skip
+    assert caught.value.reason == "forbidden"
+    assert "forbidden system call" in caught.value.detail
+
+
+def test_unknown_or_missing_interpreters_are_usage_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UsageError, match="unknown interpreter 'jython'"):
+        check_interpreter("jython")
+    monkeypatch.setattr(interpreters, "pypy_path", lambda: None)
+    with pytest.raises(UsageError, match="apt-get install -y --no-install-recommends pypy3"):
+        check_interpreter("pypy")
+
+
+def test_eval_and_discover_on_pypy_from_the_command_line(
+    tmp_path: Path, small_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autotts.cli.main import main
+
+    controller = f"{ROOT / 'examples' / 'candidates' / '04_confidence_momentum.py'}"
+    base = ["eval", "-c", controller, "--data", str(small_store), "--seeds", "3", "-q", "--json"]
+    results = {}
+    for interpreter in ("cpython", "pypy"):
+        assert main([*base, "--interpreter", interpreter]) == 0
+        results[interpreter] = json.loads(capsys.readouterr().out)
+    assert results["pypy"]["metrics"] == results["cpython"]["metrics"]
+    assert results["pypy"]["controller"]["interpreter"] == "pypy"
+    assert "interpreter" not in results["cpython"]["controller"]
+    assert main([*base, "--interpreter", "ironpython"]) == 2
+    assert "unknown interpreter 'ironpython'" in capsys.readouterr().err
+
+    out, folder = tmp_path / "run", tmp_path / "candidates"
+    folder.mkdir()
+    (folder / "cmc_port.py").write_text(Path(controller).read_text())
+    args = ["discover", "--proposer", "scripted", "--candidates", str(folder), "--rounds", "1"]
+    args += ["--data", str(small_store), "--seeds", "2", "--heldout-seeds", "2", "--out", str(out)]
+    assert main([*args, "--interpreter", "pypy"]) == 0
+    assert json.loads((out / "run.json").read_text())["interpreter"] == "pypy"
