@@ -17,6 +17,8 @@ One cell = one model × benchmark file, one β, the reference protocol (100 seed
    (Episode + StepLimitedSession) and the sandbox with ``fast=False`` (general
    session in the worker, call-by-call replay in the evaluator); *lean*: the same
    two with :class:`~autotts.env.fast_session.FastSession` and the whole-log check;
+   and, where ``pypy3`` is installed, the lean sandboxed path on a PyPy worker kept
+   across the rounds (``--interpreter pypy``; its first, cold cell printed apart);
 3. per controller kind (sc, asc, esc, parallel-probe, cmc, swc, and the file):
    episodes/s and reads/s through the episode-by-episode (file) path, and
    episodes/s through the built-in vectorised path;
@@ -53,7 +55,8 @@ from autotts.env.fast_session import FastSession
 from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, SubsampleProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
-from autotts.sandbox import SandboxWorker, read_candidate
+from autotts.sandbox import SandboxLimits, SandboxWorker, read_candidate
+from autotts.sandbox.layers import pypy_path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE = f"{ROOT / 'examples/candidates/04_confidence_momentum.py'}:ConfidenceMomentumPort"
@@ -216,6 +219,29 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
+class KeptPyPy:
+    """A PyPy worker kept across cells, as ``--interpreter pypy`` keeps one per candidate
+    in a round: each cell loads the file again in a fresh module (the JIT's compiled
+    loops survive, the module's state does not). The first cell is timed apart (cold)."""
+
+    def __init__(self, candidate: Any, replay: ReplaySet, beta: float) -> None:
+        self.candidate, self.replay, self.beta = candidate, replay, beta
+        self.worker = SandboxWorker(SandboxLimits(interpreter="pypy"))
+        self.cold: tuple[float, float] | None = None
+
+    def cell(self, protocol: EvaluationProtocol) -> tuple[EpisodeTable, float, float]:
+        worker, candidate = self.worker, self.candidate
+        before = worker.reported_cpu_seconds
+        c, w = time.process_time(), time.perf_counter()
+        worker.load(candidate.source, str(candidate.path), candidate.class_name)
+        run = run_in_sandbox(candidate, self.replay, protocol, beta=self.beta, worker=worker)
+        cpu, wall = time.process_time() - c, time.perf_counter() - w
+        cpu += worker.reported_cpu_seconds - before
+        if self.cold is None:
+            self.cold = (cpu, wall)
+        return run.table, cpu, wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "replay")
@@ -257,6 +283,7 @@ def main() -> None:
             helpers["beta_confidence"] = ours
 
     builtin = build(ControllerSpec("cmc", args.beta))
+    pypy = KeptPyPy(candidate, replay, args.beta) if pypy_path() is not None else None
     paths: dict[str, Callable[[], tuple[Any, float, float]]] = {
         "published": lambda: timed(published_path),
         "plain": lambda: timed(lambda: plain_path(controller, items, args.seeds)),
@@ -267,6 +294,7 @@ def main() -> None:
         "today, sandboxed": lambda: sandboxed(candidate, replay, protocol, args.beta, False),
         "lean, sandboxed": lambda: sandboxed(candidate, replay, protocol, args.beta, True),
         "bare": lambda: timed(lambda: controller_only(controller, replay, protocol)),
+        **({"lean, sandboxed, pypy": lambda: pypy.cell(protocol)} if pypy is not None else {}),
         "kernel": lambda: timed(lambda: run_episodes(builtin, replay, protocol)),
     }
     # Interleaved: every path once per round, the best of the rounds kept. This
@@ -314,9 +342,26 @@ def main() -> None:
     print(
         f"  lean sandboxed vs plain + published helper   : {published_cpu / boxes[True][1]:5.2f}x"
     )
-    tables = (plain, today, lean, boxes[False][0], boxes[True][0])
+    tables = [plain, today, lean, boxes[False][0], boxes[True][0]]
+    if pypy is not None and pypy.cold is not None:
+        on_pypy, pypy_cpu, pypy_wall = fastest["lean, sandboxed, pypy"]
+        tables.append(on_pypy)
+        print(
+            f"  lean, sandboxed, PyPy worker (--interpreter pypy), kept across the rounds: "
+            f"{pypy_cpu:.2f} CPU-s ({pypy_wall:.2f} s wall), {episodes / pypy_cpu:.0f} "
+            f"episodes/s; its first, cold cell {pypy.cold[0]:.2f} CPU-s "
+            f"({pypy.cold[1]:.2f} s wall)"
+        )
+        print(
+            f"  PyPy vs CPython, sandboxed : {boxes[True][1] / pypy_cpu:5.2f}x CPU, "
+            f"{boxes[True][2] / pypy_wall:5.2f}x wall"
+        )
+        print(f"  PyPy sandboxed vs plain + published helper   : {published_cpu / pypy_cpu:5.2f}x")
+        pypy.worker.close()
+    else:
+        print("  (no pypy3 on PATH: the PyPy worker's path is not measured)")
     identical = all(same(published, t) for t in tables)
-    print(f"  identical numbers (every episode, all six paths): {identical}")
+    print(f"  identical numbers (every episode, all {len(tables) + 1} paths): {identical}")
 
     print(f"\n== per controller kind, β={args.beta}, {episodes} episodes")
     print(

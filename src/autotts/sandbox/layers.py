@@ -10,6 +10,11 @@ once as a warning and listed in every sandboxed result's ``sandbox.layers``):
   create a process, open a socket, write a file, trace or signal another process;
 * ``rlimits`` — CPU seconds, address space, file size, no core dumps (always on);
 * the parent's wall-clock timer kills the worker's whole process group (always on).
+
+The worker's interpreter is this CPython, or PyPy (``SandboxLimits.interpreter``,
+:mod:`autotts.sandbox.pypy_boot`) under the same layers: Debian's PyPy lives in
+``/usr``, which bubblewrap binds read-only anyway, and the seccomp filter is the
+same ``pyseccomp`` file, loaded by path.
 """
 
 from __future__ import annotations

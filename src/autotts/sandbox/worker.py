@@ -1,7 +1,8 @@
 """The sandboxed worker: runs one candidate controller, episode by episode.
 
 Started by :class:`~autotts.sandbox.client.SandboxWorker` as
-``python -m autotts.sandbox.worker`` (inside bubblewrap where available). It talks
+``python -m autotts.sandbox.worker`` (inside bubblewrap where available), or under
+PyPy through :mod:`autotts.sandbox.pypy_boot`, for untraced episodes only. It talks
 JSON lines over its stdin/stdout; the candidate's own prints go to stderr. It
 holds no gold answers and scores nothing: per episode it returns the answer, the
 log of session primitives the controller called and (when asked) its trace steps.
@@ -53,9 +54,17 @@ class _Failure(Exception):
         self.partial: dict[str, Any] | None = None
 
 
-def _send(out: BinaryIO, message: dict[str, Any]) -> None:
+#: Episode results are flushed at least this often (seconds), not one by one: the
+#: parent then wakes once per batch, not once per episode (thousands of wake-ups and
+#: write calls per cell otherwise). A stalled episode still stalls the stream, so the
+#: parent's per-episode timeout still applies, less at most this much.
+FLUSH_SECONDS = 0.05
+
+
+def _send(out: BinaryIO, message: dict[str, Any], *, flush: bool = True) -> None:
     out.write(json.dumps(message, ensure_ascii=False, default=repr).encode() + b"\n")
-    out.flush()
+    if flush:
+        out.flush()
 
 
 def _classify(exc: BaseException, where: str = "", episode: int | None = None) -> _Failure:
@@ -227,6 +236,7 @@ def _run(
         new_session, general = _general_sessions(questions, tracing, max_steps)
         guarded_classes += general
     guarded = _snapshot(guarded_classes)
+    flushed = time.monotonic()
     for index, (q, order) in enumerate(episodes):
         trace: list[Any] | None = [] if tracing else None
         session = new_session(q, order, trace)
@@ -256,7 +266,11 @@ def _run(
         }
         if trace is not None:
             message["t"] = trace
-        _send(out, message)
+        _send(out, message, flush=False)
+        now = time.monotonic()
+        if now - flushed >= FLUSH_SECONDS:
+            out.flush()
+            flushed = now
     # CPU seconds this process has used so far (for overhead measurements, not trusted).
     _send(out, {"done": len(episodes), "cpu": time.process_time()})
 
@@ -407,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     # The protocol uses private copies of stdin/stdout; the candidate's prints go to stderr
     # and its reads of stdin see nothing.
     requests = os.fdopen(os.dup(0), "rb")
-    out = os.fdopen(os.dup(1), "wb")
+    out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)
