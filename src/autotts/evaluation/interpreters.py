@@ -81,31 +81,18 @@ def run_file(
     check_interpreter(interpreter)
 
     def run(on: str) -> SandboxRun:
-        limits = SandboxLimits(interpreter=on)
+        settings: dict[str, Any] = {
+            "beta": beta,
+            "params": params,
+            "progress": progress,
+            "max_steps": max_steps,
+            "limits": SandboxLimits(interpreter=on),
+        }
         if kept and trace_sink is None:
             from autotts.evaluation.kept_workers import run_kept
 
-            return run_kept(
-                candidate,
-                replay,
-                protocol,
-                beta=beta,
-                params=params,
-                progress=progress,
-                max_steps=max_steps,
-                limits=limits,
-            )
-        return run_in_sandbox(
-            candidate,
-            replay,
-            protocol,
-            beta=beta,
-            params=params,
-            trace_sink=trace_sink,
-            progress=progress,
-            max_steps=max_steps,
-            limits=limits,
-        )
+            return run_kept(candidate, replay, protocol, **settings)
+        return run_in_sandbox(candidate, replay, protocol, trace_sink=trace_sink, **settings)
 
     if interpreter == "pypy" and trace_sink is None and candidate.sha256 not in _cpython_only:
         try:
