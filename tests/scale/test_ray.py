@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -164,6 +165,17 @@ def test_controller_files_run_in_the_sandbox_inside_ray_workers(
     (here,) = run_jobs([honest])
     assert through_ray.to_dict() == here.to_dict()
     assert through_ray.controller["sandbox"]  # the isolation layers that ran it
+
+
+@pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 is not installed")
+def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(cluster: str) -> None:
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    spec = ControllerSpec(FIRST_AGREEMENT, 0.5)
+    on_pypy = EvalJob(ref, spec, ReferenceProtocol(8), "fa", interpreter="pypy")
+    (through_ray,) = run_jobs([on_pypy], executor=RayExecutor(seed_block=3))
+    (here,) = run_jobs([EvalJob(ref, spec, ReferenceProtocol(8), "fa")])
+    assert through_ray.metrics == here.metrics
+    assert through_ray.controller == {**here.controller, "interpreter": "pypy"}
 
 
 @pytest.mark.parametrize("name", ["write_file", "read_replay"])
