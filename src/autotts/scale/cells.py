@@ -65,6 +65,8 @@ class CellResult:
     sandbox: list[str] | None = None
     #: the process that computed it (diagnostics only; never part of a result)
     pid: int = 0
+    #: the Ray node it was computed on, where it was (diagnostics only)
+    node: str = ""
 
 
 @runtime_checkable

@@ -79,10 +79,15 @@ def _cell_task(
     job: EvalJob, replay: ReplaySet, start: int, stop: int, candidate: CandidateFile | None
 ) -> CellResult | _Failure:
     """The body of one Ray task (Ray passes ``replay`` from the object store)."""
+    import dataclasses
+
+    import ray
+
     from autotts.scale.cells import evaluate_cell
 
     try:
-        return evaluate_cell(job, replay, start, stop, candidate)
+        result = evaluate_cell(job, replay, start, stop, candidate)
+        return dataclasses.replace(result, node=ray.get_runtime_context().get_node_id())
     except CandidateRejected as exc:
         return _Failure("CandidateRejected", str(exc), exc.reason, exc.detail)
     except AutoTTSError as exc:
@@ -139,6 +144,8 @@ class RayExecutor:
         self._started = False
         #: pid of the process that computed each cell of the last run, by cell key
         self.cell_pids: dict[tuple[int, int], int] = {}
+        #: the Ray node that computed each cell of the last run, by cell key
+        self.cell_nodes: dict[tuple[int, int], str] = {}
 
     def __enter__(self) -> RayExecutor:
         self.connect()
@@ -253,7 +260,7 @@ class RayExecutor:
                 job, stored[job.data], cell.start, cell.stop, candidates.get(job.spec.name)
             )
             pending[ref] = cell
-        self.cell_pids = {}
+        self.cell_pids, self.cell_nodes = {}, {}
         done = 0
         try:
             while pending:
@@ -264,6 +271,7 @@ class RayExecutor:
                     if cell.key in self.cell_pids:  # never count a cell twice
                         continue
                     self.cell_pids[cell.key] = outcome.pid
+                    self.cell_nodes[cell.key] = outcome.node
                     done += 1
                     if self.progress is not None:
                         self.progress(done, len(cells))
