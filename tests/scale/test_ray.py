@@ -22,8 +22,9 @@ from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import curve_jobs
 from autotts.discovery.racing import MIN_SEEDS, race_curves
 from autotts.errors import CandidateRejected
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs, use_executor
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, run_jobs, use_executor
 from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
 from tests.sandbox.conftest import own_descendants
@@ -257,6 +258,9 @@ def test_discovery_through_ray_records_the_local_numbers(
         local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
         assert '"accuracy"' in local
         assert remote == local, numbers
+    # The digest's traces, traced on the cluster (baselines.json holds the baselines').
+    local, remote = ((runs[n] / "rounds/0000/traces.md").read_text() for n in ("local", "ray"))
+    assert "# Trace digest" in local and remote == local
     # The check ran on the cluster (one task) with the local verdict, check by check.
     verdicts = [json.loads((runs[n] / "rounds/0000/check.json").read_text()) for n in runs]
     for key in ("verdict", "reason", "detail"):
@@ -270,6 +274,32 @@ def test_discovery_through_ray_records_the_local_numbers(
         ).read_text()
         raced = [json.loads((runs[n] / "rounds/0001/check.json").read_text()) for n in runs]
         assert raced[0]["race"] == raced[1]["race"]
+
+
+def test_traces_computed_on_ray_are_the_local_traces(cluster: str, tmp_path: Path) -> None:
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    crash = tmp_path / "crash.py"
+    crash.write_text(
+        "from autotts import Controller\n\n\nclass Crash(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n        session.probe_new()\n        return 1 / 0\n"
+    )
+    executor = RayExecutor(cluster)
+    try:
+        for name in ("cmc", FIRST_AGREEMENT):
+            job = EvalJob(ref, ControllerSpec(name, 0.5), ReferenceProtocol(2))
+            local: list[EpisodeRecord] = []
+            evaluate(job, trace_sink=lambda _r, _q, record, into=local: into.append(record))
+            assert executor.traced(job) == local
+            assert local and all(record.trace for record in local)
+        failing = EvalJob(ref, ControllerSpec(str(crash), 0.5), ReferenceProtocol(1))
+        with pytest.raises(CandidateRejected) as here:
+            evaluate(failing, trace_sink=lambda *_: None)
+        with pytest.raises(CandidateRejected) as there:
+            executor.traced(failing)
+        assert (there.value.reason, str(there.value)) == (here.value.reason, str(here.value))
+    finally:
+        executor.close()
 
 
 @pytest.mark.parametrize(

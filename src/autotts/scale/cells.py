@@ -23,7 +23,7 @@ from autotts.data.records import ReplaySet
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import EvalJob, runs_in_sandbox
 from autotts.evaluation.results import EvalResult, summarise
-from autotts.evaluation.runner import EpisodeTable, run_episodes
+from autotts.evaluation.runner import EpisodeTable, TraceSink, run_episodes
 from autotts.evaluation.sandboxed import sandbox_record
 from autotts.evaluation.split import ReplicateSlice
 from autotts.sandbox import CandidateFile
@@ -99,12 +99,15 @@ def evaluate_cell(
     start: int,
     stop: int,
     candidate: CandidateFile | None = None,
+    trace_sink: TraceSink | None = None,
 ) -> CellResult:
     """Evaluate replicates ``start..stop-1`` of ``job`` on ``replay`` in this process.
 
     A controller file that is not trusted runs in a sandboxed worker process started
     here (``candidate`` carries its source, read once by the caller, so the file need
     not exist where this runs); this process replays and scores its action logs.
+    With ``trace_sink`` every episode's trace goes to it (as :func:`~autotts.evaluation.
+    jobs.evaluate` does).
     """
     import os
 
@@ -121,10 +124,13 @@ def evaluate_cell(
             params=dict(job.spec.params),
             max_steps=job.max_steps,
             interpreter=job.interpreter,
+            trace_sink=trace_sink,
         )
         return CellResult(run.table, run.params, list(run.layers), os.getpid())
     controller = build(job.spec)
-    table = run_episodes(controller, replay, protocol, max_steps=job.max_steps)
+    table = run_episodes(
+        controller, replay, protocol, trace_sink=trace_sink, max_steps=job.max_steps
+    )
     return CellResult(table, controller.params(), None, os.getpid())
 
 

@@ -31,6 +31,7 @@ from autotts.data.records import ReplaySet
 from autotts.errors import AutoTTSError, CandidateRejected, UsageError
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
 from autotts.evaluation.results import EvalResult
+from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import CandidateFile, read_candidate
 from autotts.scale.cells import DEFAULT_SEED_BLOCK, Cell, CellResult, combine, plan_cells
 
@@ -92,6 +93,29 @@ def _cell_task(
         return _Failure("CandidateRejected", str(exc), exc.reason, exc.detail)
     except AutoTTSError as exc:
         return _Failure(type(exc).__name__, str(exc))
+
+
+def _traced_task(
+    job: EvalJob, replay: ReplaySet, candidate: CandidateFile | None
+) -> list[EpisodeRecord] | _Failure:
+    """The body of a traced job's Ray task: every episode's record, trace included."""
+    from autotts.scale.cells import evaluate_cell
+
+    records: list[EpisodeRecord] = []
+    try:
+        evaluate_cell(
+            job,
+            replay,
+            0,
+            job.protocol.replicates,
+            candidate,
+            trace_sink=lambda _r, _q, record: records.append(record),
+        )
+    except CandidateRejected as exc:
+        return _Failure("CandidateRejected", str(exc), exc.reason, exc.detail)
+    except AutoTTSError as exc:
+        return _Failure(type(exc).__name__, str(exc))
+    return records
 
 
 def first_line(exc: BaseException) -> str:
@@ -283,6 +307,30 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             if pending:
                 ray.wait(list(pending), num_returns=len(pending), timeout=5)
+
+    def traced(self, job: EvalJob) -> list[EpisodeRecord]:
+        """Every episode record of ``job``, traces included, computed as one Ray task (the
+        trace digests of ``discover --executor ray``); the errors of a local run."""
+        self.connect()
+        ray = self._ray
+        candidate = read_candidate(job.spec.name) if runs_in_sandbox(job.spec) else None
+        task = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(
+            _traced_task
+        )
+        pending = task.options(name="autotts-traces").remote(job, load_data(job.data), candidate)
+        try:
+            outcome = ray.get(pending)
+        except ray.exceptions.RayTaskError as exc:
+            raise RuntimeError(f"tracing {job.spec.label()} failed in Ray: {exc}") from None
+        except ray.exceptions.RayError as exc:
+            lost = f"Ray lost the traces of {job.spec.label()}: {first_line(exc)}"
+            raise ClusterError(lost) from None
+        except BaseException:
+            ray.cancel(pending, force=True)  # Ctrl-C: stop it on the cluster too
+            raise
+        if isinstance(outcome, _Failure):
+            raise outcome.error()
+        return list(outcome)
 
     def _fetch(self, ref: Any, cell: Cell, jobs: list[EvalJob]) -> CellResult:
         ray = self._ray
