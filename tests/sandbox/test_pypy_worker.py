@@ -128,7 +128,7 @@ def test_a_hostile_file_on_pypy_harms_nothing_and_gets_the_cpython_verdict(
         except CandidateRejected as exc:
             return "rejected", exc.reason
         finally:
-            # PyPy ran it, whatever the verdict, unless it could not load it there
+            # the PyPy worker (and any CPython one after it) is gone, whatever the verdict
             assert not pypy or own_descendants() == set()
         return "ran", (run.table.correct.tolist(), run.table.cost.tolist())
 

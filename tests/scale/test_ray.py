@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,9 @@ def test_controller_files_run_in_the_sandbox_inside_ray_workers(
 
 
 @pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 is not installed")
-def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(cluster: str) -> None:
+def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(
+    cluster: str, tmp_path: Path
+) -> None:
     ref = DataRef("synthetic", "Synth-Small", "aime24")
     spec = ControllerSpec(FIRST_AGREEMENT, 0.5)
     on_pypy = EvalJob(ref, spec, ReferenceProtocol(8), "fa", interpreter="pypy")
@@ -177,6 +180,20 @@ def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(clus
     (here,) = run_jobs([EvalJob(ref, spec, ReferenceProtocol(8), "fa")])
     assert through_ray.metrics == here.metrics
     assert through_ray.controller == {**here.controller, "interpreter": "pypy"}
+    # That PyPy really ran the cells in the Ray workers: a file that only PyPy runs to
+    # the end (CPython segfaults in ctypes.string_at(0), PyPy returns b"") is accepted.
+    only_pypy = tmp_path / "only_pypy.py"
+    only_pypy.write_text(
+        "import ctypes\n\nfrom autotts import Controller\n\n\nclass OnlyPyPy(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n        ctypes.string_at(0)\n"
+        "        return session.full_read()\n"
+    )
+    job = EvalJob(ref, ControllerSpec(str(only_pypy), 0.5), ReferenceProtocol(4), "p")
+    with pytest.raises(CandidateRejected):
+        run_jobs([job])
+    (accepted,) = run_jobs([replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2))
+    assert accepted.metrics == run_jobs([replace(job, interpreter="pypy")])[0].metrics
 
 
 @pytest.mark.parametrize("name", ["write_file", "read_replay"])

@@ -76,7 +76,8 @@ def run_file(
     """One cell of ``candidate`` in the sandbox, on ``interpreter`` by the rule above.
 
     ``kept`` runs it on the process's kept worker
-    (:mod:`~autotts.evaluation.kept_workers`); otherwise on a worker of its own.
+    (:mod:`~autotts.evaluation.kept_workers`), unless it is traced; otherwise on a
+    worker of its own.
     """
     check_interpreter(interpreter)
 

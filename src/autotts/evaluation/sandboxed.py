@@ -367,7 +367,7 @@ def evaluate_sandboxed(
         max_steps=job.max_steps,
         interpreter=job.interpreter,
         # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
-        kept=kept_workers.keeping() and trace_sink is None,
+        kept=kept_workers.keeping(),
         trace_sink=trace_sink,
         progress=progress,
     )

@@ -20,6 +20,7 @@ same ``pyseccomp`` file, loaded by path.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -217,8 +218,6 @@ def _pypy_command(pypy: str | None) -> list[str]:
         )
     boot = Path(__file__).with_name("pypy_boot.py")
     command = [pypy, *(["--jit", JIT_OPTIONS] if JIT_OPTIONS else []), "-s", "-B", str(boot)]
-    import importlib.util
-
     spec = importlib.util.find_spec("pyseccomp")
     if spec is not None and spec.origin:
         command += ["--seccomp", spec.origin]
