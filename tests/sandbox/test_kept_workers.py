@@ -29,7 +29,7 @@ def _same(a: SandboxRun, b: SandboxRun) -> None:
 
 
 def _kept_pid() -> int:
-    kept = kept_workers._state["kept"]
+    kept = kept_workers._state["kept"].get("cpython")
     assert kept is not None
     return int(kept.worker._process.pid)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import SandboxLimits, available_layers, read_candidate
 from autotts.sandbox.layers import pypy_path
-from tests.sandbox.conftest import ROOT, own_descendants
+from tests.sandbox.conftest import CONTROLLERS, FIRST_AGREEMENT, ROOT, own_descendants
 from tests.sandbox.test_hostile import HOSTILE, _persistent_files
 
 pytestmark = pytest.mark.skipif(pypy_path() is None, reason="pypy3 is not installed")
@@ -91,6 +92,66 @@ def test_a_file_pypy_cannot_run_runs_on_cpython_with_cpython_numbers(small_ref: 
     assert candidate.sha256 in interpreters._cpython_only  # its later cells skip PyPy
 
 
+def test_a_file_whose_numbers_differ_on_pypy_runs_on_cpython(small_ref: DataRef) -> None:
+    """The agreement sample: a file that breaks ties by set order answers differently on
+    PyPy, so its PyPy cell does not count; the cell's numbers are CPython's, a warning
+    says why, and its later cells skip PyPy."""
+    candidate = read_candidate(str(CONTROLLERS / "set_order_ties.py"))
+    replay, protocol = load_data(small_ref), ReferenceProtocol(4)
+    on_cpython = run_in_sandbox(candidate, replay, protocol, beta=0.5)
+    sample = run_in_sandbox(candidate, replay, ReferenceProtocol(1), beta=0.5, limits=PYPY)
+    # The premise: PyPy's numbers differ already on the sample's episodes.
+    assert interpreters.first_difference(sample, on_cpython) is not None
+    with pytest.warns(RuntimeWarning, match="PyPy and CPython disagree .*question"):
+        ran = run_file(
+            candidate, replay, protocol, beta=0.5, params=None, max_steps=None,
+            interpreter="pypy",
+        )  # fmt: skip
+    _same(ran, on_cpython)
+    assert candidate.sha256 in interpreters._cpython_only
+
+
+def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
+    small_ref: DataRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which runs a PyPy cell takes: PyPy, then the first replicate on CPython, compared;
+    a cell no longer than the sample runs on CPython alone."""
+    calls: list[tuple[str, int]] = []
+    real = interpreters.run_in_sandbox
+
+    def spy(*args: object, **kwargs: object) -> SandboxRun:
+        limits = kwargs["limits"]
+        assert isinstance(limits, SandboxLimits)
+        calls.append((limits.interpreter, args[2].replicates))  # type: ignore[attr-defined]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(interpreters, "run_in_sandbox", spy)
+    candidate = read_candidate(str(FIRST_AGREEMENT))
+    replay = load_data(small_ref)
+    for seeds in (3, 1):
+        run_file(
+            candidate, replay, ReferenceProtocol(seeds), beta=0.5, params=None,
+            max_steps=None, interpreter="pypy",
+        )  # fmt: skip
+    assert calls == [("pypy", 3), ("cpython", 1), ("cpython", 1)]
+    assert candidate.sha256 not in interpreters._cpython_only
+
+
+def test_first_difference_names_what_differs(small_ref: DataRef) -> None:
+    candidate = read_candidate(str(FIRST_AGREEMENT))
+    replay = load_data(small_ref)
+    low = run_in_sandbox(candidate, replay, ReferenceProtocol(2), beta=0.0)
+    high = run_in_sandbox(candidate, replay, ReferenceProtocol(1), beta=1.0)
+    assert interpreters.first_difference(low, run_in_sandbox(
+        candidate, replay, ReferenceProtocol(1), beta=0.0
+    )) is None  # fmt: skip
+    assert "parameters" in str(interpreters.first_difference(low, high))
+    same_params = replace(high, params=low.params)
+    assert "question 0 of replicate 0" in str(interpreters.first_difference(low, same_params))
+
+
+# nondeterministic.py draws random numbers: its sample disagrees, and a warning says so
+@pytest.mark.filterwarnings("ignore:.*PyPy and CPython disagree:RuntimeWarning")
 @pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
 def test_a_hostile_file_on_pypy_harms_nothing_and_gets_the_cpython_verdict(
     path: Path, tmp_path: Path, small_ref: DataRef
@@ -114,7 +175,8 @@ def test_a_hostile_file_on_pypy_harms_nothing_and_gets_the_cpython_verdict(
         .replace("@@DATA@@", str(small_ref.path))
     )
     candidate = read_candidate(str(candidate_path))
-    replay, protocol = load_data(small_ref), ReferenceProtocol(1)
+    # Two replicates: a cell of one would run on CPython alone (no longer than the sample).
+    replay, protocol = load_data(small_ref), ReferenceProtocol(2)
     planted_before = _persistent_files()
 
     def outcome(interpreter: str) -> tuple[str, object]:
@@ -136,12 +198,10 @@ def test_a_hostile_file_on_pypy_harms_nothing_and_gets_the_cpython_verdict(
         on_pypy, on_cpython = outcome("pypy"), outcome("cpython")
         if path.stem == "nondeterministic":  # random draws: numbers differ from run to run
             on_pypy, on_cpython = on_pypy[0], on_cpython[0]
-        if path.stem == "segfault":
-            # ctypes.string_at(0) kills CPython; PyPy's ctypes returns b"" instead, so the
-            # file runs to the end there (harmlessly) and is not run again on CPython.
-            assert on_cpython == ("rejected", "crash") and on_pypy[0] == "ran"
-        else:
-            assert on_pypy == on_cpython
+        # Also for segfault: ctypes.string_at(0) kills CPython, while PyPy's ctypes returns
+        # b"" and runs the file to its end, harmlessly; the CPython sample then crashes, and
+        # CPython's verdict counts.
+        assert on_pypy == on_cpython
         assert list(target.iterdir()) == []  # no file written on the host
         assert _persistent_files() == planted_before  # nothing planted for later
         assert own_descendants() == set()  # no process left behind

@@ -23,7 +23,7 @@ from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import curve_jobs
 from autotts.discovery.racing import MIN_SEEDS, race_curves
 from autotts.errors import CandidateRejected
-from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, run_jobs, use_executor
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data, run_jobs, use_executor
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
@@ -180,20 +180,26 @@ def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(
     (here,) = run_jobs([EvalJob(ref, spec, ReferenceProtocol(8), "fa")])
     assert through_ray.metrics == here.metrics
     assert through_ray.controller == {**here.controller, "interpreter": "pypy"}
-    # That PyPy really ran the cells in the Ray workers: a file that only PyPy runs to
-    # the end (CPython segfaults in ctypes.string_at(0), PyPy returns b"") is accepted.
-    only_pypy = tmp_path / "only_pypy.py"
-    only_pypy.write_text(
-        "import ctypes\n\nfrom autotts import Controller\n\n\nclass OnlyPyPy(Controller):\n"
+    # That PyPy really ran the cells in the Ray workers: a file that answers wrongly on
+    # PyPy, but only after a cell's first replicate (the CPython agreement sample), so
+    # the sample agrees and PyPy's numbers count.
+    questions = len(load_data(ref))
+    tell = tmp_path / "pypy_tell.py"
+    tell.write_text(
+        "import sys\n\nfrom autotts import Controller\n\nseen = [0]\n\n\n"
+        "class PyPyTell(Controller):\n"
         "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
-        "    def solve(self, session):\n        ctypes.string_at(0)\n"
-        "        return session.full_read()\n"
+        "    def solve(self, session):\n        seen[0] += 1\n"
+        "        answer = session.full_read()\n"
+        f"        if seen[0] > {questions} and sys.implementation.name == 'pypy':\n"
+        "            return 'not the answer'\n"
+        "        return answer\n"
     )
-    job = EvalJob(ref, ControllerSpec(str(only_pypy), 0.5), ReferenceProtocol(4), "p")
-    with pytest.raises(CandidateRejected):
-        run_jobs([job])
-    (accepted,) = run_jobs([replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2))
-    assert accepted.metrics == run_jobs([replace(job, interpreter="pypy")])[0].metrics
+    job = EvalJob(ref, ControllerSpec(str(tell), 0.5), ReferenceProtocol(4), "p")
+    (on_cpython,) = run_jobs([job], executor=RayExecutor(seed_block=2))
+    (on_pypy,) = run_jobs([replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2))
+    assert on_pypy.metrics.tokens == on_cpython.metrics.tokens
+    assert on_pypy.metrics.accuracy < on_cpython.metrics.accuracy
 
 
 @pytest.mark.parametrize("name", ["write_file", "read_replay"])

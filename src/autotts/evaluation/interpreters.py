@@ -10,41 +10,56 @@ checks, charges and scores every log itself, whatever ran the controller.
 The rule, per cell:
 
 * an untraced cell runs on a PyPy worker (:mod:`autotts.sandbox.pypy_boot`);
-* if PyPy rejects it, for any reason — the file imports NumPy or another module
-  PyPy has not got here, uses syntax newer than Python 3.9, or fails as it would
-  anywhere — the cell runs again on CPython, and CPython's result or verdict is the
-  one that counts; the rest of this process's cells of that file go straight to
-  CPython;
-* a traced cell (the digests, ``--traces``) always runs on CPython.
+* its first :data:`AGREEMENT_REPLICATES` replicates run on CPython too, and every
+  one of those episodes must come out the same on both (answer, correct, tokens,
+  longest branch) with the same resolved parameters: then PyPy's cell counts;
+* if they differ, or PyPy rejects the cell, for any reason — the file imports
+  NumPy or another module PyPy has not got here, uses syntax newer than Python
+  3.9, or fails as it would anywhere — the cell runs again on CPython, and
+  CPython's result or verdict is the one that counts; the rest of this process's
+  cells of that file go straight to CPython (a disagreement is also reported as a
+  :class:`RuntimeWarning`, with the first episode that differs);
+* a traced cell (the digests, ``--traces``) and a cell of no more replicates than
+  the sample always run on CPython alone.
 
-So no file is rejected for PyPy's sake: a rejection on PyPy is never final. What
-PyPy runs to the end counts as it is, and there the interpreters can differ: a
-file whose decisions depend on the iteration order of a ``set`` or on
-``hash``/``id`` values can give different numbers on the two (each
-deterministic), and a crash inside C code can go differently (PyPy's
-``ctypes.string_at(0)`` returns ``b""`` where CPython segfaults). The example
-candidates and the built-in CMC as a file give identical numbers, and every
-hostile test file the same verdict but that one (tested). Discovery checks a
-candidate on CPython (``autotts check``'s pipeline) before any of its curves.
+So no file is rejected for PyPy's sake, and no number PyPy gives counts unless
+CPython gives it too on a sample of every cell. The interpreters can differ where
+a file's decisions follow the iteration order of a ``set`` (insertion order on
+PyPy, hash order on CPython) or ``hash``/``id`` values: ``max(set(votes),
+key=votes.count)`` breaks ties differently. Ties are common, so such a file
+disagrees within a sample of a few dozen episodes and runs on CPython (tested);
+the sample guards the numbers, it is not a proof for every episode. A crash
+inside C code can also go differently (PyPy's ``ctypes.string_at(0)`` returns
+``b""`` where CPython segfaults). The example candidates and the built-in CMC as
+a file give identical numbers, and every hostile test file the same verdict but
+that one (tested). Discovery checks a candidate on CPython (``autotts check``'s
+pipeline) before any of its curves.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
-from autotts.evaluation.protocols import EvaluationProtocol
+from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import CandidateFile, SandboxLimits
 from autotts.sandbox.layers import INTERPRETERS, pypy_path
 
-__all__ = ["check_interpreter", "run_file"]
+__all__ = ["AGREEMENT_REPLICATES", "check_interpreter", "first_difference", "run_file"]
 
-#: files (by content hash) that PyPy rejected in this process: CPython runs them from now on
+#: files (by content hash) that PyPy rejected, or whose numbers it did not reproduce, in
+#: this process: CPython runs them from now on
 _cpython_only: set[str] = set()
+
+#: Replicates of every PyPy cell that CPython runs as well, to compare: the first one,
+#: every question of the file (a 100-seed cell: 1 % of its episodes, run at CPython's
+#: speed, so about 2 % more time; a racing block of 10 seeds: about 20 %).
+AGREEMENT_REPLICATES = 1
 
 
 def check_interpreter(interpreter: str) -> None:
@@ -81,23 +96,57 @@ def run_file(
     """
     check_interpreter(interpreter)
 
-    def run(on: str) -> SandboxRun:
+    def run(on: str, episodes: EvaluationProtocol, report: Any = None) -> SandboxRun:
         settings: dict[str, Any] = {
             "beta": beta,
             "params": params,
-            "progress": progress,
+            "progress": report,
             "max_steps": max_steps,
             "limits": SandboxLimits(interpreter=on),
         }
         if kept and trace_sink is None:
             from autotts.evaluation.kept_workers import run_kept
 
-            return run_kept(candidate, replay, protocol, **settings)
-        return run_in_sandbox(candidate, replay, protocol, trace_sink=trace_sink, **settings)
+            return run_kept(candidate, replay, episodes, **settings)
+        return run_in_sandbox(candidate, replay, episodes, trace_sink=trace_sink, **settings)
 
-    if interpreter == "pypy" and trace_sink is None and candidate.sha256 not in _cpython_only:
+    if (
+        interpreter == "pypy"
+        and trace_sink is None
+        and protocol.replicates > AGREEMENT_REPLICATES
+        and candidate.sha256 not in _cpython_only
+    ):
         try:
-            return run("pypy")
+            on_pypy = run("pypy", protocol, progress)
         except CandidateRejected:
             _cpython_only.add(candidate.sha256)
-    return run("cpython")
+        else:
+            # CPython's verdict on the sample counts as it would on the whole cell.
+            sample = run("cpython", ReplicateSlice(protocol, 0, AGREEMENT_REPLICATES))
+            difference = first_difference(on_pypy, sample)
+            if difference is None:
+                return on_pypy
+            _cpython_only.add(candidate.sha256)
+            warnings.warn(
+                f"{candidate.path}: PyPy and CPython disagree ({difference}); "
+                "its cells run on CPython",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return run("cpython", protocol, progress)
+
+
+def first_difference(run: SandboxRun, sample: SandboxRun) -> str | None:
+    """Where ``run`` differs from ``sample`` on ``sample``'s episodes (its first ones, in
+    the same order), or ``None``: the resolved parameters, then episode by episode."""
+    if run.params != sample.params:
+        return f"parameters {run.params} against {sample.params}"
+    for mine, theirs in zip(run.outcomes, sample.outcomes):
+        ours = (mine.answer, mine.correct, mine.cost, mine.sequential_cost)
+        if ours != (theirs.answer, theirs.correct, theirs.cost, theirs.sequential_cost):
+            return (
+                f"question {mine.question} of replicate {mine.replicate}: answer "
+                f"{mine.answer!r}, {mine.cost:g} tokens against {theirs.answer!r}, "
+                f"{theirs.cost:g} tokens"
+            )
+    return None

@@ -1,10 +1,13 @@
-"""One sandboxed worker kept per process, for all the cells of the candidate it runs.
+"""One sandboxed worker kept per process and interpreter, for all the cells of the
+candidate it runs.
 
 A discovery round evaluates one candidate file on 11 β × 4 files. Starting a
 sandboxed worker for each of those cells (bubblewrap, an interpreter, the imports,
 the seccomp filter) and sending it a file's questions again costs about half a
 second a cell. While keeping is on (:func:`keeping_workers`), a process keeps the
-worker of the last candidate it ran, and every cell of that candidate:
+worker of the last candidate it ran (one per interpreter: a PyPy cell's CPython
+agreement sample, :mod:`~autotts.evaluation.interpreters`, keeps a CPython worker
+beside the PyPy one), and every cell of that candidate:
 
 * loads the file again, in a fresh module: the worker keeps its imports and the
   question data it was sent, never the candidate's module-level state, so a cell's
@@ -45,7 +48,8 @@ class _Kept:
     worker: SandboxWorker
 
 
-_state: dict[str, Any] = {"depth": 0, "kept": None}
+#: "depth": how many keeping_workers blocks are open; "kept": interpreter -> its kept worker
+_state: dict[str, Any] = {"depth": 0, "kept": {}}
 
 
 def keeping() -> bool:
@@ -74,12 +78,13 @@ def keep_for_process_life() -> None:
     multiprocessing.util.Finalize(None, close_kept, exitpriority=10)
 
 
-def close_kept() -> None:
-    """Stop the kept worker, if any."""
-    kept: _Kept | None = _state["kept"]
-    _state["kept"] = None
-    if kept is not None:
-        kept.worker.close()
+def close_kept(interpreter: str | None = None) -> None:
+    """Stop the kept worker of ``interpreter``, or every kept worker."""
+    kept: dict[str, _Kept] = _state["kept"]
+    for name in [interpreter] if interpreter is not None else list(kept):
+        gone = kept.pop(name, None)
+        if gone is not None:
+            gone.worker.close()
 
 
 atexit.register(close_kept)
@@ -118,11 +123,11 @@ def run_kept(
                 max_steps=max_steps,
             )
         except CandidateRejected:
-            close_kept()
+            close_kept(limits.interpreter)
             if not reused:
                 raise
         except BaseException:
-            close_kept()  # interrupted mid-run: the worker's state is unknown
+            close_kept(limits.interpreter)  # interrupted mid-run: the worker's state is unknown
             raise
     raise AssertionError("unreachable: the second attempt runs on a fresh worker")
 
@@ -131,14 +136,14 @@ def _worker_for(
     key: tuple[str, str, str | None, SandboxLimits], limits: SandboxLimits, *, fresh: bool
 ) -> tuple[SandboxWorker, bool]:
     """The kept worker for ``key`` and whether it ran cells before; a new one if needed."""
-    kept: _Kept | None = _state["kept"]
+    kept: _Kept | None = _state["kept"].get(limits.interpreter)
     if kept is not None and (fresh or kept.key != key or not _has_budget(kept.worker)):
-        close_kept()
+        close_kept(limits.interpreter)
         kept = None
     if kept is not None:
         return kept.worker, True
     worker = SandboxWorker(limits)
-    _state["kept"] = _Kept(key, worker)
+    _state["kept"][limits.interpreter] = _Kept(key, worker)
     return worker, False
 
 

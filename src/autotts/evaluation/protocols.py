@@ -10,6 +10,8 @@ always replays the same episodes.
 * :class:`SubsampleProtocol` — ``K`` random sub-pools of ``size`` branches per
   question (drawn without replacement, seeded), to see how a controller behaves
   with a smaller pool and how much its accuracy varies between pools.
+* :class:`ReplicateSlice` — some replicates of another protocol: a seed block of a
+  cell, a process's share of a split evaluation, a sample.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import numpy.typing as npt
 from autotts.env.ordering import reference_orders
 from autotts.errors import UsageError
 
-__all__ = ["EvaluationProtocol", "ReferenceProtocol", "SubsampleProtocol", "protocol_from_name"]
+__all__ = [
+    "EvaluationProtocol",
+    "ReferenceProtocol",
+    "ReplicateSlice",
+    "SubsampleProtocol",
+    "protocol_from_name",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -96,6 +104,29 @@ class SubsampleProtocol:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "draws": self.draws, "size": self.size, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class ReplicateSlice:
+    """Replicates ``start..stop-1`` of another protocol (the same episodes, a subset)."""
+
+    base: EvaluationProtocol
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def replicates(self) -> int:
+        return self.stop - self.start
+
+    def orders(self, n_branches: int, question: int) -> IntArray:
+        return self.base.orders(n_branches, question)[self.start : self.stop]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.base.to_dict(), "replicates": [self.start, self.stop]}
 
 
 def protocol_from_name(

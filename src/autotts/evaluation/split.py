@@ -10,42 +10,18 @@ from __future__ import annotations
 import concurrent.futures as futures
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from autotts.controllers.registry import build
 from autotts.evaluation.jobs import EvalJob, _ignore_sigint, load_data, runs_in_sandbox
-from autotts.evaluation.protocols import EvaluationProtocol, IntArray
+from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.evaluation.sandboxed import sandbox_record
 
 __all__ = ["ReplicateSlice", "evaluate_split", "run_slice"]
-
-
-@dataclass(frozen=True)
-class ReplicateSlice:
-    """Replicates ``start..stop-1`` of another protocol (the same episodes, a subset)."""
-
-    base: EvaluationProtocol
-    start: int
-    stop: int
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def replicates(self) -> int:
-        return self.stop - self.start
-
-    def orders(self, n_branches: int, question: int) -> IntArray:
-        return self.base.orders(n_branches, question)[self.start : self.stop]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.base.to_dict(), "replicates": [self.start, self.stop]}
 
 
 def run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[str, Any]]:

@@ -22,10 +22,10 @@ from autotts.controllers.registry import build
 from autotts.data.records import ReplaySet
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import EvalJob, runs_in_sandbox
+from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, TraceSink, run_episodes
 from autotts.evaluation.sandboxed import sandbox_record
-from autotts.evaluation.split import ReplicateSlice
 from autotts.sandbox import CandidateFile
 
 __all__ = [
