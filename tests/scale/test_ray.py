@@ -28,7 +28,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
-from tests.sandbox.conftest import own_descendants
+from tests.sandbox.conftest import descendants, own_descendants
 
 ray = pytest.importorskip("ray")
 
@@ -167,6 +167,51 @@ def test_controller_files_run_in_the_sandbox_inside_ray_workers(
     (here,) = run_jobs([honest])
     assert through_ray.to_dict() == here.to_dict()
     assert through_ray.controller["sandbox"]  # the isolation layers that ran it
+
+
+def sandboxed_children(pid: int) -> set[int]:
+    """The sandboxed controller workers a process started (bubblewrap or the worker itself)."""
+    return {
+        child
+        for child in descendants(pid)
+        if parent_of(child) == pid and "autotts.sandbox.worker" in full_command(child)
+    }
+
+
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def full_command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_ray_worker_keeps_its_sandboxed_worker_from_cell_to_cell(cluster: str) -> None:
+    """As a local pool process does: the next cell of the same candidate in that Ray worker
+    process reuses its sandboxed worker (no new process per cell), with the same numbers."""
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    kept: list[dict[int, set[int]]] = []
+    for beta in (0.5, 1.0):
+        job = EvalJob(ref, ControllerSpec(FIRST_AGREEMENT, beta), ReferenceProtocol(6))
+        executor = RayExecutor(seed_block=1)
+        (through_ray,) = run_jobs([job], executor=executor)
+        assert through_ray.to_dict() == run_jobs([job])[0].to_dict()
+        ray_workers = set(executor.cell_pids.values())
+        assert len(ray_workers) < len(executor.cell_pids) == 6  # several cells per worker
+        kept.append({pid: sandboxed_children(pid) for pid in ray_workers})
+    for pid, children in (*kept[0].items(), *kept[1].items()):
+        assert len(children) == 1, (pid, children)  # one kept sandboxed worker each
+    # A Ray worker that ran cells of both sweeps ran them all in one sandboxed worker.
+    both = kept[0].keys() & kept[1].keys()
+    assert both
+    for pid in both:
+        assert kept[0][pid] == kept[1][pid]
 
 
 @pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 is not installed")

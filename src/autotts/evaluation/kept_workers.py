@@ -48,8 +48,9 @@ class _Kept:
     worker: SandboxWorker
 
 
-#: "depth": how many keeping_workers blocks are open; "kept": interpreter -> its kept worker
-_state: dict[str, Any] = {"depth": 0, "kept": {}}
+#: "depth": how many keeping_workers blocks are open (one more while kept for the process's
+#: life, "for_life"); "kept": interpreter -> its kept worker
+_state: dict[str, Any] = {"depth": 0, "kept": {}, "for_life": False}
 
 
 def keeping() -> bool:
@@ -70,9 +71,13 @@ def keeping_workers() -> Iterator[None]:
 
 
 def keep_for_process_life() -> None:
-    """Turn keeping on until this process exits (pool processes); the worker is closed then."""
+    """Turn keeping on until this process exits (pool processes, Ray workers); the workers
+    are closed then. Calling it again changes nothing."""
     import multiprocessing.util
 
+    if _state.get("for_life"):
+        return
+    _state["for_life"] = True
     _state["depth"] += 1
     # A pool process ends through multiprocessing, which runs its finalizers, not atexit.
     multiprocessing.util.Finalize(None, close_kept, exitpriority=10)

@@ -103,9 +103,11 @@ def evaluate_cell(
 ) -> CellResult:
     """Evaluate replicates ``start..stop-1`` of ``job`` on ``replay`` in this process.
 
-    A controller file that is not trusted runs in a sandboxed worker process started
-    here (``candidate`` carries its source, read once by the caller, so the file need
-    not exist where this runs); this process replays and scores its action logs.
+    A controller file that is not trusted runs in a sandboxed worker process of this
+    one: this process's kept worker where keeping is on (a Ray worker), else one
+    started for the cell (``candidate`` carries its source, read once by the caller,
+    so the file need not exist where this runs); this process replays and scores its
+    action logs.
     With ``trace_sink`` every episode's trace goes to it (as :func:`~autotts.evaluation.
     jobs.evaluate` does).
     """
@@ -114,6 +116,7 @@ def evaluate_cell(
     protocol = ReplicateSlice(job.protocol, start, stop)
     if runs_in_sandbox(job.spec):
         from autotts.evaluation.interpreters import run_file
+        from autotts.evaluation.kept_workers import keeping
         from autotts.sandbox import read_candidate
 
         run = run_file(
@@ -124,6 +127,8 @@ def evaluate_cell(
             params=dict(job.spec.params),
             max_steps=job.max_steps,
             interpreter=job.interpreter,
+            # a Ray worker keeps its sandboxed worker from cell to cell (see _cell_task)
+            kept=keeping(),
             trace_sink=trace_sink,
         )
         return CellResult(run.table, run.params, list(run.layers), os.getpid())

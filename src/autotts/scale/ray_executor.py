@@ -79,13 +79,21 @@ class _Failure:
 def _cell_task(
     job: EvalJob, replay: ReplaySet, start: int, stop: int, candidate: CandidateFile | None
 ) -> CellResult | _Failure:
-    """The body of one Ray task (Ray passes ``replay`` from the object store)."""
+    """The body of one Ray task (Ray passes ``replay`` from the object store).
+
+    Ray runs many tasks in one worker process, so that process keeps the sandboxed
+    worker of the candidate it last ran (:mod:`autotts.evaluation.kept_workers`, as a
+    local pool process does): the next cell of that candidate reuses it, with its
+    imports and questions, and on PyPy its warm JIT. It ends with the Ray worker (its
+    requests pipe closes)."""
     import dataclasses
 
     import ray
 
+    from autotts.evaluation.kept_workers import keep_for_process_life
     from autotts.scale.cells import evaluate_cell
 
+    keep_for_process_life()
     try:
         result = evaluate_cell(job, replay, start, stop, candidate)
         return dataclasses.replace(result, node=ray.get_runtime_context().get_node_id())
