@@ -17,8 +17,10 @@ One cell = one model × benchmark file, one β, the reference protocol (100 seed
    (Episode + StepLimitedSession) and the sandbox with ``fast=False`` (general
    session in the worker, call-by-call replay in the evaluator); *lean*: the same
    two with :class:`~autotts.env.fast_session.FastSession` and the whole-log check;
-   and, where ``pypy3`` is installed, the lean sandboxed path on a PyPy worker kept
-   across the rounds (``--interpreter pypy``; its first, cold cell printed apart);
+   and, where ``pypy3`` is installed, the cell as ``--interpreter pypy`` runs it: on
+   a PyPy worker kept across the rounds, plus the CPython agreement sample (the
+   cell's first replicate on a kept CPython worker, compared); its first, cold cell
+   printed apart;
 3. per controller kind (sc, asc, esc, parallel-probe, cmc, swc, and the file):
    episodes/s and reads/s through the episode-by-episode (file) path, and
    episodes/s through the built-in vectorised path;
@@ -35,6 +37,7 @@ printed at the start and the end: on a shared machine, compare ratios from one r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -52,10 +55,12 @@ from autotts.controllers.registry import REGISTRY, ControllerSpec, build, load_c
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
 from autotts.env.fast_session import FastSession
+from autotts.evaluation import kept_workers
+from autotts.evaluation.interpreters import _cpython_only, run_file
 from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, SubsampleProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
-from autotts.sandbox import SandboxLimits, SandboxWorker, read_candidate
+from autotts.sandbox import SandboxWorker, read_candidate
 from autotts.sandbox.layers import pypy_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,24 +227,30 @@ def slope(xs: list[float], ys: list[float]) -> float:
 
 
 class KeptPyPy:
-    """A PyPy worker kept across cells, as ``--interpreter pypy`` keeps one per candidate
-    in a round (where a worker runs a dozen cells or more): each cell loads the file
-    again in a fresh module (the JIT's compiled loops survive, the module's state does
-    not). The first, cold cell is timed apart; :meth:`warm` runs a few more untimed."""
+    """A cell as ``--interpreter pypy`` runs it in a round, where a process runs a dozen
+    cells or more of one candidate (:func:`~autotts.evaluation.interpreters.run_file`
+    on kept workers): on a PyPy worker kept across cells, which loads the file again in
+    a fresh module each cell (the JIT's compiled loops survive, the module's state does
+    not), then the cell's first replicate on a kept CPython worker, compared. The first,
+    cold cell is timed apart; :meth:`warm` runs a few more untimed."""
 
     def __init__(self, candidate: Any, replay: ReplaySet, beta: float) -> None:
         self.candidate, self.replay, self.beta = candidate, replay, beta
-        self.worker = SandboxWorker(SandboxLimits(interpreter="pypy"))
+        self.keeping = contextlib.ExitStack()
+        self.keeping.enter_context(kept_workers.keeping_workers())
         self.cold: tuple[float, float] | None = None
 
     def cell(self, protocol: EvaluationProtocol) -> tuple[EpisodeTable, float, float]:
-        worker, candidate = self.worker, self.candidate
-        before = worker.reported_cpu_seconds
+        before = workers_cpu()
         c, w = time.process_time(), time.perf_counter()
-        worker.load(candidate.source, str(candidate.path), candidate.class_name)
-        run = run_in_sandbox(candidate, self.replay, protocol, beta=self.beta, worker=worker)
+        run = run_file(
+            self.candidate, self.replay, protocol, beta=self.beta, params=None,
+            max_steps=None, interpreter="pypy", kept=True,
+        )  # fmt: skip
         cpu, wall = time.process_time() - c, time.perf_counter() - w
-        cpu += worker.reported_cpu_seconds - before
+        cpu += workers_cpu() - before
+        if self.candidate.sha256 in _cpython_only:
+            raise SystemExit("the file did not run on PyPy: its PyPy numbers differ or failed")
         if self.cold is None:
             self.cold = (cpu, wall)
         return run.table, cpu, wall
@@ -247,6 +258,14 @@ class KeptPyPy:
     def warm(self, protocol: EvaluationProtocol, cells: int) -> None:
         for _ in range(cells):
             self.cell(protocol)
+
+    def close(self) -> None:
+        self.keeping.close()
+
+
+def workers_cpu() -> float:
+    """CPU seconds the kept sandboxed workers reported so far (both interpreters')."""
+    return sum(worker.reported_cpu_seconds for worker in kept_workers.kept_now())
 
 
 def main() -> None:
@@ -356,7 +375,7 @@ def main() -> None:
         on_pypy, pypy_cpu, pypy_wall = fastest["lean, sandboxed, pypy"]
         tables.append(on_pypy)
         print(
-            f"  lean, sandboxed, PyPy worker (--interpreter pypy), kept across the rounds: "
+            f"  lean, sandboxed, PyPy worker + CPython sample (--interpreter pypy), kept: "
             f"{pypy_cpu:.2f} CPU-s ({pypy_wall:.2f} s wall), {episodes / pypy_cpu:.0f} "
             f"episodes/s, after {PYPY_WARM_CELLS} untimed cells; its first, cold cell "
             f"{pypy.cold[0]:.2f} CPU-s ({pypy.cold[1]:.2f} s wall)"
@@ -366,7 +385,7 @@ def main() -> None:
             f"{boxes[True][2] / pypy_wall:5.2f}x wall"
         )
         print(f"  PyPy sandboxed vs plain + published helper   : {published_cpu / pypy_cpu:5.2f}x")
-        pypy.worker.close()
+        pypy.close()
     else:
         print("  (no pypy3 on PATH: the PyPy worker's path is not measured)")
     identical = all(same(published, t) for t in tables)

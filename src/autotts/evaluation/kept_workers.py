@@ -39,7 +39,7 @@ from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import CandidateFile, SandboxLimits, SandboxWorker
 
-__all__ = ["close_kept", "keeping", "keeping_workers", "run_kept"]
+__all__ = ["close_kept", "keeping", "keeping_workers", "kept_now", "run_kept"]
 
 
 @dataclass
@@ -81,6 +81,11 @@ def keep_for_process_life() -> None:
     _state["depth"] += 1
     # A pool process ends through multiprocessing, which runs its finalizers, not atexit.
     multiprocessing.util.Finalize(None, close_kept, exitpriority=10)
+
+
+def kept_now() -> list[SandboxWorker]:
+    """The workers kept at this moment (one per interpreter at most)."""
+    return [kept.worker for kept in _state["kept"].values()]
 
 
 def close_kept(interpreter: str | None = None) -> None:
