@@ -265,3 +265,27 @@ def test_eval_and_discover_on_pypy_from_the_command_line(
     args += ["--data", str(small_store), "--seeds", "2", "--heldout-seeds", "2", "--out", str(out)]
     assert main([*args, "--interpreter", "pypy"]) == 0
     assert json.loads((out / "run.json").read_text())["interpreter"] == "pypy"
+
+
+def test_a_disagreement_is_one_warning_line_from_the_command_line(small_store: Path) -> None:
+    """In a real ``autotts`` process: the CPython numbers on stdout, and on stderr one
+    line saying which file disagreed where (not Python's warning form)."""
+    import subprocess
+    import sys
+
+    ties = str(CONTROLLERS / "set_order_ties.py")
+    base = [sys.executable, "-m", "autotts.cli.main", "eval", "-c", ties, "--data"]
+    base += [str(small_store), "--seeds", "3", "-q", "--json"]
+    runs = {
+        interpreter: subprocess.run(
+            [*base, "--interpreter", interpreter], capture_output=True, text=True, timeout=300
+        )
+        for interpreter in ("cpython", "pypy")
+    }
+    assert [run.returncode for run in runs.values()] == [0, 0]
+    metrics = {k: json.loads(run.stdout)["metrics"] for k, run in runs.items()}
+    assert metrics["pypy"] == metrics["cpython"]
+    lines = runs["pypy"].stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"warning: {ties}: PyPy and CPython disagree (question ")
+    assert lines[0].endswith("its cells run on CPython")

@@ -7,11 +7,36 @@ Ctrl-C exits with 130 after whatever was finished has been written.
 from __future__ import annotations
 
 import sys
+import warnings
+from pathlib import Path
 
 import typer
 
+import autotts
 from autotts import __version__
 from autotts.errors import AutoTTSError
+
+_PACKAGE = str(Path(autotts.__file__).parent)
+_python_format = warnings.formatwarning
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """autotts's own warnings (seccomp missing, PyPy disagreeing with CPython) as one line,
+    as its errors are, not Python's ``file:line: Category`` form with a source line;
+    other packages' warnings as Python shows them. Set at import, so the pool processes
+    (which import this module again) show them the same way."""
+    if filename.startswith(_PACKAGE):
+        return f"warning: {message}\n"
+    return _python_format(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _one_line_warning
 
 app = typer.Typer(
     name="autotts",
