@@ -17,7 +17,7 @@ from autotts.errors import CandidateRejected, UsageError
 from autotts.evaluation import interpreters
 from autotts.evaluation.interpreters import check_interpreter, run_file
 from autotts.evaluation.jobs import DataRef, load_data
-from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, ReplicateSlice
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import SandboxLimits, available_layers, read_candidate
 from autotts.sandbox.layers import pypy_path
@@ -114,8 +114,9 @@ def test_a_file_whose_numbers_differ_on_pypy_runs_on_cpython(small_ref: DataRef)
 def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
     small_ref: DataRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Which runs a PyPy cell takes: PyPy, then the first replicate on CPython, compared;
-    a cell no longer than the sample runs on CPython alone."""
+    """Which runs a PyPy cell takes: PyPy, then, for the first cell of its job in this
+    process, the first replicate on CPython, compared; a cell no longer than the sample
+    runs on CPython alone."""
     calls: list[tuple[str, int]] = []
     real = interpreters.run_in_sandbox
 
@@ -126,14 +127,24 @@ def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(interpreters, "run_in_sandbox", spy)
+    monkeypatch.setattr(interpreters, "_agreed", set())
     candidate = read_candidate(str(FIRST_AGREEMENT))
     replay = load_data(small_ref)
-    for seeds in (3, 1):
+
+    def cell(protocol: EvaluationProtocol, beta: float = 0.5) -> None:
         run_file(
-            candidate, replay, ReferenceProtocol(seeds), beta=0.5, params=None,
-            max_steps=None, interpreter="pypy",
+            candidate, replay, protocol, beta=beta, params=None, max_steps=None,
+            interpreter="pypy",
         )  # fmt: skip
-    assert calls == [("pypy", 3), ("cpython", 1), ("cpython", 1)]
+
+    cell(ReferenceProtocol(3))
+    assert calls == [("pypy", 3), ("cpython", 1)]  # the job's first cell: compared
+    cell(ReplicateSlice(ReferenceProtocol(6), 3, 6))
+    assert calls[2:] == [("pypy", 3)]  # a later cell of the same job: not again
+    cell(ReferenceProtocol(3), beta=1.0)
+    assert calls[3:] == [("pypy", 3), ("cpython", 1)]  # another β is another job
+    cell(ReferenceProtocol(1))
+    assert calls[5:] == [("cpython", 1)]  # no longer than the sample: CPython alone
     assert candidate.sha256 not in interpreters._cpython_only
 
 

@@ -11,7 +11,8 @@ INTERPRETER = typer.Option(
     "--interpreter",
     help="What runs a controller file (not the built-ins) in the sandbox: cpython, or pypy "
     "(pypy3 on PATH: its JIT runs a file's own code several times faster). On pypy the "
-    "first seed of every cell runs on CPython too and must give the same numbers; a file "
+    "first seed of every β and data file runs on CPython too and must give the same "
+    "numbers; a file "
     "PyPy cannot run (e.g. one that imports NumPy) or that disagrees runs on CPython "
     "instead, and traced runs always do. Same sandbox, same checks.",
 )
