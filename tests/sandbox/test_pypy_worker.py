@@ -137,9 +137,10 @@ def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
             interpreter="pypy",
         )  # fmt: skip
 
-    cell(ReferenceProtocol(3))
+    job = ReferenceProtocol(6)
+    cell(ReplicateSlice(job, 0, 3))
     assert calls == [("pypy", 3), ("cpython", 1)]  # the job's first cell: compared
-    cell(ReplicateSlice(ReferenceProtocol(6), 3, 6))
+    cell(ReplicateSlice(job, 3, 6))
     assert calls[2:] == [("pypy", 3)]  # a later cell of the same job: not again
     cell(ReferenceProtocol(3), beta=1.0)
     assert calls[3:] == [("pypy", 3), ("cpython", 1)]  # another β is another job

@@ -162,6 +162,9 @@ def _job_key(
     """What makes two cells parts of one job: the same file, class, β, parameters, step
     limit, replay file and protocol (a seed block of a job differs in its seeds only)."""
     settings = json.dumps(params or {}, sort_keys=True, default=repr)
+    whole = protocol
+    while isinstance(whole, ReplicateSlice):  # a cell's seeds: the job's protocol is around them
+        whole = whole.base
     return (
         candidate.sha256,
         candidate.class_name,
@@ -172,7 +175,7 @@ def _job_key(
         replay.source,
         replay.sha256,
         replay.answers,
-        protocol.name,
+        json.dumps(whole.to_dict(), sort_keys=True),
     )
 
 
