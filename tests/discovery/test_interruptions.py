@@ -78,10 +78,33 @@ def test_sigkill_mid_round_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
     assert _snapshot(killed) == _snapshot(reference)
 
 
+#: A fourth candidate whose round lasts a minute or more (it spins before every answer),
+#: so that Ctrl-C sent as the round begins lands in it even on a loaded machine (with
+#: the example CMC as round 3, a CI run once finished the whole search first).
+SLOW = """from autotts import Controller, majority
+
+
+class Slow(Controller):
+    def __init__(self, beta=0.5):
+        self.beta = beta
+
+    def solve(self, session):
+        spun = 0
+        for i in range(300_000):
+            spun += i
+        return majority([session.full_read() for _ in range(2)])
+"""
+
+
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_rounds_and_exits_130(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    process = subprocess.Popen(_command(out), stderr=subprocess.PIPE, text=True)
+    out, candidates = tmp_path / "run", tmp_path / "candidates"
+    candidates.mkdir()
+    for path in sorted(CANDIDATES.glob("*.py"))[:3]:
+        (candidates / path.name).write_text(path.read_text())
+    (candidates / "04_slow.py").write_text(SLOW)
+    command = [str(candidates) if a == str(CANDIDATES) else a for a in _command(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     _wait_for(out / "rounds" / ".tmp-0003" / "candidate.py", process)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)

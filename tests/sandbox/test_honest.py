@@ -147,6 +147,34 @@ def test_layers_active_here_and_degraded_mode_still_evaluates(small_ref: DataRef
         assert reply["class"] == "FirstAgreement"
 
 
+@pytest.mark.parametrize("interpreter", ["cpython", "pypy"])
+def test_the_worker_process_runs_under_its_rlimits(interpreter: str) -> None:
+    """The worker sets its rlimits itself before it serves (not the parent between fork
+    and exec): read back from /proc once it has answered, on either interpreter."""
+    from autotts.sandbox.layers import pypy_path
+    from tests.sandbox.conftest import own_descendants
+
+    if interpreter == "pypy" and pypy_path() is None:
+        pytest.skip("pypy3 is not installed")
+    limits = SandboxLimits(cpu_seconds=123, memory_mb=1536, interpreter=interpreter)
+    with SandboxWorker(limits) as worker:
+        worker.load(FIRST_AGREEMENT.read_text(), str(FIRST_AGREEMENT), None)
+        servers = [
+            pid
+            for pid in own_descendants()
+            if worker.tag in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            and "bwrap" not in Path(f"/proc/{pid}/comm").read_text()
+        ]
+        assert servers
+        for pid in servers:
+            table = Path(f"/proc/{pid}/limits").read_text()
+            values = {line[:26].strip(): line[26:].split()[:2] for line in table.splitlines()}
+            assert values["Max cpu time"] == ["123", "125"]
+            assert values["Max address space"] == [str(1536 * 1024 * 1024)] * 2
+            assert values["Max core file size"] == ["0", "0"]
+            assert values["Max file size"] == [str(4 * 1024 * 1024)] * 2
+
+
 def test_audit_reads_the_executed_bytes_of_a_utf7_file(tmp_path: Path, small_ref: DataRef) -> None:
     # In UTF-7, "+AAo-" is a newline: read as UTF-8 the peek below is part of a comment.
     body = (

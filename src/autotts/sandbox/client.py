@@ -15,7 +15,6 @@ import contextlib
 import functools
 import json
 import os
-import resource
 import selectors
 import signal
 import subprocess
@@ -72,15 +71,6 @@ class SandboxWorker:
         self._sent_table = False
         #: CPU seconds the worker says it used (for benchmarks only: the worker is untrusted)
         self.reported_cpu_seconds = 0.0
-        limits_ = self.limits
-
-        def apply_rlimits() -> None:  # runs in the child between fork and exec
-            mb = 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_CPU, (limits_.cpu_seconds, limits_.cpu_seconds + 2))
-            resource.setrlimit(resource.RLIMIT_AS, (limits_.memory_mb * mb,) * 2)
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (4 * mb, 4 * mb))
-
         self._bwrap = "bubblewrap" in self.layers
         self._process = subprocess.Popen(
             worker_command(self.limits, self.tag),
@@ -90,7 +80,7 @@ class SandboxWorker:
             env=worker_environment(),
             cwd=tempfile.gettempdir(),
             start_new_session=True,
-            preexec_fn=apply_rlimits,
+            # No preexec_fn: the worker sets its rlimits itself (worker.apply_limits).
         )
         assert self._process.stdout is not None
         os.set_blocking(self._process.stdout.fileno(), False)

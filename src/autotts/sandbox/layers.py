@@ -203,7 +203,9 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
             "-m",
             "autotts.sandbox.worker",
         ]
-    python += ["--tag", tag]
+    # The worker sets its own rlimits from these before it reads a request (see
+    # autotts.sandbox.worker.apply_limits), so before any candidate code runs.
+    python += ["--tag", tag, "--limits", f"{limits.cpu_seconds},{limits.memory_mb}"]
     if "bubblewrap" not in available_layers(limits):
         return python
     return [*_bwrap_argv(), *python]

@@ -412,12 +412,39 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
             return
 
 
+def apply_limits(cpu_seconds: int, memory_mb: int) -> None:
+    """This process's rlimits: CPU seconds (SIGXCPU at the soft limit, SIGKILL 2 s later),
+    address space, no core dumps, 4 MB per written file.
+
+    Set by the worker on itself, first thing, rather than by the parent between fork
+    and exec: a ``preexec_fn`` makes ``subprocess`` run Python's fork handlers in the
+    parent, and a Ctrl-C that arrives during the fork is then raised inside one of
+    them (``logging``'s lock release) and lost. No candidate code has run yet here; the
+    candidate cannot raise a hard limit afterwards.
+    """
+    import resource
+
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 2))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4 * mb, 4 * mb))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve requests until ``quit`` or end of input.
 
-    The command line carries only ``--tag ID``, which names the worker in process
-    listings; nothing else is read from it.
+    The command line carries ``--tag ID``, which names the worker in process listings,
+    and ``--limits CPU_SECONDS,MEMORY_MB``, applied before anything else
+    (:func:`apply_limits`); a worker started without limits refuses to serve.
     """
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        cpu_seconds, memory_mb = (int(v) for v in args[args.index("--limits") + 1].split(","))
+    except (ValueError, IndexError):
+        print("autotts worker: --limits CPU_SECONDS,MEMORY_MB is required", file=sys.stderr)
+        return 2
+    apply_limits(cpu_seconds, memory_mb)
     # The protocol uses private copies of stdin/stdout; the candidate's prints go to stderr
     # and its reads of stdin see nothing.
     requests = os.fdopen(os.dup(0), "rb")
