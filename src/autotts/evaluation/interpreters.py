@@ -17,7 +17,8 @@ The rule, per cell:
   parameters: then PyPy's cell counts, and so do this process's later cells of the
   job (a round's job is one cell of 100 seeds; racing splits it into blocks of 10
   and Ray into cells of 25: comparing every block cost a raced round 43.3 s against
-  34.2 s without a sample, once per job 37.6 and 34.9 s against 38.0 s, measured);
+  34.2 s without a sample, once per job 37.6 and 34.9 s against 38.0 s, measured by
+  ``benchmarks/discovery_round.py --workers 2 --race --interpreter pypy``);
 * if they differ, or PyPy rejects the cell, for any reason — the file imports
   NumPy or another module PyPy has not got here, uses syntax newer than Python
   3.9, or fails as it would anywhere — the cell runs again on CPython, and
@@ -66,10 +67,8 @@ _cpython_only: set[str] = set()
 #: jobs (see _job_key) whose PyPy numbers agreed with CPython's sample in this process
 _agreed: set[tuple[Any, ...]] = set()
 
-#: Replicates of every PyPy cell that CPython runs as well, to compare: the first one,
-#: every question of the file. For the CMC-shaped example on a 100-seed cell of real
-#: data that took 0.04–0.07 s on a kept CPython worker, against about 0.9 CPU-s for
-#: the cell on PyPy (measured); a racing block of 10 seeds pays ten times the share.
+#: Replicates of a job's first PyPy cell that CPython runs as well, to compare: the
+#: first one, every question of the file (1 % of a 100-seed cell's episodes).
 AGREEMENT_REPLICATES = 1
 
 

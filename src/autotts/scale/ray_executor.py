@@ -68,6 +68,12 @@ class _Failure:
     reason: str = ""
     detail: str = ""
 
+    @classmethod
+    def of(cls, exc: AutoTTSError) -> _Failure:
+        if isinstance(exc, CandidateRejected):
+            return cls("CandidateRejected", str(exc), exc.reason, exc.detail)
+        return cls(type(exc).__name__, str(exc))
+
     def error(self) -> AutoTTSError:
         if self.kind == "CandidateRejected":
             return CandidateRejected(self.reason, self.detail)
@@ -97,10 +103,8 @@ def _cell_task(
     try:
         result = evaluate_cell(job, replay, start, stop, candidate)
         return dataclasses.replace(result, node=ray.get_runtime_context().get_node_id())
-    except CandidateRejected as exc:
-        return _Failure("CandidateRejected", str(exc), exc.reason, exc.detail)
     except AutoTTSError as exc:
-        return _Failure(type(exc).__name__, str(exc))
+        return _Failure.of(exc)
 
 
 def _traced_task(
@@ -119,10 +123,8 @@ def _traced_task(
             candidate,
             trace_sink=lambda _r, _q, record: records.append(record),
         )
-    except CandidateRejected as exc:
-        return _Failure("CandidateRejected", str(exc), exc.reason, exc.detail)
     except AutoTTSError as exc:
-        return _Failure(type(exc).__name__, str(exc))
+        return _Failure.of(exc)
     return records
 
 
