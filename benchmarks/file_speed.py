@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/file_speed.py [--data ../shared/data/replay] [--model Qwen3-4B]
       [--benchmark aime24] [--beta 0.5] [--seeds 100] [--repeats 1] [--skip-scaling]
+      [--published DIR]
 
 One cell = one model × benchmark file, one β, the reference protocol (100 seeds =
 3,000 episodes). The controller is the example CMC-shaped file
@@ -20,13 +21,25 @@ One cell = one model × benchmark file, one β, the reference protocol (100 seed
    and, where ``pypy3`` is installed, the cell as ``--interpreter pypy`` runs it: on
    a PyPy worker kept across the rounds, plus the CPython agreement sample (the
    cell's first replicate on a kept CPython worker, compared); its first, cold cell
-   printed apart;
+   printed apart; and, with ``--published DIR``, *the published code itself*
+   running its own CMC (below);
 3. per controller kind (sc, asc, esc, parallel-probe, cmc, swc, and the file):
    episodes/s and reads/s through the episode-by-episode (file) path, and
    episodes/s through the built-in vectorised path;
 4. how the lean path's time grows with questions, branches (sub-pools) and seeds,
    with the fitted order;
 5. peak memory of this process and of its sandboxed workers.
+
+``--published DIR`` times the cell through the published code, which this
+repository does not contain: DIR is ``efficient_reasoning_controller/workspace/
+code_base`` of a checkout of https://github.com/zhengkid/AutoTTS (commit ``6daad63``),
+whose ``data_loader.py`` replays the file and whose ``method.py`` holds the CMC as
+``OptimalController`` (its README prints the same class). It runs as the published
+``eval.py`` runs one method (``ModelandTask.evaluate``, 100 seeds, the per-step
+trace records its methods keep), but in this process, without ``eval.py``'s deep
+copy, worker pool or trace file. Its per-episode correctness and tokens (from the
+traces it returns) are checked against every other path; it needs ``--seeds 100``
+(the published loop's fixed count) and the CMC's own file, so ``--beta`` applies.
 
 Times are CPU seconds (this process plus, for the sandbox, the worker's own
 report) unless marked wall; the best of ``--repeats`` runs, which for the paths of
@@ -38,11 +51,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import random
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -148,6 +163,50 @@ def published_beta_confidence(top1: int, top2: int) -> float:
     return 0.0 if top1 <= 0 else float(1 - beta.cdf(0.5, top1 + 1, top2 + 1))
 
 
+class PublishedCode:
+    """The published code's own CMC over one cell (``--published DIR``, see above)."""
+
+    SEEDS = 100  # the published evaluation loop's fixed seed count
+
+    def __init__(self, folder: Path, data: Path, model: str, benchmark: str) -> None:
+        loader, method = (module(folder / f"{name}.py") for name in ("data_loader", "method"))
+        # ModelandTask reads code_base/environment/<model>/<benchmark>.json from the
+        # working directory: a scratch one whose environment is the replay folder.
+        with tempfile.TemporaryDirectory() as scratch:
+            (Path(scratch) / "code_base").mkdir()
+            (Path(scratch) / "code_base" / "environment").symlink_to(data.resolve())
+            here = os.getcwd()
+            os.chdir(scratch)
+            try:
+                self.task = loader.ModelandTask(model, benchmark)
+            finally:
+                os.chdir(here)
+        self.controller_class = method.OptimalController
+
+    def cell(self, beta: float) -> EpisodeTable:
+        """One cell as ``eval.py`` evaluates one method; the longest branch, which the
+        published code does not report, is left NaN (not compared)."""
+        result = self.task.evaluate(self.controller_class(config={"beta": beta}))
+        shape = (self.SEEDS, len(self.task))
+        correct, cost = np.zeros(shape, bool), np.zeros(shape)
+        # One record per episode, seed by seed in order. (Its "shuffle_seed" is always 0:
+        # the published loop's seed variable is `_`, which the loop body reassigns.)
+        for i, episode in enumerate(result["traces"]):
+            at = i // shape[1], episode["question_index"]
+            correct[at], cost[at] = episode["is_correct"], episode["cost"]
+        return EpisodeTable(correct, cost, np.full(shape, np.nan))
+
+
+def module(path: Path) -> Any:
+    """The Python file at ``path``, imported under a name of its own."""
+    spec = importlib.util.spec_from_file_location(f"published_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"file_speed: cannot import {path}")
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
 def plain_path(controller: Any, items: list[dict[str, Any]], seeds: int) -> EpisodeTable:
     shape = (seeds, len(items))
     correct, cost, seq = np.zeros(shape, bool), np.zeros(shape), np.zeros(shape)
@@ -161,8 +220,14 @@ def plain_path(controller: Any, items: list[dict[str, Any]], seeds: int) -> Epis
 
 
 def same(a: EpisodeTable, b: EpisodeTable) -> bool:
-    return all(
-        np.array_equal(getattr(a, f), getattr(b, f)) for f in ("correct", "cost", "sequential_cost")
+    """Every episode's numbers equal; a NaN longest branch (the published code reports
+    none) is not compared."""
+    seq_a, seq_b = a.sequential_cost, b.sequential_cost
+    known = ~(np.isnan(seq_a) | np.isnan(seq_b))
+    return (
+        np.array_equal(a.correct, b.correct)
+        and np.array_equal(a.cost, b.cost)
+        and np.array_equal(seq_a[known], seq_b[known])
     )
 
 
@@ -279,7 +344,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument(
+        "--published",
+        type=Path,
+        metavar="DIR",
+        help="efficient_reasoning_controller/workspace/code_base of a checkout of "
+        "github.com/zhengkid/AutoTTS: also time the published code's own CMC",
+    )
     args = parser.parse_args()
+    if args.published is not None:
+        missing = [n for n in ("data_loader.py", "method.py") if not (args.published / n).is_file()]
+        if missing:
+            sys.exit(f"file_speed: --published {args.published} has no {', '.join(missing)}")
+        if args.seeds != PublishedCode.SEEDS:
+            sys.exit(f"file_speed: --published needs --seeds {PublishedCode.SEEDS}")
     path = args.data / args.model / f"{args.benchmark}.json"
     if not path.is_file():
         sys.exit(f"file_speed: no replay file {path} (pass --data)")
@@ -314,6 +392,11 @@ def main() -> None:
     pypy = KeptPyPy(candidate, replay, args.beta) if pypy_path() is not None else None
     if pypy is not None:
         pypy.warm(protocol, PYPY_WARM_CELLS)
+    original = (
+        PublishedCode(args.published, args.data, args.model, args.benchmark)
+        if args.published is not None
+        else None
+    )
     paths: dict[str, Callable[[], tuple[Any, float, float]]] = {
         "published": lambda: timed(published_path),
         "plain": lambda: timed(lambda: plain_path(controller, items, args.seeds)),
@@ -326,6 +409,7 @@ def main() -> None:
         "bare": lambda: timed(lambda: controller_only(controller, replay, protocol)),
         **({"lean, sandboxed, pypy": lambda: pypy.cell(protocol)} if pypy is not None else {}),
         "kernel": lambda: timed(lambda: run_episodes(builtin, replay, protocol)),
+        **({"published code": lambda: timed(lambda: original.cell(args.beta))} if original else {}),
     }
     # Interleaved: every path once per round, the best of the rounds kept. This
     # machine's speed drifts by tens of percent over a minute; rounds of all paths see
@@ -390,6 +474,23 @@ def main() -> None:
         pypy.close()
     else:
         print("  (no pypy3 on PATH: the PyPy worker's path is not measured)")
+    if original is not None:
+        code, code_cpu, code_wall = fastest["published code"]
+        tables.append(code)
+        print(
+            f"  the published code, its own CMC (--published; data_loader.py + "
+            f"OptimalController): {code_cpu:.2f} CPU-s ({code_wall:.2f} s wall), "
+            f"{episodes / code_cpu:.0f} episodes/s"
+        )
+        against = [
+            ("plain + published helper (the model above)", published_cpu),
+            ("lean, sandboxed, CPython", boxes[True][1]),
+            ("today, sandboxed", boxes[False][1]),
+        ]
+        if pypy is not None and pypy.cold is not None:
+            against.append(("lean, sandboxed, PyPy + sample", fastest["lean, sandboxed, pypy"][1]))
+        for name, cpu in against:
+            print(f"  {name + ' vs the published code':<62}: {code_cpu / cpu:6.2f}x")
     identical = all(same(published, t) for t in tables)
     print(f"  identical numbers (every episode, all {len(tables) + 1} paths): {identical}")
 
