@@ -19,7 +19,8 @@ EXECUTOR = typer.Option(
     "--executor",
     help="Where evaluations run: local (this machine's processes, --workers) or ray "
     "(cells of controller × β × file × seed block on a Ray cluster; "
-    "pip install 'autotts[ray]').",
+    # "\\[": the help renderer reads "[ray]" as a style tag and would drop it.
+    "pip install 'autotts\\[ray]').",
 )
 ADDRESS = typer.Option(
     None,

@@ -173,6 +173,8 @@ def _fixed_parts(items: list[str] | None) -> dict[str, str]:
     return fixed
 
 
+# The docstring is the command's help: its "\\[" keeps the help renderer from reading
+# "[optimize]" as a style tag (and dropping it).
 def optimize_command(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (created; see --resume)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
@@ -222,7 +224,7 @@ def optimize_command(
 
     Objective (search set only): mean accuracy gain over CMC at CMC's β=0.5 and β=1.0
     token budgets, on the fit questions; the winner is chosen by held-back validation
-    questions. Needs: pip install 'autotts[optimize]'.
+    questions. Needs: pip install 'autotts\\[optimize]'.
 
     Example: autotts optimize --out run --data ../shared/data/replay --time-budget 1800
     --export winner.py
