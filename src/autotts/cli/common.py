@@ -186,7 +186,7 @@ def progress_bar(total: int, label: str, enabled: bool = True) -> Iterator[Any]:
         yield _no_progress
         return
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -142,7 +142,7 @@ def _byte_progress(enabled: bool) -> Iterator[Any]:
         yield None
         return
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

@@ -40,7 +40,8 @@ def replay_server(
     served = ReplayModel(replays, name or model)
     stderr.print(
         f"replay server for {served.name}: {served.questions} questions from "
-        f"{', '.join(r.benchmark for r in refs)} on http://{host}:{port}/v1"
+        f"{', '.join(r.benchmark for r in refs)} on http://{host}:{port}/v1",
+        markup=False,  # names, not markup
     )
     run_app(replay_app(served), host, port)
 
@@ -114,7 +115,7 @@ def collect(
         )
         start, tokens = time.monotonic(), [0]
         columns = (
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -198,7 +199,10 @@ def serve(
         sampling=Sampling(temperature=temperature, probe_tokens=probe_tokens),
     )
     app = serve_app(config)
-    stderr.print(f"serving {controller} (β={beta:g}) over {upstream} on http://{host}:{port}/v1")
+    stderr.print(
+        f"serving {controller} (β={beta:g}) over {upstream} on http://{host}:{port}/v1",
+        markup=False,  # a controller file's path, not markup
+    )
     run_app(app, host, port)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from rich.table import Table
+from rich.text import Text
 
 from autotts.data.records import IntArray, ReplaySet
 
@@ -122,8 +123,12 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def summary_table(summaries: Sequence[dict[str, Any]], title: str | None = None) -> Table:
-    """One row per file: the headline numbers of several :func:`summarize` results."""
-    table = Table(title=title, show_edge=False, pad_edge=False)
+    """One row per file: the headline numbers of several :func:`summarize` results.
+
+    Names and the title are plain :class:`Text`: a path or folder name is not markup
+    (``x[/y]`` would be a closing tag, and ``[v2]`` a style).
+    """
+    table = Table(title=Text(title) if title else None, show_edge=False, pad_edge=False)
     table.add_column("file", no_wrap=True)
     for header in ("Q", "branches", "Δ", "tokens mean", "median", "probes/br", "ERR %"):
         table.add_column(header, justify="right", no_wrap=True)
@@ -132,7 +137,7 @@ def summary_table(summaries: Sequence[dict[str, Any]], title: str | None = None)
     for s in summaries:
         b = s["branches"]
         table.add_row(
-            f"{s['model']}/{s['benchmark']}",
+            Text(f"{s['model']}/{s['benchmark']}"),
             str(s["questions"]),
             f"{b['total']:,}",
             _delta(s),
