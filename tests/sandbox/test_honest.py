@@ -148,10 +148,11 @@ def test_layers_active_here_and_degraded_mode_still_evaluates(small_ref: DataRef
 
 
 @pytest.mark.parametrize("interpreter", ["cpython", "pypy"])
-def test_the_worker_process_runs_under_its_rlimits(interpreter: str) -> None:
+def test_the_worker_process_runs_under_its_rlimits_and_environment(interpreter: str) -> None:
     """The worker sets its rlimits itself before it serves (not the parent between fork
-    and exec): read back from /proc once it has answered, on either interpreter."""
-    from autotts.sandbox.layers import pypy_path
+    and exec), and its environment is exactly the one autotts gives it (PyPy's nursery
+    size included): read back from /proc once it has answered, on either interpreter."""
+    from autotts.sandbox.layers import PYPY_GC_NURSERY, pypy_path, worker_environment
     from tests.sandbox.conftest import own_descendants
 
     if interpreter == "pypy" and pypy_path() is None:
@@ -173,6 +174,11 @@ def test_the_worker_process_runs_under_its_rlimits(interpreter: str) -> None:
             assert values["Max address space"] == [str(1536 * 1024 * 1024)] * 2
             assert values["Max core file size"] == ["0", "0"]
             assert values["Max file size"] == [str(4 * 1024 * 1024)] * 2
+            raw = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+            environment = dict(item.split("=", 1) for item in raw if item)
+            environment.pop("PWD", None)  # bubblewrap sets it for its --chdir /tmp
+            assert environment == worker_environment()
+            assert environment["PYPY_GC_NURSERY"] == PYPY_GC_NURSERY == "16MB"
 
 
 def test_audit_reads_the_executed_bytes_of_a_utf7_file(tmp_path: Path, small_ref: DataRef) -> None:

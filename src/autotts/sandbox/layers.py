@@ -139,9 +139,12 @@ def worker_environment() -> dict[str, str]:
     """The worker's whole environment: nothing inherited, so no secrets leak in.
 
     ``PYTHONHASHSEED`` is fixed so that set iteration order (hence any result) does
-    not vary between runs; one BLAS thread keeps the process count fixed.
+    not vary between runs; one BLAS thread keeps the process count fixed; a PyPy
+    worker gets its nursery size (:data:`PYPY_GC_NURSERY`).
     """
+    nursery = {"PYPY_GC_NURSERY": PYPY_GC_NURSERY} if PYPY_GC_NURSERY else {}
     return {
+        **nursery,
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "HOME": "/tmp",
@@ -181,6 +184,15 @@ INTERPRETERS = ("cpython", "pypy")
 #: spends its first cells warming up, and over a dozen cells of a CMC-shaped file this
 #: took 14-17 % less CPU time (``benchmarks/pypy_jit.py``). "" keeps PyPy's defaults.
 JIT_OPTIONS = "threshold=300,function_threshold=400,trace_eagerness=50"
+
+#: The size of PyPy's nursery (where new objects are allocated; a minor collection
+#: empties it). PyPy sizes it from the CPU cache (the L2, 512 KB on this project's machines),
+#: and a controller file allocates small lists and tuples on every read. With 16 MB
+#: the worker's own work over 12 cells of a CMC-shaped file took 7.7 CPU-s against
+#: 8.3 with the JIT setting alone and 8.9 with PyPy's defaults (means of 3 runs each,
+#: ``python benchmarks/pypy_jit.py --alone``). Set in the worker's environment, which
+#: CPython ignores; "" keeps PyPy's default.
+PYPY_GC_NURSERY = "16MB"
 
 
 def pypy_path() -> str | None:
