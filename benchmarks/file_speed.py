@@ -9,7 +9,7 @@ One cell = one model × benchmark file, one β, the reference protocol (100 seed
 (``examples/candidates/04_confidence_momentum.py``). One run prints, in order:
 
 1. a plain-Python calibration loop, so figures can be compared across machines;
-2. the cell through five paths, with per-cell time, ratios and an identical-numbers
+2. the cell through each path below, with per-cell time, ratios and an identical-numbers
    check (per episode: correct, tokens, longest branch):
    *plain*: a reference-style path written here after spec/replay-protocol.md §2
    the way the published code does it (per seed every question rebuilt from the
@@ -31,15 +31,18 @@ One cell = one model × benchmark file, one β, the reference protocol (100 seed
 5. peak memory of this process and of its sandboxed workers.
 
 ``--published DIR`` times the cell through the published code, which this
-repository does not contain: DIR is ``efficient_reasoning_controller/workspace/
-code_base`` of a checkout of https://github.com/zhengkid/AutoTTS (commit ``6daad63``),
-whose ``data_loader.py`` replays the file and whose ``method.py`` holds the CMC as
-``OptimalController`` (its README prints the same class). It runs as the published
-``eval.py`` runs one method (``ModelandTask.evaluate``, 100 seeds, the per-step
-trace records its methods keep), but in this process, without ``eval.py``'s deep
-copy, worker pool or trace file. Its per-episode correctness and tokens (from the
-traces it returns) are checked against every other path; it needs ``--seeds 100``
-(the published loop's fixed count) and the CMC's own file, so ``--beta`` applies.
+repository does not contain. DIR holds the published ``data_loader.py`` (it replays
+the file) and a ``method.py`` whose ``OptimalController`` is the CMC, as in
+``efficient_reasoning_controller/eval`` of a checkout of
+https://github.com/zhengkid/AutoTTS (its README says that folder's ``method.py`` is
+a working controller, and prints the CMC's source; at commit ``6daad63``,
+``workspace/code_base/method.py`` holds only a template of the class). It runs as
+the published ``eval.py`` runs one method (``ModelandTask.evaluate``, 100 seeds,
+the per-step trace records its methods keep), but in this process, without
+``eval.py``'s deep copy, worker pool or trace file. Its per-episode correctness and
+tokens (from the traces it returns) are checked against every other path, which
+also shows whether DIR's class is the CMC. It needs ``--seeds 100`` (the published
+loop's fixed count), and runs its own class, not the example file, at ``--beta``.
 
 Times are CPU seconds (this process plus, for the sandbox, the worker's own
 report) unless marked wall; the best of ``--repeats`` runs, which for the paths of
@@ -170,11 +173,13 @@ class PublishedCode:
 
     def __init__(self, folder: Path, data: Path, model: str, benchmark: str) -> None:
         loader, method = (module(folder / f"{name}.py") for name in ("data_loader", "method"))
-        # ModelandTask reads code_base/environment/<model>/<benchmark>.json from the
-        # working directory: a scratch one whose environment is the replay folder.
+        # ModelandTask reads <folder>/<model>/<benchmark>.json from the working directory,
+        # the folder being code_base/environment (workspace/) or test_environment (eval/):
+        # a scratch directory where both are the replay folder.
         with tempfile.TemporaryDirectory() as scratch:
             (Path(scratch) / "code_base").mkdir()
             (Path(scratch) / "code_base" / "environment").symlink_to(data.resolve())
+            (Path(scratch) / "test_environment").symlink_to(data.resolve())
             here = os.getcwd()
             os.chdir(scratch)
             try:
@@ -348,8 +353,9 @@ def main() -> None:
         "--published",
         type=Path,
         metavar="DIR",
-        help="efficient_reasoning_controller/workspace/code_base of a checkout of "
-        "github.com/zhengkid/AutoTTS: also time the published code's own CMC",
+        help="a folder with the published data_loader.py and a method.py whose "
+        "OptimalController is the CMC (efficient_reasoning_controller/eval of a checkout of "
+        "github.com/zhengkid/AutoTTS): also time the published code's own CMC",
     )
     args = parser.parse_args()
     if args.published is not None:
