@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -105,6 +106,35 @@ def _cell_task(
         return dataclasses.replace(result, node=ray.get_runtime_context().get_node_id())
     except AutoTTSError as exc:
         return _Failure.of(exc)
+
+
+def _cancel(ray: Any, refs: list[Any]) -> None:
+    """Stop the tasks of ``refs`` at once (queued or running) and give Ray a moment to
+    end their workers.
+
+    Not called on Ctrl-C (:func:`_interrupted`). A cancel that crosses a task's own
+    completion can trip a consistency check in Ray's core worker and abort this process
+    (Ray 2.60: "Tried to complete task that was not pending", a race between
+    cancellation and a task's reply of the kind ray-project/ray#54798 fixed for
+    retries; in the Ctrl-C test it struck 2 runs of 9), so the Ctrl-C exit became a
+    crash. The process is exiting then anyway, and Ray stops the tasks of a driver that
+    has gone, so they are left to it. Racing's early stop still cancels here: its
+    cells must stop while the run goes on.
+    """
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    ray.wait(refs, num_returns=len(refs), timeout=5)
+
+
+def _interrupted() -> bool:
+    """Whether the exception being handled is, or was raised while handling, a Ctrl-C
+    (also when it reached a generator as the ``GeneratorExit`` of its closing)."""
+    exc = sys.exc_info()[1]
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__context__
+    return False
 
 
 def _traced_task(
@@ -311,12 +341,10 @@ class RayExecutor:
                         self.progress(done, len(cells))
                     yield cell, outcome
         finally:
-            # Stopped early, Ctrl-C or an error: stop every cell still queued or running, at
-            # once, and give Ray a moment to end their workers, so nothing runs on after us.
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            if pending:
-                ray.wait(list(pending), num_returns=len(pending), timeout=5)
+            # Stopped early or an error: stop every cell still queued or running, so nothing
+            # runs on after us. On Ctrl-C Ray stops them itself (_cancel says why).
+            if pending and not _interrupted():
+                _cancel(ray, list(pending))
 
     def traced(self, job: EvalJob) -> list[EpisodeRecord]:
         """Every episode record of ``job``, traces included, computed as one Ray task (the
@@ -336,7 +364,8 @@ class RayExecutor:
             lost = f"Ray lost the traces of {job.spec.label()}: {first_line(exc)}"
             raise ClusterError(lost) from None
         except BaseException:
-            ray.cancel(pending, force=True)  # Ctrl-C: stop it on the cluster too
+            if not _interrupted():
+                _cancel(ray, [pending])
             raise
         if isinstance(outcome, _Failure):
             raise outcome.error()
