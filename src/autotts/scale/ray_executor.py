@@ -116,8 +116,8 @@ def _cancel(ray: Any, refs: list[Any]) -> None:
     completion can trip a consistency check in Ray's core worker and abort this process
     (Ray 2.60: "Tried to complete task that was not pending", a race between
     cancellation and a task's reply of the kind ray-project/ray#54798 fixed for
-    retries; in the Ctrl-C test it struck 2 runs of 9), so the Ctrl-C exit became a
-    crash. The process is exiting then anyway, and Ray stops the tasks of a driver that
+    retries; in the Ctrl-C test it struck once in CI and in 2 local runs of 10, also
+    when cancelling without ``force`` first), so the Ctrl-C exit became a crash. The process is exiting then anyway, and Ray stops the tasks of a driver that
     has gone, so they are left to it. Racing's early stop still cancels here: its
     cells must stop while the run goes on.
     """
