@@ -117,9 +117,10 @@ def _cancel(ray: Any, refs: list[Any]) -> None:
     (Ray 2.60: "Tried to complete task that was not pending", a race between
     cancellation and a task's reply of the kind ray-project/ray#54798 fixed for
     retries; in the Ctrl-C test it struck once in CI and in 2 local runs of 10, also
-    when cancelling without ``force`` first), so the Ctrl-C exit became a crash. The process is exiting then anyway, and Ray stops the tasks of a driver that
-    has gone, so they are left to it. Racing's early stop still cancels here: its
-    cells must stop while the run goes on.
+    when cancelling without ``force`` first), so the Ctrl-C exit became a crash. The
+    process is exiting then anyway, and Ray stops the tasks of a driver that has gone,
+    so they are left to it. Racing's early stop still cancels here: its cells must stop
+    while the run goes on.
     """
     for ref in refs:
         ray.cancel(ref, force=True)
