@@ -22,8 +22,10 @@ from autotts.errors import CandidateRejected
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import run_in_sandbox
-from autotts.sandbox import read_candidate
-from autotts.sandbox.payload import decode_log, encode_log
+from autotts.sandbox import SandboxLimits, read_candidate
+from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.payload import decode_log, encode_log, encode_orders
+from autotts.sandbox.plain import decode_order
 from autotts.sandbox.replay import FULL_READ, PROBE_NEW, check_logs, replay_log, replay_log_fast
 from tests.controllers.random_replay import random_replay
 
@@ -157,3 +159,65 @@ def test_the_sandbox_gives_the_same_episodes_on_both_paths(small_ref: DataRef) -
     lean = run_in_sandbox(candidate, replay, ReferenceProtocol(3), beta=0.6)
     assert np.array_equal(lean.table.cost, runs[0].table.cost)
     assert all(o.log == [] for o in lean.outcomes)  # not kept unless asked for
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    width=st.integers(1, 120),
+    seeds=st.lists(st.integers(0, 999), min_size=1, max_size=5),
+)
+def test_orders_travel_as_strings_unchanged(width: int, seeds: list[int]) -> None:
+    orders = np.asarray([np.random.default_rng(s).permutation(width) for s in seeds])
+    sent = json.loads(json.dumps(encode_orders(orders)))
+    assert [decode_order(text) for text in sent] == orders.tolist()
+
+
+FAILS_LATE = '''
+from autotts import Controller
+
+
+class FailsLate(Controller):
+    """Tampers with its third episode's log, crashes in its sixth."""
+
+    calls = 0
+
+    def __init__(self, beta=0.5):
+        self.beta = beta
+
+    def solve(self, session):
+        type(self).calls += 1
+        answer, _, _ = session.probe_new()
+        if type(self).calls == 3:
+            session.log.append(40)  # a read of a slot it never opened
+        if type(self).calls == 6:
+            raise RuntimeError("late crash")
+        return answer
+'''
+
+
+@pytest.mark.parametrize(
+    ("fast", "interpreter"), [(True, "cpython"), (False, "cpython"), (True, "pypy")]
+)
+def test_results_before_a_failure_are_judged_before_it(
+    fast: bool, interpreter: str, tmp_path: Path, small_ref: DataRef
+) -> None:
+    """A compact run's results travel in batches: those the worker finished before it
+    failed still reach the evaluator first, so the earlier episode's verdict counts, as
+    it does on the one-result-per-line path (``fast=False``)."""
+    if interpreter == "pypy" and pypy_path() is None:
+        pytest.skip("pypy3 is not installed")
+    replay = load_data(small_ref)
+    assert len(replay) >= 3
+    path = tmp_path / "fails_late.py"
+    path.write_text(FAILS_LATE)
+    with pytest.raises(CandidateRejected) as caught:
+        run_in_sandbox(
+            read_candidate(str(path)),
+            replay,
+            ReferenceProtocol(3),
+            beta=0.5,
+            fast=fast,
+            limits=SandboxLimits(interpreter=interpreter),
+        )
+    assert caught.value.reason == "cheating"
+    assert "question 2 (replicate 0)" in caught.value.detail

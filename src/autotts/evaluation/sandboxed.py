@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from autotts.data.records import ReplaySet
 from autotts.env.episode import Episode
@@ -37,6 +38,7 @@ from autotts.sandbox import (
     read_candidate,
     replay_log,
 )
+from autotts.sandbox.payload import encode_orders
 from autotts.sandbox.replay import Accounts, check_claimed_cost, check_logs
 
 if TYPE_CHECKING:
@@ -81,14 +83,25 @@ def episode_list(
     replay: ReplaySet, protocol: EvaluationProtocol
 ) -> list[tuple[int, int, list[int]]]:
     """Every ``(replicate, question, order)`` of ``protocol`` on ``replay``, replicate-major."""
-    orders: dict[int, Any] = {}
-    for q, question in enumerate(replay.questions):
-        orders[q] = protocol.orders(question.n_branches, q)
-    return [
-        (r, q, orders[q][r].tolist())
-        for r in range(protocol.replicates)
-        for q in range(len(replay))
-    ]
+    return _episode_list(_orders(replay, protocol), protocol.replicates)
+
+
+def _orders(replay: ReplaySet, protocol: EvaluationProtocol) -> list[npt.NDArray[np.int64]]:
+    """Per question, its ``[replicates, pool]`` branch orders."""
+    return [protocol.orders(question.n_branches, q) for q, question in enumerate(replay.questions)]
+
+
+def _episode_list(
+    orders: list[npt.NDArray[np.int64]], replicates: int
+) -> list[tuple[int, int, list[int]]]:
+    return [(r, q, orders[q][r].tolist()) for r in range(replicates) for q in range(len(orders))]
+
+
+def _wire_episodes(orders: list[npt.NDArray[np.int64]], replicates: int) -> list[tuple[int, str]]:
+    """:func:`episode_list`'s ``(question, order)`` with each order as the string a compact
+    run request carries (:func:`~autotts.sandbox.payload.encode_orders`)."""
+    strings = [encode_orders(rows) for rows in orders]
+    return [(q, strings[q][r]) for r in range(replicates) for q in range(len(orders))]
 
 
 def run_in_sandbox(
@@ -130,7 +143,8 @@ def run_in_sandbox(
         key = f"{replay.model}/{replay.benchmark}/{replay.sha256}"
         if not worker.has_questions(key):
             worker.send_questions(key, [encode_question(q) for q in replay.questions])
-        episodes = episode_list(replay, protocol)
+        orders = _orders(replay, protocol)
+        episodes = _episode_list(orders, protocol.replicates)
         shape = (protocol.replicates, len(replay))
         correct = np.zeros(shape, dtype=bool)
         cost = np.zeros(shape)
@@ -143,7 +157,9 @@ def run_in_sandbox(
         stream = _named(
             worker.run(
                 key,
-                [(q, order) for _, q, order in episodes],
+                _wire_episodes(orders, protocol.replicates)
+                if whole
+                else [(q, order) for _, q, order in episodes],
                 trace=trace_sink is not None,
                 max_steps=max_steps,
                 fast=fast,

@@ -142,7 +142,7 @@ class SandboxWorker:
     def run(
         self,
         key: str,
-        episodes: list[tuple[int, list[int]]],
+        episodes: list[tuple[int, list[int]]] | list[tuple[int, str]],
         *,
         trace: bool = False,
         max_steps: int | None = None,
@@ -151,13 +151,17 @@ class SandboxWorker:
     ) -> Iterator[dict[str, Any]]:
         """Run episodes ``(question, order)`` of question set ``key``; yields one result each.
 
+        An order is a list of branch indices, or the string
+        :func:`~autotts.sandbox.payload.encode_orders` makes of it.
+
         A result is ``{"a": answer, "l": action log, "t": trace steps (when tracing)}``,
         unverified: the caller replays it. The log is a list of action codes, or with
-        ``compact`` the string :func:`~autotts.sandbox.payload.encode_log` makes of it.
+        ``compact`` the string :func:`~autotts.sandbox.payload.encode_log` makes of it
+        (and the worker sends its results in batches).
         ``fast=False`` runs untraced episodes in the general session instead of the lean
         one (same results; for benchmarks).
         """
-        request = {"op": "run", "key": key, "episodes": episodes, "trace": trace}
+        request: dict[str, Any] = {"op": "run", "key": key, "episodes": episodes, "trace": trace}
         if max_steps is not None:
             request["max_steps"] = max_steps
         if not fast:
@@ -165,13 +169,21 @@ class SandboxWorker:
         if compact:
             request["compact"] = True
         self._write(request)
-        for index in range(len(episodes)):
+        index = 0
+        while index < len(episodes):
             message = self._read()
             if message.get("ok") is False:
                 self._reject(message, index)
-            if not isinstance(message.get("l"), str if compact else list):
-                raise CandidateRejected("cheating", f"malformed result for episode {index}")
-            yield message
+            # A compact run's results come in batches (the worker's _Results).
+            batch = message.get("b") if compact else None
+            for result in batch if isinstance(batch, list) else [message]:
+                if index == len(episodes) or not (
+                    isinstance(result, dict)
+                    and isinstance(result.get("l"), str if compact else list)
+                ):
+                    raise CandidateRejected("cheating", f"malformed result for episode {index}")
+                yield result
+                index += 1
         done = self._read()
         if done.get("done") != len(episodes):
             raise CandidateRejected("cheating", "the worker did not confirm the run")

@@ -15,7 +15,14 @@ import numpy.typing as npt
 from autotts.data.records import ReplayQuestion
 from autotts.sandbox.plain import LOG_OFFSET, encode_log
 
-__all__ = ["LOG_OFFSET", "decode_log", "decode_question", "encode_log", "encode_question"]
+__all__ = [
+    "LOG_OFFSET",
+    "decode_log",
+    "decode_question",
+    "encode_log",
+    "encode_orders",
+    "encode_question",
+]
 
 
 def encode_question(question: ReplayQuestion) -> dict[str, Any]:
@@ -53,3 +60,11 @@ def decode_log(text: str) -> npt.NDArray[np.int64]:
     except UnicodeEncodeError:
         raise ValueError("not an encoded action log") from None
     return np.frombuffer(raw, dtype="<u4").astype(np.int64) - LOG_OFFSET
+
+
+def encode_orders(orders: npt.NDArray[np.int64]) -> list[str]:
+    """Each row of ``orders`` (branch indices) as the string
+    :func:`~autotts.sandbox.plain.decode_order` reads, one character per branch."""
+    rows, width = orders.shape
+    text = (orders + LOG_OFFSET).astype("<u4").tobytes().decode("utf-32-le")
+    return [text[r * width : (r + 1) * width] for r in range(rows)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LOG_OFFSET", "PlainQuestion", "encode_log"]
+__all__ = ["LOG_OFFSET", "PlainQuestion", "decode_order", "encode_log"]
 
 #: An action log travels as a string, one character per action: code point ``action +
 #: LOG_OFFSET`` (``FULL_READ`` is ".", ``PROBE_NEW`` "/", slot 0 "0", slot 1 "1", ...).
@@ -23,6 +23,16 @@ LOG_OFFSET = 48
 def encode_log(log: list[int]) -> str:
     """An action log as a string (see :data:`LOG_OFFSET`)."""
     return "".join([chr(action + LOG_OFFSET) for action in log])
+
+
+def decode_order(text: str) -> list[int]:
+    """An episode's branch order from the string a compact run request carries it as
+    (:func:`~autotts.sandbox.payload.encode_orders`: slot ``i`` as ``chr(i + LOG_OFFSET)``).
+
+    A JSON list of a cell's orders (3,000 lists of up to 64 ints) cost the parent more
+    to write, and the worker more to read, than the strings do.
+    """
+    return [ord(c) - LOG_OFFSET for c in text]
 
 
 class PlainQuestion:
