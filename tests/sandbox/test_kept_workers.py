@@ -15,7 +15,8 @@ from autotts.evaluation.jobs import DataRef, EvalJob, expected_cost, load_data, 
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.evaluation.split import ReplicateSlice
-from autotts.sandbox import read_candidate
+from autotts.sandbox import SandboxLimits, read_candidate
+from autotts.sandbox.layers import pypy_path
 from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 KEPT = Path(__file__).parent / "kept"
@@ -47,13 +48,21 @@ def test_cells_on_a_kept_worker_equal_fresh_workers(small_ref: DataRef) -> None:
         _same(run, run_in_sandbox(candidate, replay, protocol, beta=beta))
 
 
-def test_module_state_does_not_cross_cells(small_ref: DataRef) -> None:
+@pytest.mark.parametrize("interpreter", ["cpython", "pypy"])
+def test_module_state_does_not_cross_cells(small_ref: DataRef, interpreter: str) -> None:
+    """On PyPy the file's globals are one dict for every cell, emptied at each load."""
+    if interpreter == "pypy" and pypy_path() is None:
+        pytest.skip("pypy3 is not installed")
     candidate = read_candidate(str(KEPT / "stateful.py"))
     replay, protocol = load_data(small_ref), ReferenceProtocol(seeds=2)
-    fresh = run_in_sandbox(candidate, replay, protocol, beta=0.5)
-    assert sum(o.answer is not None for o in fresh.outcomes) == 3  # the counter works
+    limits = SandboxLimits(interpreter=interpreter)
+    fresh = run_in_sandbox(candidate, replay, protocol, beta=0.5, limits=limits)
+    assert sum(o.answer is not None for o in fresh.outcomes) == 3  # the counters work
     with kept_workers.keeping_workers():
-        runs = [kept_workers.run_kept(candidate, replay, protocol, beta=0.5) for _ in range(3)]
+        runs = [
+            kept_workers.run_kept(candidate, replay, protocol, beta=0.5, limits=limits)
+            for _ in range(3)
+        ]
     for run in runs:
         _same(run, fresh)
 

@@ -1,6 +1,12 @@
-"""Answers only in the first three episodes its module runs (a class-level counter)."""
+"""Answers only in the first three episodes its module runs, by three counters of module
+state: a class attribute, a module-level list and a global the file rebinds; and never
+if its globals were there before it was loaded."""
 
 from autotts import Controller, Session
+
+SEEN: list[int] = []
+RUNS = 0
+LOADS = globals().get("LOADS", 0) + 1  # 1 unless the globals of an earlier load are left
 
 
 class Stateful(Controller):
@@ -11,6 +17,9 @@ class Stateful(Controller):
         self.beta = beta
 
     def solve(self, session: Session) -> str | None:
+        global RUNS
         type(self).calls += 1
+        SEEN.append(1)
+        RUNS += 1
         answer, _branch, _finished = session.probe_new()
-        return answer if type(self).calls <= 3 else None
+        return answer if max(type(self).calls, len(SEEN), RUNS) <= 3 and LOADS == 1 else None
