@@ -276,11 +276,14 @@ def _run(
                 )
             # The worker's own token count, compared by the parent with its replay: a mismatch
             # means the candidate tampered with the accounting.
-            message: dict[str, Any] = {
-                "a": answer,
-                "l": encode_log(session.log) if compact else session.log,
-                "c": session.tokens_used,
-            }
+            try:
+                claimed = session.tokens_used
+                log = encode_log(session.log) if compact else session.log
+            except Exception:  # the candidate wrote into its log what no action is
+                raise _Failure(
+                    "cheating", f"episode {index}: the controller tampered with its action log"
+                ) from None
+            message: dict[str, Any] = {"a": answer, "l": log, "c": claimed}
             if trace is not None:
                 message["t"] = trace
             results.add(message, len(answer or ""))
