@@ -129,8 +129,8 @@ class Candidate:
         # of every cell left the candidate's loops 1.5-2x slower in every cell (measured
         # in a kept worker); a plain dict's lookups stay generic and its loops warm once.
         # It is the same dict for every cell, emptied first, so nothing of the last
-        # cell's globals is left: a new dict per cell took 10 % more CPU time over 14
-        # cells, and twice as long to warm up (measured in a bare PyPy process).
+        # cell's globals is left: a new dict per cell took 13-22 % more CPU over 12 cells
+        # and warmed up more slowly (benchmarks/pypy_cells.py, a bare PyPy process).
         namespace: dict[str, Any] = _NAMESPACE if _PYPY else module.__dict__
         if _PYPY:
             namespace.clear()
