@@ -204,9 +204,9 @@ def _run_pool(
     workers: int,
     arrived: Callable[[int, int, _Part], bool],
 ) -> None:
-    from autotts.evaluation.jobs import start_pool_process
+    from autotts.evaluation.jobs import process_pool, start_pool_process
 
-    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=start_pool_process)
+    pool = process_pool(workers, start_pool_process)
     stop = False
     try:
         # Block-major, so a block completes early and racing can look at it.

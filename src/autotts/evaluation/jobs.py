@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import contextlib
+import multiprocessing
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -222,6 +224,24 @@ def _keep_workers() -> contextlib.ExitStack:
     return stack
 
 
+def process_pool(workers: int, initializer: Callable[[], None]) -> futures.ProcessPoolExecutor:
+    """A pool of ``workers`` local processes, each started with ``initializer``.
+
+    Forked, which is quickest, unless this process is connected to a Ray cluster: a
+    fork of a Ray driver (with its gRPC threads and channels) could leave the driver's
+    later tasks waiting forever — a local race run just after Ray had force-cancelled
+    the cells of a rejected file hung the next Ray race in ``ray.wait`` in every one of
+    the runs tried (``tests/scale/test_ray.py``), with the cluster idle. Then the
+    processes come from a fork server, a fresh interpreter that Ray never touched.
+    """
+    ray = sys.modules.get("ray")
+    connected = ray is not None and getattr(ray, "is_initialized", lambda: False)()
+    context = multiprocessing.get_context("forkserver") if connected else None
+    return futures.ProcessPoolExecutor(
+        max_workers=workers, initializer=initializer, mp_context=context
+    )
+
+
 def start_pool_process() -> None:
     """Initializer of a pool process: leave Ctrl-C to the parent, keep sandboxed workers."""
     _ignore_sigint()
@@ -246,7 +266,7 @@ def expected_cost(job: EvalJob) -> float:
 def _run_pool(
     jobs: Sequence[EvalJob], workers: int, record: Callable[[int, EvalResult], None]
 ) -> None:
-    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=start_pool_process)
+    pool = process_pool(workers, start_pool_process)
     try:
         # Longest first, so the processes finish together instead of one of them ending
         # with a slow cell while the other idles; results are still recorded by index.

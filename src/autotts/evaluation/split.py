@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.registry import build
-from autotts.evaluation.jobs import EvalJob, _ignore_sigint, load_data, runs_in_sandbox
+from autotts.evaluation.jobs import (
+    EvalJob,
+    _ignore_sigint,
+    load_data,
+    process_pool,
+    runs_in_sandbox,
+)
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
@@ -64,7 +70,7 @@ def evaluate_split(
     slices = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
     tables: dict[int, EpisodeTable] = {}
     about: dict[str, Any] = {}
-    pool = futures.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pool = process_pool(workers, _ignore_sigint)
     try:
         pending = {pool.submit(run_slice, job, a, b): i for i, (a, b) in enumerate(slices)}
         done = 0
