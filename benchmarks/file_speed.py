@@ -309,18 +309,23 @@ class KeptPyPy:
         self.keeping = contextlib.ExitStack()
         self.keeping.enter_context(kept_workers.keeping_workers())
         self.cold: tuple[float, float] | None = None
+        #: a cell's CPU seconds -> (this process, the PyPy worker, the CPython sample)
+        self.splits: dict[float, tuple[float, float, float]] = {}
 
     def cell(self, protocol: EvaluationProtocol) -> tuple[EpisodeTable, float, float]:
         # Every cell as the first of its job (a round's 44 cells are 44 jobs): compared.
         interpreters._agreed.clear()
-        before = workers_cpu()
+        before = workers_cpu_by_interpreter()
         c, w = time.process_time(), time.perf_counter()
         run = run_file(
             self.candidate, self.replay, protocol, beta=self.beta, params=None,
             max_steps=None, interpreter="pypy", kept=True,
         )  # fmt: skip
         cpu, wall = time.process_time() - c, time.perf_counter() - w
-        cpu += workers_cpu() - before
+        after = workers_cpu_by_interpreter()
+        pypy_cpu, sample_cpu = (after.get(i, 0.0) - before.get(i, 0.0) for i in ("pypy", "cpython"))
+        self.splits[cpu + pypy_cpu + sample_cpu] = (cpu, pypy_cpu, sample_cpu)
+        cpu += pypy_cpu + sample_cpu
         if self.candidate.sha256 in _cpython_only:
             raise SystemExit("the file did not run on PyPy: its PyPy numbers differ or failed")
         if self.cold is None:
@@ -335,9 +340,13 @@ class KeptPyPy:
         self.keeping.close()
 
 
-def workers_cpu() -> float:
-    """CPU seconds the kept sandboxed workers reported so far (both interpreters')."""
-    return sum(worker.reported_cpu_seconds for worker in kept_workers.kept_now())
+def workers_cpu_by_interpreter() -> dict[str, float]:
+    """CPU seconds the kept sandboxed workers reported so far, by interpreter."""
+    out: dict[str, float] = {}
+    for worker in kept_workers.kept_now():
+        name = worker.limits.interpreter
+        out[name] = out.get(name, 0.0) + worker.reported_cpu_seconds
+    return out
 
 
 def main() -> None:
@@ -471,6 +480,11 @@ def main() -> None:
             f"{pypy_cpu:.2f} CPU-s ({pypy_wall:.2f} s wall), {episodes / pypy_cpu:.0f} "
             f"episodes/s, after {PYPY_WARM_CELLS} untimed cells; its first, cold cell "
             f"{pypy.cold[0]:.2f} CPU-s ({pypy.cold[1]:.2f} s wall)"
+        )
+        evaluator, worker, sample = pypy.splits[pypy_cpu]
+        print(
+            f"    of which the evaluator (this process) {evaluator:.3f}, the PyPy worker "
+            f"{worker:.3f}, the CPython sample's worker {sample:.3f} CPU-s"
         )
         print(
             f"  PyPy vs CPython, sandboxed : {boxes[True][1] / pypy_cpu:5.2f}x CPU, "
