@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
+from autotts.scale.cells import plan_cells
 from tests.sandbox.conftest import descendants, own_descendants
 
 ray = pytest.importorskip("ray")
@@ -408,6 +410,23 @@ def test_racing_through_ray_gives_the_local_race(cluster: str, incumbent: float)
     assert remote.bounds == local.bounds
     assert [r.to_dict() for r in remote.results] == [r.to_dict() for r in local.results]
     assert all(r.controller["sandbox"] for r in remote.results)
-    if remote.stopped:  # the cells still out were cancelled, not left running
+    if remote.stopped:  # the few cells still out finish on their own, none left running
         wait_until_no_cell_runs(timeout=20)
         assert not busy_cell_workers()
+
+
+def test_an_early_stop_sends_no_more_cells_and_leaves_none_running(cluster: str) -> None:
+    """Closing the stream after its first cell: only the window's cells were ever sent
+    (nothing is cancelled, so nothing can trip Ray's cancel race), and they end."""
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    jobs = [EvalJob(ref, ControllerSpec(FIRST_AGREEMENT, 0.5), ReferenceProtocol(40))]
+    cells = plan_cells(jobs, 2)
+    executor = RayExecutor(seed_block=2)
+    with closing(executor.stream_cells(jobs, cells)) as stream:
+        first, _ = next(stream)
+    window = executor.window()
+    assert window == 4  # two per CPU of the test cluster
+    assert executor.submitted == window + 1 < len(cells)  # refilled once, then stopped
+    assert executor.cell_pids.keys() == {first.key}
+    wait_until_no_cell_runs(timeout=30)
+    assert not busy_cell_workers()

@@ -239,7 +239,7 @@ def _run_streamed(
     block_of = {start: b for b, (start, _) in enumerate(blocks)}
     planned = [Cell(j, *blocks[b]) for j, b in cells]  # block-major, as on the local pool
     with contextlib.closing(executor.stream_cells(jobs, planned)) as stream:
-        for cell, part in stream:  # leaving early cancels the cells still out
+        for cell, part in stream:  # leaving early submits no more cells
             about: dict[str, Any] = {"params": part.params}
             if part.sandbox is not None:
                 about["sandbox"] = part.sandbox

@@ -229,9 +229,10 @@ def process_pool(workers: int, initializer: Callable[[], None]) -> futures.Proce
 
     Forked, which is quickest, unless this process is connected to a Ray cluster: a
     fork of a Ray driver (with its gRPC threads and channels) could leave the driver's
-    later tasks waiting forever — a local race run just after Ray had force-cancelled
-    the cells of a rejected file hung the next Ray race in ``ray.wait`` in every one of
-    the runs tried (``tests/scale/test_ray.py``), with the cluster idle. Then the
+    later tasks waiting forever — a local race run just after a Ray run of a rejected
+    file hung the next Ray race in ``ray.wait`` (``pytest tests/scale/test_ray.py -k
+    "hostile or racing"``: every run tried while the driver cancelled the rejected
+    file's cells, 1 of 3 once it no longer cancelled), with the cluster idle. Then the
     processes come from a fork server, a fresh interpreter that Ray never touched.
     """
     ray = sys.modules.get("ray")

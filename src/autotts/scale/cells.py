@@ -77,7 +77,7 @@ class CellStreaming(Protocol):
     def stream_cells(
         self, jobs: Sequence[EvalJob], cells: Sequence[Cell]
     ) -> Generator[tuple[Cell, CellResult], None, None]:
-        """Yield every cell once with its result; closing the iterator cancels the rest."""
+        """Yield every cell once with its result; closing the iterator starts no more cells."""
         ...
 
 

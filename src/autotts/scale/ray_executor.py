@@ -19,10 +19,10 @@ they come back as the same one-line error the local executor raises.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
-import sys
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -108,36 +108,6 @@ def _cell_task(
         return _Failure.of(exc)
 
 
-def _cancel(ray: Any, refs: list[Any]) -> None:
-    """Stop the tasks of ``refs`` at once (queued or running) and give Ray a moment to
-    end their workers.
-
-    Not called on Ctrl-C (:func:`_interrupted`). A cancel that crosses a task's own
-    completion can trip a consistency check in Ray's core worker and abort this process
-    (Ray 2.60: "Tried to complete task that was not pending", a race between
-    cancellation and a task's reply of the kind ray-project/ray#54798 fixed for
-    retries; in the Ctrl-C test it struck once in CI and in 2 local runs of 10, also
-    when cancelling without ``force`` first), so the Ctrl-C exit became a crash. The
-    process is exiting then anyway, and Ray stops the tasks of a driver that has gone,
-    so they are left to it. Racing's early stop still cancels here: its cells must stop
-    while the run goes on.
-    """
-    for ref in refs:
-        ray.cancel(ref, force=True)
-    ray.wait(refs, num_returns=len(refs), timeout=5)
-
-
-def _interrupted() -> bool:
-    """Whether the exception being handled is, or was raised while handling, a Ctrl-C
-    (also when it reached a generator as the ``GeneratorExit`` of its closing)."""
-    exc = sys.exc_info()[1]
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        exc = exc.__context__
-    return False
-
-
 def _traced_task(
     job: EvalJob, replay: ReplaySet, candidate: CandidateFile | None
 ) -> list[EpisodeRecord] | _Failure:
@@ -211,6 +181,8 @@ class RayExecutor:
         self.cell_pids: dict[tuple[int, int], int] = {}
         #: the Ray node that computed each cell of the last run, by cell key
         self.cell_nodes: dict[tuple[int, int], str] = {}
+        #: how many cells the last run submitted (an early stop leaves the rest unsent)
+        self.submitted = 0
 
     def __enter__(self) -> RayExecutor:
         self.connect()
@@ -299,10 +271,18 @@ class RayExecutor:
         replays: dict[Any, ReplaySet] | None = None,
     ) -> Generator[tuple[Cell, CellResult], None, None]:
         """Submit ``cells`` of ``jobs`` (in that order) and yield each with its result as it
-        finishes, each cell once. Closing the iterator early (racing stops, Ctrl-C, an
-        error; use :func:`contextlib.closing`) cancels every cell still queued or
-        running. ``replays`` receives the replay sets loaded for the jobs, by data
-        reference."""
+        finishes, each cell once.
+
+        At most :meth:`window` cells are out at a time; the next is submitted as one
+        comes back. Closing the iterator early (racing stops, an error, Ctrl-C; use
+        :func:`contextlib.closing`) submits no more, and the few still out are left to
+        finish on their own, their results dropped: the driver never cancels a task.
+        (Ray 2.60 can abort the cancelling process when a cancel crosses a task's own
+        completion, "Tried to complete task that was not pending", a race of the kind
+        ray-project/ray#54798 fixed for retries; it struck the Ctrl-C test once in CI
+        and in 2 local runs of 10, also when cancelling without ``force`` first. On
+        Ctrl-C the exiting driver's tasks are stopped by Ray itself.) ``replays``
+        receives the replay sets loaded for the jobs, by data reference."""
         self.connect()
         ray = self._ray
         jobs = list(jobs)
@@ -318,34 +298,44 @@ class RayExecutor:
             if runs_in_sandbox(job.spec) and job.spec.name not in candidates:
                 candidates[job.spec.name] = read_candidate(job.spec.name)
         task = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(_cell_task)
+        queue = iter(cells)
+        window = self.window()
         pending: dict[Any, Cell] = {}
-        for cell in cells:
-            job = jobs[cell.job]
-            ref = task.options(name=f"autotts-cell-{cell.job}-{cell.start}").remote(
-                job, stored[job.data], cell.start, cell.stop, candidates.get(job.spec.name)
-            )
-            pending[ref] = cell
         self.cell_pids, self.cell_nodes = {}, {}
+        self.submitted = 0
+
+        def submit_more() -> None:
+            for cell in itertools.islice(queue, window - len(pending)):
+                job = jobs[cell.job]
+                ref = task.options(name=f"autotts-cell-{cell.job}-{cell.start}").remote(
+                    job, stored[job.data], cell.start, cell.stop, candidates.get(job.spec.name)
+                )
+                pending[ref] = cell
+                self.submitted += 1
+
         done = 0
-        try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    cell = pending.pop(ref)
-                    outcome = self._fetch(ref, cell, jobs)
-                    if cell.key in self.cell_pids:  # never count a cell twice
-                        continue
-                    self.cell_pids[cell.key] = outcome.pid
-                    self.cell_nodes[cell.key] = outcome.node
-                    done += 1
-                    if self.progress is not None:
-                        self.progress(done, len(cells))
-                    yield cell, outcome
-        finally:
-            # Stopped early or an error: stop every cell still queued or running, so nothing
-            # runs on after us. On Ctrl-C Ray stops them itself (_cancel says why).
-            if pending and not _interrupted():
-                _cancel(ray, list(pending))
+        submit_more()
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                cell = pending.pop(ref)
+                outcome = self._fetch(ref, cell, jobs)
+                submit_more()  # before yielding: the cluster stays busy while we record
+                if cell.key in self.cell_pids:  # never count a cell twice
+                    continue
+                self.cell_pids[cell.key] = outcome.pid
+                self.cell_nodes[cell.key] = outcome.node
+                done += 1
+                if self.progress is not None:
+                    self.progress(done, len(cells))
+                yield cell, outcome
+
+    def window(self) -> int:
+        """How many cells are out at a time: two per CPU of the cluster, so every worker
+        has its next cell queued when it finishes one, and an early stop leaves little
+        running."""
+        cpus = int(self.ray.cluster_resources().get("CPU", 1))
+        return max(2, 2 * cpus)
 
     def traced(self, job: EvalJob) -> list[EpisodeRecord]:
         """Every episode record of ``job``, traces included, computed as one Ray task (the
@@ -364,10 +354,6 @@ class RayExecutor:
         except ray.exceptions.RayError as exc:
             lost = f"Ray lost the traces of {job.spec.label()}: {first_line(exc)}"
             raise ClusterError(lost) from None
-        except BaseException:
-            if not _interrupted():
-                _cancel(ray, [pending])
-            raise
         if isinstance(outcome, _Failure):
             raise outcome.error()
         return list(outcome)

@@ -89,9 +89,6 @@ def check_on_ray(
         raise
     except ray.exceptions.RayError as exc:
         raise ClusterError(f"Ray lost the check of {reference}: {first_line(exc)}") from None
-    except BaseException:
-        ray.cancel(pending, force=True)  # Ctrl-C: stop the check on the cluster too
-        raise
     if isinstance(report, str):
         raise UsageError(report)
     if not isinstance(report, CheckReport):
