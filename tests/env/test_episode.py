@@ -42,6 +42,16 @@ def test_reference_orders_stacks_one_row_per_seed() -> None:
     assert [tuple(r) for r in rows.tolist()] == [reference_order(10, s) for s in (3, 4, 5)]
 
 
+@pytest.mark.parametrize("seeds", [range(3, 6), range(0, 9, 3), [5, 2, 7]])
+def test_reference_orders_are_shared_read_only(seeds: range | list[int]) -> None:
+    """Cached arrays are handed to every evaluation: none may change what the next gets."""
+    rows = reference_orders(10, seeds)
+    assert [tuple(r) for r in rows.tolist()] == [reference_order(10, s) for s in seeds]
+    with pytest.raises(ValueError, match="read-only"):
+        rows[0, 0] = 1
+    assert reference_orders(10, seeds).tolist() == rows.tolist()
+
+
 def test_seeds_give_different_orders() -> None:
     assert len({reference_order(128, s) for s in range(100)}) == 100
 

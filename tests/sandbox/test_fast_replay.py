@@ -76,12 +76,13 @@ episodes_ = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(episodes=episodes_)
+@given(episodes=episodes_, flat=st.booleans())
 def test_a_cell_checked_at_once_gets_each_episodes_verdict_in_order(
-    episodes: list[tuple[int, int, list[int], Any]],
+    episodes: list[tuple[int, int, list[int], Any]], flat: bool
 ) -> None:
     """check_logs over many episodes: the first episode (in order) that replay_log rejects
-    is rejected with the same message; otherwise every episode has replay_log's accounts."""
+    is rejected with the same message; otherwise every episode has replay_log's accounts.
+    Also when the orders come laid end to end (``flat_orders``, as the sandbox has them)."""
     orders = [
         [int(b) for b in np.random.default_rng(seed).permutation(REPLAY.questions[q].n_branches)]
         for q, seed, _, _ in episodes
@@ -103,6 +104,9 @@ def test_a_cell_checked_at_once_gets_each_episodes_verdict_in_order(
             lengths,
             [answer for _, _, _, answer in episodes],
             where=lambda e: f"ep {e}",
+            flat_orders=np.concatenate([np.asarray(o, dtype=np.int64) for o in orders])
+            if flat and orders
+            else None,
         )
     except CandidateRejected as exc:
         assert [("rejected", exc.reason, exc.detail)] == expected

@@ -26,5 +26,21 @@ def reference_order(n_branches: int, seed: int) -> tuple[int, ...]:
 
 
 def reference_orders(n_branches: int, seeds: range | list[int]) -> npt.NDArray[np.int64]:
-    """``[len(seeds), n_branches]`` array of reference orders."""
-    return np.asarray([reference_order(n_branches, s) for s in seeds], dtype=np.int64)
+    """``[len(seeds), n_branches]`` array of reference orders (read-only)."""
+    if isinstance(seeds, range) and seeds.step == 1:
+        return _consecutive_orders(n_branches, seeds.start, seeds.stop)
+    return _frozen([reference_order(n_branches, s) for s in seeds])
+
+
+@lru_cache(maxsize=16)
+def _consecutive_orders(n_branches: int, start: int, stop: int) -> npt.NDArray[np.int64]:
+    # Every sandboxed cell of a file asks for the same 100 seeds of every question;
+    # building the array from the cached tuples took about as long as checking the
+    # cell's logs. Read-only, so no caller can change what the next one gets.
+    return _frozen([reference_order(n_branches, s) for s in range(start, stop)])
+
+
+def _frozen(rows: list[tuple[int, ...]]) -> npt.NDArray[np.int64]:
+    array = np.asarray(rows, dtype=np.int64)
+    array.flags.writeable = False
+    return array

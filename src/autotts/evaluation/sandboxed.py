@@ -10,6 +10,7 @@ so results are identical for an honest controller.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,12 @@ def _episode_list(
     return [(r, q, orders[q][r].tolist()) for r in range(replicates) for q in range(len(orders))]
 
 
+def _flat_orders(orders: list[npt.NDArray[np.int64]], replicates: int) -> npt.NDArray[np.int64]:
+    """:func:`episode_list`'s orders laid end to end, as one array."""
+    rows = [orders[q][r] for r in range(replicates) for q in range(len(orders))]
+    return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+
+
 def _wire_episodes(orders: list[npt.NDArray[np.int64]], replicates: int) -> list[tuple[int, str]]:
     """:func:`episode_list`'s ``(question, order)`` with each order as the string a compact
     run request carries (:func:`~autotts.sandbox.payload.encode_orders`)."""
@@ -170,7 +177,10 @@ def run_in_sandbox(
             replay,
             trace_sink,
         )
-        check = _checked_at_once if whole else _checked_one_by_one
+        check: Callable[..., Checked] = _checked_one_by_one
+        if whole:
+            flat = _flat_orders(orders, protocol.replicates)
+            check = functools.partial(_checked_at_once, flat_orders=flat)
         limit = worker.limits.max_answer_chars
         for index, message, episode in check(stream, episodes, replay, limit, progress):
             r, q, order = episodes[index]
@@ -250,8 +260,11 @@ def _checked_at_once(
     replay: ReplaySet,
     max_answer_chars: int,
     progress: Callable[[int, int], None] | None,
+    *,
+    flat_orders: npt.NDArray[np.int64],
 ) -> Checked:
-    """Every episode's result first, then all checked together (:func:`check_logs`).
+    """Every episode's result first, then all checked together (:func:`check_logs`);
+    ``flat_orders`` is :func:`_flat_orders` of the episodes.
 
     Verdicts are the one-by-one path's: episodes are judged in order, and a failure of
     the worker itself counts only after every episode it returned before it passed.
@@ -276,15 +289,17 @@ def _checked_at_once(
             "cheating", f"question {q} (replicate {r}): malformed action log"
         )
     lengths = np.fromiter(map(len, logs), dtype=np.int64, count=len(logs))
+    checked = [(q, order) for _, q, order in episodes[: len(messages)]]
     accounts = check_logs(
         replay.questions,
-        [(q, order) for _, q, order in episodes[: len(messages)]],
+        checked,
         codes,
         lengths,
         [message.get("a") for message in messages],
         where=lambda e: f"question {episodes[e][1]} (replicate {episodes[e][0]})",
         max_answer_chars=max_answer_chars,
         claimed_costs=[message.get("c") for message in messages],
+        flat_orders=flat_orders[: sum(len(order) for _, order in checked)],
     )
     if failure is not None:
         raise failure

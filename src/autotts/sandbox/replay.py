@@ -128,6 +128,7 @@ def check_logs(
     where: Callable[[int], str],
     max_answer_chars: int = 1000,
     claimed_costs: Sequence[Any] | None = None,
+    flat_orders: npt.NDArray[np.int64] | None = None,
 ) -> list[Accounts]:
     """:func:`replay_log`'s verdicts and accounts for many episodes at once.
 
@@ -139,9 +140,10 @@ def check_logs(
     rejected as :func:`replay_log` rejects it: an illegal log is replayed call by call,
     so its message says exactly what it says there. With ``claimed_costs`` (the tokens
     the worker counted for each), each episode's claim is then checked against its
-    accounts (:func:`check_claimed_cost`).
+    accounts (:func:`check_claimed_cost`). ``flat_orders``: the episodes' orders laid
+    end to end, if the caller has them so (:func:`~autotts.env.log_accounts.account_logs`).
     """
-    table = account_logs(questions, episodes, codes, lengths, answers)
+    table = account_logs(questions, episodes, codes, lengths, answers, flat_orders)
     starts = (np.cumsum(lengths) - lengths).tolist()
     out: list[Accounts] = []
     legal, revealed = table.legal.tolist(), table.revealed.tolist()
