@@ -430,3 +430,22 @@ def test_an_early_stop_sends_no_more_cells_and_leaves_none_running(cluster: str)
     assert executor.cell_pids.keys() == {first.key}
     wait_until_no_cell_runs(timeout=30)
     assert not busy_cell_workers()
+
+
+def test_the_window_follows_the_cluster_as_it_grows(
+    cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window is read again as cells go out: a cluster that grew (here: says it has)
+    gets more cells out at once, and every cell still comes back once."""
+    ref = DataRef("synthetic", "Synth-Small", "aime24")
+    jobs = [EvalJob(ref, ControllerSpec("sc", 0.5), ReferenceProtocol(40))]
+    cells = plan_cells(jobs, 2)
+    executor = RayExecutor(seed_block=2)
+    sizes = iter([2, 6])
+    monkeypatch.setattr(executor, "window", lambda: next(sizes, 6))
+    monkeypatch.setattr("autotts.scale.ray_executor.WINDOW_SECONDS", 0.0)
+    with closing(executor.stream_cells(jobs, cells)) as stream:
+        next(stream)
+        assert executor.submitted == 2 + 5  # the first window, then the grown one refilled
+        got = 1 + sum(1 for _ in stream)
+    assert got == len(cells) == executor.submitted == len(executor.cell_pids)

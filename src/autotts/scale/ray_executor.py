@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -42,6 +43,9 @@ INSTALL_HINT = "pip install 'autotts[ray]'"
 
 #: how often Ray re-runs a cell whose worker died (each retry starts the cell afresh)
 DEFAULT_RETRIES = 3
+
+#: how often, while sending cells, the cluster's CPUs are read again (RayExecutor.window)
+WINDOW_SECONDS = 5.0
 
 
 class ClusterError(AutoTTSError):
@@ -299,12 +303,15 @@ class RayExecutor:
                 candidates[job.spec.name] = read_candidate(job.spec.name)
         task = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(_cell_task)
         queue = iter(cells)
-        window = self.window()
+        window, sized = self.window(), time.monotonic()
         pending: dict[Any, Cell] = {}
         self.cell_pids, self.cell_nodes = {}, {}
         self.submitted = 0
 
         def submit_more() -> None:
+            nonlocal window, sized
+            if time.monotonic() - sized >= WINDOW_SECONDS:  # the cluster may have grown
+                window, sized = self.window(), time.monotonic()
             for cell in itertools.islice(queue, window - len(pending)):
                 job = jobs[cell.job]
                 ref = task.options(name=f"autotts-cell-{cell.job}-{cell.start}").remote(
@@ -333,7 +340,8 @@ class RayExecutor:
     def window(self) -> int:
         """How many cells are out at a time: two per CPU of the cluster, so every worker
         has its next cell queued when it finishes one, and an early stop leaves little
-        running."""
+        running. Read again every :data:`WINDOW_SECONDS` while cells are sent (an
+        autoscaling cluster grows)."""
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
         return max(2, 2 * cpus)
 
