@@ -232,7 +232,7 @@ def process_pool(workers: int, initializer: Callable[[], None]) -> futures.Proce
     later tasks waiting forever — a local race run just after a Ray run of a rejected
     file hung the next Ray race in ``ray.wait`` (``pytest tests/scale/test_ray.py -k
     "hostile or racing"``: every run tried while the driver cancelled the rejected
-    file's cells, 1 of 3 once it no longer cancelled), with the cluster idle. Then the
+    file's cells, 1 of 9 once it no longer cancelled), with the cluster idle. Then the
     processes come from a fork server, a fresh interpreter that Ray never touched.
     """
     ray = sys.modules.get("ray")
