@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 from autotts.env.fast_session import FULL_READ, PROBE_NEW  # the log's action codes
 from autotts.env.limits import DEFAULT_MAX_STEPS
-from autotts.sandbox.worker_candidate import Candidate, _classify, _Failure
+from autotts.sandbox.worker_candidate import Candidate, Failure, classify
 
 # Under PyPy (:mod:`autotts.sandbox.pypy_boot`) this module runs on the standard library
 # and the pure-Python parts of autotts: NumPy and what needs it are imported only where
@@ -75,7 +75,7 @@ def _run(
     # Untraced episodes run in the lean session, which keeps the action log itself.
     lean = fast and not tracing
     if not lean and not _NUMPY:
-        raise _Failure("crash", "this worker runs untraced episodes only (it has no NumPy)")
+        raise Failure("crash", "this worker runs untraced episodes only (it has no NumPy)")
     new_session: Any = None
     # The classes a controller could patch to tamper with the evaluation (the parent
     # replays and scores everything itself; a patch is still a cheat, so it is rejected).
@@ -104,18 +104,18 @@ def _run(
             try:
                 answer = candidate.controller.solve(session)
             except BaseException as exc:
-                failure = _classify(exc, episode=index)
+                failure = classify(exc, episode=index)
                 # What the episode did before it failed: the evaluator replays it for the trace.
                 failure.partial = {"l": session.log, "t": trace}
                 raise failure from None
             if answer is not None and type(answer) is not str:
-                raise _Failure(
+                raise Failure(
                     "bad-return",
                     f"returned {type(answer).__name__}; solve() must return a str or None",
                     index,
                 )
             if _snapshot(guarded_classes) != guarded:
-                raise _Failure(
+                raise Failure(
                     "cheating", f"episode {index}: the controller modified the evaluator's classes"
                 )
             # The worker's own token count, compared by the parent with its replay: a mismatch
@@ -124,7 +124,7 @@ def _run(
                 claimed = session.tokens_used
                 log = encode_log(session.log) if compact else session.log
             except Exception:  # the candidate wrote into its log what no action is
-                raise _Failure(
+                raise Failure(
                     "cheating", f"episode {index}: the controller tampered with its action log"
                 ) from None
             message: dict[str, Any] = {"a": answer, "l": log, "c": claimed}
@@ -297,8 +297,8 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     request.get("compact") is True,
                 )
             else:
-                raise _Failure("crash", f"unknown request {op!r}")
-        except _Failure as failure:
+                raise Failure("crash", f"unknown request {op!r}")
+        except Failure as failure:
             _send(
                 out,
                 {

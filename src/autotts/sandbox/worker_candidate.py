@@ -15,12 +15,14 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["Candidate"]
+__all__ = ["Candidate", "Failure", "classify"]
 
 _PYPY = sys.implementation.name == "pypy"
 
 
-class _Failure(Exception):
+class Failure(Exception):
+    """A candidate's failure, with its reason code: the worker reports it and stops."""
+
     def __init__(self, reason: str, detail: str, episode: int | None = None) -> None:
         super().__init__(detail)
         self.reason, self.detail, self.episode = reason, detail, episode
@@ -28,14 +30,14 @@ class _Failure(Exception):
         self.partial: dict[str, Any] | None = None
 
 
-def _classify(exc: BaseException, where: str = "", episode: int | None = None) -> _Failure:
+def classify(exc: BaseException, where: str = "", episode: int | None = None) -> Failure:
     """Reason code of an exception that escaped candidate code."""
     text = f"{where}{': ' if where else ''}{type(exc).__name__}: {exc}"[:2000]
     if isinstance(exc, MemoryError):
-        return _Failure("memory", text, episode)
+        return Failure("memory", text, episode)
     if isinstance(exc, OSError):
-        return _Failure("forbidden", text, episode)
-    return _Failure("crash", text + _where_in_candidate(exc), episode)
+        return Failure("forbidden", text, episode)
+    return Failure("crash", text + _where_in_candidate(exc), episode)
 
 
 def _where_in_candidate(exc: BaseException) -> str:
@@ -96,10 +98,10 @@ class Candidate:
             if namespace is not module.__dict__:
                 module.__dict__.update(namespace)
         except SyntaxError as exc:
-            raise _Failure("load", f"line {exc.lineno}: syntax error: {exc.msg}") from None
+            raise Failure("load", f"line {exc.lineno}: syntax error: {exc.msg}") from None
         except BaseException as exc:
-            failure = _classify(exc, "loading the file")
-            raise _Failure(
+            failure = classify(exc, "loading the file")
+            raise Failure(
                 failure.reason if failure.reason != "crash" else "load", failure.detail
             ) from None
         local = {
@@ -112,24 +114,24 @@ class Candidate:
         if class_name is None:
             if len(local) != 1:
                 found = ", ".join(sorted(local)) or "none"
-                raise _Failure(
+                raise Failure(
                     "load", f"name the class as FILE.py:Class (controller classes found: {found})"
                 )
             class_name = next(iter(local))
         cls = vars(module).get(class_name)
         if cls is None:
             found = ", ".join(sorted(local)) or "none"
-            raise _Failure("load", f"unknown class in the file: {class_name!r} (found: {found})")
+            raise Failure("load", f"unknown class in the file: {class_name!r} (found: {found})")
         if inspect.isclass(cls) and issubclass(cls, Controller):
             self.kind = "native"
             if inspect.isabstract(cls):
-                raise _Failure("interface", f"{class_name} does not implement solve(session)")
+                raise Failure("interface", f"{class_name} does not implement solve(session)")
             self.cls: type[Any] = cls
         elif is_upstream_class(cls):
             self.kind = "upstream"
             self.cls = wrap_upstream(cls)
         else:
-            raise _Failure(
+            raise Failure(
                 "interface",
                 f"{class_name} is neither an autotts.Controller subclass nor an upstream-format "
                 "class (__init__(self, config=None) and solve(question))",
@@ -138,7 +140,7 @@ class Candidate:
         try:
             parameters = inspect.signature(self.cls).parameters.values()
         except (TypeError, ValueError) as exc:
-            raise _Failure("interface", f"cannot read {class_name}.__init__: {exc}") from None
+            raise Failure("interface", f"cannot read {class_name}.__init__: {exc}") from None
         self.signature = [
             {"name": p.name, "required": p.default is inspect.Parameter.empty}
             for p in parameters
@@ -153,14 +155,14 @@ class Candidate:
         try:
             self.controller = self.cls(**kwargs)
         except BaseException as exc:
-            failure = _classify(exc, f"{self.class_name}(**{kwargs})")
-            raise _Failure(
+            failure = classify(exc, f"{self.class_name}(**{kwargs})")
+            raise Failure(
                 "interface" if failure.reason == "crash" else failure.reason, failure.detail
             ) from None
         try:
             params_out = self.controller.params()
         except BaseException as exc:
-            raise _classify(exc, "params()") from None
+            raise classify(exc, "params()") from None
         return {
             str(k): v
             for k, v in dict(params_out).items()
