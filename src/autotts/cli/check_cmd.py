@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from autotts.checking import DEFAULT_SEEDS, MONOTONE_TOLERANCE, check_controller
-from autotts.checking.lookahead import DEFAULT_AUDIT_EPISODES
+from autotts.checking.lookahead import AUDITED_CELLS
 from autotts.cli.common import DATA_HELP, data_refs, parse_betas
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, EXECUTORS
 from autotts.errors import UsageError
@@ -20,11 +20,11 @@ __all__ = ["CHECK_HELP", "check_command", "register"]
 CHECK_HELP = (
     "Check a controller file in the sandbox; exit 0 accepted, 1 rejected, 2 usage error.\n\n"
     "In order: it loads; it is a controller whose __init__ takes β and nothing else; on "
-    "every data file and β of the grid, solve() returns a str or None within the limits, "
-    "with a legal action log; it is deterministic; it passes the counterfactual look-ahead "
-    f"audit ({DEFAULT_AUDIT_EPISODES} sampled episodes replayed on data in which everything "
-    "it did not pay to see is replaced); mean tokens do not fall as β grows, per file "
-    f"({MONOTONE_TOLERANCE:.0%} tolerance).\n\n"
+    "every data file and β of the grid (plus 3 random β between), solve() returns a str or "
+    "None within the limits, with a legal action log; it is deterministic; it passes the "
+    f"look-ahead audit ({AUDITED_CELLS} cells per file replayed in fresh processes on data in "
+    "which everything it did not pay to see is replaced); mean tokens do not fall as β grows, "
+    f"per file ({MONOTONE_TOLERANCE:.0%} below the running maximum at most).\n\n"
     "Rejection reasons: load, interface, crash, bad-return, timeout, memory, forbidden, "
     "peeking, cheating, nondeterministic, non-monotone.\n\n"
     "Example: autotts check examples/first_agreement.py --data synthetic"
@@ -49,7 +49,7 @@ def check_command(
         None, "--benchmark", "-B", help="Benchmark file(s) (default: every one of the model)."
     ),
     betas: str = typer.Option(
-        "0:1:0.1", "--betas", help="β grid of the monotonicity check (start:stop:step or a list)."
+        "0:1:0.05", "--betas", help="β grid of the monotonicity check (start:stop:step or a list)."
     ),
     seeds: int = typer.Option(
         DEFAULT_SEEDS, "--seeds", min=1, help="Reference-protocol shuffle seeds per file and β."

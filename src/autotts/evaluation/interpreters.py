@@ -97,8 +97,10 @@ def run_file(
     kept: bool = False,
     trace_sink: TraceSink | None = None,
     progress: Callable[[int, int], None] | None = None,
+    keep_logs: bool = False,
 ) -> SandboxRun:
-    """One cell of ``candidate`` in the sandbox, on ``interpreter`` by the rule above.
+    """One cell of ``candidate`` in the sandbox, on ``interpreter`` by the rule above
+    (``keep_logs``: the outcomes keep their action logs, for the audit).
 
     ``kept`` runs it on the process's kept worker
     (:mod:`~autotts.evaluation.kept_workers`), unless it is traced; otherwise on a
@@ -113,6 +115,7 @@ def run_file(
             "progress": report,
             "max_steps": max_steps,
             "limits": SandboxLimits(interpreter=on),
+            "keep_logs": keep_logs,
         }
         if kept and trace_sink is None:
             from autotts.evaluation.kept_workers import run_kept

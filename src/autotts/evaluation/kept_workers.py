@@ -110,6 +110,7 @@ def run_kept(
     progress: Callable[[int, int], None] | None = None,
     max_steps: int | None = None,
     limits: SandboxLimits | None = None,
+    keep_logs: bool = False,
 ) -> SandboxRun:
     """:func:`~autotts.evaluation.sandboxed.run_in_sandbox` on the kept worker (see above);
     a worker is kept for one candidate file and one set of ``limits``."""
@@ -131,6 +132,7 @@ def run_kept(
                 progress=progress,
                 worker=worker,
                 max_steps=max_steps,
+                keep_logs=keep_logs,
             )
         except CandidateRejected:
             close_kept(limits.interpreter)

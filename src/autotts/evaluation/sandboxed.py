@@ -40,6 +40,7 @@ from autotts.sandbox import (
     replay_log,
 )
 from autotts.sandbox.payload import encode_orders
+from autotts.sandbox.renaming import IDENTITY, AnswerRenaming, process_key, renaming_for
 from autotts.sandbox.replay import Accounts, check_claimed_cost, check_logs
 
 if TYPE_CHECKING:
@@ -78,6 +79,17 @@ class SandboxRun:
     layers: list[str]
     #: CPU seconds the worker reported using (untrusted; for overhead measurements)
     worker_cpu_seconds: float = 0.0
+    #: the interpreter that ran the controller ("cpython" or "pypy")
+    interpreter: str = "cpython"
+    #: the answer renaming the worker saw (:mod:`autotts.sandbox.renaming`)
+    renaming: AnswerRenaming = IDENTITY
+
+
+@functools.lru_cache(maxsize=32)
+def file_renaming(replay: ReplaySet) -> AnswerRenaming:
+    """The renaming of ``replay``'s answers in this process (:func:`process_key`)."""
+    vocabulary = {a for question in replay.questions for a in question.answers}
+    return renaming_for(vocabulary, f"{replay.name}/{replay.sha256}", process_key())
 
 
 def episode_list(
@@ -125,8 +137,13 @@ def run_in_sandbox(
     keep_logs: bool = False,
     fast: bool = True,
     limits: SandboxLimits | None = None,
+    renaming: AnswerRenaming | None = None,
 ) -> SandboxRun:
     """Run ``candidate`` on every episode of ``protocol`` in a sandboxed worker.
+
+    The worker sees the answers under ``renaming`` (by default this process's renaming
+    of ``replay``, :func:`file_renaming`); the outcomes, traces and scores are in the
+    real answers.
 
     Uses ``worker`` (already loaded with this candidate) when given, else starts and
     closes one. Raises :class:`CandidateRejected` on any failure of the candidate.
@@ -147,9 +164,10 @@ def run_in_sandbox(
             except CandidateRejected as exc:
                 raise CandidateRejected(exc.reason, f"{candidate.path}: {exc.detail}") from None
         built = worker.build(beta, params)
-        key = f"{replay.model}/{replay.benchmark}/{replay.sha256}"
+        names = renaming if renaming is not None else file_renaming(replay)
+        key = f"{replay.model}/{replay.benchmark}/{replay.sha256}/{names.tag}"
         if not worker.has_questions(key):
-            worker.send_questions(key, [encode_question(q) for q in replay.questions])
+            worker.send_questions(key, [encode_question(q, names) for q in replay.questions])
         orders = _orders(replay, protocol)
         episodes = _episode_list(orders, protocol.replicates)
         shape = (protocol.replicates, len(replay))
@@ -176,6 +194,8 @@ def run_in_sandbox(
             worker.class_name,
             replay,
             trace_sink,
+            names,
+            worker.limits.max_answer_chars,
         )
         check: Callable[..., Checked] = _checked_one_by_one
         if whole:
@@ -204,7 +224,9 @@ def run_in_sandbox(
                 assert isinstance(episode, Episode)  # traced runs replay call by call
                 trace = message.get("t")
                 steps = [
-                    s for s in (trace if isinstance(trace, list) else []) if isinstance(s, dict)
+                    names.restore_all(s)
+                    for s in (trace if isinstance(trace, list) else [])
+                    if isinstance(s, dict)
                 ]
                 # The finish step comes from the evaluator's replay, not the worker's claims.
                 close_trace(steps, answer, episode, gold=replay.gold[q], correct=hit)
@@ -219,6 +241,8 @@ def run_in_sandbox(
             outcomes,
             list(worker.layers),
             worker.reported_cpu_seconds - cpu_before,
+            worker.limits.interpreter,
+            names,
         )
     except CandidateRejected:
         raise
@@ -336,11 +360,20 @@ def _named(
     name: str,
     replay: ReplaySet,
     trace_sink: TraceSink | None,
+    renaming: AnswerRenaming,
+    max_answer_chars: int,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``enumerate(stream)``, with a worker's failure message naming question and replicate;
-    when tracing, the failing episode's partial trace goes to ``trace_sink`` first."""
+    """``enumerate(stream)``, with each answer back in the real answers (``renaming``
+    restored, so every check and score sees real answers) and a worker's failure message
+    naming question and replicate; when tracing, the failing episode's partial trace
+    goes to ``trace_sink`` first."""
     try:
-        yield from enumerate(stream)
+        for index, message in enumerate(stream):
+            answer = message.get("a")
+            # Too long an answer stays as it is, for the evaluator's check to reject.
+            if type(answer) is str and len(answer) <= max_answer_chars:
+                message["a"] = renaming.restore(answer)
+            yield index, message
     except CandidateRejected as exc:
         failed = getattr(exc, "episode", None)
         if failed is None:
@@ -352,7 +385,7 @@ def _named(
         )
         partial = getattr(exc, "partial", None)
         if trace_sink is not None and partial is not None:
-            _trace_failure(replay, r, q, order, partial, str(named), trace_sink)
+            _trace_failure(replay, r, q, order, partial, str(named), trace_sink, renaming)
         raise named from None
 
 
@@ -364,6 +397,7 @@ def _trace_failure(
     partial: dict[str, Any],
     error: str,
     trace_sink: TraceSink,
+    renaming: AnswerRenaming,
 ) -> None:
     """Write the partial trace of a failed episode, charged by the evaluator's own replay."""
     log = partial.get("l")
@@ -374,7 +408,11 @@ def _trace_failure(
     except CandidateRejected:
         return  # an illegal partial log: nothing trustworthy to write
     trace = partial.get("t")
-    steps = [s for s in (trace if isinstance(trace, list) else []) if isinstance(s, dict)]
+    steps = [
+        renaming.restore_all(s)
+        for s in (trace if isinstance(trace, list) else [])
+        if isinstance(s, dict)
+    ]
     trace_sink(r, q, crashed_record(episode, r, q, steps, error))
 
 
@@ -387,25 +425,49 @@ def evaluate_sandboxed(
 ) -> EvalResult:
     """:func:`autotts.evaluation.jobs.evaluate` for a controller file run in the sandbox."""
     from autotts.evaluation import kept_workers
+    from autotts.evaluation.audit import audit_cell, cell_name, default_policy
     from autotts.evaluation.interpreters import run_file
 
+    candidate = read_candidate(job.spec.name)
+    params = dict(job.spec.params)
+    # Every cell is audited after it is played (autotts.evaluation.audit); traced cells
+    # (digests, --traces) replay the same episodes as an untraced cell of the job.
+    policy = default_policy() if trace_sink is None else None
     run = run_file(
-        read_candidate(job.spec.name),
+        candidate,
         replay,
         job.protocol,
         beta=job.spec.beta,
-        params=dict(job.spec.params),
+        params=params,
         max_steps=job.max_steps,
         interpreter=job.interpreter,
         # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
         kept=kept_workers.keeping(),
         trace_sink=trace_sink,
         progress=progress,
+        keep_logs=policy is not None and policy.share > 0,
     )
+    audit: dict[str, Any] = {"audited": False}
+    if policy is not None:
+        audit = audit_cell(
+            candidate,
+            replay,
+            job.protocol,
+            run,
+            policy=policy,
+            cell=cell_name(candidate, replay, job.protocol, job.spec.beta, params),
+            beta=job.spec.beta,
+            params=params,
+            max_steps=job.max_steps,
+        )
     return EvalResult(
         label=job.label or job.spec.label(),
-        # Which isolation layers ran it: part of how the number was obtained.
-        controller={**job.spec.to_dict(), **sandbox_record(run.layers, job.interpreter)},
+        # Which isolation layers ran it, and its audit: part of how the number was obtained.
+        controller={
+            **job.spec.to_dict(),
+            **sandbox_record(run.layers, run.interpreter),
+            "audit": audit,
+        },
         params=run.params,
         data=replay.provenance(),
         protocol=job.protocol.to_dict(),

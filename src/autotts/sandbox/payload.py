@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from autotts.data.records import ReplayQuestion
 from autotts.sandbox.plain import LOG_OFFSET, encode_log
+from autotts.sandbox.renaming import AnswerRenaming
 
 __all__ = [
     "LOG_OFFSET",
@@ -25,10 +26,14 @@ __all__ = [
 ]
 
 
-def encode_question(question: ReplayQuestion) -> dict[str, Any]:
-    """The parts of ``question`` an episode reads, as JSON-ready lists."""
+def encode_question(
+    question: ReplayQuestion, renaming: AnswerRenaming | None = None
+) -> dict[str, Any]:
+    """The parts of ``question`` an episode reads, as JSON-ready lists; its answers under
+    ``renaming`` when given (:mod:`autotts.sandbox.renaming`)."""
+    answers = question.answers if renaming is None else renaming.rename_all(question.answers)
     return {
-        "answers": list(question.answers),
+        "answers": list(answers),
         "steps": question.steps.tolist(),
         "n_probes": question.n_probes.tolist(),
         "final": question.final.tolist(),

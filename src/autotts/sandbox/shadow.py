@@ -1,0 +1,168 @@
+"""Shadow data for the look-ahead audit: a replay file in which a cell's every question is
+replaced by a counterfactual that agrees with everything the controller paid to see.
+
+The audit (:mod:`autotts.evaluation.audit`) plays a cell a second time, in a *fresh*
+worker process, on the shadow of the data it was played on. For each question the
+shadow keeps, branch by branch, what any episode of the cell revealed — the probe
+answers read up to the deepest read of that branch, and the whole branch (final
+answer and length) once some episode finished it — and draws everything else from
+other questions of the same file: the later probes, final answer and length of
+branches left unfinished, and every branch no episode opened. Borrowed answers are
+renamed into the question's own answers (at random), so the seam between what was
+read and what was borrowed does not show as answers foreign to the question. The
+shadow keeps the file's questions, branch counts and shapes, and is interned the way
+the loader interns a file.
+
+A controller that decides only on what it read therefore plays every episode of the
+shadow exactly as it played the real one, whatever it keeps in memory: the shadow's
+worker never held the real data. One that read what it had not paid for (from the
+session's internals, its frames, ``gc``, a memo kept from other episodes) reads
+something else in the shadow and, as soon as that changes a decision, plays
+differently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from autotts.data.records import NO_ANSWER, ReplayQuestion, ReplaySet
+from autotts.env.episode import Episode
+from autotts.sandbox.renaming import KEPT_AS_IS
+
+__all__ = ["Revealed", "revealed_of", "shadow_replay"]
+
+
+@dataclasses.dataclass
+class Revealed:
+    """What the episodes of one question revealed, per branch (by its index in the file)."""
+
+    #: deepest probe read of each branch (0: never read)
+    depth: dict[int, int] = dataclasses.field(default_factory=dict)
+    #: branches whose end (final answer and length) some episode reached
+    finished: set[int] = dataclasses.field(default_factory=set)
+
+    def add(self, order: Sequence[int], played: Episode) -> None:
+        """Add what ``played`` (the evaluator's replay of one episode) revealed."""
+        for slot in range(played.opened):
+            branch = int(order[slot])
+            if played.finished[slot]:
+                self.finished.add(branch)
+            self.depth[branch] = max(self.depth.get(branch, 0), played.depth[slot])
+
+
+def revealed_of(
+    replay: ReplaySet, episodes: Sequence[tuple[int, Sequence[int], Episode]]
+) -> dict[int, Revealed]:
+    """Per question, what the episodes ``(question, order, played)`` revealed of it."""
+    out: dict[int, Revealed] = {q: Revealed() for q in range(len(replay))}
+    for q, order, played in episodes:
+        out[q].add(order, played)
+    return out
+
+
+#: One branch as strings: its probe answers, its final answer, its length in tokens.
+_Branch = tuple[tuple[str, ...], str, int]
+
+
+def _branches(question: ReplayQuestion) -> list[_Branch]:
+    strings = question.answer_strings
+    probes = question.probe_count_list
+    return [
+        (tuple(strings[b][: probes[b]]), strings[b][probes[b]], question.token_list[b])
+        for b in range(question.n_branches)
+    ]
+
+
+def shadow_replay(
+    replay: ReplaySet, revealed: dict[int, Revealed], rng: np.random.Generator
+) -> ReplaySet:
+    """``replay`` with every question in ``revealed`` replaced by its counterfactual.
+
+    The gold answer of a counterfactual question is one none of its branches gives.
+    """
+    questions = list(replay.questions)
+    gold = list(replay.gold)
+    others = list(range(len(replay)))
+    for q, seen in revealed.items():
+        donors = [d for d in others if d != q] or [q]
+        questions[q] = _counterfactual(replay.questions[q], seen, replay, donors, rng)
+        gold[q] = _unused(questions[q], rng)
+    return dataclasses.replace(
+        replay,
+        questions=tuple(questions),
+        gold=tuple(gold),
+        gold_ids=np.full(len(questions), NO_ANSWER, dtype=np.int64),
+    )
+
+
+def _counterfactual(
+    question: ReplayQuestion,
+    seen: Revealed,
+    replay: ReplaySet,
+    donors: list[int],
+    rng: np.random.Generator,
+) -> ReplayQuestion:
+    real = _branches(question)
+    own = [a for a in question.answers if a not in KEPT_AS_IS]
+    out: list[_Branch] = []
+    for b, branch in enumerate(real):
+        if b in seen.finished:
+            out.append(branch)
+            continue
+        depth = seen.depth.get(b, 0)
+        donor_q = replay.questions[donors[int(rng.integers(len(donors)))]]
+        pool = [x for x in _branches(donor_q) if len(x[0]) >= depth] or real
+        probes, final, tokens = pool[int(rng.integers(len(pool)))]
+        rename = _into(own, donor_q.answers, rng)
+        borrowed = tuple(rename.get(a, a) for a in probes[depth:])
+        out.append((branch[0][:depth] + borrowed, rename.get(final, final), tokens))
+    return _intern(out, question.probe_freq)
+
+
+def _into(own: list[str], theirs: Sequence[str], rng: np.random.Generator) -> dict[str, str]:
+    """A random map of a donor question's answers onto this question's answers."""
+    if not own:
+        return {}
+    picks = rng.permutation(len(own))
+    mapped: dict[str, str] = {}
+    for i, answer in enumerate(a for a in theirs if a not in KEPT_AS_IS):
+        # More donor answers than own ones: the rest share own answers, as rare answers do.
+        mapped[answer] = own[int(picks[i % len(own)])]
+    return mapped
+
+
+def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
+    """A question made of ``branches``, interned as the loader interns one (finals first,
+    in branch order, then answers seen only in probes)."""
+    vocab: dict[str, int] = {}
+    for _, final, _ in branches:
+        vocab.setdefault(final, len(vocab))
+    n_finals = len(vocab)
+    for probes, _, _ in branches:
+        for answer in probes:
+            vocab.setdefault(answer, len(vocab))
+    width = max(len(p) for p, _, _ in branches) + 1
+    steps = np.empty((len(branches), width), dtype=np.int64)
+    for i, (probes, final, _) in enumerate(branches):
+        row = [vocab[a] for a in probes]
+        steps[i] = row + [vocab[final]] * (width - len(row))
+    return ReplayQuestion(
+        text="",
+        answers=tuple(vocab),
+        steps=steps,
+        n_probes=np.asarray([len(p) for p, _, _ in branches], dtype=np.int64),
+        final=np.asarray([vocab[f] for _, f, _ in branches], dtype=np.int64),
+        tokens=np.asarray([t for _, _, t in branches], dtype=np.int64),
+        probe_freq=probe_freq,
+        n_finals=n_finals,
+    )
+
+
+def _unused(question: ReplayQuestion, rng: np.random.Generator) -> str:
+    while True:
+        candidate = str(int(rng.integers(0, 100_000)))
+        if candidate not in question.answers:
+            return candidate
