@@ -110,7 +110,8 @@ def test_the_worker_inherits_no_secret_from_the_environment(
     run = run_in_sandbox(
         read_candidate(str(path)), load_data(small_ref), ReferenceProtocol(1), beta=0
     )
-    assert {o.answer for o in run.outcomes} == {"none/tmp"}
+    # A string the controller made up is no answer label: marked so that it scores as wrong.
+    assert {o.answer for o in run.outcomes} == {"<not a label: none/tmp>"}
 
 
 @pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")

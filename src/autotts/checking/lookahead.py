@@ -1,15 +1,14 @@
 """The check's look-ahead audit: cells of the check replayed in fresh workers on shadow data.
 
-The same audit as every evaluation's (:mod:`autotts.evaluation.audit`), with a
-larger share: per data file, :data:`AUDITED_CELLS` of the check's β cells, drawn at
-random with a key drawn fresh for this check (and recorded in its report only as
-the seeds it produced), each with half of its seeds replayed in a new worker on data
-in which three questions in four are counterfactual.
+The same audit as every evaluation's (:mod:`autotts.evaluation.audit`), on more
+cells: per data file, :data:`AUDITED_CELLS` of the check's β cells, drawn at random
+with a key drawn fresh for this check, each with one replicate replayed in a new
+worker on data in which three questions in four are counterfactual.
 
-Power: the check of one file replays 6 cells × 2 seeds × 23 counterfactual
-questions = 276 episodes; a controller that peeks on 0.5 % of episodes (changing its
-play when it does) passes with probability 0.995 ** 276 ≈ 25 % on one file and ≈ 1.6 %
-on three. The check is not the only audit: every cell of an evaluation is audited too.
+Power: on a 30-question file the check replays 8 × 23 = 184 counterfactual episodes;
+a controller that peeks on 2 % of episodes (changing its play when it does) passes
+with probability 0.98 ** 184 ≈ 2.4 % on one file and 1e-5 on three. Rarer peeking
+is left to the audits of every evaluation cell, which it meets many more of.
 """
 
 from __future__ import annotations
@@ -25,13 +24,10 @@ from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.sandboxed import SandboxRun
 from autotts.sandbox import CandidateFile, SandboxLimits
 
-__all__ = ["AUDITED_CELLS", "CHECK_AUDIT_SHARE", "shadow_audits"]
+__all__ = ["AUDITED_CELLS", "shadow_audits"]
 
-#: β cells audited per data file.
-AUDITED_CELLS = 6
-
-#: Share of an audited cell's seeds replayed.
-CHECK_AUDIT_SHARE = 0.5
+#: β cells audited per data file (one replicate each, in a worker of its own).
+AUDITED_CELLS = 8
 
 
 def shadow_audits(
@@ -44,7 +40,7 @@ def shadow_audits(
 ) -> CheckResult:
     """Audit :data:`AUDITED_CELLS` random cells of ``runs`` per file; raises
     ``CandidateRejected`` (``peeking``, ``nondeterministic``) on a difference."""
-    policy = AuditPolicy(os.urandom(32), CHECK_AUDIT_SHARE)
+    policy = AuditPolicy(os.urandom(32), audits=1)
     records: list[dict[str, Any]] = []
     for i, replay in enumerate(replays):
         betas = sorted(beta for (file, beta) in runs if file == i)
@@ -65,23 +61,16 @@ def shadow_audits(
                 limits=limits,
             )
             records.append({"data": replay.name, "beta": beta, **record})
-    episodes = sum(r["episodes"] for r in records)
-    counterfactual = sum(
-        r["episodes"]
-        * r["counterfactual_questions"]
-        // max(1, r["counterfactual_questions"] + r["real_questions"])
-        for r in records
-    )
+    counterfactual = sum(shadow["counterfactual"] for r in records for shadow in r["shadows"])
     return CheckResult(
         "look-ahead",
         True,
-        f"{len(records)} cells ({episodes} episodes) replayed in fresh processes on data in "
-        "which everything not revealed was replaced (three questions in four): identical "
-        "actions and answers",
+        f"{len(records)} cells replayed in fresh processes, one replicate each, on data in "
+        f"which everything not revealed was replaced ({counterfactual} counterfactual "
+        "episodes): identical actions and answers",
         {
             "cells": records,
-            "episodes": episodes,
             "counterfactual_episodes": counterfactual,
-            "p_catch_peeking_half_pct": round(1 - 0.995**counterfactual, 4),
+            "p_catch_peeking_2pct": round(1 - 0.98**counterfactual, 4),
         },
     )

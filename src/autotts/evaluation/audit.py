@@ -1,32 +1,41 @@
-"""The look-ahead audit of a cell: part of it played again, in a fresh worker, on shadow data.
+"""The look-ahead audit of a cell: one of its replicates played again, in a fresh worker,
+on shadow data.
 
 Every cell a controller file plays in the sandbox — in ``check``, ``eval``,
 ``sweep``, a discovery round's search-set cells and its held-out evaluation — is
-audited after it has been played: a block of its replicates (seeds), a share
-``share`` of them at a position drawn from a secret key, runs again in a new worker
-process (same interpreter, limits, answer renaming, β and orders) on
-:func:`shadow data <autotts.sandbox.shadow.shadow_replay>` in which three questions
-in four are counterfactual and the rest real. The key is drawn fresh in every
-evaluating process and never sent to a worker; the seed of each audit is recorded
-with the cell's result. Nothing the worker sees while it plays tells it which of its
-episodes will be replayed, so it cannot play honestly only where it is watched; and
-the shadow's worker never held the real data of its counterfactual questions, so no
-memo of earlier episodes, processes or checks can make the replay agree.
+audited after it has been played: :data:`DEFAULT_AUDITS` of its replicates (seeds),
+drawn with a secret key, are each played again in a new worker process (same
+interpreter, limits, answer renaming, β and orders) on :func:`shadow data
+<autotts.sandbox.shadow.shadow_replay>` in which three questions in four are
+counterfactual — everything that episode did not reveal replaced — and the rest
+real. The key is drawn fresh in every evaluating process and never sent to a
+worker; the seed and replicate of each audit are recorded with the cell's result.
+
+Why one replicate per process: the shadow's worker must not hold what the real
+worker held. It never sees a question's real data (only what one episode revealed
+of it), and never two versions of one question, whose agreement would give away
+what other episodes revealed. So no memo — of earlier episodes, other processes or
+the check — can make the replay agree, and nothing the worker sees while it plays
+tells it which of its episodes will be replayed: it cannot play honestly only where
+it is watched.
 
 Every replayed episode must come out with the same action log and the same answer:
 
 * on a counterfactual question, a difference means the controller used what it had
-  not paid to see (reason ``peeking``);
+  not paid to see in that episode — hidden data, or what other episodes revealed
+  (reason ``peeking``);
 * on a real question, the data are the same and only the process is new: a
   difference means the controller's play depends on its process — randomness,
-  ``id``/``hash`` values, or earlier episodes (reason ``nondeterministic``).
+  ``id``/``hash`` values, or earlier episodes (reason ``nondeterministic``); such
+  a difference is reported first.
 
-Cost: the audit replays ``share`` of every cell (default 0.25: a quarter more work,
-plus a worker's start). A controller that peeks on a fraction ``p`` of episodes,
-changing its play when it does, escapes one cell's audit of ``n`` counterfactual
-episodes with probability ``(1 - p) ** n``: for a 100-seed cell of 30 questions
-(25 seeds replayed, 23 counterfactual questions: 575 episodes) and ``p`` = 0.5 %,
-about 6 %; over a discovery round's eleven β cells, below 1e-13.
+Cost: one replicate and a worker's start per cell (about 1 % of a 100-seed cell,
+plus the start). Power: a controller that peeks on a fraction ``p`` of episodes,
+changing its play when it does, escapes the audit of ``n`` counterfactual episodes
+with probability ``(1 - p) ** n``; each audited replicate of a 30-question file
+replays 23 counterfactual episodes, so a discovery round's eleven β cells replay 253
+(a 5 % peeker escapes with probability 2e-6, a 1 % one 8 %), and the check adds its
+own (:mod:`autotts.checking.lookahead`).
 """
 
 from __future__ import annotations
@@ -34,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,27 +52,30 @@ import numpy as np
 
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
+from autotts.evaluation.interpreters import run_file
 from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
+from autotts.evaluation.runner import TraceSink
 from autotts.evaluation.sandboxed import EpisodeOutcome, SandboxRun, run_in_sandbox
 from autotts.sandbox import CandidateFile, SandboxLimits, replay_log
 from autotts.sandbox.renaming import process_key
 from autotts.sandbox.shadow import revealed_of, shadow_replay
 
 __all__ = [
-    "AUDIT_SHARE_VARIABLE",
-    "DEFAULT_AUDIT_SHARE",
+    "AUDITS_VARIABLE",
+    "DEFAULT_AUDITS",
     "REAL_SHARE",
     "AuditPolicy",
     "audit_cell",
     "cell_name",
     "default_policy",
+    "run_audited",
 ]
 
-#: Share of each cell's replicates the audit replays, by default.
-DEFAULT_AUDIT_SHARE = 0.25
+#: Replicates of each cell the audit replays (each in a worker of its own), by default.
+DEFAULT_AUDITS = 1
 
-#: Environment variable that sets that share (0 to 1; 0 turns audits off) for a process.
-AUDIT_SHARE_VARIABLE = "AUTOTTS_AUDIT_SHARE"
+#: Environment variable that sets that number for a process (0 turns audits off).
+AUDITS_VARIABLE = "AUTOTTS_AUDITS"
 
 #: Share of a shadow's questions kept real (the rest are counterfactual).
 REAL_SHARE = 0.25
@@ -72,43 +83,39 @@ REAL_SHARE = 0.25
 
 @dataclass(frozen=True)
 class AuditPolicy:
-    """Which replicates of a cell are audited, and the seed of its shadow, from a
-    secret ``key``; ``share`` of each cell's replicates (at least one) are replayed."""
+    """Which replicates of a cell are audited (``audits`` of them, each in a fresh
+    worker), and the seeds of their shadows, from a secret ``key``."""
 
     key: bytes = field(repr=False)
-    share: float = DEFAULT_AUDIT_SHARE
+    audits: int = DEFAULT_AUDITS
 
     def __post_init__(self) -> None:
-        if not 0 <= self.share <= 1:
-            raise UsageError(f"the audit share must be in [0, 1], got {self.share}")
+        if self.audits < 0:
+            raise UsageError(f"the number of audits must be >= 0, got {self.audits}")
 
     def _draw(self, purpose: str, cell: str) -> int:
         digest = hmac.new(self.key, f"{purpose}:{cell}".encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:8], "big")
 
-    def block(self, cell: str, replicates: int) -> tuple[int, int] | None:
-        """``(first, count)`` of the replicates of the cell named ``cell``
-        (:func:`cell_name`) to replay, or ``None`` when audits are off."""
-        if self.share == 0 or replicates == 0:
-            return None
-        count = min(replicates, max(1, math.ceil(self.share * replicates)))
-        return self._draw("block", cell) % (replicates - count + 1), count
+    def replicates(self, cell: str, replicates: int) -> list[int]:
+        """The replicates of the cell named ``cell`` (:func:`cell_name`) to replay."""
+        count = min(self.audits, replicates)
+        rng = np.random.default_rng(self._draw("replicates", cell))
+        return sorted(int(r) for r in rng.choice(replicates, size=count, replace=False))
 
     def seed(self, cell: str) -> int:
-        """The seed of the cell's shadow (recorded with its result)."""
+        """The seed of a shadow (recorded with its result)."""
         return self._draw("seed", cell)
 
 
 def default_policy() -> AuditPolicy:
-    """This process's policy: its own key, the share from ``$AUTOTTS_AUDIT_SHARE``."""
-    text = os.environ.get(AUDIT_SHARE_VARIABLE, "")
+    """This process's policy: its own key, the number from ``$AUTOTTS_AUDITS``."""
+    text = os.environ.get(AUDITS_VARIABLE, "")
     try:
-        share = float(text) if text else DEFAULT_AUDIT_SHARE
+        audits = int(text) if text else DEFAULT_AUDITS
     except ValueError:
-        raise UsageError(
-            f"${AUDIT_SHARE_VARIABLE} must be a number in [0, 1], got {text!r}"
-        ) from None
-    return AuditPolicy(process_key(), share)
+        raise UsageError(f"${AUDITS_VARIABLE} must be a whole number, got {text!r}") from None
+    return AuditPolicy(process_key(), audits)
 
 
 def cell_name(
@@ -134,6 +141,58 @@ def cell_name(
     )
 
 
+def run_audited(
+    candidate: CandidateFile,
+    replay: ReplaySet,
+    protocol: EvaluationProtocol,
+    *,
+    beta: float | None,
+    params: dict[str, Any] | None,
+    max_steps: int | None,
+    interpreter: str,
+    kept: bool,
+    trace_sink: TraceSink | None = None,
+    progress: Any = None,
+    policy: AuditPolicy | None = None,
+) -> tuple[SandboxRun, dict[str, Any]]:
+    """One cell of a controller file (:func:`~autotts.evaluation.interpreters.run_file`),
+    then its audit by ``policy`` (this process's by default): the one way every
+    evaluation runs a file. Returns the run and the audit's record.
+
+    A traced cell is not audited: it replays episodes an untraced cell of the same job
+    plays and is audited in (traces are for reading, their numbers are the job's).
+    """
+    policy = policy if policy is not None else default_policy()
+    audited = trace_sink is None and policy.audits > 0
+    run = run_file(
+        candidate,
+        replay,
+        protocol,
+        beta=beta,
+        params=params,
+        max_steps=max_steps,
+        interpreter=interpreter,
+        kept=kept,
+        trace_sink=trace_sink,
+        progress=progress,
+        keep_logs=audited,
+    )
+    if not audited:
+        return run, {"audited": False}
+    record = audit_cell(
+        candidate,
+        replay,
+        protocol,
+        run,
+        policy=policy,
+        cell=cell_name(candidate, replay, protocol, beta, params),
+        beta=beta,
+        params=params,
+        max_steps=max_steps,
+    )
+    return run, record
+
+
 def audit_cell(
     candidate: CandidateFile,
     replay: ReplaySet,
@@ -148,52 +207,51 @@ def audit_cell(
     limits: SandboxLimits | None = None,
 ) -> dict[str, Any]:
     """Audit the cell ``real`` (run with ``keep_logs``; ``cell`` its :func:`cell_name`):
-    replay ``policy``'s block of its replicates in a fresh worker on their shadow.
+    replay each of ``policy``'s replicates of it in a fresh worker on its shadow.
 
     Returns the audit's record for the cell's result; raises
     :class:`CandidateRejected` (``peeking`` or ``nondeterministic``) when an episode
     comes out differently.
     """
-    block = policy.block(cell, protocol.replicates)
-    if block is None:
+    chosen = policy.replicates(cell, protocol.replicates)
+    if not chosen:
         return {"audited": False}
-    first, count = block
-    seed = policy.seed(cell)
-    rng = np.random.default_rng(seed)
     questions = len(replay)
-    outcomes = real.outcomes[first * questions : (first + count) * questions]
-    played = [
-        (
-            o.question,
-            o.order,
-            replay_log(replay.questions[o.question], o.order, o.log, None, where="audit"),
+    shadows = []
+    for replicate in chosen:
+        seed = policy.seed(f"{cell}#{replicate}")
+        rng = np.random.default_rng(seed)
+        outcomes = real.outcomes[replicate * questions : (replicate + 1) * questions]
+        played = [
+            (
+                o.question,
+                o.order,
+                replay_log(replay.questions[o.question], o.order, o.log, None, where="audit"),
+            )
+            for o in outcomes
+        ]
+        revealed = revealed_of(replay, played)
+        kept_real = rng.choice(questions, size=round(REAL_SHARE * questions), replace=False)
+        counterfactual = {q: r for q, r in revealed.items() if q not in set(kept_real.tolist())}
+        rerun = run_in_sandbox(
+            candidate,
+            shadow_replay(replay, counterfactual, rng),
+            ReplicateSlice(protocol, replicate, replicate + 1),
+            beta=beta,
+            params=params,
+            max_steps=max_steps,
+            keep_logs=True,
+            limits=limits or SandboxLimits(interpreter=real.interpreter),
+            renaming=real.renaming,
         )
-        for o in outcomes
-    ]
-    revealed = revealed_of(replay, played)
-    n_real = round(REAL_SHARE * questions)
-    kept_real = {int(q) for q in rng.choice(questions, size=n_real, replace=False)}
-    counterfactual = {q: r for q, r in revealed.items() if q not in kept_real}
-    shadow = shadow_replay(replay, counterfactual, rng)
-    rerun = run_in_sandbox(
-        candidate,
-        shadow,
-        ReplicateSlice(protocol, first, first + count) if count < protocol.replicates else protocol,
-        beta=beta,
-        params=params,
-        max_steps=max_steps,
-        keep_logs=True,
-        limits=limits or SandboxLimits(interpreter=real.interpreter),
-        renaming=real.renaming,
-    )
-    _compare(outcomes, rerun.outcomes, set(counterfactual), beta)
+        _compare(outcomes, rerun.outcomes, set(counterfactual), beta)
+        shadows.append(
+            {"replicate": replicate, "seed": f"{seed:016x}", "counterfactual": len(counterfactual)}
+        )
     return {
         "audited": True,
-        "seed": f"{seed:016x}",
-        "replicates": [first, first + count],
-        "counterfactual_questions": len(counterfactual),
-        "real_questions": questions - len(counterfactual),
-        "episodes": len(outcomes),
+        "shadows": shadows,
+        "questions": questions,
         "interpreter": real.interpreter,
     }
 
@@ -206,30 +264,33 @@ def _compare(
 ) -> None:
     if len(real) != len(shadow):
         raise CandidateRejected("cheating", "the audit's rerun returned a different episode count")
-    for mine, theirs in zip(real, shadow):
-        if mine.log == theirs.log and mine.answer == theirs.answer:
-            continue
-        where = f"question {mine.question} (replicate {mine.replicate}, β={beta})"
-        step = first_divergence(mine.log, theirs.log)
-        what = (
-            f"step {step} was {describe_action(mine.log, step)}, then "
-            f"{describe_action(theirs.log, step)}"
-            if mine.log != theirs.log
-            else f"the same actions, but answer {mine.answer!r} then {theirs.answer!r}"
-        )
-        if mine.question in counterfactual:
-            raise CandidateRejected(
-                "peeking",
-                f"{where}: replayed in a fresh process on data identical in everything it "
-                f"had revealed, it played differently ({what}): it used information it had "
-                "not paid to see",
-            )
+    differences = [(m, t) for m, t in zip(real, shadow) if (m.log, m.answer) != (t.log, t.answer)]
+    if not differences:
+        return
+    # A difference on real data (only the process is new) explains any other: report it first.
+    on_real = [(m, t) for m, t in differences if m.question not in counterfactual]
+    mine, theirs = (on_real or differences)[0]
+    where = f"question {mine.question} (replicate {mine.replicate}, β={beta})"
+    step = first_divergence(mine.log, theirs.log)
+    what = (
+        f"step {step} was {describe_action(mine.log, step)}, then "
+        f"{describe_action(theirs.log, step)}"
+        if mine.log != theirs.log
+        else f"the same actions, but answer {mine.answer!r} then {theirs.answer!r}"
+    )
+    if on_real:
         raise CandidateRejected(
             "nondeterministic",
             f"{where}: replayed in a fresh process on the same data, it played differently "
             f"({what}): its play depends on the process (randomness, id/hash values or "
             "earlier episodes)",
         )
+    raise CandidateRejected(
+        "peeking",
+        f"{where}: replayed in a fresh process on data identical in everything it had "
+        f"revealed, it played differently ({what}): it used information it had not paid "
+        "to see",
+    )
 
 
 def describe_action(log: Sequence[int], step: int) -> str:

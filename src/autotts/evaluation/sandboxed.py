@@ -425,41 +425,21 @@ def evaluate_sandboxed(
 ) -> EvalResult:
     """:func:`autotts.evaluation.jobs.evaluate` for a controller file run in the sandbox."""
     from autotts.evaluation import kept_workers
-    from autotts.evaluation.audit import audit_cell, cell_name, default_policy
-    from autotts.evaluation.interpreters import run_file
+    from autotts.evaluation.audit import run_audited
 
-    candidate = read_candidate(job.spec.name)
-    params = dict(job.spec.params)
-    # Every cell is audited after it is played (autotts.evaluation.audit); traced cells
-    # (digests, --traces) replay the same episodes as an untraced cell of the job.
-    policy = default_policy() if trace_sink is None else None
-    run = run_file(
-        candidate,
+    run, audit = run_audited(
+        read_candidate(job.spec.name),
         replay,
         job.protocol,
         beta=job.spec.beta,
-        params=params,
+        params=dict(job.spec.params),
         max_steps=job.max_steps,
         interpreter=job.interpreter,
         # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
         kept=kept_workers.keeping(),
         trace_sink=trace_sink,
         progress=progress,
-        keep_logs=policy is not None and policy.share > 0,
     )
-    audit: dict[str, Any] = {"audited": False}
-    if policy is not None:
-        audit = audit_cell(
-            candidate,
-            replay,
-            job.protocol,
-            run,
-            policy=policy,
-            cell=cell_name(candidate, replay, job.protocol, job.spec.beta, params),
-            beta=job.spec.beta,
-            params=params,
-            max_steps=job.max_steps,
-        )
     return EvalResult(
         label=job.label or job.spec.label(),
         # Which isolation layers ran it, and its audit: part of how the number was obtained.

@@ -35,11 +35,11 @@ def run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[s
     protocol = ReplicateSlice(job.protocol, start, stop)
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):  # a controller file: in a sandboxed worker
-        from autotts.evaluation.interpreters import run_file
+        from autotts.evaluation.audit import run_audited
         from autotts.evaluation.kept_workers import keeping
         from autotts.sandbox import read_candidate
 
-        run = run_file(
+        run, audit = run_audited(
             read_candidate(job.spec.name),
             replay,
             protocol,
@@ -50,7 +50,8 @@ def run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[s
             # the process's kept worker where keeping is on (a racing pool), else its own
             kept=keeping(),
         )
-        return run.table, {"params": run.params, "sandbox": run.layers}
+        about = {"params": run.params, "sandbox": run.layers, "audit": audit}
+        return run.table, {**about, "interpreter": run.interpreter}
     controller = build(job.spec)
     table = run_episodes(controller, replay, protocol, max_steps=job.max_steps)
     return table, {"params": controller.params()}
@@ -70,6 +71,7 @@ def evaluate_split(
     slices = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
     tables: dict[int, EpisodeTable] = {}
     about: dict[str, Any] = {}
+    audits: list[dict[str, Any]] = []
     pool = process_pool(workers, _ignore_sigint)
     try:
         pending = {pool.submit(run_slice, job, a, b): i for i, (a, b) in enumerate(slices)}
@@ -77,6 +79,7 @@ def evaluate_split(
         for future in futures.as_completed(pending):
             i = pending[future]
             tables[i], about = future.result()
+            audits.append(about.get("audit", {}))
             done += (slices[i][1] - slices[i][0]) * questions
             if progress is not None:
                 progress(done, replicates * questions)
@@ -98,7 +101,11 @@ def evaluate_split(
         label=job.label or job.spec.label(),
         controller={
             **job.spec.to_dict(),
-            **(sandbox_record(about["sandbox"], job.interpreter) if "sandbox" in about else {}),
+            **(
+                {**sandbox_record(about["sandbox"], about["interpreter"]), "audit": audits}
+                if "sandbox" in about
+                else {}
+            ),
         },
         params=about["params"],
         data=load_data(job.data).provenance(),

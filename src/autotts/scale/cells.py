@@ -67,6 +67,9 @@ class CellResult:
     pid: int = 0
     #: the Ray node it was computed on, where it was (diagnostics only)
     node: str = ""
+    #: for a controller file, the cell's audit record and the interpreter that ran it
+    audit: dict[str, Any] | None = None
+    interpreter: str = "cpython"
 
 
 @runtime_checkable
@@ -115,11 +118,11 @@ def evaluate_cell(
 
     protocol = ReplicateSlice(job.protocol, start, stop)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.interpreters import run_file
+        from autotts.evaluation.audit import run_audited
         from autotts.evaluation.kept_workers import keeping
         from autotts.sandbox import read_candidate
 
-        run = run_file(
+        run, audit = run_audited(
             candidate if candidate is not None else read_candidate(job.spec.name),
             replay,
             protocol,
@@ -131,7 +134,14 @@ def evaluate_cell(
             kept=keeping(),
             trace_sink=trace_sink,
         )
-        return CellResult(run.table, run.params, list(run.layers), os.getpid())
+        return CellResult(
+            run.table,
+            run.params,
+            list(run.layers),
+            os.getpid(),
+            audit=audit,
+            interpreter=run.interpreter,
+        )
     controller = build(job.spec)
     table = run_episodes(
         controller, replay, protocol, trace_sink=trace_sink, max_steps=job.max_steps
@@ -162,7 +172,14 @@ def combine(job: EvalJob, replay: ReplaySet, parts: list[CellResult]) -> EvalRes
         label=job.label or job.spec.label(),
         controller={
             **job.spec.to_dict(),
-            **(sandbox_record(sandbox, job.interpreter) if sandbox is not None else {}),
+            **(
+                {
+                    **sandbox_record(sandbox, parts[0].interpreter),
+                    "audit": [p.audit for p in parts],
+                }
+                if sandbox is not None
+                else {}
+            ),
         },
         params=parts[0].params,
         data=replay.provenance(),
