@@ -1,7 +1,7 @@
 """How long does one discovery round's evaluation take, on 1 and on 2 worker processes?
 
 Run:  python benchmarks/discovery_round.py [--data ../shared/data/replay] [--workers 1 2]
-      [--interpreter cpython pypy] [--floor] [--race]
+      [--interpreter cpython pypy] [--audits 0 1] [--check] [--floor] [--race]
 
 One candidate (default: the example CMC written as a custom controller file,
 which — like every proposed controller — runs episode by episode through the
@@ -24,6 +24,13 @@ a bare ``next()``): a lower bound on the round's CPU, whatever the environment d
 interpreter (``autotts discover --interpreter``, :mod:`autotts.evaluation.interpreters`),
 for every ``--workers`` value, and compares every result with the first one's.
 
+``--audits 0 1`` measures the round with each number of audited seeds per cell
+(``$AUTOTTS_AUDITS``, :mod:`autotts.evaluation.audit`; 0 turns the audit off), in this
+one run, so the audit's cost is a ratio of two measurements taken side by side.
+``--check`` adds the round's acceptance check (``autotts check`` on the search set
+with the round's β grid and one seed, as ``autotts discover`` runs it) to each
+measurement, timed apart.
+
 With ``--race`` the round is raced (``autotts discover --race``,
 :mod:`autotts.discovery.racing`) against an incumbent: the best mean search-set
 accuracy over the same grid of the built-in CMC (vectorised, computed first in the
@@ -43,6 +50,7 @@ from pathlib import Path
 from file_speed import controller_only  # beside this script
 from proc_cpu import TreeCpu
 
+from autotts.checking import check_controller
 from autotts.controllers.registry import load_controller_class
 from autotts.data.catalog import MODELS, SEARCH_BENCHMARK
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
@@ -78,6 +86,16 @@ def main() -> None:
         choices=INTERPRETERS,
         help="what runs the candidate in its workers (each one measured, in this order)",
     )
+    parser.add_argument(
+        "--audits",
+        type=int,
+        nargs="+",
+        default=[int(os.environ.get("AUTOTTS_AUDITS", "1"))],
+        help="audited seeds per cell (each value measured, in this order; 0: no audit)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="also time the round's check of the candidate"
+    )
     args = parser.parse_args()
     refs = [DataRef(str(args.data), model, SEARCH_BENCHMARK) for model in MODELS]
     protocol = ReferenceProtocol(args.seeds)
@@ -95,23 +113,44 @@ def main() -> None:
         print(f"racing against the built-in CMC's best: {incumbent:.2f} % at β={best['beta']:g}")
     walls: dict[tuple[str, int], float] = {}
     outputs: dict[tuple[str, int], list[EvalResult]] = {}
-    for interpreter in args.interpreter:
-        on = [replace(job, interpreter=interpreter) for job in jobs]
-        for workers in args.workers:
-            print(f"[{interpreter}]", end=" ")
-            key = (interpreter, workers)
-            walls[key], outputs[key] = _one_round(on, workers, incumbent)
+    for audits in args.audits:
+        # Read by every evaluating process (the pool's are started after this).
+        os.environ["AUTOTTS_AUDITS"] = str(audits)
+        for interpreter in args.interpreter:
+            on = [replace(job, interpreter=interpreter) for job in jobs]
+            for workers in args.workers:
+                tag = f"[{interpreter}, audits={audits}]"
+                if args.check:
+                    _check(args.candidate, refs, tag)
+                print(tag, end=" ")
+                key = (interpreter, workers, audits)
+                walls[key], outputs[key] = _one_round(on, workers, incumbent)
     if args.floor:
         _floor(args.candidate, jobs, protocol, max(args.workers))
     print(f"load average after: {_load()}")
-    first = (args.interpreter[0], args.workers[0])
+    first = (args.interpreter[0], args.workers[0], args.audits[0])
     for key in list(walls)[1:]:
         same = [r.metrics for r in outputs[key]] == [r.metrics for r in outputs[first]]
         print(
-            f"{key[0]}, workers={key[1]} vs {first[0]}, workers={first[1]}: "
-            f"{walls[first] / walls[key]:.2f}x faster (wall), "
-            f"results {'identical' if same else 'DIFFERENT'}"
+            f"{key[0]}, workers={key[1]}, audits={key[2]} vs {first[0]}, workers={first[1]}, "
+            f"audits={first[2]}: {walls[first] / walls[key]:.2f}x faster (wall), "
+            f"CPU {CPU[key] / CPU[first]:.2f}x, results {'identical' if same else 'DIFFERENT'}"
         )
+
+
+#: CPU seconds of the process tree per measured round (key: interpreter, workers, audits)
+CPU: dict[tuple[str, int, int], float] = {}
+
+
+def _check(candidate: str, refs: list[DataRef], tag: str) -> None:
+    """The round's check of the candidate (as discover runs it), timed."""
+    wall0 = time.perf_counter()
+    with TreeCpu() as cpu:
+        report = check_controller(candidate, refs, betas=DEFAULT_BETAS, seeds=1)
+    print(
+        f"{tag} check: {report.verdict}, wall {time.perf_counter() - wall0:.1f} s, "
+        f"CPU of the process tree {cpu.seconds:.1f} s"
+    )
 
 
 def _one_round(
@@ -138,6 +177,7 @@ def _one_round(
                 f"{'stopped' if outcome.stopped else 'not stopped'}"
             )
     wall = time.perf_counter() - wall0
+    CPU[(jobs[0].interpreter, workers, int(os.environ.get("AUTOTTS_AUDITS", "1")))] = cpu.seconds
     print(
         f"workers={workers}: wall {wall:.1f} s ({wall / len(jobs):.2f} s per evaluation), "
         f"CPU of the process tree {cpu.seconds:.1f} s, load average now {_load()}{raced}"

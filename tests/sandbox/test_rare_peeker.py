@@ -25,5 +25,5 @@ def test_a_three_percent_peeker_is_caught(shared_replay_dir: Path) -> None:
 
     report = check_controller(str(PEEKER), [ref])
     assert (report.verdict, report.reason) == ("rejected", "peeking"), report.detail
-    assert "diverged at step" in report.detail or "different answer" in report.detail
+    assert "played differently" in report.detail
     assert [c["passed"] for c in report.checks] == [True, True, True, True, False]

@@ -1,14 +1,15 @@
 """The check's look-ahead audit: cells of the check replayed in fresh workers on shadow data.
 
 The same audit as every evaluation's (:mod:`autotts.evaluation.audit`), on more
-cells: per data file, :data:`AUDITED_CELLS` of the check's β cells, drawn at random
-with a key drawn fresh for this check, each with one replicate replayed in a new
-worker on data in which three questions in four are counterfactual.
+cells: :data:`AUDITED_CELLS` of the check's cells in all (at least
+:data:`MIN_PER_FILE` per data file), drawn at random with a key drawn fresh for this
+check, each with one replicate replayed in a new worker on data in which three
+questions in four are counterfactual.
 
-Power: on a 30-question file the check replays 8 × 23 = 184 counterfactual episodes;
-a controller that peeks on 2 % of episodes (changing its play when it does) passes
-with probability 0.98 ** 184 ≈ 2.4 % on one file and 1e-5 on three. Rarer peeking
-is left to the audits of every evaluation cell, which it meets many more of.
+Power: on 30-question files the check replays 24 × 23 = 552 counterfactual episodes;
+a controller that peeks on 1 % of episodes (changing its play when it does) passes
+with probability 0.99 ** 552 ≈ 0.4 %. Rarer peeking is left to the audits of every
+evaluation cell, which it meets many more of.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.sandboxed import SandboxRun
 from autotts.sandbox import CandidateFile, SandboxLimits
 
-__all__ = ["AUDITED_CELLS", "shadow_audits"]
+__all__ = ["AUDITED_CELLS", "MIN_PER_FILE", "shadow_audits"]
 
-#: β cells audited per data file (one replicate each, in a worker of its own).
-AUDITED_CELLS = 8
+#: Cells audited in all (one replicate each, in a worker of its own: a worker's start is
+#: most of an audit's cost, so the number is fixed, not per file).
+AUDITED_CELLS = 24
+
+#: ... and at least this many per data file.
+MIN_PER_FILE = 4
 
 
 def shadow_audits(
@@ -42,11 +47,12 @@ def shadow_audits(
     ``CandidateRejected`` (``peeking``, ``nondeterministic``) on a difference."""
     policy = AuditPolicy(os.urandom(32), audits=1)
     records: list[dict[str, Any]] = []
+    per_file = max(MIN_PER_FILE, -(-AUDITED_CELLS // len(replays)))
     for i, replay in enumerate(replays):
         betas = sorted(beta for (file, beta) in runs if file == i)
         # Which cells: the key's choice, as secret as the replicates it picks.
         chosen = sorted(betas, key=lambda b: policy.seed(f"pick:{replay.name}:{b!r}"))
-        for beta in sorted(chosen[:AUDITED_CELLS]):
+        for beta in sorted(chosen[:per_file]):
             say(f"check: look-ahead audit on {replay.name} at β={beta:g}")
             record = audit_cell(
                 candidate,

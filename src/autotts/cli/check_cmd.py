@@ -22,7 +22,7 @@ CHECK_HELP = (
     "In order: it loads; it is a controller whose __init__ takes β and nothing else; on "
     "every data file and β of the grid (plus 3 random β between), solve() returns a str or "
     "None within the limits, with a legal action log; it is deterministic; it passes the "
-    f"look-ahead audit ({AUDITED_CELLS} cells per file replayed in fresh processes on data in "
+    f"look-ahead audit ({AUDITED_CELLS} cells in all replayed in fresh processes on data in "
     "which everything it did not pay to see is replaced); mean tokens do not fall as β grows, "
     f"per file ({MONOTONE_TOLERANCE:.0%} below the running maximum at most).\n\n"
     "Rejection reasons: load, interface, crash, bad-return, timeout, memory, forbidden, "

@@ -51,8 +51,10 @@ def curve_jobs(
 
 
 def point_from_result(result: EvalResult, beta: float | None) -> dict[str, Any]:
+    """A point; a controller file's also says how its cells were audited (the seeds of
+    their shadows, drawn by the evaluator: see :mod:`autotts.evaluation.audit`)."""
     m = result.metrics
-    return {
+    point = {
         "model": result.data["model"],
         "benchmark": result.data["benchmark"],
         "beta": beta,
@@ -61,6 +63,9 @@ def point_from_result(result: EvalResult, beta: float | None) -> dict[str, Any]:
         "tokens": m.tokens,
         "seq_tokens": m.seq_tokens,
     }
+    if "audit" in result.controller:
+        point["audit"] = result.controller["audit"]
+    return point
 
 
 def evaluate_curves(

@@ -49,6 +49,7 @@ from autotts.evaluation.jobs import EvalJob, current_executor, load_data
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable
+from autotts.evaluation.sandboxed import sandbox_record
 from autotts.evaluation.split import run_slice as _cell  # one cell: a block of seeds
 from autotts.scale.cells import Cell, CellStreaming
 
@@ -157,7 +158,8 @@ def race_curves(
     parts = [[race.tables[(j, b)] for b in range(race.complete)] for j in range(len(jobs))]
     tables = [_stack([p[0] for p in job_parts]) for job_parts in parts]
     results = [
-        _result(job, table, job_parts[0][1]) for job, table, job_parts in zip(jobs, tables, parts)
+        _result(job, table, [p[1] for p in job_parts])
+        for job, table, job_parts in zip(jobs, tables, parts)
     ]
     return RaceOutcome(results, tables, seeds_run, total, race.stopped, race.bounds)
 
@@ -242,7 +244,7 @@ def _run_streamed(
         for cell, part in stream:  # leaving early submits no more cells
             about: dict[str, Any] = {"params": part.params}
             if part.sandbox is not None:
-                about["sandbox"] = part.sandbox
+                about.update(sandbox=part.sandbox, audit=part.audit, interpreter=part.interpreter)
             if arrived(cell.job, block_of[cell.start], (part.table, about)):
                 return
 
@@ -268,8 +270,10 @@ def _stack(tables: list[EpisodeTable]) -> EpisodeTable:
     )
 
 
-def _result(job: EvalJob, table: EpisodeTable, about: dict[str, Any]) -> EvalResult:
-    """The job's result on the seeds ``table`` covers (all of them: what evaluate() returns)."""
+def _result(job: EvalJob, table: EpisodeTable, blocks: list[dict[str, Any]]) -> EvalResult:
+    """The job's result on the seeds ``table`` covers (all of them: what evaluate() returns);
+    ``blocks`` are what each seed block's cell said of how it ran, in seed order."""
+    about = blocks[0]
     replicates = table.correct.shape[0]
     protocol = (
         job.protocol
@@ -280,7 +284,14 @@ def _result(job: EvalJob, table: EpisodeTable, about: dict[str, Any]) -> EvalRes
         label=job.label or job.spec.label(),
         controller={
             **job.spec.to_dict(),
-            **({"sandbox": about["sandbox"]} if "sandbox" in about else {}),
+            **(
+                {
+                    **sandbox_record(about["sandbox"], about["interpreter"]),
+                    "audit": [block.get("audit") for block in blocks],
+                }
+                if "sandbox" in about
+                else {}
+            ),
         },
         params=about["params"],
         data=load_data(job.data).provenance(),
