@@ -171,6 +171,13 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="Run a controller file in this process, outside the sandbox: for code you "
+        "wrote yourself. Without it, a controller file runs in sandboxed workers and its "
+        "session reads are forwarded to this process.",
+    ),
 ) -> None:
     """Serve a controller over an upstream model as an OpenAI-compatible chat endpoint.
 
@@ -197,6 +204,7 @@ def serve(
         upstream_concurrency=upstream_concurrency,
         prefetch=prefetch,
         sampling=Sampling(temperature=temperature, probe_tokens=probe_tokens),
+        trusted=trust,
     )
     app = serve_app(config)
     stderr.print(

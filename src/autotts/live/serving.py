@@ -12,6 +12,11 @@ longest branch: what the user waited for), ``branches_used``, ``stop_reason``,
 the standard ``seed`` (reproducible branch sampling). ``GET /v1/models`` lists the
 served name, ``GET /health`` answers ``ok``. Requests beyond ``max_concurrent``
 wait; one taking longer than ``timeout`` is cancelled (504) with its upstream work.
+
+A controller file not marked ``trusted`` runs in sandboxed worker processes
+(:mod:`autotts.sandbox.live_client`): the episode and its model calls stay in this
+process, the worker sees only what each read returns, and a controller that fails,
+cheats or breaks the protocol fails its request with a 500, never the server.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from autotts.controllers.registry import ControllerSpec, build
+from autotts.controllers.base import Controller
+from autotts.controllers.registry import ControllerSpec, build, is_file_reference
+from autotts.controllers.schedules import check_beta
 from autotts.errors import AutoTTSError, LiveServerError, UsageError
 from autotts.live.client import CompletionClient, Sampling
 from autotts.live.http import error_response, read_json
 from autotts.live.prompts import render, resolve_template
 from autotts.live.runtime import solve_live
+from autotts.sandbox.layers import SandboxLimits
+from autotts.sandbox.live_client import ControllerPool, SandboxedController
 
 __all__ = ["ServeConfig", "serve_app"]
 
@@ -51,6 +60,8 @@ class ServeConfig:
     upstream_concurrency: int = 16
     prefetch: bool = True
     sampling: Sampling = field(default_factory=Sampling)
+    #: import a controller file into this process instead of sandboxing it
+    trusted: bool = False
 
     @property
     def name(self) -> str:
@@ -65,7 +76,13 @@ def serve_app(config: ServeConfig) -> Any:
     from starlette.routing import Route
 
     resolve_template(config.template)
-    build(ControllerSpec(config.controller, beta=config.beta))  # fail at start, not per request
+    # A bad name, file or β fails at start, not per request; a sandboxed file's first
+    # worker is started here and kept for the first request.
+    pool = _sandbox_pool(config)
+    if pool is None:
+        build(ControllerSpec(config.controller, beta=config.beta, trusted=config.trusted))
+    else:
+        pool.build(check_beta(config.beta))
     state: dict[str, Any] = {}
     ids = itertools.count()
 
@@ -86,6 +103,8 @@ def serve_app(config: ServeConfig) -> Any:
         finally:
             state["threads"].shutdown(wait=False, cancel_futures=True)
             await state["client"].close()
+            if pool is not None:
+                pool.close()
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "model": config.name})
@@ -110,7 +129,13 @@ def serve_app(config: ServeConfig) -> Any:
             seed = body.get("seed")
             if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
                 raise UsageError(f"'seed' must be an integer, got {seed!r}")
-            controller = build(ControllerSpec(config.controller, beta=float(beta)))
+            if pool is None:
+                spec = ControllerSpec(config.controller, beta=float(beta), trusted=config.trusted)
+                controller: Controller = build(spec)
+            else:  # built anew in its worker for each request, as build() does here
+                controller = SandboxedController(
+                    pool, check_beta(float(beta)), None, {}, fresh=True
+                )
         except AutoTTSError as exc:
             return error_response(400, str(exc))
         async with state["gate"]:
@@ -170,6 +195,22 @@ def serve_app(config: ServeConfig) -> Any:
         ],
         lifespan=lifespan,
     )
+
+
+def _sandbox_pool(config: ServeConfig) -> ControllerPool | None:
+    """The kept sandboxed workers of an untrusted controller file (None: runs in process).
+
+    A worker waits at most ``timeout`` for the controller between two reads, and is
+    replaced well before its whole-life limit (:class:`ControllerPool`).
+    """
+    if config.trusted or not is_file_reference(config.controller):
+        return None
+    from autotts.sandbox.candidate import read_candidate
+
+    limits = SandboxLimits(
+        episode_seconds=config.timeout, total_seconds=max(900.0, 4 * config.timeout)
+    )
+    return ControllerPool(read_candidate(config.controller), limits, keep=config.max_concurrent)
 
 
 def _question(messages: Any) -> str:
