@@ -29,9 +29,10 @@ def _schedule(name: str, betas: list[float], trust: bool) -> Any:
     from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
     from autotts.errors import UsageError
 
-    if name in REGISTRY and issubclass(REGISTRY[name].cls, PartsController):
-        cls = REGISTRY[name].cls
-        return lambda beta: cls(beta).knobs
+    registered = REGISTRY[name].cls if name in REGISTRY else None
+    if registered is not None and issubclass(registered, PartsController):
+        parts = registered
+        return lambda beta: parts(beta).knobs
     if name in COMPOSED_BUILTINS:
         return COMPOSED_BUILTINS[name]
     if not is_file_reference(name):
