@@ -152,11 +152,19 @@ def _file(tmp_path: Path, solve_body: str) -> str:
             "cheating",
             "malformed probe_more call",
         ),
+        (
+            '        session._out.write(b\'{"call": "full_read", "x": \' + b\'[\' * 100000'
+            " + b']' * 100000 + b'}\\n')\n"
+            "        session._out.flush()\n"
+            "        return session.full_read()\n",
+            "cheating",
+            "malformed data",
+        ),
         ("        return 'x' * 5000\n", "bad-return", "5000 characters"),
         ("        return 7\n", "bad-return", "returned int"),
         ("        raise RuntimeError('boom')\n", "crash", "RuntimeError: boom"),
     ],
-    ids=["unknown-call", "bool-branch", "long-answer", "not-a-str", "crash"],
+    ids=["unknown-call", "bool-branch", "deep-nesting", "long-answer", "not-a-str", "crash"],
 )
 def test_forwarded_sessions_are_checked(tmp_path: Path, body: str, reason: str, text: str) -> None:
     controller = build(ControllerSpec(_file(tmp_path, body)))

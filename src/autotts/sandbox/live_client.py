@@ -116,6 +116,15 @@ class SessionWorker(SandboxWorker):
             return self._counters(session, {"e": "invalid-action", "m": str(exc)[:500]})
         return self._counters(session, {"r": value})
 
+    def _read(self) -> dict[str, Any]:
+        # A line nested deeper than the JSON parser's recursion limit is the worker's doing
+        # too: a rejection, never an error of this process (the session's caller is a server).
+        try:
+            return super()._read()
+        except RecursionError:
+            self._kill()
+            raise CandidateRejected("cheating", "the worker sent malformed data") from None
+
     @staticmethod
     def _counters(session: Any, reply: dict[str, Any]) -> dict[str, Any]:
         reply["n"] = int(session.branches_opened)
