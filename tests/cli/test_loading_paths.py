@@ -311,6 +311,26 @@ def test_serve_refuses_to_start_on_a_file_that_fails_to_load(
     assert not marker_of(path).exists()
 
 
+def test_serve_ends_a_controller_that_never_returns(
+    tmp_path: Path, upstream: dict[str, Any]
+) -> None:
+    """A timed-out sandboxed controller is killed with its worker (in process, a thread
+    would spin on); the next request gets a fresh worker."""
+    path = tmp_path / "spin.py"
+    path.write_text(
+        "from autotts import Controller\n\n\nclass Spin(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n"
+        "        if self.beta > 0.9:\n            while True:\n                pass\n"
+        "        return session.full_read()\n"
+    )
+    question = upstream["document"][0]["question"]
+    port = free_port()
+    with running(_serve(upstream, f"{path}:Spin", port, "--timeout", "2"), port) as base:
+        assert _ask(base, question, 0, beta=1.0).status_code == 504
+        assert _ask(base, question, 0, beta=0.5).status_code == 200
+
+
 HONEST = [
     (ROOT / "examples" / "first_agreement.py", "FirstAgreement"),
     (ROOT / "examples" / "cmc_file.py", "CMCFile"),
