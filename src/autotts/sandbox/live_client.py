@@ -13,9 +13,10 @@ upstream failure, a closed episode, the step limit) ends the worker and is raise
 
 :class:`ControllerPool` keeps a few loaded workers, so a request pays one pipe round trip
 per read, not a process start: against the local replay-server, CMC as a file answered in
-the same time per request sandboxed as in process (within noise, 2.3-2.5 s for ~470
-upstream requests), while a fresh worker per request added 1.6 s
-(``benchmarks/serve_overhead.py``).
+the same time per request sandboxed as in process (within noise: 2.3-3.2 s for ~470
+upstream requests, two runs), while a fresh worker per request added 0.6-1.6 s
+(``benchmarks/serve_overhead.py``). Over a replay session a read's round trip costs
+about 0.2 ms wall.
 """
 
 from __future__ import annotations
