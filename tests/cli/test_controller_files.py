@@ -9,7 +9,7 @@ import pytest
 
 from autotts.cli.main import main
 from autotts.controllers.registry import ControllerSpec, build
-from autotts.errors import ControllerError, UsageError
+from autotts.errors import CandidateRejected, ControllerError, UsageError
 from tests.cli.test_bad_arguments import store  # noqa: F401 (fixture)
 
 HEADER = "from autotts import Controller\n"
@@ -37,7 +37,8 @@ def test_file_without_class_uses_its_single_controller(
     result = json.loads(capsys.readouterr().out)
     assert result["controller"]["name"] == str(path)
     assert len(result["controller"]["source_sha256"]) == 64
-    assert type(build(ControllerSpec(str(path)))).__name__ == "Only"
+    assert type(build(ControllerSpec(str(path), trusted=True))).__name__ == "Only"
+    assert build(ControllerSpec(str(path))).class_name == "Only"  # in the sandbox
 
 
 def test_file_with_several_classes_names_them(
@@ -66,6 +67,8 @@ def test_file_without_controller_class_says_so(tmp_path: Path) -> None:
     with pytest.raises(
         UsageError, match=r"defines no controller class \(an autotts\.Controller subclass"
     ):
+        build(ControllerSpec(str(path), trusted=True))
+    with pytest.raises(CandidateRejected, match=r"\(load\).*controller classes found: none"):
         build(ControllerSpec(str(path)))
 
 

@@ -111,7 +111,7 @@ def test_runaway_controller_is_stopped_by_the_step_limit(
 
 
 def test_step_limit_default_and_runner_setting(tmp_path: Path) -> None:
-    cls = load_controller_class(f"{_file(tmp_path, RUNAWAY)}:C")
+    cls = load_controller_class(f"{_file(tmp_path, RUNAWAY)}:C", trusted=True)
     replay = make_replay([[(["a", "b"], 1000, "b")] * 3])
     with pytest.raises(ControllerError, match="100,000 session calls") as info:
         run_episodes(cls(), replay, ReferenceProtocol(seeds=1))

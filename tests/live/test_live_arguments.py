@@ -21,6 +21,20 @@ CASES = {
         ["serve", "--upstream", "http://127.0.0.1:9/v1", "--model", "m", "--beta", "2"],
         "beta must be in [0, 1]",
     ),
+    # The short flags every command shares (-d data, -m model, -B benchmark, -c controller,
+    # -b beta, -o output) reach the same checks as the long ones.
+    "replay-server short flags": (
+        ["replay-server", "-d", "synthetic", "-m", "Synth-Lrage", "-B", "aime24"],
+        "unknown model 'Synth-Lrage'",
+    ),
+    "serve short flags": (
+        ["serve", "--upstream", "http://127.0.0.1:9/v1", "-m", "m", "-c", "cmx", "-b", "0.5"],
+        "unknown controller 'cmx'",
+    ),
+    "collect short flags": (
+        ["collect", "--base-url", "u", "-m", "m", "--questions", "/nope.jsonl", "-o", "x.json"],
+        "questions file /nope.jsonl does not exist",
+    ),
     "serve bad template": (
         ["serve", "--upstream", "u", "--model", "m", "--template", "no placeholder"],
         "{question}",

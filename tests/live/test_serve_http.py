@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import tempfile
@@ -84,10 +85,16 @@ def test_answers_with_usage_and_autotts_fields(served: str, random_upstream: dic
             openai.BadRequestError,
             "no user message",
         ),
+        # The upstream's 400 (a question it does not have) stays a client error: not retried.
         (
             {"model": "tts", "messages": [{"role": "user", "content": "not stored"}]},
-            openai.InternalServerError,
+            openai.BadRequestError,
             "upstream",
+        ),
+        (
+            {"model": "tts", "messages": [{"role": "user", "content": "q0"}], "n": 2},
+            openai.BadRequestError,
+            "'n' must be 1",
         ),
     ],
 )
@@ -98,6 +105,16 @@ def test_bad_requests_get_openai_errors(served: str, body: dict, error: type, me
         client.chat.completions.create(
             model=body["model"], messages=body["messages"], extra_body=extra
         )
+
+
+def test_every_request_is_logged_in_one_line(served: str) -> None:
+    port = served.rsplit(":", 1)[1]
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"autotts-server-{port}.log"
+    httpx.get(f"{served}/v1/models")
+    httpx.post(f"{served}/v1/chat/completions", json={"model": "nope", "messages": []})
+    lines = log.read_text().splitlines()
+    assert any(" GET /v1/models 200 " in line for line in lines), lines
+    assert any(" POST /v1/chat/completions 404 " in line for line in lines), lines
 
 
 def test_timeout_is_a_504(random_upstream: dict[str, Any]) -> None:

@@ -16,27 +16,89 @@ def register(app: typer.Typer) -> None:
     app.command("ablate")(ablate_command)
 
 
-def _schedule(name: str) -> Any:
-    """β → Knobs of a composed controller: a composed built-in, a registered or file class."""
+def _schedule(name: str, betas: list[float], trust: bool) -> Any:
+    """β → Knobs of a composed controller: a composed built-in, a registered or file class.
+
+    A controller file gives its knobs through ``params()`` (a composed controller's are
+    its β and every :class:`Knobs` field), computed at each β of the grid in a sandboxed
+    worker (in this process with ``trust``); the ablation itself replays those knobs
+    with the composed parts of this package, so the file's own code runs nowhere else.
+    """
     from autotts.controllers.composable import PartsController
     from autotts.controllers.composable.builtins import COMPOSED_BUILTINS
-    from autotts.controllers.registry import REGISTRY, load_controller_class
+    from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
     from autotts.errors import UsageError
 
-    if name in REGISTRY and issubclass(REGISTRY[name].cls, PartsController):
-        cls = REGISTRY[name].cls
-    elif name in COMPOSED_BUILTINS:
+    registered = REGISTRY[name].cls if name in REGISTRY else None
+    if registered is not None and issubclass(registered, PartsController):
+        parts = registered
+        return lambda beta: parts(beta).knobs
+    if name in COMPOSED_BUILTINS:
         return COMPOSED_BUILTINS[name]
-    elif ":" in name:
-        cls = load_controller_class(name)
-    else:
+    if not is_file_reference(name):
         composable = sorted(set(COMPOSED_BUILTINS) | {
             n for n, r in REGISTRY.items() if issubclass(r.cls, PartsController)})  # fmt: skip
         raise UsageError(f"{name!r} is not a composed controller; try one of: "
                          f"{', '.join(composable)} or FILE.py:Class")  # fmt: skip
-    if not issubclass(cls, PartsController):
-        raise UsageError(f"{name}: not a composed controller (a PartsController subclass)")
-    return lambda beta: cls(beta).knobs
+    if trust:
+        params = {b: build(ControllerSpec(name, b, trusted=True)).params() for b in betas}
+    else:
+        from autotts.sandbox.candidate import read_candidate
+        from autotts.sandbox.live_client import ControllerPool
+
+        pool = ControllerPool(read_candidate(name), keep=1)
+        try:
+            params = {b: pool.build(b) for b in betas}
+        finally:
+            pool.close()
+    table = {b: knobs_from_params(p, name) for b, p in params.items()}
+
+    def knobs_at(beta: float) -> Any:
+        if beta not in table:
+            raise UsageError(f"{name}: β={beta:g} is not on the --betas grid")
+        return table[beta]
+
+    return knobs_at
+
+
+#: The parts each slot of a composed controller may hold (autotts.controllers.composable.plain).
+_PARTS = {
+    "widen": ("never", "trend", "always"),
+    "depth": ("burst", "full"),
+    "prune": ("never", "pool", "latest"),
+    "stop": ("never", "momentum", "confidence", "window", "stable"),
+    "vote": ("completed", "short", "latest"),
+}
+
+
+def knobs_from_params(params: dict[str, Any], name: str) -> Any:
+    """The :class:`Knobs` a composed controller's ``params()`` hold, every value checked
+    (a part among the known ones, a count a small non-negative integer, a finite number):
+    they come from the file's code, so nothing else of them is used."""
+    import math
+    from dataclasses import fields
+
+    from autotts.controllers.composable import Knobs
+    from autotts.errors import UsageError
+
+    values: dict[str, Any] = {}
+    for field in fields(Knobs):
+        if field.name not in params:
+            raise UsageError(
+                f"{name}: not a composed controller (a PartsController subclass): its "
+                f"params() have no {field.name!r}"
+            )
+        value, default = params[field.name], getattr(Knobs, field.name)
+        if field.name in _PARTS:
+            ok = value in _PARTS[field.name]
+        elif isinstance(default, int):
+            ok = type(value) is int and 0 <= value <= 100_000
+        else:
+            ok = type(value) in (int, float) and math.isfinite(value) and abs(value) <= 1e6
+        if not ok:
+            raise UsageError(f"{name}: setting {field.name}={value!r} is not a valid value")
+        values[field.name] = float(value) if isinstance(default, float) else value
+    return Knobs(**values)
 
 
 def ablate_command(
@@ -55,6 +117,12 @@ def ablate_command(
     seeds: int = typer.Option(100, "--seeds", min=1, help="Reference-protocol shuffle seeds."),
     markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
     plot: Path | None = typer.Option(None, "--plot", help="Curves per set (.png/.pdf/.svg)."),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="Build a controller file in this process, outside the sandbox: for code you "
+        "wrote yourself. Without it, the file's knobs are read in a sandboxed worker.",
+    ),
 ) -> None:
     """Switch each part of a composed controller back to a neutral default in turn and
     report what it contributes to the frontier, on the search and held-out sets.
@@ -70,7 +138,7 @@ def ablate_command(
     grid = parse_betas(betas)
     if 0.5 not in grid or 1.0 not in grid:
         raise UsageError("--betas must contain 0.5 and 1 (the budgets parts are judged at)")
-    knobs_at = _schedule(controller)
+    knobs_at = _schedule(controller, grid, trust)
     search, held = split_refs(
         data_refs(data),
         split_names(models) or None,

@@ -12,10 +12,10 @@ __all__ = ["register"]
 
 
 def replay_server(
-    model: str = typer.Option(..., "--model", help="Model whose replay files to serve."),
-    data: str | None = typer.Option(None, "--data", help=DATA_HELP),
+    model: str = typer.Option(..., "--model", "-m", help="Model whose replay files to serve."),
+    data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
     benchmark: list[str] | None = typer.Option(
-        None, "--benchmark", help="Serve only these benchmarks of the model (repeatable)."
+        None, "--benchmark", "-B", help="Serve only these benchmarks of the model (repeatable)."
     ),
     name: str | None = typer.Option(
         None, "--served-name", help="Model name clients ask for (default: --model)."
@@ -48,9 +48,9 @@ def replay_server(
 
 def collect(
     base_url: str = typer.Option(..., "--base-url", help="Server root, e.g. http://host:8000/v1"),
-    model: str = typer.Option(..., "--model", help="Model name the server knows."),
+    model: str = typer.Option(..., "--model", "-m", help="Model name the server knows."),
     questions: Path = typer.Option(..., "--questions", help="Questions: .jsonl, .csv or .json."),
-    out: Path = typer.Option(..., "--out", help="Replay file to write (upstream JSON)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Replay file to write (upstream JSON)."),
     n: int = typer.Option(128, "--n", help="Trajectories per question."),
     delta: int = typer.Option(500, "--delta", help="Δ: tokens between two probes."),
     max_tokens: int = typer.Option(32768, "--max-tokens", help="Longest trajectory, in tokens."),
@@ -147,9 +147,11 @@ def serve(
     upstream: str = typer.Option(
         ..., "--upstream", help="Model server root, e.g. http://h:8000/v1"
     ),
-    model: str = typer.Option(..., "--model", help="Upstream model name."),
-    controller: str = typer.Option("cmc", "--controller", help="Registry name or file.py:Class."),
-    beta: float = typer.Option(0.5, "--beta", help="Default β (requests may send 'beta')."),
+    model: str = typer.Option(..., "--model", "-m", help="Upstream model name."),
+    controller: str = typer.Option(
+        "cmc", "--controller", "-c", help="Registry name or file.py:Class."
+    ),
+    beta: float = typer.Option(0.5, "--beta", "-b", help="Default β (requests may send 'beta')."),
     served_name: str | None = typer.Option(
         None, "--served-name", help="Model name clients ask for (default: --model)."
     ),
@@ -171,6 +173,13 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="Run a controller file in this process, outside the sandbox: for code you "
+        "wrote yourself. Without it, a controller file runs in sandboxed workers and its "
+        "session reads are forwarded to this process.",
+    ),
 ) -> None:
     """Serve a controller over an upstream model as an OpenAI-compatible chat endpoint.
 
@@ -197,6 +206,7 @@ def serve(
         upstream_concurrency=upstream_concurrency,
         prefetch=prefetch,
         sampling=Sampling(temperature=temperature, probe_tokens=probe_tokens),
+        trusted=trust,
     )
     app = serve_app(config)
     stderr.print(

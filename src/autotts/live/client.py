@@ -20,7 +20,7 @@ from autotts.errors import LiveServerError, UsageError
 from autotts.live.answers import parse_answer
 from autotts.live.prompts import PROBE_SUFFIX
 
-__all__ = ["Chunk", "CompletionClient", "ProbeResult", "Sampling", "Usage"]
+__all__ = ["Chunk", "CompletionClient", "ProbeResult", "Sampling", "UpstreamStatus", "Usage"]
 
 
 @dataclass
@@ -192,6 +192,14 @@ class CompletionClient:
         return response
 
 
+class UpstreamStatus(LiveServerError):
+    """The model server answered with an HTTP error ``status`` (after any retries)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def _completion_tokens(response: Any) -> int:
     return int(getattr(response.usage, "completion_tokens", 0) or 0)
 
@@ -204,7 +212,7 @@ def _server_error(base_url: str, exc: Exception) -> LiveServerError:
         message = body.get("message") or body.get("error") or exc.message
         if isinstance(message, dict):
             message = message.get("message", message)
-        return LiveServerError(f"{base_url}: HTTP {exc.status_code}: {message}")
+        return UpstreamStatus(f"{base_url}: HTTP {exc.status_code}: {message}", exc.status_code)
     if isinstance(exc, openai.APITimeoutError):
         return LiveServerError(f"{base_url}: the request timed out")
     if isinstance(exc, openai.APIConnectionError):

@@ -16,7 +16,11 @@ drives a server instead of a replay table:
   flight is cancelled — the live form of pruning the branches left behind.
 
 The controller runs in a worker thread; requests run on the event loop the
-episode was made on. A controller stays a pure policy: it never sees the loop.
+episode was made on. A controller stays a pure policy: it never sees the loop. A
+controller file not marked trusted reaches this module as the
+:class:`~autotts.sandbox.live_client.SandboxedController` that ``build`` returns: its
+code runs in a sandboxed worker process, and each of its reads comes back here as a
+read of this episode's session.
 """
 
 from __future__ import annotations

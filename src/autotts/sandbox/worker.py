@@ -11,7 +11,8 @@ nothing this process says about costs or correctness is believed.
 
 Requests: ``load`` (source text, class name), ``build`` (β and parameters),
 ``questions`` (gold-free question data), ``confidence`` (the Beta confidence table,
-for a worker without SciPy), ``run`` (episodes), ``quit``.
+for a worker without SciPy), ``run`` (episodes), ``session`` (one episode over a session
+the parent holds, :mod:`autotts.sandbox.live_session`), ``quit``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO
 
 from autotts.env.fast_session import FULL_READ, PROBE_NEW  # the log's action codes
 from autotts.env.limits import DEFAULT_MAX_STEPS
+from autotts.sandbox.live_session import solve_forwarded
 from autotts.sandbox.worker_candidate import Candidate, Failure, classify
 
 # Under PyPy (:mod:`autotts.sandbox.pypy_boot`) this module runs on the standard library
@@ -296,6 +298,9 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                     request.get("fast") is not False,
                     request.get("compact") is True,
                 )
+            elif op == "session":  # one episode over a session the parent holds (live_session)
+                assert candidate is not None and candidate.controller is not None
+                _send(out, solve_forwarded(candidate.controller, request, requests, out))
             else:
                 raise Failure("crash", f"unknown request {op!r}")
         except Failure as failure:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autotts.controllers.registry import load_controller_class
+from autotts.controllers.registry import ControllerSpec, build
+from autotts.sandbox.live_client import SandboxedController
 
 CLI = [sys.executable, "-m", "autotts.cli.main"]
 FAST = ["--data", "synthetic", "--search-seeds", "2", "--trials-per-round", "2", "--workers", "2"]
@@ -66,8 +67,9 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
     winner = run / "rounds" / f"{selection['round']:04d}"
     assert json.loads((winner / "check.json").read_text())["verdict"] == "accepted"
     assert export.read_text() == (winner / "candidate.py").read_text()
-    cls = load_controller_class(f"{export}:{selection['class']}")
-    assert cls(0.5).knobs.n_init >= 1
+    # The exported file loads like any other: in the sandbox unless trusted.
+    exported = build(ControllerSpec(f"{export}:{selection['class']}", 0.5))
+    assert isinstance(exported, SandboxedController) and exported.params()["n_init"] >= 1
 
     heldout = json.loads((run / "heldout.json").read_text())
     assert {p["benchmark"] for p in heldout["points"]} == {"aime25", "hmmt25"}

@@ -3,8 +3,10 @@
 The file is the episode-at-a-time composed controller
 (:mod:`autotts.controllers.composable.plain`, which uses only the public API)
 followed by a subclass whose ``knobs_at`` spells out the β schedule with its
-numbers. It runs without the search machinery: ``autotts eval -c FILE:Class``
-and ``autotts check`` load it like any controller file.
+numbers. It runs without the search machinery, and every reader treats it as any
+controller file written elsewhere, since it may have been edited since: ``autotts
+eval``/``check``/``serve``/``ablate`` and ``autotts.build`` run it in the sandbox
+unless told to trust it (``--trust``, ``trusted=True``).
 """
 
 from __future__ import annotations
