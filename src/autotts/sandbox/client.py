@@ -63,6 +63,16 @@ _SIGNAL_REASONS = {
 _FAILURE_KEYS = frozenset({"ok", "reason", "what", "episode", "type", "line", "text", "partial"})
 #: Failures of one episode of a run: they name it, and may carry what it did before.
 _EPISODE_FAILURES = frozenset({"solve-raised", "bad-return", "bad-answer", "patched", "log"})
+#: The failures each request can end in (any request: ``internal``); a report of another
+#: is malformed, so a candidate cannot pass a failure of its run off as, say, a load error.
+_REQUEST_FAILURES = {
+    "load": frozenset(
+        {"syntax", "load-raised", "no-class", "unknown-class", "abstract", "not-a-controller"}
+        | {"signature", "internal"}
+    ),
+    "build": frozenset({"init-raised", "params-raised", "params", "internal"}),
+    "run": _EPISODE_FAILURES | {"internal"},
+}
 #: How the candidate's text is introduced: an exception's message, or (below) other text.
 _MESSAGE_LABEL = "the controller's message"
 _TEXT_LABEL = {
@@ -248,7 +258,7 @@ class SandboxWorker:
         while index < total:
             message = self._read()
             if "ok" in message:  # only a failure report has it in a run
-                self._reject(message, index, trace)
+                self._reject(message, index, trace, "run")
             # A compact run's results come in batches (the worker's _Results).
             results = message.get("b") if compact else [message]
             if (
@@ -345,7 +355,7 @@ class SandboxWorker:
         self._write(message)
         reply = self._read()
         if reply.get("ok") is False:
-            self._reject(reply, None, False)
+            self._reject(reply, None, False, str(message.get("op")))
         if reply.get("ok") is not True or not (shape or _keys("ok"))(reply):
             self._cheated(f"the worker sent a malformed reply to {message.get('op')!r}")
         return reply
@@ -354,13 +364,14 @@ class SandboxWorker:
         self._kill()
         raise CandidateRejected("cheating", detail)
 
-    def _reject(self, message: dict[str, Any], index: int | None, trace: bool) -> NoReturn:
+    def _reject(self, message: dict[str, Any], index: int | None, trace: bool, op: str) -> NoReturn:
         """Raise the rejection for the worker's failure report ``message``, worded here.
 
-        ``index`` is the next episode of the run in progress (None outside a run): a
-        failure in an episode must name exactly it. The reason must be one the report's
-        ``what`` allows (:data:`~autotts.sandbox.protocol.FAILURES`), the rest of its
-        fields of their types; anything else is a malformed report (``cheating``).
+        ``op`` is the request it answers, ``index`` the next episode of the run in progress
+        (None outside a run): a failure in an episode must name exactly it. ``what`` must
+        be a failure that request can end in, the reason one that ``what`` allows
+        (:data:`~autotts.sandbox.protocol.FAILURES`), the other fields of their types;
+        anything else is a malformed report (``cheating``).
         """
         self._kill()
         what, reason = message.get("what"), message.get("reason")
@@ -371,6 +382,7 @@ class SandboxWorker:
         in_episode = what in _EPISODE_FAILURES
         if (
             entry is None
+            or what not in _REQUEST_FAILURES.get(op, {"internal"})
             or reason not in entry[0]
             or not message.keys() <= _FAILURE_KEYS
             or not ((type(episode) is int and episode == index) if in_episode else episode is None)
