@@ -433,6 +433,7 @@ def test_a_rejection_carries_its_episode_and_partial_through_pickle() -> None:
 SLOW_LOAD = "import time\n\n_t = time.monotonic()\nwhile time.monotonic() - _t < 1.5:\n    pass\n"
 
 
+@pytest.mark.slow  # two discovery runs: about 40 s
 def test_discover_resumes_over_a_round_that_met_a_hostile_pipe(tmp_path: Path) -> None:
     """A round whose candidate wrote deep brackets is rejected (``cheating``); a run killed
     in that round resumes, reruns it, rejects it again cleanly and goes on."""
