@@ -329,6 +329,7 @@ def test_a_tracer_of_odd_values_is_not_rejected(tmp_path: Path, small_ref: DataR
         "    def solve(self, session):\n"
         "        session.trace('look', input={'x': float('nan'), 'o': object()},\n"
         "                      output=[[[[[[[[1]]]]]]]], state=10**40, decision='y' * 20000)\n"
+        "        session.trace(None, goal=5)\n"
         "        answer, _, _ = session.probe_new()\n        return answer\n"
     )
     records: list[EpisodeRecord] = []
@@ -344,6 +345,7 @@ def test_a_tracer_of_odd_values_is_not_rejected(tmp_path: Path, small_ref: DataR
     assert look["input"]["x"] == "nan" and look["input"]["o"].startswith("<object object")
     assert look["state"] == str(10**40)
     assert len(look["decision"]) == 10_000
+    assert (records[0].trace[1]["event"], records[0].trace[1]["goal"]) == ("", "5")
     json.dumps([r.trace for r in records], allow_nan=False).encode("utf-8")  # writable as is
 
 

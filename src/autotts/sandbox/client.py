@@ -103,7 +103,7 @@ def _load_reply(reply: dict[str, Any]) -> bool:
         and reply["kind"] in ("native", "upstream")
         and is_identifier(reply["class"])
         and type(signature) is list
-        and len(signature) <= 64
+        and len(signature) <= 256
         and all(
             type(p) is dict
             and p.keys() == {"name", "required"}

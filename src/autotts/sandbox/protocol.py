@@ -203,7 +203,7 @@ def parse_line(line: bytes) -> dict[str, Any]:
     try:
         text = line.decode("utf-8")
         message = _DECODER.decode(text)
-        if _SURROGATE_ESCAPE.search(text):
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # the find first: it is C-fast
             # Exact check: every string the message holds must encode as UTF-8.
             json.dumps(message, ensure_ascii=False).encode("utf-8")
     except Exception:  # whatever the parser raised, the line is hostile

@@ -69,13 +69,25 @@ def _plain_trace(trace: list[Any]) -> list[Any]:
     the candidate's own steps may hold any object (written as its ``repr``), NaN, huge
     numbers, deep nesting or long strings, which become strings, cut to the limits."""
     return [
-        {key: _plain_value(step.get(key), MAX_TRACE_DEPTH) for key in _STEP_FIELDS}
+        {
+            key: _plain_text(step.get(key))
+            if key in _TEXT_FIELDS
+            else _plain_value(step.get(key), MAX_TRACE_DEPTH)
+            for key in _STEP_FIELDS
+        }
         for step in trace[:MAX_TRACE_STEPS]
         if type(step) is dict
     ]
 
 
 _STEP_FIELDS = ("event", "goal", "input", "output", "state", "decision")
+_TEXT_FIELDS = frozenset({"event", "goal", "decision"})
+
+
+def _plain_text(value: Any) -> str:
+    """A step's ``event``, ``goal`` or ``decision``: always a string."""
+    plain = _plain_value(value, 0)
+    return "" if plain is None else plain if type(plain) is str else json.dumps(plain)
 
 
 def _plain_value(value: Any, depth: int) -> Any:
@@ -84,12 +96,12 @@ def _plain_value(value: Any, depth: int) -> Any:
         return value
     if kind is float and math.isfinite(value):
         return value
-    if kind is str:
-        text = value
+    if isinstance(value, str):
+        text = str.__str__(value)  # a str subclass's own __str__ or __repr__ is not called
     elif depth > 0 and (kind is list or kind is tuple):
         return [_plain_value(v, depth - 1) for v in value[:MAX_TRACE_STEPS]]
     elif depth > 0 and kind is dict:
-        return {str(k)[:200]: _plain_value(v, depth - 1) for k, v in value.items()}
+        return {str(_plain_value(k, 0))[:200]: _plain_value(v, depth - 1) for k, v in value.items()}
     else:
         try:
             text = repr(value)
