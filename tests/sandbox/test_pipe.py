@@ -264,6 +264,25 @@ def test_the_candidates_stderr_is_quoted_cleanly(tmp_path: Path, small_ref: Data
     )
 
 
+def test_an_over_long_answer_is_bad_return_naming_the_episode(
+    tmp_path: Path, small_ref: DataRef
+) -> None:
+    path = tmp_path / "long.py"
+    path.write_text(
+        "from autotts import Controller\n\n\nclass Long(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n\n"
+        "    def solve(self, session):\n        return 'x' * 2000\n"
+    )
+    with pytest.raises(CandidateRejected) as caught:
+        run_in_sandbox(
+            read_candidate(str(path)), load_data(small_ref), ReferenceProtocol(1), beta=0.5
+        )
+    assert (caught.value.reason, caught.value.detail) == (
+        "bad-return",
+        "Long on question 0 (replicate 0): answer of 2000 characters (at most 1000)",
+    )
+
+
 PARAMS_CASES = {
     "a list": "[('beta', self.beta)]",
     "too many entries": f"{{f'p{{i}}': i for i in range({MAX_PARAMS + 1})}}",
