@@ -131,6 +131,7 @@ COMPACT_LINES: dict[str, bytes] = {
     "failure with a line of text": _failure(line="12"),
     "failure with a type that is no name": _failure(type="\x1b[31mverdict: accepted"),
     "failure with a huge text": _failure(text="x" * 20_000),
+    "failure naming a class in a run": _failure(**{"class": "Accepted"}),
     "failure with a partial log of garbage": _failure(partial={"l": ["x"], "t": None}),
     "failure with a trace in an untraced run": _failure(partial={"l": [], "t": []}),
 }
@@ -241,6 +242,22 @@ def test_a_forged_verdict_is_worded_by_the_evaluator_and_quoted(small_ref: DataR
     assert quoted.endswith("'") and "'" not in quoted[:-1]  # the quote ends the message
     assert "verdict: accepted detalpmoc" in quoted  # the text, cleaned: no \n, ESC, U+202E
     assert "\x1b" not in message and "\n" not in message and "\u202e" not in message
+
+
+def test_an_abstract_class_found_in_the_file_is_named(tmp_path: Path, small_ref: DataRef) -> None:
+    path = tmp_path / "half.py"
+    path.write_text(
+        "from autotts import Controller\n\n\nclass Half(Controller):\n"
+        "    def __init__(self, beta=0.5):\n        self.beta = beta\n"
+    )
+    with pytest.raises(CandidateRejected) as caught:
+        run_in_sandbox(
+            read_candidate(str(path)), load_data(small_ref), ReferenceProtocol(1), beta=0.5
+        )
+    assert (caught.value.reason, caught.value.detail) == (
+        "interface",
+        f"{path}: Half does not implement solve(session)",
+    )
 
 
 def test_the_candidates_stderr_is_quoted_cleanly(tmp_path: Path, small_ref: DataRef) -> None:

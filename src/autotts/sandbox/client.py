@@ -60,7 +60,9 @@ _SIGNAL_REASONS = {
 
 
 #: Fields a failure report may have (the worker's ``_serve``).
-_FAILURE_KEYS = frozenset({"ok", "reason", "what", "episode", "type", "line", "text", "partial"})
+_FAILURE_KEYS = frozenset(
+    {"ok", "reason", "what", "episode", "type", "line", "class", "text", "partial"}
+)
 #: Failures of one episode of a run: they name it, and may carry what it did before.
 _EPISODE_FAILURES = frozenset({"solve-raised", "bad-return", "bad-answer", "patched", "log"})
 #: The failures each request can end in (any request: ``internal``); a report of another
@@ -378,7 +380,7 @@ class SandboxWorker:
         what = what if isinstance(what, str) else ""
         entry = FAILURES.get(what)
         episode, line, kind = message.get("episode"), message.get("line"), message.get("type")
-        text, partial = message.get("text"), message.get("partial")
+        text, partial, cls = message.get("text"), message.get("partial"), message.get("class")
         in_episode = what in _EPISODE_FAILURES
         if (
             entry is None
@@ -388,6 +390,7 @@ class SandboxWorker:
             or not ((type(episode) is int and episode == index) if in_episode else episode is None)
             or not (line is None or is_int(line, 1, 10**7))
             or not (kind is None or is_dotted_name(kind))
+            or not (cls is None or (op == "load" and is_identifier(cls)))
             or not (text is None or (type(text) is str and len(text) <= 10_000))
             or (partial is not None and not in_episode)
         ):
@@ -407,7 +410,9 @@ class SandboxWorker:
                     "cheating", "the worker sent a malformed failure report"
                 ) from None
         where = f" at {self._filename}:{line}" if line is not None else ""
-        detail = entry[1].format(cls=self.class_name, type=kind or "an exception", where=where)
+        detail = entry[1].format(
+            cls=cls or self.class_name, type=kind or "an exception", where=where
+        )
         if text:
             detail += f"; {_TEXT_LABEL.get(what, _MESSAGE_LABEL)}: {quote(text)}"
         raise CandidateRejected(str(reason), detail, episode, checked)

@@ -28,8 +28,9 @@ class Failure(Exception):
     Reported as data, not prose: ``what`` is a code of
     :data:`~autotts.sandbox.protocol.FAILURES` (the parent words the message from it),
     ``reason`` one of the reason codes that entry allows, ``type`` and ``line`` an
-    exception's type name and line in the candidate's file, ``text`` the candidate's
-    own text (an exception's message), which the parent shows only quoted.
+    exception's type name and line in the candidate's file, ``cls`` the class it is
+    about, ``text`` the candidate's own text (an exception's message), which the parent
+    shows only quoted.
     """
 
     def __init__(
@@ -41,10 +42,13 @@ class Failure(Exception):
         type: str | None = None,  # the report's field name
         line: int | None = None,
         text: str | None = None,
+        cls: str | None = None,
     ) -> None:
         super().__init__(f"{what}: {text}")
         self.reason, self.what, self.episode = reason, what, episode
         self.type, self.line, self.text = type, line, text
+        #: the class the failure is about, when the file named it and not the evaluator
+        self.cls = cls
         #: the failing episode's action log and trace so far (``{"l": ..., "t": ...}``)
         self.partial: dict[str, Any] | None = None
 
@@ -60,6 +64,8 @@ class Failure(Exception):
             message["type"] = self.type
         if self.line is not None:
             message["line"] = self.line
+        if self.cls is not None:
+            message["class"] = self.cls
         if self.text:
             # Bounded, and valid UTF-8 (a lone surrogate in an exception's message would
             # otherwise make the report itself unsendable).
@@ -183,18 +189,18 @@ class Candidate:
         if inspect.isclass(cls) and issubclass(cls, Controller):
             self.kind = "native"
             if inspect.isabstract(cls):
-                raise Failure("interface", "abstract")
+                raise Failure("interface", "abstract", cls=class_name)
             self.cls: type[Any] = cls
         elif is_upstream_class(cls):
             self.kind = "upstream"
             self.cls = wrap_upstream(cls)
         else:
-            raise Failure("interface", "not-a-controller")
+            raise Failure("interface", "not-a-controller", cls=class_name)
         self.class_name = class_name
         try:
             parameters = inspect.signature(self.cls).parameters.values()
         except (TypeError, ValueError) as exc:
-            raise Failure("interface", "signature", text=str(exc)) from None
+            raise Failure("interface", "signature", cls=class_name, text=str(exc)) from None
         self.signature = [
             {"name": p.name, "required": p.default is inspect.Parameter.empty}
             for p in parameters
