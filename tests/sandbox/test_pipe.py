@@ -29,6 +29,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord, run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
 from autotts.sandbox import SandboxLimits, read_candidate
+from autotts.sandbox.layers import pypy_path
 from autotts.sandbox.protocol import (
     FAILURES,
     MAX_PARAMS,
@@ -166,6 +167,26 @@ def test_a_hostile_line_in_a_compact_run_is_a_clean_rejection(
     _assert_clean(caught.value)
     assert own_descendants() == set()
     _honest_is_unchanged(small_ref)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [COMPACT_LINES["deep brackets"], COMPACT_LINES["NaN"], COMPACT_LINES["unknown reason"]],
+    ids=["deep brackets", "NaN", "unknown reason"],
+)
+def test_a_hostile_line_from_a_pypy_worker_is_a_clean_rejection(
+    line: bytes, tmp_path: Path, small_ref: DataRef
+) -> None:
+    if pypy_path() is None:
+        pytest.skip("pypy3 is not installed")
+    candidate = read_candidate(str(_writer(tmp_path, line)))
+    limits = SandboxLimits(episode_seconds=5, total_seconds=60, interpreter="pypy")
+    with pytest.raises(CandidateRejected) as caught:
+        run_in_sandbox(
+            candidate, load_data(small_ref), ReferenceProtocol(2), beta=0.5, limits=limits
+        )
+    assert caught.value.reason == "cheating", caught.value.detail
+    _assert_clean(caught.value)
 
 
 READ = {
