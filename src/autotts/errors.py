@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 __all__ = [
     "REJECTION_REASONS",
@@ -23,6 +25,8 @@ __all__ = [
     "InvalidAction",
     "LiveServerError",
     "NoMoreBranches",
+    "PartialEpisode",
+    "RejectionReason",
     "StepLimitExceeded",
     "UnknownName",
     "UsageError",
@@ -118,7 +122,7 @@ class StepLimitExceeded(ControllerError):
 
 
 #: Why a sandboxed candidate controller was rejected (``CandidateRejected.reason``).
-REJECTION_REASONS = (
+RejectionReason = Literal[
     "load",
     "interface",
     "crash",
@@ -130,16 +134,48 @@ REJECTION_REASONS = (
     "cheating",
     "nondeterministic",
     "non-monotone",
-)
+]
+#: The reason codes, in order (the one list of them: :data:`RejectionReason`'s values).
+REJECTION_REASONS: tuple[str, ...] = get_args(RejectionReason)
+
+
+@dataclass(frozen=True)
+class PartialEpisode:
+    """What a sandboxed episode did before it failed, as its worker claims it (checked
+    for shape by the parent, not for truth: the evaluator replays the log itself)."""
+
+    #: the action codes it played (see :mod:`autotts.env.fast_session`)
+    log: list[int]
+    #: its trace steps so far, when the run was traced
+    trace: list[dict[str, Any]] | None
 
 
 class CandidateRejected(ControllerError):
-    """A controller run in the sandbox failed; ``reason`` is one of :data:`REJECTION_REASONS`."""
+    """A controller run in the sandbox failed; ``reason`` is one of :data:`REJECTION_REASONS`.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    ``episode`` is the index, in the last run request, of the episode that failed (when
+    one did), and ``partial`` what that episode did before it failed (when known).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        detail: str,
+        episode: int | None = None,
+        partial: PartialEpisode | None = None,
+    ) -> None:
+        if reason not in REJECTION_REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}")
         super().__init__(f"controller rejected ({reason}): {detail}")
         self.reason = reason
         self.detail = detail
+        self.episode = episode
+        self.partial = partial
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An exception pickles as its class and args (here: the message alone), which this
+        # constructor does not take; a rejection crosses process pools whole.
+        return (type(self), (self.reason, self.detail, self.episode, self.partial))
 
 
 class LiveServerError(AutoTTSError):

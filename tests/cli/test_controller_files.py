@@ -58,7 +58,10 @@ def test_file_with_several_classes_names_them(
     assert main(["eval", "-c", str(path), "--data", str(store)]) == 2
     line = capsys.readouterr().err.strip()
     assert line.startswith("error: controller rejected (load): ")
-    assert "FILE.py:Class (controller classes found: Alpha, Beta)" in line
+    assert line.endswith(
+        "FILE.py:Class (the file does not define exactly one controller class); "
+        "controller classes found: 'Alpha, Beta'"
+    )
 
 
 def test_file_without_controller_class_says_so(tmp_path: Path) -> None:

@@ -142,8 +142,9 @@ def test_a_sandboxed_failure_is_a_controller_error_with_a_reason(
         evaluate(EvalJob(small_ref, ControllerSpec(f"{path}:Boom", 0.5), ReferenceProtocol(1)))
     assert isinstance(caught.value, ControllerError)
     assert caught.value.reason == "crash"
-    assert "crashed on question 0 (replicate 0): RuntimeError: boom at " in str(caught.value)
-    assert str(caught.value).endswith("boom.py:7")
+    assert "crashed on question 0 (replicate 0): RuntimeError at " in str(caught.value)
+    # The controller's own text is shown only quoted, after the evaluator's words.
+    assert str(caught.value).endswith("boom.py:7; the controller's message: 'boom'")
 
 
 @pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")

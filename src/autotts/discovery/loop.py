@@ -33,7 +33,7 @@ from autotts.discovery.racing import race_curves
 from autotts.discovery.rundir import RunDir, write_text_atomic
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
-from autotts.errors import ControllerError, UsageError
+from autotts.errors import CandidateRejected, ControllerError, UsageError
 from autotts.evaluation.jobs import DataRef, EvalJob, current_executor, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
@@ -369,7 +369,7 @@ def _evaluate(
             raced = outcome.record(incumbent)
     except ControllerError as exc:
         # The sandbox's errors carry their own reason code (timeout, memory, ...).
-        reason = getattr(exc, "reason", None) or "crash"
+        reason = exc.reason if isinstance(exc, CandidateRejected) else "crash"
         return [], "", {**check, "verdict": "rejected", "reason": reason, "detail": str(exc)}
     check = {**check, "monotonicity": _monotonicity(points)}
     if raced is not None:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from autotts.data.records import ReplaySet
 from autotts.env.episode import Episode
-from autotts.errors import CandidateRejected
+from autotts.errors import CandidateRejected, PartialEpisode
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import (
@@ -375,7 +375,7 @@ def _named(
                 message["a"] = renaming.restore(answer)
             yield index, message
     except CandidateRejected as exc:
-        failed = getattr(exc, "episode", None)
+        failed = exc.episode
         if failed is None:
             raise
         r, q, order = episodes[failed]
@@ -383,7 +383,7 @@ def _named(
         named = CandidateRejected(
             exc.reason, f"{name} {verb} question {q} (replicate {r}): {exc.detail}"
         )
-        partial = getattr(exc, "partial", None)
+        partial = exc.partial
         if trace_sink is not None and partial is not None:
             _trace_failure(replay, r, q, order, partial, str(named), trace_sink, renaming)
         raise named from None
@@ -394,25 +394,17 @@ def _trace_failure(
     r: int,
     q: int,
     order: list[int],
-    partial: dict[str, Any],
+    partial: PartialEpisode,
     error: str,
     trace_sink: TraceSink,
     renaming: AnswerRenaming,
 ) -> None:
     """Write the partial trace of a failed episode, charged by the evaluator's own replay."""
-    log = partial.get("l")
     try:
-        episode = replay_log(
-            replay.questions[q], order, log if isinstance(log, list) else [], None, where=""
-        )
+        episode = replay_log(replay.questions[q], order, partial.log, None, where="")
     except CandidateRejected:
         return  # an illegal partial log: nothing trustworthy to write
-    trace = partial.get("t")
-    steps = [
-        renaming.restore_all(s)
-        for s in (trace if isinstance(trace, list) else [])
-        if isinstance(s, dict)
-    ]
+    steps = [renaming.restore_all(step) for step in partial.trace or []]
     trace_sink(r, q, crashed_record(episode, r, q, steps, error))
 
 

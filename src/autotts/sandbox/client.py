@@ -3,7 +3,11 @@
 Every way a candidate can fail — an error report, a missing or malformed result, an
 exit (even with code 0) before the work is done, a signal, a stall — becomes a
 :class:`~autotts.errors.CandidateRejected` with a reason code; nothing the worker
-does can raise anything else in the parent. The worker runs in its own process
+does can raise anything else in the parent. Every line the worker sends is read as
+hostile (:mod:`autotts.sandbox.protocol`: why, and what is checked): parsed with
+bounded size and depth, checked against the one shape its request allows, and a
+failure it reports is worded by the parent, from a fixed table, with the candidate's
+own text only quoted. The worker runs in its own process
 group (its own PID namespace under bubblewrap), and :meth:`SandboxWorker.close`
 kills that group, so no process it started survives it.
 """
@@ -21,15 +25,28 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any, NoReturn
 
-from autotts.errors import CandidateRejected
+from autotts.errors import CandidateRejected, PartialEpisode
 from autotts.sandbox.layers import (
     SandboxLimits,
     available_layers,
     worker_command,
     worker_environment,
+)
+from autotts.sandbox.protocol import (
+    FAILURES,
+    MAX_INT,
+    ProtocolError,
+    check_log,
+    check_params,
+    check_trace,
+    is_dotted_name,
+    is_identifier,
+    is_int,
+    parse_line,
+    quote,
 )
 
 __all__ = ["SandboxWorker"]
@@ -40,6 +57,66 @@ _SIGNAL_REASONS = {
     signal.SIGXFSZ: ("forbidden", "was killed for writing past the file-size limit"),
     signal.SIGKILL: ("memory", "was killed by SIGKILL (out of memory or CPU hard limit)"),
 }
+
+
+#: Fields a failure report may have (the worker's ``_serve``).
+_FAILURE_KEYS = frozenset(
+    {"ok", "reason", "what", "episode", "type", "line", "class", "text", "partial"}
+)
+#: Failures of one episode of a run: they name it, and may carry what it did before.
+_EPISODE_FAILURES = frozenset({"solve-raised", "bad-return", "bad-answer", "patched", "log"})
+#: The failures each request can end in (any request: ``internal``); a report of another
+#: is malformed, so a candidate cannot pass a failure of its run off as, say, a load error.
+_REQUEST_FAILURES = {
+    "load": frozenset(
+        {"syntax", "load-raised", "no-class", "unknown-class", "abstract", "not-a-controller"}
+        | {"signature", "internal"}
+    ),
+    "build": frozenset({"init-raised", "params-raised", "params", "internal"}),
+    "run": _EPISODE_FAILURES | {"internal"},
+    # one episode over a forwarded session (autotts.sandbox.live_client)
+    "session": _EPISODE_FAILURES | {"internal"},
+}
+#: How the candidate's text is introduced: an exception's message, or (below) other text.
+_MESSAGE_LABEL = "the controller's message"
+_TEXT_LABEL = {
+    "no-class": "controller classes found",
+    "unknown-class": "controller classes found",
+    "params": "the problem, as the worker put it",
+    "internal": "the worker's message",
+}
+
+
+def _none(value: object) -> list[dict[str, Any]] | None:
+    """The trace of an untraced episode's partial: there is none."""
+    if value is not None:
+        raise ProtocolError("an untraced episode sent a trace")
+    return None
+
+
+def _keys(*names: str) -> Callable[[dict[str, Any]], bool]:
+    """A reply shape: exactly these fields (their values are checked by the caller)."""
+    expected = frozenset(names)
+    return lambda reply: reply.keys() == expected
+
+
+def _load_reply(reply: dict[str, Any]) -> bool:
+    signature, layers = reply.get("signature"), reply.get("layers")
+    return (
+        reply.keys() == {"ok", "kind", "class", "signature", "layers"}
+        and reply["kind"] in ("native", "upstream")
+        and is_identifier(reply["class"])
+        and type(signature) is list
+        and len(signature) <= 256
+        and all(
+            type(p) is dict
+            and p.keys() == {"name", "required"}
+            and is_identifier(p["name"])
+            and type(p["required"]) is bool
+            for p in signature
+        )
+        and layers in ([], ["seccomp"])
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,6 +144,7 @@ class SandboxWorker:
         self._buffer = b""  # the start of a line not complete yet
         self._lines: collections.deque[bytes] = collections.deque()  # complete, unread
         self.class_name = "controller"
+        self._filename = "the controller file"  # named in messages (the parent's own string)
         self._sent: set[str] = set()
         self._sent_table = False
         #: CPU seconds the worker says it used (for benchmarks only: the worker is untrusted)
@@ -97,6 +175,9 @@ class SandboxWorker:
             self._request({"op": "confidence", "rows": _confidence_rows()})
             self._sent_table = True
         seccomp = "seccomp" in self.layers
+        self._filename = filename
+        if class_name is not None:
+            self.class_name = class_name
         reply = self._request(
             {
                 "op": "load",
@@ -104,19 +185,26 @@ class SandboxWorker:
                 "filename": filename,
                 "class": class_name,
                 "seccomp": seccomp,
-            }
+            },
+            _load_reply,
         )
-        self.class_name = str(reply.get("class"))
-        if seccomp and "seccomp" not in reply.get("layers", []):
+        self.class_name = reply["class"]
+        if seccomp and "seccomp" not in reply["layers"]:
             self.layers.remove("seccomp")
         return reply
 
     def build(self, beta: float | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Instantiate the controller; returns its recorded parameters."""
-        reply = self._request({"op": "build", "beta": beta, "params": params or {}})
-        params_out = reply.get("params")
-        if not isinstance(params_out, dict):
-            raise CandidateRejected("cheating", "the worker sent malformed parameters")
+        """Instantiate the controller; returns its recorded parameters (checked here as
+        in the worker: :func:`~autotts.sandbox.protocol.check_params`)."""
+        reply = self._request(
+            {"op": "build", "beta": beta, "params": params or {}}, _keys("ok", "params")
+        )
+        problem = check_params(reply["params"])
+        if problem is not None:
+            self._kill()
+            sentence = FAILURES["params"][1].format(cls=self.class_name)
+            raise CandidateRejected("interface", f"{sentence}; {problem}")
+        params_out: dict[str, Any] = reply["params"]
         return params_out
 
     def send_questions(self, key: str, questions: list[dict[str, Any]]) -> None:
@@ -169,26 +257,76 @@ class SandboxWorker:
         if compact:
             request["compact"] = True
         self._write(request)
-        index = 0
-        while index < len(episodes):
+        answer_chars = self.limits.max_answer_chars
+        total, index = len(episodes), 0
+        while index < total:
             message = self._read()
-            if message.get("ok") is False:
-                self._reject(message, index)
+            if "ok" in message:  # only a failure report has it in a run
+                self._reject(message, index, trace, "run")
             # A compact run's results come in batches (the worker's _Results).
-            batch = message.get("b") if compact else None
-            for result in batch if isinstance(batch, list) else [message]:
-                if index == len(episodes) or not (
-                    isinstance(result, dict)
-                    and isinstance(result.get("l"), str if compact else list)
-                ):
-                    raise CandidateRejected("cheating", f"malformed result for episode {index}")
+            results = message.get("b") if compact else [message]
+            if (
+                (compact and len(message) != 1)
+                or type(results) is not list
+                or len(results) > total - index
+            ):
+                self._cheated(f"the worker sent a malformed message for episode {index}")
+            for result in results:
+                self._check_result(result, index, compact, trace, answer_chars)
                 yield result
                 index += 1
         done = self._read()
-        if done.get("done") != len(episodes):
-            raise CandidateRejected("cheating", "the worker did not confirm the run")
-        if isinstance(done.get("cpu"), float):
-            self.reported_cpu_seconds = done["cpu"]
+        cpu = done.get("cpu")
+        if (
+            len(done) != 2
+            or done.get("done") != total
+            or type(cpu) is not float
+            or not self.reported_cpu_seconds <= cpu < 1e9  # process time never goes back
+        ):
+            self._cheated("the worker did not confirm the run")
+        self.reported_cpu_seconds = cpu
+
+    def _check_result(
+        self,
+        result: Any,
+        index: int,
+        compact: bool,
+        trace: bool,
+        answer_chars: int,
+    ) -> None:
+        """One episode's result has exactly the run's shape (per result of every cell:
+        the common case is a few type checks)."""
+        if not (
+            type(result) is dict
+            and len(result) == 3 + trace
+            and "a" in result
+            and type(result.get("l")) is (str if compact else list)
+        ):
+            self._cheated(f"the worker sent a malformed result for episode {index}")
+        claimed = result.get("c")
+        if not (
+            (type(claimed) is int or type(claimed) is float) and 0 <= claimed <= MAX_INT
+        ):  # NaN fails the comparison; infinity the bound
+            self._cheated(f"the worker sent a malformed token count for episode {index}")
+        answer = result["a"]
+        if answer is not None:
+            if type(answer) is not str:  # the worker checks the type itself
+                self._cheated(f"the worker sent a malformed answer for episode {index}")
+            if len(answer) > answer_chars:
+                self._kill()
+                raise CandidateRejected(
+                    "bad-return",
+                    f"answer of {len(answer)} characters (at most {answer_chars})",
+                    index,
+                )
+        if not compact or trace:
+            try:
+                if not compact:
+                    check_log(result["l"])
+                if trace:
+                    check_trace(result.get("t"))
+            except ProtocolError as exc:
+                self._cheated(f"episode {index}: {exc}")
 
     def close(self) -> None:
         """Stop the worker and everything in its process group."""
@@ -211,28 +349,75 @@ class SandboxWorker:
         self.close()
 
     # -- plumbing --------------------------------------------------------------
-    def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _request(
+        self,
+        message: dict[str, Any],
+        shape: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Send ``message`` and read its reply: a failure report, or what ``shape`` accepts
+        (without one, exactly ``{"ok": true}``)."""
         self._write(message)
         reply = self._read()
-        if reply.get("ok") is not True:
-            self._reject(reply, None)
+        if reply.get("ok") is False:
+            self._reject(reply, None, False, str(message.get("op")))
+        if reply.get("ok") is not True or not (shape or _keys("ok"))(reply):
+            self._cheated(f"the worker sent a malformed reply to {message.get('op')!r}")
         return reply
 
-    def _reject(self, message: dict[str, Any], episode: int | None) -> None:
-        reason = message.get("reason")
-        detail = str(message.get("detail", ""))[:2000]
-        known = {"load", "interface", "crash", "bad-return", "memory", "forbidden", "cheating"}
-        if reason not in known:
-            reason, detail = "cheating", f"the worker sent an unknown failure: {message!r:.200}"
+    def _cheated(self, detail: str) -> NoReturn:
         self._kill()
-        rejection = CandidateRejected(str(reason), detail)
-        episode_ = message.get("episode", episode)
-        #: which episode of the last ``run`` failed (the caller names it), if any
-        rejection.episode = episode_ if isinstance(episode_, int) else None  # type: ignore[attr-defined]
-        #: the failing episode's log and trace so far, as the worker claims them (untrusted)
-        partial = message.get("partial")
-        rejection.partial = partial if isinstance(partial, dict) else None  # type: ignore[attr-defined]
-        raise rejection
+        raise CandidateRejected("cheating", detail)
+
+    def _reject(self, message: dict[str, Any], index: int | None, trace: bool, op: str) -> NoReturn:
+        """Raise the rejection for the worker's failure report ``message``, worded here.
+
+        ``op`` is the request it answers, ``index`` the next episode of the run in progress
+        (None outside a run): a failure in an episode must name exactly it. ``what`` must
+        be a failure that request can end in, the reason one that ``what`` allows
+        (:data:`~autotts.sandbox.protocol.FAILURES`), the other fields of their types;
+        anything else is a malformed report (``cheating``).
+        """
+        self._kill()
+        what, reason = message.get("what"), message.get("reason")
+        what = what if isinstance(what, str) else ""
+        entry = FAILURES.get(what)
+        episode, line, kind = message.get("episode"), message.get("line"), message.get("type")
+        text, partial, cls = message.get("text"), message.get("partial"), message.get("class")
+        in_episode = what in _EPISODE_FAILURES
+        if (
+            entry is None
+            or what not in _REQUEST_FAILURES.get(op, {"internal"})
+            or reason not in entry[0]
+            or not message.keys() <= _FAILURE_KEYS
+            or not ((type(episode) is int and episode == index) if in_episode else episode is None)
+            or not (line is None or is_int(line, 1, 10**7))
+            or not (kind is None or is_dotted_name(kind))
+            or not (cls is None or (op == "load" and is_identifier(cls)))
+            or not (text is None or (type(text) is str and len(text) <= 10_000))
+            or (partial is not None and not in_episode)
+        ):
+            raise CandidateRejected("cheating", "the worker sent a malformed failure report")
+        checked: PartialEpisode | None = None
+        if partial is not None:
+            try:
+                if type(partial) is not dict or partial.keys() != {"l", "t"}:
+                    raise ProtocolError("a partial episode has the wrong fields")
+                steps = partial["t"]
+                checked = PartialEpisode(
+                    check_log(partial["l"]),
+                    check_trace(steps) if trace else _none(steps),
+                )
+            except ProtocolError:
+                raise CandidateRejected(
+                    "cheating", "the worker sent a malformed failure report"
+                ) from None
+        where = f" at {self._filename}:{line}" if line is not None else ""
+        detail = entry[1].format(
+            cls=cls or self.class_name, type=kind or "an exception", where=where
+        )
+        if text:
+            detail += f"; {_TEXT_LABEL.get(what, _MESSAGE_LABEL)}: {quote(text)}"
+        raise CandidateRejected(str(reason), detail, episode, checked)
 
     def _write(self, message: dict[str, Any]) -> None:
         """Send one request; a worker that stops reading is a stall, bounded like any other."""
@@ -291,18 +476,12 @@ class SandboxWorker:
                 raise CandidateRejected(
                     "cheating", f"a worker message exceeded {limits.max_message_bytes} bytes"
                 )
-        line = self._lines.popleft()
         try:
-            message = json.loads(line)
-        except ValueError:
-            self._kill()
-            raise CandidateRejected("cheating", "the worker sent malformed data") from None
-        if not isinstance(message, dict):
-            self._kill()
-            raise CandidateRejected("cheating", "the worker sent malformed data")
-        return message
+            return parse_line(self._lines.popleft())
+        except ProtocolError as exc:
+            self._cheated(str(exc))
 
-    def _fail_exited(self) -> None:
+    def _fail_exited(self) -> NoReturn:
         """The worker closed its output: classify how it ended, always as a rejection."""
         try:
             code = self._process.wait(timeout=5)
@@ -320,7 +499,9 @@ class SandboxWorker:
             reason, what = "crash", f"was killed by signal {signal.Signals(sig).name}"
         else:
             reason, what = "crash", f"exited with code {code} before returning its results"
-        raise CandidateRejected(reason, f"the controller process {what}{tail and ': ' + tail}")
+        # The tail is the candidate's own output (it can print anything): quoted only.
+        said = f"; its last line of error output: {quote(tail)}" if tail else ""
+        raise CandidateRejected(reason, f"the controller process {what}{said}")
 
     def _stderr_tail(self) -> str:
         self._stderr.seek(0, os.SEEK_END)

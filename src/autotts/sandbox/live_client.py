@@ -73,7 +73,7 @@ class SessionWorker(SandboxWorker):
                 self._write(self._perform(session, call, message))
                 continue
             if message.get("ok") is False:
-                self._reject(message, 0)
+                self._reject(message, 0, trace=bool(session.tracing), op="session")
             if message.get("ok") is not True or set(message) - {"ok", "answer", "trace"}:
                 raise self._malformed("a malformed message")
             answer = message.get("answer")

@@ -138,11 +138,9 @@ def solve_forwarded(
     except SystemExit:
         raise
     except BaseException as exc:
-        raise classify(exc, episode=0) from None
+        raise classify(exc, "solve-raised", episode=0) from None
     if answer is not None and type(answer) is not str:
-        raise Failure(
-            "bad-return", f"returned {type(answer).__name__}; solve() must return a str or None", 0
-        )
+        raise Failure("bad-return", "bad-return", episode=0, type=type(answer).__name__)
     message: dict[str, Any] = {"ok": True, "answer": answer}
     steps = session.steps()
     if steps is not None:

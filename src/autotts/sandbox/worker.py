@@ -18,6 +18,7 @@ the parent holds, :mod:`autotts.sandbox.live_session`), ``quit``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -26,6 +27,7 @@ from typing import Any, BinaryIO
 from autotts.env.fast_session import FULL_READ, PROBE_NEW  # the log's action codes
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.sandbox.live_session import solve_forwarded
+from autotts.sandbox.protocol import MAX_INT, MAX_TRACE_DEPTH, MAX_TRACE_STEPS, MAX_TRACE_STRING
 from autotts.sandbox.worker_candidate import Candidate, Failure, classify
 
 # Under PyPy (:mod:`autotts.sandbox.pypy_boot`) this module runs on the standard library
@@ -55,9 +57,59 @@ BATCH_CHARS = 1 << 20
 
 
 def _send(out: BinaryIO, message: dict[str, Any], *, flush: bool = True) -> None:
-    out.write(json.dumps(message, ensure_ascii=False, default=repr).encode() + b"\n")
+    """One protocol line. Only what the worker built goes here: its replies, results (an
+    answer checked to be a valid str, a log, a count) and traces made plain by
+    :func:`_plain_trace`; the parent checks every line anyway
+    (:mod:`autotts.sandbox.protocol`)."""
+    out.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
     if flush:
         out.flush()
+
+
+def _plain_trace(trace: list[Any]) -> list[Any]:
+    """A trace as the parent accepts it (:func:`~autotts.sandbox.protocol.check_trace`):
+    the candidate's own steps may hold any object (written as its ``repr``), NaN, huge
+    numbers, deep nesting or long strings, which become strings, cut to the limits."""
+    return [
+        {
+            key: _plain_text(step.get(key))
+            if key in _TEXT_FIELDS
+            else _plain_value(step.get(key), MAX_TRACE_DEPTH)
+            for key in _STEP_FIELDS
+        }
+        for step in trace[:MAX_TRACE_STEPS]
+        if type(step) is dict
+    ]
+
+
+_STEP_FIELDS = ("event", "goal", "input", "output", "state", "decision")
+_TEXT_FIELDS = frozenset({"event", "goal", "decision"})
+
+
+def _plain_text(value: Any) -> str:
+    """A step's ``event``, ``goal`` or ``decision``: always a string."""
+    plain = _plain_value(value, 0)
+    return "" if plain is None else plain if type(plain) is str else json.dumps(plain)
+
+
+def _plain_value(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if value is None or kind is bool or (kind is int and -MAX_INT <= value <= MAX_INT):
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    if isinstance(value, str):
+        text = str.__str__(value)  # a str subclass's own __str__ or __repr__ is not called
+    elif depth > 0 and (kind is list or kind is tuple):
+        return [_plain_value(v, depth - 1) for v in value[:MAX_TRACE_STEPS]]
+    elif depth > 0 and kind is dict:
+        return {str(_plain_value(k, 0))[:200]: _plain_value(v, depth - 1) for k, v in value.items()}
+    else:
+        try:
+            text = repr(value)
+        except BaseException:  # a candidate's __repr__ may raise anything
+            text = f"<{kind.__name__}>"
+    return text[:MAX_TRACE_STRING].encode("utf-8", "replace").decode("utf-8")
 
 
 def _run(
@@ -77,7 +129,7 @@ def _run(
     # Untraced episodes run in the lean session, which keeps the action log itself.
     lean = fast and not tracing
     if not lean and not _NUMPY:
-        raise Failure("crash", "this worker runs untraced episodes only (it has no NumPy)")
+        raise Failure("crash", "internal", text="this worker runs untraced episodes only")
     new_session: Any = None
     # The classes a controller could patch to tamper with the evaluation (the parent
     # replays and scores everything itself; a patch is still a cheat, so it is rejected).
@@ -106,32 +158,40 @@ def _run(
             try:
                 answer = candidate.controller.solve(session)
             except BaseException as exc:
-                failure = classify(exc, episode=index)
+                failure = classify(exc, "solve-raised", index)
                 # What the episode did before it failed: the evaluator replays it for the trace.
-                failure.partial = {"l": session.log, "t": trace}
+                log = session.log
+                if type(log) is list and all(type(a) is int for a in log):
+                    failure.partial = {
+                        "l": log,
+                        "t": None if trace is None else _plain_trace(trace),
+                    }
                 raise failure from None
             if answer is not None and type(answer) is not str:
+                name = type(answer).__name__
                 raise Failure(
                     "bad-return",
-                    f"returned {type(answer).__name__}; solve() must return a str or None",
-                    index,
+                    "bad-return",
+                    episode=index,
+                    type=name if name.isidentifier() else None,
                 )
+            if answer is not None and not answer.isascii():
+                try:  # a lone surrogate is no text: no file, and no protocol line, holds it
+                    answer.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise Failure("bad-return", "bad-answer", episode=index) from None
             if _snapshot(guarded_classes) != guarded:
-                raise Failure(
-                    "cheating", f"episode {index}: the controller modified the evaluator's classes"
-                )
+                raise Failure("cheating", "patched", episode=index)
             # The worker's own token count, compared by the parent with its replay: a mismatch
             # means the candidate tampered with the accounting.
             try:
                 claimed = session.tokens_used
                 log = encode_log(session.log) if compact else session.log
             except Exception:  # the candidate wrote into its log what no action is
-                raise Failure(
-                    "cheating", f"episode {index}: the controller tampered with its action log"
-                ) from None
+                raise Failure("cheating", "log", episode=index) from None
             message: dict[str, Any] = {"a": answer, "l": log, "c": claimed}
             if trace is not None:
-                message["t"] = trace
+                message["t"] = _plain_trace(trace)
             results.add(message, len(answer or ""))
     # CPU seconds this process has used so far (for overhead measurements, not trusted).
     _send(out, {"done": len(episodes), "cpu": time.process_time()})
@@ -302,18 +362,10 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                 assert candidate is not None and candidate.controller is not None
                 _send(out, solve_forwarded(candidate.controller, request, requests, out))
             else:
-                raise Failure("crash", f"unknown request {op!r}")
+                raise Failure("crash", "internal", text=f"unknown request {op!r}")
         except Failure as failure:
-            _send(
-                out,
-                {
-                    "ok": False,
-                    "reason": failure.reason,
-                    "detail": failure.detail,
-                    "episode": failure.episode,
-                    **({"partial": failure.partial} if failure.partial else {}),
-                },
-            )
+            # Data, not prose: the parent words the message (autotts.sandbox.protocol).
+            _send(out, failure.report())
             return
 
 

@@ -15,39 +15,106 @@ import sys
 import types
 from typing import Any
 
+from autotts.sandbox.protocol import check_params
+
 __all__ = ["Candidate", "Failure", "classify"]
 
 _PYPY = sys.implementation.name == "pypy"
 
 
 class Failure(Exception):
-    """A candidate's failure, with its reason code: the worker reports it and stops."""
+    """A candidate's failure: the worker reports it and stops.
 
-    def __init__(self, reason: str, detail: str, episode: int | None = None) -> None:
-        super().__init__(detail)
-        self.reason, self.detail, self.episode = reason, detail, episode
+    Reported as data, not prose: ``what`` is a code of
+    :data:`~autotts.sandbox.protocol.FAILURES` (the parent words the message from it),
+    ``reason`` one of the reason codes that entry allows, ``type`` and ``line`` an
+    exception's type name and line in the candidate's file, ``cls`` the class it is
+    about, ``text`` the candidate's own text (an exception's message), which the parent
+    shows only quoted.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        what: str,
+        *,
+        episode: int | None = None,
+        type: str | None = None,  # the report's field name
+        line: int | None = None,
+        text: str | None = None,
+        cls: str | None = None,
+    ) -> None:
+        super().__init__(f"{what}: {text}")
+        self.reason, self.what, self.episode = reason, what, episode
+        self.type, self.line, self.text = type, line, text
+        #: the class the failure is about, when the file named it and not the evaluator
+        self.cls = cls
         #: the failing episode's action log and trace so far (``{"l": ..., "t": ...}``)
         self.partial: dict[str, Any] | None = None
 
+    def report(self) -> dict[str, Any]:
+        """The failure report the worker sends (the parent checks every field)."""
+        message: dict[str, Any] = {
+            "ok": False,
+            "reason": self.reason,
+            "what": self.what,
+            "episode": self.episode,
+        }
+        if self.type is not None:
+            message["type"] = self.type
+        if self.line is not None:
+            message["line"] = self.line
+        if self.cls is not None:
+            message["class"] = self.cls
+        if self.text:
+            # Bounded, and valid UTF-8 (a lone surrogate in an exception's message would
+            # otherwise make the report itself unsendable).
+            message["text"] = self.text[:2000].encode("utf-8", "replace").decode("utf-8")
+        if self.partial is not None:
+            message["partial"] = self.partial
+        return message
 
-def classify(exc: BaseException, where: str = "", episode: int | None = None) -> Failure:
-    """Reason code of an exception that escaped candidate code."""
-    text = f"{where}{': ' if where else ''}{type(exc).__name__}: {exc}"[:2000]
+
+#: The reason code of an exception escaping candidate code at each stage (``what``),
+#: unless it is a MemoryError (``memory``) or an OSError (``forbidden``).
+_STAGE_REASONS = {
+    "load-raised": "load",
+    "init-raised": "interface",
+    "params-raised": "crash",
+    "solve-raised": "crash",
+}
+
+
+def classify(exc: BaseException, what: str, episode: int | None = None) -> Failure:
+    """The failure report of an exception that escaped candidate code at stage ``what``."""
     if isinstance(exc, MemoryError):
-        return Failure("memory", text, episode)
-    if isinstance(exc, OSError):
-        return Failure("forbidden", text, episode)
-    return Failure("crash", text + _where_in_candidate(exc), episode)
+        reason = "memory"
+    elif isinstance(exc, OSError):
+        reason = "forbidden"
+    else:
+        reason = _STAGE_REASONS[what]
+    name = type(exc).__name__
+    try:  # the candidate's own __str__ may raise, or return a str subclass
+        text: str | None = str.__str__(str(exc))[:2000]
+    except BaseException:  # any failure of it leaves no text
+        text = None
+    return Failure(
+        reason,
+        what,
+        episode=episode,
+        type=name if isinstance(name, str) and name.isidentifier() else None,
+        line=_line_in_candidate(exc),
+        text=text,
+    )
 
 
-def _where_in_candidate(exc: BaseException) -> str:
-    tb, where = exc.__traceback__, ""
+def _line_in_candidate(exc: BaseException) -> int | None:
+    tb, line = exc.__traceback__, None
     while tb is not None:  # the innermost frame in the candidate's own file
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.startswith("candidate:"):
-            where = f" at {filename.removeprefix('candidate:')}:{tb.tb_lineno}"
+        if tb.tb_frame.f_code.co_filename.startswith("candidate:"):
+            line = tb.tb_lineno
         tb = tb.tb_next
-    return where
+    return line
 
 
 #: Python 3.9 (Debian's PyPy) evaluates annotations such as ``str | None`` when a function
@@ -94,16 +161,16 @@ class Candidate:
                 {"__name__": module.__name__, "__file__": filename, "__builtins__": builtins}
             )
         try:
-            exec(_compiled(source, filename), namespace)
+            code = _compiled(source, filename)
+        except SyntaxError as exc:
+            line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+            raise Failure("load", "syntax", line=line, text=f"syntax error: {exc.msg}") from None
+        try:
+            exec(code, namespace)
             if namespace is not module.__dict__:
                 module.__dict__.update(namespace)
-        except SyntaxError as exc:
-            raise Failure("load", f"line {exc.lineno}: syntax error: {exc.msg}") from None
         except BaseException as exc:
-            failure = classify(exc, "loading the file")
-            raise Failure(
-                failure.reason if failure.reason != "crash" else "load", failure.detail
-            ) from None
+            raise classify(exc, "load-raised") from None
         local = {
             n: v
             for n, v in vars(module).items()
@@ -111,36 +178,29 @@ class Candidate:
             and v.__module__ == module.__name__
             and (issubclass(v, Controller) or is_upstream_class(v))
         }
+        found = ", ".join(sorted(local)) or "none"
         if class_name is None:
             if len(local) != 1:
-                found = ", ".join(sorted(local)) or "none"
-                raise Failure(
-                    "load", f"name the class as FILE.py:Class (controller classes found: {found})"
-                )
+                raise Failure("load", "no-class", text=found)
             class_name = next(iter(local))
         cls = vars(module).get(class_name)
         if cls is None:
-            found = ", ".join(sorted(local)) or "none"
-            raise Failure("load", f"unknown class in the file: {class_name!r} (found: {found})")
+            raise Failure("load", "unknown-class", text=found)
         if inspect.isclass(cls) and issubclass(cls, Controller):
             self.kind = "native"
             if inspect.isabstract(cls):
-                raise Failure("interface", f"{class_name} does not implement solve(session)")
+                raise Failure("interface", "abstract", cls=class_name)
             self.cls: type[Any] = cls
         elif is_upstream_class(cls):
             self.kind = "upstream"
             self.cls = wrap_upstream(cls)
         else:
-            raise Failure(
-                "interface",
-                f"{class_name} is neither an autotts.Controller subclass nor an upstream-format "
-                "class (__init__(self, config=None) and solve(question))",
-            )
+            raise Failure("interface", "not-a-controller", cls=class_name)
         self.class_name = class_name
         try:
             parameters = inspect.signature(self.cls).parameters.values()
         except (TypeError, ValueError) as exc:
-            raise Failure("interface", f"cannot read {class_name}.__init__: {exc}") from None
+            raise Failure("interface", "signature", cls=class_name, text=str(exc)) from None
         self.signature = [
             {"name": p.name, "required": p.default is inspect.Parameter.empty}
             for p in parameters
@@ -155,16 +215,35 @@ class Candidate:
         try:
             self.controller = self.cls(**kwargs)
         except BaseException as exc:
-            failure = classify(exc, f"{self.class_name}(**{kwargs})")
-            raise Failure(
-                "interface" if failure.reason == "crash" else failure.reason, failure.detail
-            ) from None
+            raise classify(exc, "init-raised") from None
         try:
-            params_out = self.controller.params()
+            params_out = _plain(self.controller.params())
         except BaseException as exc:
-            raise classify(exc, "params()") from None
-        return {
-            str(k): v
-            for k, v in dict(params_out).items()
-            if isinstance(v, (int, float, str, bool)) or v is None
-        }
+            raise classify(exc, "params-raised") from None
+        # Written into every result: a plain dict of a few scalars, or a rejection (the
+        # parent checks it again; this check is for the honest candidate's message).
+        problem = check_params(params_out)
+        if problem is not None:
+            raise Failure("interface", "params", text=problem)
+        return dict(params_out)
+
+
+def _plain(params: Any) -> Any:
+    """``params`` with subclasses of the scalar types (a NumPy float, a str subclass) made
+    the plain values they stand for; anything else is left for :func:`check_params`."""
+    if not isinstance(params, dict):
+        return params
+    out = {}
+    for key, value in dict.items(params):
+        if isinstance(key, str):
+            key = str.__str__(key)
+        if isinstance(value, bool):
+            value = bool(value)
+        elif isinstance(value, int):
+            value = int(value)
+        elif isinstance(value, float):
+            value = float(value)
+        elif isinstance(value, str):
+            value = str.__str__(value)
+        out[key] = value
+    return out
