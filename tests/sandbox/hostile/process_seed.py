@@ -14,5 +14,11 @@ class Hostile(Controller):
         self.beta = beta
 
     def solve(self, session):
-        reads = [session.full_read() for _ in range(2 + SEED % 3) if session.can_branch]
-        return max(reads, key=reads.count) if reads else None
+        first = session.full_read()
+        reads = [first]
+        # How many more reads: the process's seed mixed with what this episode read.
+        for _ in range((SEED + sum(map(ord, first))) % 9):
+            if not session.can_branch:
+                break
+            reads.append(session.full_read())
+        return max(reads, key=reads.count)
