@@ -27,7 +27,8 @@ from typing import IO, Any
 from autotts.errors import CandidateRejected
 from autotts.sandbox.layers import (
     SandboxLimits,
-    available_layers,
+    held_layers,
+    isolation_layers,
     worker_command,
     worker_environment,
 )
@@ -60,7 +61,7 @@ class SandboxWorker:
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self.tag = uuid.uuid4().hex
-        self.layers = available_layers(self.limits)
+        self.layers = isolation_layers(self.limits)  # refuses where nothing confines reads
         # Closed in close(); the worker's stderr, kept for the rejection detail.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._started = time.monotonic()
@@ -107,8 +108,7 @@ class SandboxWorker:
             }
         )
         self.class_name = str(reply.get("class"))
-        if seccomp and "seccomp" not in reply.get("layers", []):
-            self.layers.remove("seccomp")
+        self.layers = held_layers(self.layers, reply.get("layers"))
         return reply
 
     def build(self, beta: float | None, params: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,15 +1,26 @@
 """Which isolation layers this machine offers, and the command that starts a worker.
 
 Layers, strongest first (each is used when available; a missing one is reported
-once as a warning and listed in every sandboxed result's ``sandbox.layers``):
+once per process as a warning; every sandboxed result's ``sandbox.layers`` lists those
+the worker reported it actually installed). docs/sandbox.md says what each one stops.
 
 * ``bubblewrap`` — the worker sees only the interpreter, the installed packages and
   the autotts package, all read-only, plus an empty scratch ``/tmp``; no network,
   no other processes (own PID namespace), all capabilities dropped (holds for root);
-* ``seccomp`` — inside the worker, a filter kills the process on any attempt to
-  create a process, open a socket, write a file, trace or signal another process;
+* ``landlock`` — the worker restricts itself, with no extra binary, to reading the
+  same folders (no writes anywhere, no ``/proc``), and where the kernel's ABI has
+  them, to no TCP bind/connect and no signals or abstract sockets outside itself
+  (:mod:`autotts.sandbox.landlock`);
+* ``unprivileged`` — no capabilities: a root worker becomes ``nobody``
+  (:mod:`autotts.sandbox.privileges`); ``no-new-privs`` is set in every worker;
+* ``seccomp`` — an allowlist of system calls (:mod:`autotts.sandbox.seccomp_filter`):
+  anything else, process creation, sockets, writes, ``io_uring``, signals to others,
+  kills the worker;
 * ``rlimits`` — CPU seconds, address space, file size, no core dumps (always on);
 * the parent's wall-clock timer kills the worker's whole process group (always on).
+
+A worker needs at least one layer that keeps it from reading the host's files
+(bubblewrap or Landlock): :func:`isolation_layers` refuses to start one otherwise.
 
 The worker's interpreter is this CPython, or PyPy (``SandboxLimits.interpreter``,
 :mod:`autotts.sandbox.pypy_boot`) under the same layers: Debian's PyPy lives in
@@ -30,11 +41,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import autotts
+from autotts.errors import AutoTTSError
 
 __all__ = [
     "INTERPRETERS",
+    "IsolationUnavailable",
     "SandboxLimits",
     "available_layers",
+    "held_layers",
+    "isolation_layers",
     "pypy_path",
     "worker_command",
     "worker_environment",
@@ -61,6 +76,7 @@ class SandboxLimits:
     #: turn isolation layers off (tests of the degraded mode); never loosens rlimits
     use_bubblewrap: bool = True
     use_seccomp: bool = True
+    use_landlock: bool = True
     #: the worker's interpreter: ``"cpython"`` (this one) or ``"pypy"`` (``pypy3`` on PATH,
     #: for untraced cells; see :mod:`autotts.sandbox.pypy_boot`)
     interpreter: str = "cpython"
@@ -99,12 +115,44 @@ def _seccomp_available() -> bool:
     return True
 
 
+class IsolationUnavailable(AutoTTSError):
+    """No layer here can keep an untrusted controller from reading the host's files."""
+
+
+#: Worker-side layers: installed by the worker on itself, listed only once it reports them.
+WORKER_LAYERS = ("landlock", "unprivileged", "no-new-privs", "seccomp")
+
+
 def available_layers(limits: SandboxLimits) -> list[str]:
-    """The layers a worker started with ``limits`` gets here; warns once per missing layer."""
+    """The layers a worker started with ``limits`` gets here, strongest first; warns once
+    per process per missing layer."""
     layers = ["rlimits", "process-group-timer"]
-    for name, on in (("bubblewrap", limits.use_bubblewrap), ("seccomp", limits.use_seccomp)):
+    for name, on in (
+        ("bubblewrap", limits.use_bubblewrap),
+        ("landlock", limits.use_landlock),
+        ("seccomp", limits.use_seccomp),
+    ):
         if not on:
-            _warn_once(f"the sandbox layer {name} is turned off: controllers run less isolated")
+            # Not deduplicated: a caller chose this (tests of the degraded mode).
+            warnings.warn(
+                f"the sandbox layer {name} is turned off: controllers run less isolated",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    worker_side = []
+    if limits.use_landlock and _landlock_abi() > 0:
+        worker_side.append("landlock")
+    if _linux():
+        worker_side += ["unprivileged", "no-new-privs"]
+    if limits.use_seccomp:
+        if _seccomp_available():
+            worker_side.append("seccomp")
+        else:
+            _warn_once(
+                "seccomp is unavailable (PyPI pyseccomp + libseccomp2): sandboxed controllers "
+                "are not limited to an allowlist of system calls"
+            )
+    layers[:0] = worker_side
     if limits.use_bubblewrap:
         if _bwrap_path() is not None and _bwrap_works():
             layers.insert(0, "bubblewrap")
@@ -112,27 +160,113 @@ def available_layers(limits: SandboxLimits) -> list[str]:
             _warn_once(
                 "bubblewrap (bwrap) is installed but cannot create a sandbox here (no user "
                 "namespaces?): sandboxed controllers run without its layer"
+                + (" (Landlock still confines their reads)" if "landlock" in layers else "")
             )
         else:
             _warn_once(
-                "bubblewrap (bwrap) is not installed: sandboxed controllers can read files "
-                "and use the network unless seccomp blocks it; install it with "
-                "'apt-get install -y --no-install-recommends bubblewrap'"
-            )
-    if limits.use_seccomp:
-        if _seccomp_available():
-            layers.insert(len(layers) - 2, "seccomp")
-        else:
-            _warn_once(
-                "seccomp is unavailable (PyPI pyseccomp + libseccomp2): sandboxed controllers "
-                "are not stopped from starting processes or opening sockets"
+                "bubblewrap (bwrap) is not installed: sandboxed controllers run without its "
+                "layer"
+                + (" (Landlock still confines their reads)" if "landlock" in layers else "")
+                + "; install it with 'apt-get install -y --no-install-recommends bubblewrap'"
             )
     return layers
 
 
+def isolation_layers(limits: SandboxLimits) -> list[str]:
+    """:func:`available_layers`, or :class:`IsolationUnavailable` where none of them keeps
+    a worker from reading the host's files (no bubblewrap, no Landlock): untrusted code
+    is then refused rather than run less isolated than the user was told."""
+    layers = available_layers(limits)
+    if "bubblewrap" not in layers and "landlock" not in layers:
+        raise IsolationUnavailable(
+            "cannot sandbox an untrusted controller here: no layer can keep it from reading "
+            "this machine's files (bubblewrap is missing or cannot start, and the kernel has "
+            "no Landlock). Install bubblewrap ('apt-get install -y --no-install-recommends "
+            "bubblewrap') or run a Linux kernel with Landlock (5.13+, 'landlock' in its LSM "
+            "list), or pass --trust to run the file in-process as your own code"
+        )
+    return layers
+
+
+def held_layers(expected: list[str], reported: object) -> list[str]:
+    """``expected`` without the worker-side layers the worker did not report installing."""
+    held = set(reported) if isinstance(reported, list) else set()
+    return [n for n in expected if n not in WORKER_LAYERS or n in held]
+
+
+#: Messages already shown by :func:`_warn_once` in this process.
+_WARNED: set[str] = set()
+
+
 def _warn_once(message: str) -> None:
-    # Python's default warning filter shows each distinct message once per place.
+    # Once per process, not once per call site: a command starts workers from several
+    # places, and one missing layer is one line for the user.
+    if message in _WARNED:
+        return
+    _WARNED.add(message)
     warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _linux() -> bool:
+    return sys.platform.startswith("linux")
+
+
+@functools.lru_cache(maxsize=1)
+def _landlock_abi() -> int:
+    if not _linux():
+        return 0
+    from autotts.sandbox.landlock import abi_version
+
+    try:
+        return abi_version()
+    except (OSError, AttributeError):  # no libc syscall(): no Landlock either
+        return 0
+
+
+def _readable_paths() -> list[Path]:
+    """What a worker reads after start-up: Landlock's allowlist (bubblewrap binds the
+    same folders, read-only)."""
+    paths = [*_python_roots(), Path("/usr"), *_SYSTEM_READS]
+    pypy = pypy_path()
+    if pypy is not None:
+        paths.append(Path(os.path.realpath(pypy)).parent.parent)
+    return paths
+
+
+#: Outside the interpreter's folders: libraries, the loader's cache, the time zone,
+#: the two devices a Python process opens.
+_SYSTEM_READS = tuple(
+    Path(p)
+    for p in (
+        "/lib",
+        "/lib64",
+        "/lib32",
+        "/bin",
+        "/etc/ld.so.cache",
+        "/etc/localtime",
+        "/dev/null",
+        "/dev/urandom",
+        "/sys/devices/system/cpu",  # how many CPUs (os.cpu_count, BLAS)
+    )
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _readable_by_anyone(paths: tuple[Path, ...]) -> bool:
+    """Whether every existing path is readable by any user (and its folders searchable):
+    only then can a root worker become ``nobody`` and still import what it needs."""
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            mode = path.stat().st_mode
+            if mode & 0o004 == 0 or (path.is_dir() and mode & 0o001 == 0):
+                return False
+            if any(parent.stat().st_mode & 0o001 == 0 for parent in path.resolve().parents):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def worker_environment() -> dict[str, str]:
@@ -218,7 +352,19 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
     # The worker sets its own rlimits from these before it reads a request (see
     # autotts.sandbox.worker.apply_limits), so before any candidate code runs.
     python += ["--tag", tag, "--limits", f"{limits.cpu_seconds},{limits.memory_mb}"]
-    if "bubblewrap" not in available_layers(limits):
+    layers = available_layers(limits)
+    # The layers the worker installs on itself, first thing (worker.main); it fails
+    # closed: a requested layer it cannot install stops it before it serves.
+    wanted = [n for n in layers if n in WORKER_LAYERS]
+    if "unprivileged" in wanted and os.geteuid() == 0 and _readable_by_anyone(
+        tuple(_readable_paths())
+    ):
+        wanted.append("setuid")  # root becomes nobody, who can still import what it needs
+    python += ["--isolate", ",".join(wanted)]
+    if "landlock" in wanted:
+        for path in _readable_paths():
+            python += ["--read", str(path)]
+    if "bubblewrap" not in layers:
         return python
     return [*_bwrap_argv(), *python]
 
