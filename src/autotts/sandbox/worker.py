@@ -344,6 +344,9 @@ def isolate(layers: list[str], readable: list[str]) -> list[str]:
     """
     from autotts.sandbox import privileges
 
+    unknown = set(layers) - {"no-new-privs", "unprivileged", "setuid", "landlock", "seccomp"}
+    if unknown:
+        raise OSError(f"unknown isolation layer(s) {', '.join(sorted(unknown))}")
     if "seccomp" in layers:
         try:
             # First: importing it looks libseccomp up with a helper process and /tmp files

@@ -1,0 +1,233 @@
+"""Isolation that fails closed: attacks on the host from a controller file, each run on a
+plain install (no bubblewrap: Landlock, no capabilities, the seccomp allowlist), with
+bubblewrap, and for a few under PyPy.
+
+Every attack runs in a fresh evaluator process (the worker's parent) that holds a
+secret in its environment and memory and names the replay folder on its command line,
+as ``autotts eval -d FOLDER`` does. Each attack is checked to stop with reason
+``forbidden`` (or to do no harm), and the host to be unharmed: the evaluator alive and
+not signalled, no file made or changed, no connection accepted, no secret or gold
+answer in any answer, no process left behind. That the files do harm without a
+sandbox was checked by running them in a plain child process (see docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autotts.sandbox import SandboxLimits, SandboxWorker, available_layers
+from autotts.sandbox import layers as layers_module
+from autotts.sandbox.layers import IsolationUnavailable, pypy_path
+from tests.sandbox.conftest import FIRST_AGREEMENT
+
+HOSTILE = Path(__file__).parent / "hostile"
+SOURCE = Path(layers_module.__file__).resolve().parents[1]  # src/autotts, on workers' argv
+CANARY = "s3cr3tCanary91"
+
+#: Host attacks, one file per class (see issue 19): each must be stopped on every setup.
+ATTACKS = [
+    "io_uring",
+    "mknod_fifo",
+    "xattr_utime",
+    "sigqueue_parent",
+    "pidfd_parent",
+    "parent_secrets",
+    "parent_cmdline_data",
+    "capabilities",
+]
+
+#: The evaluator: runs one candidate file on the replay folder named on its command line.
+_EVALUATOR = """
+import json, os, sys
+from autotts.errors import CandidateRejected
+from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.sandboxed import run_in_sandbox
+from autotts.sandbox import SandboxLimits, read_candidate
+
+candidate, store, limits = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+in_memory = "AUTOTTS_" + "CANARY=" + os.environ["AUTOTTS_CANARY"]  # a secret in memory too
+replay = load_data(DataRef(store, "Synth-Small", "aime24"))
+try:
+    run = run_in_sandbox(
+        read_candidate(candidate), replay, ReferenceProtocol(1), beta=0.5,
+        limits=SandboxLimits(episode_seconds=10, **limits),
+    )
+    result = {"reason": None, "answers": sorted({str(o.answer) for o in run.outcomes})}
+except CandidateRejected as exc:
+    result = {"reason": exc.reason, "detail": exc.detail}
+print(json.dumps(result))
+"""
+
+PLAIN: dict[str, Any] = {"use_bubblewrap": False}
+BUBBLEWRAP: dict[str, Any] = {}
+PYPY: dict[str, Any] = {"interpreter": "pypy", "use_bubblewrap": False}
+#: Without the seccomp allowlist: what Landlock and the dropped capabilities hold alone.
+NO_SECCOMP: dict[str, Any] = {"use_bubblewrap": False, "use_seccomp": False}
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def _workers() -> set[int]:
+    """Live worker processes started from this checkout (their argv names its source)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(SOURCE).encode() in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _attack(
+    name: str, limits: dict[str, Any], tmp_path: Path, store: Path, port: int
+) -> dict[str, Any]:
+    target = tmp_path / "host"
+    target.mkdir()
+    before = target.stat()
+    text = (HOSTILE / f"{name}.py").read_text()
+    candidate = tmp_path / f"{name}.py"
+    candidate.write_text(
+        text.replace("@@TARGET@@", str(target))
+        .replace("@@PORT@@", str(port))
+        .replace("@@DATA@@", str(store))
+    )
+    workers_before = _workers()
+    done = subprocess.run(
+        [sys.executable, "-c", _EVALUATOR, str(candidate), str(store), json.dumps(limits)],
+        env={**os.environ, "AUTOTTS_CANARY": CANARY, "PYTHONWARNINGS": "ignore"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # The evaluator is alive to the end and not signalled (SIGKILL would be -9).
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    # Nothing made, changed or tagged on the host.
+    assert list(target.iterdir()) == []
+    after = target.stat()
+    assert (after.st_mtime_ns, after.st_mode) == (before.st_mtime_ns, before.st_mode)
+    assert os.listxattr(target) == []
+    assert _workers() - workers_before == set()  # no process left behind
+    # No secret, no gold answer, no capability in any answer.
+    for answer in result.get("answers", []):
+        assert CANARY not in answer and "GOLD" not in answer and "CAP_SYS_BOOT" not in answer
+    return result
+
+
+def _needs(limits: dict[str, Any]) -> None:
+    layers = available_layers(SandboxLimits(**limits))
+    if "bubblewrap" not in layers and "landlock" not in layers:
+        pytest.skip("neither bubblewrap nor Landlock here: untrusted files are refused")
+    if limits.get("use_bubblewrap", True) and "bubblewrap" not in layers:
+        pytest.skip("bubblewrap cannot start here")
+    if limits.get("interpreter") == "pypy" and pypy_path() is None:
+        pytest.skip("pypy3 is not installed")
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize("setup", ["plain", "bubblewrap"])
+@pytest.mark.parametrize("name", ATTACKS)
+def test_host_attack_is_forbidden_and_the_host_unharmed(
+    name: str, setup: str, tmp_path: Path, small_store: Path, listener: socket.socket
+) -> None:
+    limits = PLAIN if setup == "plain" else BUBBLEWRAP
+    _needs(limits)
+    result = _attack(name, limits, tmp_path, small_store, listener.getsockname()[1])
+    assert result["reason"] == "forbidden", result
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # no connection reached the host
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize("name", ["io_uring", "pidfd_parent", "parent_secrets"])
+def test_host_attack_is_forbidden_under_pypy(
+    name: str, tmp_path: Path, small_store: Path, listener: socket.socket
+) -> None:
+    _needs(PYPY)
+    result = _attack(name, PYPY, tmp_path, small_store, listener.getsockname()[1])
+    assert result["reason"] == "forbidden", result
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize(
+    "name", ["io_uring", "sigqueue_parent", "pidfd_parent", "parent_secrets", "capabilities"]
+)
+def test_landlock_and_dropped_capabilities_hold_without_seccomp(
+    name: str, tmp_path: Path, small_store: Path, listener: socket.socket
+) -> None:
+    """Defence in depth: with the allowlist off, the calls go through and the kernel
+    refuses them (Landlock's file, TCP and signal scoping; no CAP_SYS_BOOT)."""
+    _needs(NO_SECCOMP)
+    if "landlock" not in available_layers(SandboxLimits(**NO_SECCOMP)):
+        pytest.skip("no Landlock here")
+    result = _attack(name, NO_SECCOMP, tmp_path, small_store, listener.getsockname()[1])
+    assert result["reason"] in {"forbidden", None}, result
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize("interpreter", ["cpython", "pypy"])
+def test_the_worker_reports_the_layers_it_installed(interpreter: str) -> None:
+    limits = SandboxLimits(use_bubblewrap=False, interpreter=interpreter)
+    _needs({"use_bubblewrap": False, "interpreter": interpreter})
+    expected = available_layers(limits)
+    with SandboxWorker(limits) as worker:
+        reply = worker.load(FIRST_AGREEMENT.read_text(), str(FIRST_AGREEMENT), None)
+        assert set(reply["layers"]) == set(expected) & set(layers_module.WORKER_LAYERS)
+        assert worker.layers == expected
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+def test_untrusted_files_are_refused_where_nothing_confines_reads() -> None:
+    with pytest.raises(IsolationUnavailable) as refused:
+        SandboxWorker(SandboxLimits(use_bubblewrap=False, use_landlock=False))
+    message = str(refused.value)
+    assert "apt-get install" in message and "bubblewrap" in message
+    assert "Landlock" in message and "--trust" in message
+
+
+def test_a_worker_that_cannot_install_a_layer_refuses_to_serve() -> None:
+    """Fails closed on the worker's side too: a layer it was asked for and cannot set up
+    stops it before it reads a request."""
+    argv = layers_module.worker_command(SandboxLimits(use_bubblewrap=False), "tag")
+    argv[argv.index("--isolate") + 1] += ",no-such-layer"
+    done = subprocess.run(
+        argv, input=b"", capture_output=True, timeout=60, check=False, env=os.environ.copy()
+    )
+    assert done.returncode == 3
+    assert b"refusing to serve" in done.stderr
+
+
+def test_a_missing_layer_is_reported_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layers_module, "_bwrap_path", lambda: None)
+    monkeypatch.setattr(layers_module, "_WARNED", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):  # a command starts workers from several places
+            available_layers(SandboxLimits())
+    missing = [w for w in caught if "bubblewrap (bwrap) is not installed" in str(w.message)]
+    assert len(missing) == 1
