@@ -225,9 +225,29 @@ def test_a_worker_that_cannot_install_a_layer_refuses_to_serve() -> None:
 def test_a_missing_layer_is_reported_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(layers_module, "_bwrap_path", lambda: None)
     monkeypatch.setattr(layers_module, "_WARNED", set())
+    monkeypatch.setattr(layers_module, "_claim", lambda message: True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(4):  # a command starts workers from several places
             available_layers(SandboxLimits())
     missing = [w for w in caught if "bubblewrap (bwrap) is not installed" in str(w.message)]
     assert len(missing) == 1
+
+
+def test_a_missing_layer_is_reported_once_per_command(tmp_path: Path) -> None:
+    """Pool processes each start workers: still one line (issue 22), here without
+    bubblewrap on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    command = [sys.executable, "-m", "autotts.cli.main", "eval", "--data", "synthetic"]
+    done = subprocess.run(
+        [*command, "-c", str(FIRST_AGREEMENT), "--workers", "2", "--seeds", "2", "-q"],
+        env={**os.environ, "PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        start_new_session=True,  # a process group of its own, as from a shell
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("bubblewrap (bwrap) is not installed") == 1, done.stderr

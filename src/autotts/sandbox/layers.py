@@ -31,9 +31,11 @@ same ``pyseccomp`` file, loaded by path.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import warnings
@@ -48,6 +50,7 @@ __all__ = [
     "IsolationUnavailable",
     "SandboxLimits",
     "available_layers",
+    "describe_layers",
     "held_layers",
     "isolation_layers",
     "pypy_path",
@@ -188,6 +191,38 @@ def isolation_layers(limits: SandboxLimits) -> list[str]:
     return layers
 
 
+#: What each layer stops, one line each (``autotts check``; docs/sandbox.md says more).
+LAYER_EFFECTS = {
+    "bubblewrap": "sees only the interpreter and packages, read-only; no network, no other "
+    "processes",
+    "landlock": "reads only those folders, writes nowhere; no TCP, no signals or abstract "
+    "sockets outside itself",
+    "unprivileged": "no capabilities (a root worker becomes nobody where it can)",
+    "no-new-privs": "can never gain privileges",
+    "seccomp": "system-call allowlist: process creation, sockets, writes, io_uring, signals "
+    "to others kill it",
+    "rlimits": "CPU time, memory, file size, no core dumps",
+    "process-group-timer": "wall-clock limit; its whole process group is killed",
+}
+
+#: How to get a layer that is missing.
+_FIXES = {
+    "bubblewrap": "apt-get install -y --no-install-recommends bubblewrap",
+    "landlock": "a Linux kernel with Landlock (5.13+, 'landlock' in its LSM list)",
+    "seccomp": "pip install pyseccomp, with libseccomp2 installed",
+}
+
+
+def describe_layers(layers: list[str]) -> list[str]:
+    """Lines saying which layers held and what each stops, then which are not active."""
+    width = max(map(len, LAYER_EFFECTS))
+    lines = [f"{n:<{width}}  {LAYER_EFFECTS.get(n, '')}".rstrip() for n in layers]
+    for name, fix in _FIXES.items():
+        if name not in layers:
+            lines.append(f"{'not active: ' + name:<{width}}  (to add it: {fix})")
+    return lines
+
+
 def held_layers(expected: list[str], reported: object) -> list[str]:
     """``expected`` without the worker-side layers the worker did not report installing."""
     held = set(reported) if isinstance(reported, list) else set()
@@ -196,15 +231,41 @@ def held_layers(expected: list[str], reported: object) -> list[str]:
 
 #: Messages already shown by :func:`_warn_once` in this process.
 _WARNED: set[str] = set()
+#: Sockets held for the process's life, one per message shown: see :func:`_claim`.
+_CLAIMS: list[socket.socket] = []
 
 
 def _warn_once(message: str) -> None:
-    # Once per process, not once per call site: a command starts workers from several
-    # places, and one missing layer is one line for the user.
+    # Once per command, not once per call site or process: a command starts workers from
+    # several places and pool processes, and one missing layer is one line for the user.
     if message in _WARNED:
         return
     _WARNED.add(message)
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    if _claim(message):
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _claim(message: str) -> bool:
+    """Whether this process is the first of its command (its process group) to show
+    ``message``: it binds an abstract unix socket named after the group and the message,
+    which its sibling pool processes then fail to bind. Nothing is left behind: the name
+    goes with the last process holding it. Where that cannot be done, every process shows
+    it once."""
+    try:
+        group = os.getpgrp()
+        with open(f"/proc/{group}/stat", "rb") as stat:  # pids recycle; start times differ
+            started = stat.read().rsplit(b")", 1)[1].split()[19].decode()
+        digest = hashlib.sha256(message.encode()).hexdigest()[:16]
+        claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    except (OSError, IndexError, AttributeError):
+        return True
+    try:
+        claim.bind(f"\0autotts-warned-{group}-{started}-{digest}")
+    except OSError:  # a sibling holds it: it has shown the message
+        claim.close()
+        return False
+    _CLAIMS.append(claim)
+    return True
 
 
 def _linux() -> bool:
