@@ -45,7 +45,7 @@ _READ = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012  (ctypes' declaration, not a mutable default)
+    _fields_ = [
         ("handled_access_fs", ctypes.c_uint64),
         ("handled_access_net", ctypes.c_uint64),
         ("scoped", ctypes.c_uint64),
@@ -54,7 +54,7 @@ class _RulesetAttr(ctypes.Structure):
 
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1  # the kernel's struct is packed: 12 bytes
-    _fields_ = [  # noqa: RUF012
+    _fields_ = [
         ("allowed_access", ctypes.c_uint64),
         ("parent_fd", ctypes.c_int32),
     ]

@@ -417,8 +417,10 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
     # The layers the worker installs on itself, first thing (worker.main); it fails
     # closed: a requested layer it cannot install stops it before it serves.
     wanted = [n for n in layers if n in WORKER_LAYERS]
-    if "unprivileged" in wanted and os.geteuid() == 0 and _readable_by_anyone(
-        tuple(_readable_paths())
+    if (
+        "unprivileged" in wanted
+        and os.geteuid() == 0
+        and _readable_by_anyone(tuple(_readable_paths()))
     ):
         wanted.append("setuid")  # root becomes nobody, who can still import what it needs
     python += ["--isolate", ",".join(wanted)]

@@ -21,6 +21,7 @@ Runs on Python 3.9 (Debian's PyPy starts the worker too).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
@@ -152,10 +153,8 @@ def install_filter() -> None:
     # Files: opening for reading only (what is there to read is Landlock's or bubblewrap's
     # call).
     f.add_rule(sc.ALLOW, "openat", sc.Arg(2, sc.MASKED_EQ, _WRITE_FLAGS, 0))
-    try:  # no open() on arm64
+    with contextlib.suppress(OSError, ValueError, RuntimeError):  # no open() on arm64
         f.add_rule(sc.ALLOW, "open", sc.Arg(1, sc.MASKED_EQ, _WRITE_FLAGS, 0))
-    except (OSError, ValueError, RuntimeError):
-        pass
     # Signals only to itself (no parent, no sibling; tkill names a thread of anyone).
     own = os.getpid()
     f.add_rule(sc.ALLOW, "kill", sc.Arg(0, sc.EQ, own))

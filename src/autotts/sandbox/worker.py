@@ -334,10 +334,10 @@ def apply_limits(cpu_seconds: int, memory_mb: int) -> None:
 def isolate(layers: list[str], readable: list[str]) -> list[str]:
     """Install the worker-side isolation layers named in ``layers`` on this process, in
     the order each needs: ``no_new_privs``; dropping root (with ``"setuid"``) and every
-    capability (before Landlock, which hides ``/proc/self/status``); Landlock (:mod:`autotts.sandbox.landlock`, reads below
-    ``readable`` only); the seccomp allowlist last (it forbids the calls the others
-    make). Returns what holds, checked where it can be: no capabilities left, for
-    ``"unprivileged"``.
+    capability (before Landlock, which hides ``/proc/self/status``); Landlock
+    (:mod:`autotts.sandbox.landlock`, reads below ``readable`` only); the seccomp
+    allowlist last (it forbids the calls the others make). Returns what holds, checked
+    where it can be: no capabilities left, for ``"unprivileged"``.
 
     Fails closed: raises ``OSError`` (the worker then exits before it serves) if one
     of ``layers`` cannot be installed.

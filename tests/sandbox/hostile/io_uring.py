@@ -40,8 +40,23 @@ class Hostile(Controller):
             tail = struct.unpack_from("<I", sq_ring, sq[1])[0]
             index = tail & sq_mask
             struct.pack_into(
-                "<BBHiQQIIQHHiQQ", sqes, index * 64, opcode, 0, 0, target_fd, off, addr,
-                length, flags, 1, 0, 0, 0, 0, 0,
+                "<BBHiQQIIQHHiQQ",
+                sqes,
+                index * 64,
+                opcode,
+                0,
+                0,
+                target_fd,
+                off,
+                addr,
+                length,
+                flags,
+                1,
+                0,
+                0,
+                0,
+                0,
+                0,
             )
             struct.pack_into("<I", sq_ring, sq[6] + index * 4, index)
             struct.pack_into("<I", sq_ring, sq[1], tail + 1)
@@ -56,7 +71,7 @@ class Hostile(Controller):
         created = submit(18, -100, ctypes.addressof(path), 0o644, 0, os.O_CREAT | os.O_WRONLY)
         sock = submit(45, socket.AF_INET, 0, 0, socket.SOCK_STREAM)
         address = ctypes.create_string_buffer(
-            struct.pack("!HH4s8x", socket.AF_INET, @@PORT@@, socket.inet_aton("127.0.0.1"))
+            struct.pack("!HH4s8x", socket.AF_INET, int("@@PORT@@"), socket.inet_aton("127.0.0.1"))
         )
         address[0:2] = struct.pack("<H", socket.AF_INET)  # sa_family in host order
         keep.append(address)
