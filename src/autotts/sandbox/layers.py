@@ -128,7 +128,7 @@ WORKER_LAYERS = ("landlock", "unprivileged", "no-new-privs", "seccomp")
 
 def available_layers(limits: SandboxLimits) -> list[str]:
     """The layers a worker started with ``limits`` gets here, strongest first; warns once
-    per process per missing layer."""
+    per command per missing layer (:func:`_warn_once`)."""
     layers = ["rlimits", "process-group-timer"]
     for name, on in (
         ("bubblewrap", limits.use_bubblewrap),
@@ -291,7 +291,7 @@ def _readable_paths() -> list[Path]:
     pypy = pypy_path()
     if pypy is not None:
         paths.append(Path(os.path.realpath(pypy)).parent.parent)
-    return paths
+    return list(dict.fromkeys(paths))  # once each (a Debian Python's prefix is /usr)
 
 
 #: Outside the interpreter's folders: libraries, the loader's cache, the time zone,
