@@ -251,3 +251,63 @@ def test_a_missing_layer_is_reported_once_per_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("bubblewrap (bwrap) is not installed") == 1, done.stderr
+
+
+def test_check_prints_the_layers_that_held(
+    small_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autotts.cli.main import main
+
+    args = ["check", str(FIRST_AGREEMENT), "--data", str(small_store), "--betas", "0,1"]
+    assert main([*args, "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    held = available_layers(SandboxLimits())
+    assert f"sandbox layers: {', '.join(held)}" in out
+    for name in held:  # one line each, saying what it stops
+        effect = layers_module.LAYER_EFFECTS[name]
+        assert any(line.split() == [name, *effect.split()] for line in out.splitlines())
+
+
+_LAZY_IMPORTS = """
+from autotts import Controller
+
+
+class Lazy(Controller):
+    def __init__(self, beta=0.5):
+        self.beta = beta
+
+    def solve(self, session):
+        import collections, decimal, fractions, heapq, itertools, json, math, random, re
+        import statistics, threading, time
+        {extra}
+        worker = threading.Thread(target=time.sleep, args=(0.001,))  # threads stay allowed
+        worker.start()
+        worker.join()
+        votes = collections.Counter(session.probe_new()[0] for _ in range(3))
+        return str(round(statistics.mean([math.sqrt(len(v)) for v in votes]), 3))
+"""
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize("interpreter", ["cpython", "pypy"])
+def test_standard_modules_and_numpy_import_lazily_after_isolation(
+    interpreter: str, tmp_path: Path, small_ref: Any
+) -> None:
+    from autotts.evaluation.jobs import load_data
+    from autotts.evaluation.protocols import ReferenceProtocol
+    from autotts.evaluation.sandboxed import run_in_sandbox
+    from autotts.sandbox import read_candidate
+
+    limits = {"use_bubblewrap": False, "interpreter": interpreter}
+    _needs(limits)
+    extra = "import numpy, scipy.stats" if interpreter == "cpython" else "pass"
+    path = tmp_path / "lazy.py"
+    path.write_text(_LAZY_IMPORTS.format(extra=extra))
+    run = run_in_sandbox(
+        read_candidate(str(path)),
+        load_data(small_ref),
+        ReferenceProtocol(1),
+        beta=0.5,
+        limits=SandboxLimits(**limits),
+    )
+    assert all(o.answer for o in run.outcomes)
