@@ -13,6 +13,7 @@ sandbox was checked by running them in a plain child process (see docs/sandbox.m
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -311,3 +312,37 @@ def test_standard_modules_and_numpy_import_lazily_after_isolation(
         limits=SandboxLimits(**limits),
     )
     assert all(o.answer for o in run.outcomes)
+
+
+_DROP = """
+import ctypes, json, os
+from autotts.sandbox import privileges
+
+privileges.set_no_new_privs()
+dropped = privileges.drop_root()
+privileges.drop_capabilities()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall(169, 0xFEE1DEAD, 0x12345678, 0, None)  # reboot with an invalid magic2
+reboot = ctypes.get_errno()
+try:
+    open(f"/proc/{os.getppid()}/environ", "rb").read()
+    environ = "read"
+except OSError as exc:
+    environ = type(exc).__name__
+caps = privileges.effective_capabilities()
+print(json.dumps([dropped, os.getresuid(), caps, reboot, environ]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping root needs root")
+def test_a_root_process_drops_to_nobody_without_capabilities() -> None:
+    """The ``setuid`` path (taken where nobody can read the interpreter; not on machines
+    whose Python lives under /root): after it, no capability (reboot's permission check
+    fails) and the parent's environment is another user's."""
+    done = subprocess.run(
+        [sys.executable, "-c", _DROP], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    dropped, uids, caps, code, environ = json.loads(done.stdout)
+    assert dropped is True and uids == [65534] * 3
+    assert (caps, code, environ) == (0, errno.EPERM, "PermissionError")
