@@ -186,7 +186,8 @@ def isolation_layers(limits: SandboxLimits) -> list[str]:
             "this machine's files (bubblewrap is missing or cannot start, and the kernel has "
             "no Landlock). Install bubblewrap ('apt-get install -y --no-install-recommends "
             "bubblewrap') or run a Linux kernel with Landlock (5.13+, 'landlock' in its LSM "
-            "list), or pass --trust to run the file in-process as your own code"
+            "list), or pass --trust (where the command has it) to run the file in-process "
+            "as your own code"
         )
     return layers
 
