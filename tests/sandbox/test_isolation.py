@@ -72,7 +72,9 @@ print(json.dumps(result))
 
 PLAIN: dict[str, Any] = {"use_bubblewrap": False}
 BUBBLEWRAP: dict[str, Any] = {}
-PYPY: dict[str, Any] = {"interpreter": "pypy", "use_bubblewrap": False}
+#: The fallback where neither bubblewrap nor Landlock is available.
+NAMESPACES: dict[str, Any] = {"use_bubblewrap": False, "use_landlock": False}
+SETUPS = {"plain": PLAIN, "bubblewrap": BUBBLEWRAP, "namespaces": NAMESPACES}
 #: Without the seccomp allowlist: what Landlock and the dropped capabilities hold alone.
 NO_SECCOMP: dict[str, Any] = {"use_bubblewrap": False, "use_seccomp": False}
 
@@ -138,21 +140,23 @@ def _attack(
 
 def _needs(limits: dict[str, Any]) -> None:
     layers = available_layers(SandboxLimits(**limits))
-    if "bubblewrap" not in layers and "landlock" not in layers:
-        pytest.skip("neither bubblewrap nor Landlock here: untrusted files are refused")
+    if not {"bubblewrap", "landlock", "namespaces"} & set(layers):
+        pytest.skip("no layer confines reads here: untrusted files are refused")
     if limits.get("use_bubblewrap", True) and "bubblewrap" not in layers:
         pytest.skip("bubblewrap cannot start here")
+    if limits.get("use_landlock") is False and "namespaces" not in layers:
+        pytest.skip("no mount namespace can be made here")
     if limits.get("interpreter") == "pypy" and pypy_path() is None:
         pytest.skip("pypy3 is not installed")
 
 
 @pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
-@pytest.mark.parametrize("setup", ["plain", "bubblewrap"])
+@pytest.mark.parametrize("setup", list(SETUPS))
 @pytest.mark.parametrize("name", ATTACKS)
 def test_host_attack_is_forbidden_and_the_host_unharmed(
     name: str, setup: str, tmp_path: Path, small_store: Path, listener: socket.socket
 ) -> None:
-    limits = PLAIN if setup == "plain" else BUBBLEWRAP
+    limits = SETUPS[setup]
     _needs(limits)
     result = _attack(name, limits, tmp_path, small_store, listener.getsockname()[1])
     assert result["reason"] == "forbidden", result
@@ -161,12 +165,14 @@ def test_host_attack_is_forbidden_and_the_host_unharmed(
 
 
 @pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.parametrize("setup", ["plain", "namespaces"])
 @pytest.mark.parametrize("name", ["io_uring", "pidfd_parent", "parent_secrets"])
 def test_host_attack_is_forbidden_under_pypy(
-    name: str, tmp_path: Path, small_store: Path, listener: socket.socket
+    name: str, setup: str, tmp_path: Path, small_store: Path, listener: socket.socket
 ) -> None:
-    _needs(PYPY)
-    result = _attack(name, PYPY, tmp_path, small_store, listener.getsockname()[1])
+    limits = {**SETUPS[setup], "interpreter": "pypy"}
+    _needs(limits)
+    result = _attack(name, limits, tmp_path, small_store, listener.getsockname()[1])
     assert result["reason"] == "forbidden", result
     with pytest.raises(BlockingIOError):
         listener.accept()
@@ -205,7 +211,7 @@ def test_the_worker_reports_the_layers_it_installed(interpreter: str) -> None:
 @pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
 def test_untrusted_files_are_refused_where_nothing_confines_reads() -> None:
     with pytest.raises(IsolationUnavailable) as refused:
-        SandboxWorker(SandboxLimits(use_bubblewrap=False, use_landlock=False))
+        SandboxWorker(SandboxLimits(use_bubblewrap=False, use_landlock=False, use_namespaces=False))
     message = str(refused.value)
     assert "apt-get install" in message and "bubblewrap" in message
     assert "Landlock" in message and "--trust" in message

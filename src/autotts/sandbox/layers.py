@@ -38,6 +38,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,8 @@ class SandboxLimits:
     use_bubblewrap: bool = True
     use_seccomp: bool = True
     use_landlock: bool = True
+    #: the namespaces fallback, used only where neither bubblewrap nor Landlock is
+    use_namespaces: bool = True
     #: the worker's interpreter: ``"cpython"`` (this one) or ``"pypy"`` (``pypy3`` on PATH,
     #: for untraced cells; see :mod:`autotts.sandbox.pypy_boot`)
     interpreter: str = "cpython"
@@ -123,7 +126,7 @@ class IsolationUnavailable(AutoTTSError):
 
 
 #: Worker-side layers: installed by the worker on itself, listed only once it reports them.
-WORKER_LAYERS = ("landlock", "unprivileged", "no-new-privs", "seccomp")
+WORKER_LAYERS = ("namespaces", "landlock", "unprivileged", "no-new-privs", "seccomp")
 
 
 def available_layers(limits: SandboxLimits) -> list[str]:
@@ -155,9 +158,17 @@ def available_layers(limits: SandboxLimits) -> list[str]:
                 "seccomp is unavailable (PyPI pyseccomp + libseccomp2): sandboxed controllers "
                 "are not limited to an allowlist of system calls"
             )
+    bubblewrap = limits.use_bubblewrap and _bwrap_path() is not None and _bwrap_works()
+    if (
+        not bubblewrap
+        and "landlock" not in worker_side
+        and limits.use_namespaces
+        and _namespaces_work()
+    ):
+        worker_side.insert(0, "namespaces")
     layers[:0] = worker_side
     if limits.use_bubblewrap:
-        if _bwrap_path() is not None and _bwrap_works():
+        if bubblewrap:
             layers.insert(0, "bubblewrap")
         elif _bwrap_path() is not None:
             _warn_once(
@@ -180,14 +191,14 @@ def isolation_layers(limits: SandboxLimits) -> list[str]:
     a worker from reading the host's files (no bubblewrap, no Landlock): untrusted code
     is then refused rather than run less isolated than the user was told."""
     layers = available_layers(limits)
-    if "bubblewrap" not in layers and "landlock" not in layers:
+    if not {"bubblewrap", "landlock", "namespaces"} & set(layers):
         raise IsolationUnavailable(
-            "cannot sandbox an untrusted controller here: no layer can keep it from reading "
-            "this machine's files (bubblewrap is missing or cannot start, and the kernel has "
-            "no Landlock). Install bubblewrap ('apt-get install -y --no-install-recommends "
-            "bubblewrap') or run a Linux kernel with Landlock (5.13+, 'landlock' in its LSM "
-            "list), or pass --trust (where the command has it) to run the file in-process "
-            "as your own code"
+            "cannot sandbox an untrusted controller here: no layer can keep it from "
+            "reading this machine's files (bubblewrap is missing or cannot start, the "
+            "kernel has no Landlock, and no mount namespace can be made). Install "
+            "bubblewrap ('apt-get install -y --no-install-recommends bubblewrap') or run "
+            "a Linux kernel with Landlock (5.13+, 'landlock' in its LSM list), or pass "
+            "--trust (where the command has it) to run the file in-process as your own code"
         )
     return layers
 
@@ -198,6 +209,7 @@ LAYER_EFFECTS = {
     "processes",
     "landlock": "reads only those folders, writes nowhere; no TCP, no signals or abstract "
     "sockets outside itself",
+    "namespaces": "sees only those folders, read-only; no /proc, no network",
     "unprivileged": "no capabilities (a root worker becomes nobody where it can)",
     "no-new-privs": "can never gain privileges",
     "seccomp": "system-call allowlist: process creation, sockets, writes, io_uring, signals "
@@ -283,6 +295,33 @@ def _landlock_abi() -> int:
         return abi_version()
     except (OSError, AttributeError):  # no libc syscall(): no Landlock either
         return 0
+
+
+@functools.lru_cache(maxsize=1)
+def _namespaces_work() -> bool:
+    """Whether a process can confine itself with namespaces here (:mod:`autotts.sandbox.
+    namespaces`), tried once in a child; only asked where bubblewrap and Landlock are
+    both missing."""
+    if not _linux():
+        return False
+    probe = (
+        "import os, sys\n"
+        "from autotts.sandbox.namespaces import confine\n"
+        "confine(sys.argv[1:])\n"
+        "assert not os.path.exists('/proc/self') and os.path.exists(sys.prefix)\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *map(str, _readable_paths())],
+            env=worker_environment(),
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def _readable_paths() -> list[Path]:
@@ -425,7 +464,7 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
     ):
         wanted.append("setuid")  # root becomes nobody, who can still import what it needs
     python += ["--isolate", ",".join(wanted)]
-    if "landlock" in wanted:
+    if "landlock" in wanted or "namespaces" in wanted:
         for path in _readable_paths():
             python += ["--read", str(path)]
     if "bubblewrap" not in layers:

@@ -46,18 +46,6 @@ def set_no_new_privs() -> None:
         raise OSError(code, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(code)}")
 
 
-def effective_capabilities() -> int:
-    """This process's capabilities, effective, permitted and ambient sets together (a
-    bit mask), from ``/proc/self/status``. (The bounding set only limits what an exec
-    could gain, and no exec can: a user's process keeps a full one it may not drop.)"""
-    found = 0
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(("CapEff:", "CapPrm:", "CapAmb:")):
-                found |= int(line.split()[1], 16)
-    return found
-
-
 class _CapHeader(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
@@ -68,6 +56,23 @@ class _CapData(ctypes.Structure):
         ("permitted", ctypes.c_uint32),
         ("inheritable", ctypes.c_uint32),
     ]
+
+
+def effective_capabilities() -> int:
+    """This process's effective and permitted capabilities together (a bit mask), from
+    ``capget`` (``/proc`` may be gone by then). The ambient set is a subset of the
+    permitted one; the bounding set only limits what an exec could gain, and no exec can
+    (a user's process keeps a full one it may not drop)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"capget: {os.strerror(code)}")
+    found = 0
+    for half, entry in enumerate(data):
+        found |= (entry.effective | entry.permitted) << (32 * half)
+    return found
 
 
 def drop_capabilities() -> None:

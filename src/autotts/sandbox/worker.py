@@ -333,8 +333,8 @@ def apply_limits(cpu_seconds: int, memory_mb: int) -> None:
 
 def isolate(layers: list[str], readable: list[str]) -> list[str]:
     """Install the worker-side isolation layers named in ``layers`` on this process, in
-    the order each needs: ``no_new_privs``; dropping root (with ``"setuid"``) and every
-    capability (before Landlock, which hides ``/proc/self/status``); Landlock
+    the order each needs: ``no_new_privs``; the namespaces fallback (which needs root's
+    capabilities); dropping root (with ``"setuid"``) and every capability; Landlock
     (:mod:`autotts.sandbox.landlock`, reads below ``readable`` only); the seccomp
     allowlist last (it forbids the calls the others make). Returns what holds, checked
     where it can be: no capabilities left, for ``"unprivileged"``.
@@ -344,7 +344,14 @@ def isolate(layers: list[str], readable: list[str]) -> list[str]:
     """
     from autotts.sandbox import privileges
 
-    unknown = set(layers) - {"no-new-privs", "unprivileged", "setuid", "landlock", "seccomp"}
+    unknown = set(layers) - {
+        "namespaces",
+        "no-new-privs",
+        "unprivileged",
+        "setuid",
+        "landlock",
+        "seccomp",
+    }
     if unknown:
         raise OSError(f"unknown isolation layer(s) {', '.join(sorted(unknown))}")
     if "seccomp" in layers:
@@ -357,6 +364,11 @@ def isolate(layers: list[str], readable: list[str]) -> list[str]:
     held: list[str] = []
     privileges.set_no_new_privs()
     held.append("no-new-privs")
+    if "namespaces" in layers:  # while root still has the capabilities it needs
+        from autotts.sandbox.namespaces import confine
+
+        confine(readable)
+        held.append("namespaces")
     if "unprivileged" in layers:
         if "setuid" in layers:  # the parent found nobody can read what the worker needs
             privileges.drop_root()
