@@ -64,7 +64,7 @@ def confine(readable: list[str], scratch: str = "/tmp") -> None:
     # Every source is opened before anything is mounted over it (a venv under /tmp, say),
     # and bound later through /proc/self/fd; in the new namespace (a bind's source must
     # be one of its own mounts).
-    sources = []
+    sources: list[tuple[str, int | None, str | None]] = []
     for path in dict.fromkeys(os.path.abspath(p) for p in readable):
         if os.path.islink(path) and os.path.dirname(path) == "/":  # /bin -> usr/bin
             sources.append((path, None, os.readlink(path)))
