@@ -1,7 +1,7 @@
 """Which isolation layers this machine offers, and the command that starts a worker.
 
 Layers, strongest first (each is used when available; a missing one is reported
-once per process as a warning; every sandboxed result's ``sandbox.layers`` lists those
+once per command as a warning; every sandboxed result's ``sandbox.layers`` lists those
 the worker reported it actually installed). docs/sandbox.md says what each one stops.
 
 * ``bubblewrap`` — the worker sees only the interpreter, the installed packages and
@@ -11,7 +11,10 @@ the worker reported it actually installed). docs/sandbox.md says what each one s
   same folders (no writes anywhere, no ``/proc``), and where the kernel's ABI has
   them, to no TCP bind/connect and no signals or abstract sockets outside itself
   (:mod:`autotts.sandbox.landlock`);
-* ``unprivileged`` — no capabilities: a root worker becomes ``nobody``
+* ``namespaces`` — only where bubblewrap and Landlock are both missing: the worker
+  builds itself a private read-only root of the same folders with mount namespaces
+  (:mod:`autotts.sandbox.namespaces`);
+* ``unprivileged`` — no capabilities: a root worker becomes ``nobody`` where it can
   (:mod:`autotts.sandbox.privileges`); ``no-new-privs`` is set in every worker;
 * ``seccomp`` — an allowlist of system calls (:mod:`autotts.sandbox.seccomp_filter`):
   anything else, process creation, sockets, writes, ``io_uring``, signals to others,
@@ -20,7 +23,8 @@ the worker reported it actually installed). docs/sandbox.md says what each one s
 * the parent's wall-clock timer kills the worker's whole process group (always on).
 
 A worker needs at least one layer that keeps it from reading the host's files
-(bubblewrap or Landlock): :func:`isolation_layers` refuses to start one otherwise.
+(bubblewrap, Landlock or namespaces): :func:`isolation_layers` refuses to start one
+otherwise.
 
 The worker's interpreter is this CPython, or PyPy (``SandboxLimits.interpreter``,
 :mod:`autotts.sandbox.pypy_boot`) under the same layers: Debian's PyPy lives in
