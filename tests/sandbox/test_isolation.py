@@ -217,6 +217,7 @@ def test_untrusted_files_are_refused_where_nothing_confines_reads() -> None:
     assert "Landlock" in message and "--trust" in message
 
 
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
 def test_a_worker_that_cannot_install_a_layer_refuses_to_serve() -> None:
     """Fails closed on the worker's side too: a layer it was asked for and cannot set up
     stops it before it reads a request."""
