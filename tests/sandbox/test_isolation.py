@@ -353,3 +353,75 @@ def test_a_root_process_drops_to_nobody_without_capabilities() -> None:
     dropped, uids, caps, code, environ = json.loads(done.stdout)
     assert dropped is True and uids == [65534] * 3
     assert (caps, code, environ) == (0, errno.EPERM, "PermissionError")
+
+
+_PROBE = """
+import os, sys
+
+from autotts import Controller
+
+
+def _try(action):
+    try:
+        action()
+        return "read"
+    except OSError as exc:
+        return type(exc).__name__
+
+
+seen = [os.getuid(), _try(lambda: open("/etc/passwd").read()),
+        _try(lambda: open(f"/proc/{os.getppid()}/environ", "rb").read())]
+print("PROBE", seen, file=sys.stderr)
+
+
+class Probe(Controller):
+    def __init__(self, beta=0.5):
+        self.beta = beta
+
+    def solve(self, session):
+        return None
+"""
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+@pytest.mark.skipif(os.geteuid() != 0, reason="starts the worker as another user")
+@pytest.mark.parametrize("read_layer", ["landlock", "namespaces"])
+def test_a_worker_started_by_a_non_root_user_isolates_itself(read_layer: str) -> None:
+    """The path a user's (not root's) worker takes: Landlock, or the namespaces fallback
+    through a user namespace. Run under PyPy, which lives in /usr, as ``nobody``
+    (Python here lives under /root, which nobody cannot read)."""
+    import shutil
+
+    if pypy_path() is None or shutil.which("setpriv") is None:
+        pytest.skip("needs pypy3 and setpriv")
+    if read_layer == "landlock" and "landlock" not in available_layers(SandboxLimits()):
+        pytest.skip("no Landlock here")
+    argv = layers_module.worker_command(
+        SandboxLimits(use_bubblewrap=False, interpreter="pypy"), "t"
+    )
+    argv[argv.index("--isolate") + 1] = f"{read_layer},unprivileged,no-new-privs,seccomp"
+    nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    load = {"op": "load", "source": _PROBE, "filename": "p.py", "class": None, "seccomp": True}
+    done = subprocess.run(
+        [*nobody, *argv],
+        input=(json.dumps(load) + "\n" + json.dumps({"op": "quit"}) + "\n").encode(),
+        capture_output=True,
+        env=layers_module.worker_environment(),
+        cwd="/tmp",
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout.splitlines()[0])
+    assert reply["layers"] == [
+        "no-new-privs",
+        *(
+            ["namespaces", "unprivileged"]
+            if read_layer == "namespaces"
+            else ["unprivileged", "landlock"]
+        ),
+        "seccomp",
+    ]
+    seen = done.stderr.decode().split("PROBE ", 1)[1].splitlines()[0]
+    closed = "FileNotFoundError" if read_layer == "namespaces" else "PermissionError"
+    assert seen == f"[65534, '{closed}', '{closed}']"
