@@ -288,7 +288,9 @@ class Lazy(Controller):
         import collections, decimal, fractions, heapq, itertools, json, math, random, re
         import statistics, threading, time
         {extra}
-        worker = threading.Thread(target=time.sleep, args=(0.001,))  # threads stay allowed
+        import signal
+        signal.setitimer(signal.ITIMER_REAL, 0)  # its own timers stay allowed
+        worker = threading.Thread(target=time.sleep, args=(0.001,))  # and threads
         worker.start()
         worker.join()
         votes = collections.Counter(session.probe_new()[0] for _ in range(3))

@@ -81,6 +81,11 @@ ALLOWED = (
     "rseq",
     "sched_yield",
     "sched_getaffinity",
+    "sched_getparam",
+    "sched_getscheduler",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
+    "getpriority",
     "getcpu",
     "exit",
     "exit_group",
@@ -94,6 +99,10 @@ ALLOWED = (
     "time",
     "times",
     "getrusage",
+    "alarm",  # timers signal this process only
+    "getitimer",
+    "setitimer",
+    "pause",
     # signal handling within this process (sending: kill/tgkill below)
     "rt_sigaction",
     "rt_sigprocmask",
