@@ -108,6 +108,7 @@ def check_controller(
                 limits,
             )
         except _Rejected as exc:
+            report.sandbox_layers = list(worker.layers)  # what held, as the worker loaded
             return _finish(report, checks, exc, started)
         report.sandbox_layers = list(worker.layers)
     return _finish(report, checks, None, started)

@@ -13,6 +13,7 @@ from autotts.cli.common import DATA_HELP, data_refs, parse_betas
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, EXECUTORS
 from autotts.errors import UsageError
 from autotts.sandbox import split_reference
+from autotts.sandbox.layers import describe_layers
 
 __all__ = ["CHECK_HELP", "check_command", "register"]
 
@@ -99,4 +100,6 @@ def check_command(
         for line in report.advice:
             typer.echo(f"  advice (static audit, not decisive): {line}")
         typer.echo(f"  sandbox layers: {', '.join(report.sandbox_layers) or 'none'}")
+        for line in describe_layers(report.sandbox_layers):
+            typer.echo(f"    {line}")
     raise typer.Exit(0 if report.accepted else 1)

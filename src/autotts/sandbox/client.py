@@ -30,8 +30,10 @@ from typing import IO, Any, NoReturn
 
 from autotts.errors import CandidateRejected, PartialEpisode
 from autotts.sandbox.layers import (
+    WORKER_LAYERS,
     SandboxLimits,
-    available_layers,
+    held_layers,
+    isolation_layers,
     worker_command,
     worker_environment,
 )
@@ -115,7 +117,9 @@ def _load_reply(reply: dict[str, Any]) -> bool:
             and type(p["required"]) is bool
             for p in signature
         )
-        and layers in ([], ["seccomp"])
+        and type(layers) is list
+        and len(set(layers)) == len(layers) <= len(WORKER_LAYERS)
+        and all(layer in WORKER_LAYERS for layer in layers)
     )
 
 
@@ -137,7 +141,7 @@ class SandboxWorker:
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self.tag = uuid.uuid4().hex
-        self.layers = available_layers(self.limits)
+        self.layers = isolation_layers(self.limits)  # refuses where nothing confines reads
         # Closed in close(); the worker's stderr, kept for the rejection detail.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._started = time.monotonic()
@@ -189,8 +193,7 @@ class SandboxWorker:
             _load_reply,
         )
         self.class_name = reply["class"]
-        if seccomp and "seccomp" not in reply["layers"]:
-            self.layers.remove("seccomp")
+        self.layers = held_layers(self.layers, reply["layers"])
         return reply
 
     def build(self, beta: float | None, params: dict[str, Any] | None = None) -> dict[str, Any]:

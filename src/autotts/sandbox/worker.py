@@ -301,7 +301,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
 
     candidate: Candidate | None = None
     questions: dict[str, list[Any]] = {}
-    filtered = False  # a seccomp filter, once installed, stays for the process's life
+    filtered = "seccomp" in _INSTALLED  # once installed, stays for the process's life
     for raw in requests:
         request = json.loads(raw)
         op = request["op"]
@@ -311,7 +311,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
             if op == "load":
                 # A second ``load`` (a kept worker, next cell) runs the file again in a fresh
                 # module, so no module-level state of the candidate crosses cells.
-                layers = ["seccomp"] if filtered else []
+                layers = list(_INSTALLED)
                 if request.get("seccomp") and not filtered:
                     from autotts.sandbox.seccomp_filter import install_filter
 
@@ -388,12 +388,76 @@ def apply_limits(cpu_seconds: int, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (4 * mb, 4 * mb))
 
 
+def isolate(layers: list[str], readable: list[str]) -> list[str]:
+    """Install the worker-side isolation layers named in ``layers`` on this process, in
+    the order each needs: ``no_new_privs``; the namespaces fallback (which needs root's
+    capabilities); dropping root (with ``"setuid"``) and every capability; Landlock
+    (:mod:`autotts.sandbox.landlock`, reads below ``readable`` only); the seccomp
+    allowlist last (it forbids the calls the others make). Returns what holds, checked
+    where it can be: no capabilities left, for ``"unprivileged"``.
+
+    Fails closed: raises ``OSError`` (the worker then exits before it serves) if one
+    of ``layers`` cannot be installed.
+    """
+    from autotts.sandbox import privileges
+
+    unknown = set(layers) - {
+        "namespaces",
+        "no-new-privs",
+        "unprivileged",
+        "setuid",
+        "landlock",
+        "seccomp",
+    }
+    if unknown:
+        raise OSError(f"unknown isolation layer(s) {', '.join(sorted(unknown))}")
+    if "seccomp" in layers:
+        try:
+            # First: importing it looks libseccomp up with a helper process and /tmp files
+            # (ctypes.util.find_library), which the layers below forbid.
+            import pyseccomp  # noqa: F401
+        except (ImportError, OSError) as exc:  # the package, or libseccomp, is missing
+            raise OSError(f"seccomp is unavailable: {exc}") from None
+    held: list[str] = []
+    privileges.set_no_new_privs()
+    held.append("no-new-privs")
+    if "namespaces" in layers:  # while root still has the capabilities it needs
+        from autotts.sandbox.namespaces import confine
+
+        confine(readable)
+        held.append("namespaces")
+    if "unprivileged" in layers:
+        if "setuid" in layers:  # the parent found nobody can read what the worker needs
+            privileges.drop_root()
+        privileges.drop_capabilities()
+        if privileges.effective_capabilities() != 0:
+            raise OSError("the worker still has capabilities after dropping them")
+        held.append("unprivileged")
+    if "landlock" in layers:
+        from autotts.sandbox.landlock import restrict
+
+        restrict(readable)
+        held.append("landlock")
+    if "seccomp" in layers:
+        from autotts.sandbox.seccomp_filter import install_filter
+
+        install_filter()
+        held.append("seccomp")
+    return held
+
+
+#: The layers :func:`isolate` installed in this process (reported in ``load`` replies).
+_INSTALLED: list[str] = []
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve requests until ``quit`` or end of input.
 
     The command line carries ``--tag ID``, which names the worker in process listings,
-    and ``--limits CPU_SECONDS,MEMORY_MB``, applied before anything else
-    (:func:`apply_limits`); a worker started without limits refuses to serve.
+    ``--limits CPU_SECONDS,MEMORY_MB``, applied before anything else
+    (:func:`apply_limits`); a worker started without limits refuses to serve. Then
+    ``--isolate LAYER,...`` and ``--read PATH`` (repeated): the layers :func:`isolate`
+    installs before the first request is read, hence before any candidate code runs.
     """
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -409,6 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)
+    layers = args[args.index("--isolate") + 1].split(",") if "--isolate" in args else []
+    readable = [args[i + 1] for i, arg in enumerate(args) if arg == "--read"]
+    try:
+        _INSTALLED[:] = isolate([n for n in layers if n], readable)
+    except OSError as exc:
+        print(f"autotts worker: cannot isolate itself, refusing to serve: {exc}", file=sys.stderr)
+        return 3
     try:
         _serve(requests, out)
     except BrokenPipeError:
