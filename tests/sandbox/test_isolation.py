@@ -13,6 +13,7 @@ sandbox was checked by running them in a plain child process (see docs/sandbox.m
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import os
@@ -29,7 +30,7 @@ import pytest
 from autotts.sandbox import SandboxLimits, SandboxWorker, available_layers
 from autotts.sandbox import layers as layers_module
 from autotts.sandbox.layers import IsolationUnavailable, pypy_path
-from tests.sandbox.conftest import FIRST_AGREEMENT
+from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 HOSTILE = Path(__file__).parent / "hostile"
 SOURCE = Path(layers_module.__file__).resolve().parents[1]  # src/autotts, on workers' argv
@@ -89,16 +90,18 @@ def listener() -> Iterator[socket.socket]:
     server.close()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _subreaper() -> None:
+    """Orphans of this test process's children come back to it (PR_SET_CHILD_SUBREAPER), so
+    a worker left behind by an evaluator that has exited is still found among our own
+    descendants, and workers of tests running in parallel elsewhere are not."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)
+
+
 def _workers() -> set[int]:
-    """Live worker processes started from this checkout (their argv names its source)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and str(SOURCE).encode() in (entry / "cmdline").read_bytes():
-                found.add(int(entry.name))
-        except OSError:
-            continue
-    return found
+    """Live processes below this one: an evaluator's leftovers come back here (above)."""
+    return own_descendants()
 
 
 def _attack(
