@@ -23,6 +23,7 @@ class _Printer:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.last = 0.0
+        self.last_heldout = 0.0
 
     def __call__(self, e: dict[str, Any]) -> None:
         if self.quiet:
@@ -46,7 +47,16 @@ class _Printer:
                 else f"winner: trial {s['trial']} → round {s['round']} ({s['name']})"
             )
         elif phase == "heldout":
-            text = f"held-out: {e.get('done', '')}/{e.get('total', '')}"
+            # One event per held-out cell (136 of them): a line for the first, then at most
+            # one every 10 s and the last, so a log file gets a few lines, not 136.
+            done, total = e.get("done"), e.get("total")
+            now = time.monotonic()
+            if done not in (None, 1, total) and now - self.last_heldout < 10.0:
+                return
+            self.last_heldout = now
+            text = (
+                f"held-out: {done if done is not None else ''}/{total if total is not None else ''}"
+            )
         else:
             text = ", ".join(f"{k}={v}" for k, v in e.items() if k != "phase")
         typer.echo(f"optimizer · {phase:<8s} {text}", err=True)
@@ -83,7 +93,12 @@ def optimize(
     from autotts.discovery.optimizer.heldout import evaluate_heldout_curves
     from autotts.discovery.optimizer.worker import OptimizerSettings
     from autotts.discovery.settings import split_refs
+    from autotts.extras import require
 
+    # before any data is read; cmaes only for the sampler that uses it
+    require("optimize", "autotts optimize", "optuna")
+    if sampler == "cmaes":
+        require("optimize", "--sampler cmaes", "cmaes")
     printer = _Printer(quiet)
     search = held = None
     settings = None

@@ -59,10 +59,13 @@ class ServeConfig:
 
 def serve_app(config: ServeConfig) -> Any:
     """The ASGI app; the upstream client lives as long as the app (lifespan)."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+    from autotts.extras import needs
+
+    with needs("live", "autotts serve"):
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
 
     resolve_template(config.template)
     build(ControllerSpec(config.controller, beta=config.beta))  # fail at start, not per request
