@@ -40,7 +40,7 @@ def parse_answer(text: str) -> str:
     Callers that need to tell the two apart use :func:`last_boxed` (``""`` vs ``None``).
     """
     found = last_boxed(text)
-    return ERR if not found else found
+    return found if found else ERR
 
 
 def _braced(text: str, at: int) -> str | None:
