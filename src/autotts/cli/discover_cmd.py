@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from autotts.cli.common import DATA_HELP, parse_betas, split_names
+from autotts.cli.common import DATA_HELP, all_cores, parse_betas, split_names
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.cli.interpreter_opt import INTERPRETER
 
@@ -117,7 +117,9 @@ def discover_command(
     max_time: float | None = typer.Option(
         None, "--max-time", help="No new round after this many seconds of rounds (across resumes)."
     ),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Evaluation processes."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Evaluation processes. Default: every core."
+    ),
     race: bool = typer.Option(
         False,
         "--race",
@@ -169,7 +171,10 @@ def discover_command(
     --betas 0,0.5,1 --seeds 5 --heldout-seeds 5
     """
     from autotts.discovery.api import discover
+    from autotts.evaluation.interpreters import resolve_interpreter
 
+    workers = all_cores(workers)
+    interpreter = resolve_interpreter(interpreter)
     if proposer == "optimizer":  # LLM-free discovery: its own driver (autotts optimize)
         from autotts.cli.optimize_cmd import optimize
 

@@ -12,6 +12,8 @@ import typer
 from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
     DATA_HELP,
+    WORKERS,
+    all_cores,
     check_output_file,
     data_refs,
     dedupe,
@@ -26,7 +28,7 @@ from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
-from autotts.evaluation.interpreters import check_interpreter
+from autotts.evaluation.interpreters import check_interpreter, resolve_interpreter
 from autotts.evaluation.jobs import (
     EvalJob,
     JobsInterrupted,
@@ -76,7 +78,9 @@ _MODEL = typer.Option(None, "--model", "-m", help="Model folder in the store (de
 _BENCHMARK = typer.Option(
     None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
 )
-_WORKERS = typer.Option(1, "--workers", "-w", min=1, help="Worker processes.")
+_WORKERS = WORKERS
+# eval runs one job: more processes split its seeds (default 1)
+_EVAL_WORKERS = typer.Option(1, "--workers", "-w", min=1, help="Processes to split the seeds over.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _TRUST = typer.Option(
     False,
@@ -146,7 +150,7 @@ def eval_command(
         "controller runs episode by episode). Lines are flushed as episodes finish; "
         "an episode whose controller crashed is written too, with its error.",
     ),
-    workers: int = _WORKERS,
+    workers: int = _EVAL_WORKERS,
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     max_steps: int = _MAX_STEPS,
@@ -178,6 +182,7 @@ def eval_command(
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     _fail_early(spec)
     proto = _protocol(protocol, seeds, draws, size, seed)
+    interpreter = resolve_interpreter(interpreter)
     check_interpreter(interpreter)
     job = EvalJob(ref, spec, proto, max_steps=max_steps, interpreter=interpreter)
     total = job.protocol.replicates * len(load_data(ref))
@@ -288,7 +293,7 @@ def sweep_command(
     as_json: bool = typer.Option(False, "--json", help="Print every result as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
-    workers: int = _WORKERS,
+    workers: int | None = _WORKERS,
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     quiet: bool = _QUIET,
@@ -314,7 +319,9 @@ def sweep_command(
     names = dedupe(split_names(controller), "controller")
     for name in names:
         _fail_early(ControllerSpec(name, values[0], trusted=trust))
+    interpreter = resolve_interpreter(interpreter)
     check_interpreter(interpreter)
+    workers = all_cores(workers)
     jobs = [
         EvalJob(
             ref,

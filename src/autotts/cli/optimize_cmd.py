@@ -75,7 +75,7 @@ def optimize(
     time_budget: float | None = None,
     search_seeds: int = 10,
     betas: str = "0,0.25,0.5,0.75,1",
-    workers: int = 2,
+    workers: int | None = None,
     trials_per_round: int = 25,
     patience: int = 400,
     part_penalty: float = 0.1,
@@ -88,7 +88,7 @@ def optimize(
     quiet: bool = False,
 ) -> None:
     """Shared by ``optimize`` and ``discover --proposer optimizer``."""
-    from autotts.cli.common import data_refs
+    from autotts.cli.common import all_cores, data_refs
     from autotts.discovery.optimizer.driver import run_optimizer
     from autotts.discovery.optimizer.heldout import evaluate_heldout_curves
     from autotts.discovery.optimizer.worker import OptimizerSettings
@@ -115,7 +115,7 @@ def optimize(
             time_budget=time_budget if time_budget is not None else 1800.0,
             search_seeds=search_seeds,
             betas=parse_betas(betas),
-            workers=workers,
+            workers=all_cores(workers),
             trials_per_round=trials_per_round,
             patience=patience,
             part_penalty=part_penalty,
@@ -210,7 +210,9 @@ def optimize_command(
         10, "--search-seeds", min=1, help="Reference-protocol shuffle seeds during the search."
     ),
     betas: str = typer.Option("0,0.25,0.5,0.75,1", "--betas", help="β grid of every trial."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Trial processes."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Trial processes. Default: every core; -w lowers it."
+    ),
     trials_per_round: int = typer.Option(25, "--trials-per-round", min=1, help="Trials a round."),
     patience: int = typer.Option(
         400, "--patience", min=1, help="Stop after this many trials without validation gain."

@@ -8,6 +8,7 @@ import typer
 
 from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
+    all_cores,
     check_output_file,
     data_refs,
     dedupe,
@@ -41,7 +42,7 @@ def table_command(
     ),
     seeds: int = _TABLE_SEEDS,
     answers: str = ANSWERS,
-    workers: int = _WORKERS,
+    workers: int | None = _WORKERS,
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     as_json: bool = typer.Option(
@@ -84,6 +85,7 @@ def table_command(
     if sum([as_json, as_markdown, as_csv]) > 1:
         raise UsageError("choose one of --json, --markdown and --csv")
     check_output_file(out, "--out")
+    workers = all_cores(workers)
     chosen = dedupe(split_names(methods), "method")
     for label in chosen:
         if label not in TABLE_METHODS and label not in DISCOVERED_METHODS:

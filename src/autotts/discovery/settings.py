@@ -116,7 +116,8 @@ class DiscoverySettings:
             "digest_seeds": self.digest_seeds,
             "check_seeds": self.check_seeds,
             **({"race": {"rule": _race_rule()}} if self.race else {}),
-            **({"interpreter": self.interpreter} if self.interpreter != "cpython" else {}),
+            "interpreter": self.interpreter,
+            "interpreter_version": _interpreter_version(self.interpreter),
         }
 
     @classmethod
@@ -137,6 +138,12 @@ class DiscoverySettings:
             race="race" in run,
             interpreter=str(run.get("interpreter", "cpython")),
         )
+
+
+def _interpreter_version(interpreter: str) -> str:
+    from autotts.evaluation.interpreters import interpreter_version
+
+    return interpreter_version(interpreter)
 
 
 def _race_rule() -> str:
