@@ -30,6 +30,7 @@ from autotts.evaluation.jobs import DataRef
 __all__ = [
     "DATA_HELP",
     "WORKERS",
+    "InterruptedAfterOutput",
     "all_cores",
     "check_output_dir",
     "check_output_file",
@@ -59,6 +60,12 @@ WORKERS = typer.Option(
     min=1,
     help="Worker processes. Default: every core this process may use; -w lowers it.",
 )
+
+
+class InterruptedAfterOutput(Exception):
+    """Ctrl-C, after which the command wrote what finished and said so on stderr: the
+    entry point exits with 130 and adds no second "interrupted" line. Not a
+    KeyboardInterrupt, which the CLI framework would turn into its own abort."""
 
 
 def all_cores(workers: int | None) -> int:

@@ -13,6 +13,7 @@ from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
     DATA_HELP,
     WORKERS,
+    InterruptedAfterOutput,
     all_cores,
     check_output_file,
     data_refs,
@@ -304,6 +305,8 @@ def sweep_command(
     """Trace accuracy-vs-tokens curves by sweeping β.
 
     Each row shows the parameters β resolves to (those that change along the curve).
+    Ctrl-C writes the rows that finished, in the format asked for (--json: a list, empty
+    if none finished), and exits with code 130.
 
     Example: autotts sweep --data synthetic -c sc -c cmc --betas 0:1:0.25 --plot curve.png
     """
@@ -349,7 +352,7 @@ def sweep_command(
         }
         for job, r, shown in zip(jobs, results, _varying_params(jobs, results))
     ]
-    if plot is not None:
+    if plot is not None and results:
         from autotts.report.plots import CurvePoint, plot_curves
 
         curves: dict[str, list[CurvePoint]] = {}
@@ -359,7 +362,7 @@ def sweep_command(
             curves.setdefault(job.label, []).append(point)
         plot_curves(curves, plot, title=f"{ref.model} / {ref.benchmark}")
         typer.echo(f"wrote {plot}", err=True)
-    if as_json:
+    if as_json:  # a list even when interrupted before any row: valid JSON
         write_output(to_json([r.to_dict() for r in results]), out)
     elif as_csv:  # CSV rows carry what is needed to re-run them, all parameters included
         extra = [
@@ -375,7 +378,7 @@ def sweep_command(
     else:
         write_output(render_rows(rows), out)
     if interrupted:
-        raise KeyboardInterrupt
+        raise interrupted_exit()
 
 
 def _short(name: str) -> str:
@@ -406,8 +409,12 @@ def _varying_params(jobs: list[EvalJob], results: list[EvalResult]) -> list[str]
 def _run_keeping_finished(
     jobs: list[EvalJob], workers: int, label: str, quiet: bool, describe: Any
 ) -> tuple[list[EvalJob], list[EvalResult], bool]:
-    """Run with a progress bar; on Ctrl-C keep the jobs that finished, so their rows are
-    still written before the command exits with code 130."""
+    """Run with a progress bar; on Ctrl-C keep the jobs that finished.
+
+    The command then writes their rows as it would have written all of them, even none
+    (``--json`` gives ``[]``): output sent to a file (``--json > f``) is always a whole
+    document of what finished, never an empty file or a cut one. It says so in one line
+    and ends with :func:`interrupted_exit` (code 130, no second "interrupted" line)."""
     with progress_bar(len(jobs), label, not quiet) as advance:
         try:
             results = run_jobs(
@@ -415,13 +422,15 @@ def _run_keeping_finished(
             )
             return jobs, results, False
         except JobsInterrupted as exc:
-            done = sorted(exc.finished)
-            if not done:
-                raise
-            typer.echo(
-                f"interrupted: writing the {len(done)} of {len(jobs)} finished rows", err=True
-            )
-            return [jobs[i] for i in done], [exc.finished[i] for i in done], True
+            finished = exc.finished
+    done = sorted(finished)
+    typer.echo(f"interrupted: writing the {len(done)} of {len(jobs)} finished rows", err=True)
+    return [jobs[i] for i in done], [finished[i] for i in done], True
+
+
+def interrupted_exit() -> InterruptedAfterOutput:
+    """What ends a command whose interrupted run's rows were written (and said so)."""
+    return InterruptedAfterOutput()
 
 
 def controllers_command() -> None:

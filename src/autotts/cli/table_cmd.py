@@ -16,7 +16,14 @@ from autotts.cli.common import (
     split_names,
     write_output,
 )
-from autotts.cli.eval_cmd import _DATA, _QUIET, _TABLE_SEEDS, _WORKERS, _run_keeping_finished
+from autotts.cli.eval_cmd import (
+    _DATA,
+    _QUIET,
+    _TABLE_SEEDS,
+    _WORKERS,
+    _run_keeping_finished,
+    interrupted_exit,
+)
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.errors import UsageError
 from autotts.evaluation.protocols import protocol_from_name
@@ -81,6 +88,8 @@ def table_command(
     Accuracy is in percent, rounded to 2 decimals as published (in every format);
     tokens and seq_tokens are average total tokens and average longest-branch tokens
     per question (in thousands in text and Markdown, unabbreviated in --json and --csv).
+    Ctrl-C writes the rows that finished (--json: a list, empty if none finished) and
+    exits with code 130.
     """
     if sum([as_json, as_markdown, as_csv]) > 1:
         raise UsageError("choose one of --json, --markdown and --csv")
@@ -108,7 +117,7 @@ def table_command(
         jobs, results, interrupted = _run_keeping_finished(
             jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
         )
-    if plot is not None:
+    if plot is not None and results:
         from autotts.report.grid import plot_table_grid
 
         shape = plot_table_grid(list(zip(jobs, results)), table_ids, plot, protocol.replicates)
@@ -127,4 +136,4 @@ def table_command(
     else:
         write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
     if interrupted:
-        raise KeyboardInterrupt
+        raise interrupted_exit()
