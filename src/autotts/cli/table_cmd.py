@@ -36,6 +36,31 @@ def register(app: typer.Typer) -> None:
     app.command("table")(table_command)
 
 
+def _method_key(text: str) -> str:
+    """What a method name is, whatever its case, spacing or spelling of β: "CMC beta=0.5",
+    "cmc β=.5" and "CMC β=0.5" are one key, "cmcβ0.5"; "sc@64" and "SC 64" are "sc64"."""
+    import re
+
+    text = text.lower().replace("beta", "β")
+    text = re.sub(r"\d*\.?\d+", lambda m: f"{float(m.group()):g}", text)
+    return re.sub(r"[^a-z0-9β.]", "", text)
+
+
+def method_label(text: str) -> str:
+    """The table's label for ``text`` (see :func:`_method_key`); a :class:`UsageError`
+    suggesting the closest labels, by that key, when there is none."""
+    import difflib
+
+    labels = [*TABLE_METHODS, *DISCOVERED_METHODS]
+    by_key = {_method_key(label): label for label in labels}
+    key = _method_key(text)
+    if key in by_key:
+        return by_key[key]
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(by_key[c]) for c in close)}?" if close else ""
+    raise UsageError(f"unknown table method {text!r}{hint} (known: {', '.join(labels)})")
+
+
 def table_command(
     data: str | None = _DATA,
     models: list[str] | None = typer.Option(
@@ -95,12 +120,7 @@ def table_command(
         raise UsageError("choose one of --json, --markdown and --csv")
     check_output_file(out, "--out")
     workers = all_cores(workers)
-    chosen = dedupe(split_names(methods), "method")
-    for label in chosen:
-        if label not in TABLE_METHODS and label not in DISCOVERED_METHODS:
-            from autotts.errors import UnknownName
-
-            raise UnknownName("table method", label, {**TABLE_METHODS, **DISCOVERED_METHODS})
+    chosen = dedupe([method_label(m) for m in split_names(methods)], "method")
     if discovered:
         chosen = (chosen or list(TABLE_METHODS)) + list(DISCOVERED_METHODS)
     refs = with_answers(data_refs(data, models, benchmarks), answers, workers)
