@@ -245,14 +245,52 @@ def _evaluate_with_traces(
         "benchmark": job.data.benchmark,
         "controller": job.spec.to_dict(),
     }
+    total = job.protocol.replicates * len(load_data(job.data))
     with path.open("w", encoding="utf-8") as handle:
         sink = TraceWriter(handle, header, only=only, sample=sample)
+        # a sample is bounded by N; every other trace file grows with the episodes
+        watched = sink if sample is not None else TraceSizeWatch(sink, handle, total, path)
         try:
-            result = evaluate(job, trace_sink=sink, progress=progress)
+            result = evaluate(job, trace_sink=watched, progress=progress)
         finally:  # a sample is written at the end, also when interrupted
             written = sink.close()
     typer.echo(f"wrote {written} episode traces to {path}", err=True)
     return result
+
+
+#: a trace file projected above this gets a warning early in the run
+LARGE_TRACE_BYTES = 100 * 1024 * 1024
+
+
+class TraceSizeWatch:
+    """A trace sink that passes every episode on and, after the first episodes, projects
+    the file's final size: above :data:`LARGE_TRACE_BYTES` it says so once on stderr,
+    with what keeps less, while the run is still young (100 seeds of CMC on one public
+    file write about 0.5 GB)."""
+
+    #: episodes written before the projection (one replicate of a 30-question file)
+    PILOT = 30
+
+    def __init__(self, sink: Any, handle: Any, total: int, path: Path) -> None:
+        self._sink = sink
+        self._handle = handle
+        self._total = total
+        self._path = path
+        self._seen = 0
+
+    def __call__(self, replicate: int, question: int, record: Any) -> None:
+        self._sink(replicate, question, record)
+        self._seen += 1
+        if self._seen == min(self.PILOT, self._total):
+            per_episode = self._handle.tell() / self._seen
+            projected = per_episode * self._total
+            if projected > LARGE_TRACE_BYTES:
+                typer.echo(
+                    f"warning: {self._path} is heading for about {projected / 2**20:,.0f} MB "
+                    f"({self._total:,} episodes at {per_episode / 1024:,.0f} KB); fewer --seeds, "
+                    "--traces-only wrong or --traces-sample N keep less",
+                    err=True,
+                )
 
 
 def _describe(result: EvalResult) -> str:
