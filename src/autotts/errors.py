@@ -36,6 +36,21 @@ __all__ = [
 class AutoTTSError(Exception):
     """Base class of every error autotts raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An error raised in a pool process crosses back pickled. Python rebuilds an
+        # exception as cls(*args), which fails for the subclasses whose constructor takes
+        # other arguments than their message (DataFormatError(path, problem)): the pool
+        # then reports a broken-pool traceback instead of the one-line error. Rebuilt here
+        # from the message and the attributes, without calling __init__ again.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[AutoTTSError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(AutoTTSError, ValueError):
     """A bad argument: wrong range, wrong format, missing file."""

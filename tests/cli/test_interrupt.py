@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def test_ctrl_c_during_table_writes_finished_rows(tmp_path: Path, workers: str) 
         assert process.returncode == 130, err
         assert "Traceback" not in err
         assert "interrupted" in err
-        if out.exists():
+        if out.exists() and json.loads(out.read_text()):  # [] when no row had finished
             break
     rows = json.loads(out.read_text())
     assert 0 < len(rows) < 72
@@ -67,3 +68,31 @@ def test_ctrl_c_during_eval_exits_130_quietly(workers: str) -> None:
     # Nothing but the word, after any one-line warning (e.g. bubblewrap missing here).
     lines = [line for line in err.strip().splitlines() if not line.startswith("warning: ")]
     assert lines == ["interrupted"], err
+
+
+def _sweep_interrupted(workers: str, wait: float) -> tuple[int, str, str]:
+    """A sweep printing JSON to stdout (``sweep --json > f``), Ctrl-C'd as a terminal
+    does it: SIGINT to the whole process group, pool processes included."""
+    command = [sys.executable, "-m", "autotts.cli.main", "sweep", "--data", "synthetic"]
+    process = subprocess.Popen(
+        [*command, "-c", str(EXAMPLE), "--betas", "0:1:0.05", "--seeds", "100", "--json",
+         "-q", "--workers", workers],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(wait)
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_sweep_json_to_stdout_leaves_valid_json(workers: str) -> None:
+    code, out, err = _sweep_interrupted(workers, 6.0)
+    if code == 0:
+        pytest.skip("the sweep finished before the interrupt")
+    assert code == 130, err
+    rows = json.loads(out)  # a whole document, [] when nothing had finished
+    assert isinstance(rows, list) and len(rows) < 21
+    # one line, not "interrupted" twice
+    lines = [line for line in err.strip().splitlines() if not line.startswith("warning: ")]
+    assert lines == [f"interrupted: writing the {len(rows)} of 21 finished rows"]

@@ -101,9 +101,25 @@ def test_no_err_probes_at_all() -> None:
         {"question": "", "gold_answer": "1", "probe_freq": 500, "each_branch": [[[], 10, "1"]]}
     ]
     summary = summarize(parse_replay(document, source="x"))
-    assert summary["err_fraction"] == 0.0
+    # no probe at all is not "0 % ERR probes" (a collection whose branches all ended
+    # within Δ tokens was reported as 0 % ERR)
+    assert summary["err_fraction"] is None
+    assert summary["err_final_fraction"] == 0.0
     assert summary["probes_per_branch"] == 0.0
     assert summary["pass_at_1"] == summary["majority_at_all"] == 1.0
+    assert "ERR probes         - (no probes" in format_summary(summary)
+
+
+def test_err_final_answers_are_reported() -> None:
+    # what a chat model prompted as a base model gives: short answers, none boxed
+    branches = [[[], 12, "ERR"], [[], 9, "ERR"], [[], 30, "1"], [["ERR"], 600, "ERR"]]
+    document = [{"question": "", "gold_answer": "1", "probe_freq": 500, "each_branch": branches}]
+    summary = summarize(parse_replay(document, source="x"))
+    assert summary["err_final_fraction"] == 0.75
+    assert summary["err_fraction"] == 1.0
+    text = format_summary(summary)
+    assert "ERR final answers  75.00 %" in text
+    assert "ERR probes         100.00 %" in text
 
 
 def test_format_summary(tiny_file: Path) -> None:

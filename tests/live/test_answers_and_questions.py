@@ -21,7 +21,8 @@ from autotts.live.questions import load_questions
         ("\\boxed{1} and a cut-off \\boxed{\\frac{2", "1"),  # truncated box: last complete one
         ("\\boxed {7}", "7"),
         ("\\fbox{5}", "5"),
-        ("\\boxed{}", ""),
+        ("\\boxed{}", ERR),  # an empty box is no answer, not the answer ""
+        ("\\boxed{ }", ERR),
         ("no box here", ERR),
         ("\\boxed{", ERR),
         ("\\boxed{{{{x}}}}", "{{{x}}}"),
@@ -33,6 +34,7 @@ def test_parse_answer(text: str, expected: str) -> None:
 
 def test_last_boxed_none() -> None:
     assert last_boxed("nothing") is None
+    assert last_boxed("\\boxed{}") == ""  # what tells an empty box from no box
 
 
 def test_templates_keep_latex_braces() -> None:

@@ -29,6 +29,10 @@ def with_answers(refs: list[DataRef], answers: str, workers: int = 1) -> list[Da
         raise UnknownName("--answers value", answers, ANSWER_MODES)
     out = [replace(ref, answers=answers) for ref in refs]
     if answers != "string":
+        from autotts.extras import require
+
+        # here, before the pool's processes would each fail on the import
+        require("live", f"--answers {answers}", "math_verify")
         from autotts.cli.common import progress_bar
 
         replays = [load_data(replace(ref, answers="string")) for ref in refs]

@@ -10,6 +10,7 @@ option is long only (``data download --dest``, ``data synth --branches``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,9 @@ from autotts.evaluation.jobs import DataRef
 
 __all__ = [
     "DATA_HELP",
+    "WORKERS",
+    "InterruptedAfterOutput",
+    "all_cores",
     "check_output_dir",
     "check_output_file",
     "data_refs",
@@ -46,6 +50,33 @@ DATA_HELP = (
 )
 
 stderr = Console(stderr=True)
+
+#: ``--workers`` of the commands that run many jobs: default every core this process may
+#: use (a 2-core machine left one idle with the old default of 1)
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    "-w",
+    min=1,
+    help="Worker processes. Default: every core this process may use; -w lowers it.",
+)
+
+
+class InterruptedAfterOutput(Exception):
+    """Ctrl-C, after which the command wrote what finished and said so on stderr: the
+    entry point exits with 130 and adds no second "interrupted" line. Not a
+    KeyboardInterrupt, which the CLI framework would turn into its own abort."""
+
+
+def all_cores(workers: int | None) -> int:
+    """``workers`` when given, else the cores this process may run on (its CPU affinity,
+    which a container or ``taskset`` may set below ``os.cpu_count()``)."""
+    if workers is not None:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def split_names(values: Sequence[str] | None) -> list[str]:

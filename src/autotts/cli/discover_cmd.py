@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from autotts.cli.common import DATA_HELP, parse_betas, split_names
+from autotts.cli.common import DATA_HELP, all_cores, parse_betas, split_names
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.cli.interpreter_opt import INTERPRETER
 
@@ -52,10 +52,7 @@ class _Printer:
             self.money = float(e.get("money_total", 0.0))
             best = e.get("best")
             if best:
-                self.best = (
-                    f"round {best['round'] + 1} β={best['beta']:g} "
-                    f"acc {best['search_accuracy']:.2f} at {best['search_tokens'] / 1000:.1f}k"
-                )
+                self.best = _describe_best(best)
             self._line(where, phase, f"{e['name']}: {e['verdict']}")
         elif phase == "select":
             s = e["selection"]
@@ -79,6 +76,7 @@ class _Printer:
 
 
 def discover_command(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (created; see --resume)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     proposer: str = typer.Option("scripted", "--proposer", "-P", help=_KIND_HELP),
@@ -117,7 +115,9 @@ def discover_command(
     max_time: float | None = typer.Option(
         None, "--max-time", help="No new round after this many seconds of rounds (across resumes)."
     ),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Evaluation processes."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Evaluation processes. Default: every core."
+    ),
     race: bool = typer.Option(
         False,
         "--race",
@@ -169,6 +169,27 @@ def discover_command(
     --betas 0,0.5,1 --seeds 5 --heldout-seeds 5
     """
     from autotts.discovery.api import discover
+    from autotts.evaluation.interpreters import resolve_interpreter
+
+    workers = all_cores(workers)
+    interpreter = resolve_interpreter(interpreter)
+    printer = _Printer(quiet)
+    if resume:
+        # A resume takes its settings from run.json; flags given again must agree with it.
+        values = dict(locals())
+        proposer, recorded_options = _resume_settings(ctx, out, values)
+        candidates = recorded_options.get("candidates", candidates)
+        class_name = recorded_options.get("class_name", class_name)
+        llm_model = recorded_options.get("model", llm_model)
+        base_url = recorded_options.get("base_url", base_url)
+        api_key_env = recorded_options.get("api_key_env", api_key_env)
+        price_in = recorded_options.get("price_in", price_in)
+        price_out = recorded_options.get("price_out", price_out)
+        context_budget = recorded_options.get("context_budget", context_budget)
+        critic = bool(recorded_options.get("critic", critic))
+        agent_cmd = recorded_options.get("command", agent_cmd)
+        agent_timeout = recorded_options.get("timeout", agent_timeout)
+        printer.best = _best_so_far(out)
 
     if proposer == "optimizer":  # LLM-free discovery: its own driver (autotts optimize)
         from autotts.cli.optimize_cmd import optimize
@@ -194,7 +215,6 @@ def discover_command(
     elif proposer == "agent":
         options = {"command": agent_cmd, "timeout": agent_timeout, "context_budget": context_budget}
     protocol_name = protocol
-    printer = _Printer(quiet)
     if protocol_name not in ("reference", "subsample"):
         from autotts.errors import UnknownName
 
@@ -236,6 +256,69 @@ def discover_command(
             f"selected round {number + 1} ({selection.get('name')}, rounds/{number:04d}) "
             f"at β={selection['beta']:g}"
         )
+
+
+def _resume_settings(
+    ctx: typer.Context, out: Path, values: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The proposer kind and options recorded in ``out``'s run.json; a
+    :class:`UsageError` naming every flag given on the command line that differs from
+    the run's settings (they would otherwise be ignored)."""
+    from autotts.cli.common import data_refs
+    from autotts.data.catalog import SYNTHETIC
+    from autotts.discovery.rundir import RunDir
+    from autotts.discovery.settings import proposer_options, resume_conflicts
+    from autotts.errors import UsageError
+
+    run = RunDir(out).settings()
+
+    def recorded_form(name: str, value: Any) -> Any:
+        if name == "betas":
+            return parse_betas(value)
+        if name in ("models", "search_benchmarks", "heldout_benchmarks"):
+            return split_names(value)
+        if name == "data":
+            store = data_refs(value)[0].store
+            return store if store == SYNTHETIC else str(Path(store).resolve())
+        return value
+
+    given: dict[str, Any] = {}
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        # given by the user, not a default (typer vendors click: compare by name)
+        if name in ("out", "resume") or getattr(source, "name", "") not in (
+            "COMMANDLINE",
+            "ENVIRONMENT",
+        ):
+            continue
+        flag = next((o for o in param.opts if o.startswith("--")), name)
+        given[flag] = recorded_form(name, values[name])
+    conflicts = resume_conflicts(run, given)
+    if conflicts:
+        raise UsageError(
+            f"{out} resumes with the settings in its run.json, and these flags differ: "
+            f"{'; '.join(conflicts)}. Leave them out, or start a new run in another --out"
+        )
+    return proposer_options(run)
+
+
+def _best_so_far(out: Path) -> str:
+    """The printer's "best" of the rounds already in ``out`` (a resumed run, finished or
+    not, has one before any new round is recorded)."""
+    from autotts.discovery.rundir import RunDir
+    from autotts.discovery.selection import select
+
+    run = RunDir(out)
+    best = select(run.index(), str(run.settings().get("select", "accuracy")))
+    return "none yet" if best is None else _describe_best(best)
+
+
+def _describe_best(best: dict[str, Any]) -> str:
+    return (
+        f"round {best['round'] + 1} β={best['beta']:g} "
+        f"acc {best['search_accuracy']:.2f} at {best['search_tokens'] / 1000:.1f}k"
+    )
 
 
 def report_command(

@@ -12,6 +12,9 @@ import typer
 from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
     DATA_HELP,
+    WORKERS,
+    InterruptedAfterOutput,
+    all_cores,
     check_output_file,
     data_refs,
     dedupe,
@@ -26,7 +29,7 @@ from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
-from autotts.evaluation.interpreters import check_interpreter
+from autotts.evaluation.interpreters import check_interpreter, resolve_interpreter
 from autotts.evaluation.jobs import (
     EvalJob,
     JobsInterrupted,
@@ -76,7 +79,9 @@ _MODEL = typer.Option(None, "--model", "-m", help="Model folder in the store (de
 _BENCHMARK = typer.Option(
     None, "--benchmark", "-B", help="Benchmark file in the store (default: aime24)."
 )
-_WORKERS = typer.Option(1, "--workers", "-w", min=1, help="Worker processes.")
+_WORKERS = WORKERS
+# eval runs one job: more processes split its seeds (default 1)
+_EVAL_WORKERS = typer.Option(1, "--workers", "-w", min=1, help="Processes to split the seeds over.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _TRUST = typer.Option(
     False,
@@ -146,7 +151,7 @@ def eval_command(
         "controller runs episode by episode). Lines are flushed as episodes finish; "
         "an episode whose controller crashed is written too, with its error.",
     ),
-    workers: int = _WORKERS,
+    workers: int = _EVAL_WORKERS,
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     max_steps: int = _MAX_STEPS,
@@ -178,6 +183,7 @@ def eval_command(
     spec = ControllerSpec(controller, beta, parse_params(param), trusted=trust)
     _fail_early(spec)
     proto = _protocol(protocol, seeds, draws, size, seed)
+    interpreter = resolve_interpreter(interpreter)
     check_interpreter(interpreter)
     job = EvalJob(ref, spec, proto, max_steps=max_steps, interpreter=interpreter)
     total = job.protocol.replicates * len(load_data(ref))
@@ -239,14 +245,52 @@ def _evaluate_with_traces(
         "benchmark": job.data.benchmark,
         "controller": job.spec.to_dict(),
     }
+    total = job.protocol.replicates * len(load_data(job.data))
     with path.open("w", encoding="utf-8") as handle:
         sink = TraceWriter(handle, header, only=only, sample=sample)
+        # a sample is bounded by N; every other trace file grows with the episodes
+        watched = sink if sample is not None else TraceSizeWatch(sink, handle, total, path)
         try:
-            result = evaluate(job, trace_sink=sink, progress=progress)
+            result = evaluate(job, trace_sink=watched, progress=progress)
         finally:  # a sample is written at the end, also when interrupted
             written = sink.close()
     typer.echo(f"wrote {written} episode traces to {path}", err=True)
     return result
+
+
+#: a trace file projected above this gets a warning early in the run
+LARGE_TRACE_BYTES = 100 * 1024 * 1024
+
+
+class TraceSizeWatch:
+    """A trace sink that passes every episode on and, after the first episodes, projects
+    the file's final size: above :data:`LARGE_TRACE_BYTES` it says so once on stderr,
+    with what keeps less, while the run is still young (100 seeds of CMC on one public
+    file write about 0.5 GB)."""
+
+    #: episodes written before the projection (one replicate of a 30-question file)
+    PILOT = 30
+
+    def __init__(self, sink: Any, handle: Any, total: int, path: Path) -> None:
+        self._sink = sink
+        self._handle = handle
+        self._total = total
+        self._path = path
+        self._seen = 0
+
+    def __call__(self, replicate: int, question: int, record: Any) -> None:
+        self._sink(replicate, question, record)
+        self._seen += 1
+        if self._seen == min(self.PILOT, self._total):
+            per_episode = self._handle.tell() / self._seen
+            projected = per_episode * self._total
+            if projected > LARGE_TRACE_BYTES:
+                typer.echo(
+                    f"warning: {self._path} is heading for about {projected / 2**20:,.0f} MB "
+                    f"({self._total:,} episodes at {per_episode / 1024:,.0f} KB); fewer --seeds, "
+                    "--traces-only wrong or --traces-sample N keep less",
+                    err=True,
+                )
 
 
 def _describe(result: EvalResult) -> str:
@@ -288,7 +332,7 @@ def sweep_command(
     as_json: bool = typer.Option(False, "--json", help="Print every result as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print rows as CSV."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to a file."),
-    workers: int = _WORKERS,
+    workers: int | None = _WORKERS,
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     quiet: bool = _QUIET,
@@ -299,6 +343,8 @@ def sweep_command(
     """Trace accuracy-vs-tokens curves by sweeping β.
 
     Each row shows the parameters β resolves to (those that change along the curve).
+    Ctrl-C writes the rows that finished, in the format asked for (--json: a list, empty
+    if none finished), and exits with code 130.
 
     Example: autotts sweep --data synthetic -c sc -c cmc --betas 0:1:0.25 --plot curve.png
     """
@@ -314,7 +360,9 @@ def sweep_command(
     names = dedupe(split_names(controller), "controller")
     for name in names:
         _fail_early(ControllerSpec(name, values[0], trusted=trust))
+    interpreter = resolve_interpreter(interpreter)
     check_interpreter(interpreter)
+    workers = all_cores(workers)
     jobs = [
         EvalJob(
             ref,
@@ -342,7 +390,7 @@ def sweep_command(
         }
         for job, r, shown in zip(jobs, results, _varying_params(jobs, results))
     ]
-    if plot is not None:
+    if plot is not None and results:
         from autotts.report.plots import CurvePoint, plot_curves
 
         curves: dict[str, list[CurvePoint]] = {}
@@ -352,7 +400,7 @@ def sweep_command(
             curves.setdefault(job.label, []).append(point)
         plot_curves(curves, plot, title=f"{ref.model} / {ref.benchmark}")
         typer.echo(f"wrote {plot}", err=True)
-    if as_json:
+    if as_json:  # a list even when interrupted before any row: valid JSON
         write_output(to_json([r.to_dict() for r in results]), out)
     elif as_csv:  # CSV rows carry what is needed to re-run them, all parameters included
         extra = [
@@ -368,7 +416,7 @@ def sweep_command(
     else:
         write_output(render_rows(rows), out)
     if interrupted:
-        raise KeyboardInterrupt
+        raise interrupted_exit()
 
 
 def _short(name: str) -> str:
@@ -399,8 +447,12 @@ def _varying_params(jobs: list[EvalJob], results: list[EvalResult]) -> list[str]
 def _run_keeping_finished(
     jobs: list[EvalJob], workers: int, label: str, quiet: bool, describe: Any
 ) -> tuple[list[EvalJob], list[EvalResult], bool]:
-    """Run with a progress bar; on Ctrl-C keep the jobs that finished, so their rows are
-    still written before the command exits with code 130."""
+    """Run with a progress bar; on Ctrl-C keep the jobs that finished.
+
+    The command then writes their rows as it would have written all of them, even none
+    (``--json`` gives ``[]``): output sent to a file (``--json > f``) is always a whole
+    document of what finished, never an empty file or a cut one. It says so in one line
+    and ends with :func:`interrupted_exit` (code 130, no second "interrupted" line)."""
     with progress_bar(len(jobs), label, not quiet) as advance:
         try:
             results = run_jobs(
@@ -408,13 +460,15 @@ def _run_keeping_finished(
             )
             return jobs, results, False
         except JobsInterrupted as exc:
-            done = sorted(exc.finished)
-            if not done:
-                raise
-            typer.echo(
-                f"interrupted: writing the {len(done)} of {len(jobs)} finished rows", err=True
-            )
-            return [jobs[i] for i in done], [exc.finished[i] for i in done], True
+            finished = exc.finished
+    done = sorted(finished)
+    typer.echo(f"interrupted: writing the {len(done)} of {len(jobs)} finished rows", err=True)
+    return [jobs[i] for i in done], [finished[i] for i in done], True
+
+
+def interrupted_exit() -> InterruptedAfterOutput:
+    """What ends a command whose interrupted run's rows were written (and said so)."""
+    return InterruptedAfterOutput()
 
 
 def controllers_command() -> None:

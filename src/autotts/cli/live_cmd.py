@@ -53,11 +53,14 @@ def collect(
     out: Path = typer.Option(..., "--out", "-o", help="Replay file to write (upstream JSON)."),
     n: int = typer.Option(128, "--n", help="Trajectories per question."),
     delta: int = typer.Option(500, "--delta", help="Δ: tokens between two probes."),
-    max_tokens: int = typer.Option(32768, "--max-tokens", help="Longest trajectory, in tokens."),
+    max_tokens: int = typer.Option(49152, "--max-tokens", help="Longest trajectory, in tokens."),
     question_field: str = typer.Option("question", "--question-field", help="Question field."),
     answer_field: str = typer.Option("answer", "--answer-field", help="Reference answer field."),
     template: str = typer.Option(
-        "plain", "--template", help="Prompt: 'plain', 'chatml' or a text with {question}."
+        "auto",
+        "--template",
+        help="Prompt: 'plain', 'chatml', a text with {question}, or 'auto' (chatml for "
+        "instruct/chat models by their name, else plain).",
     ),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass."),

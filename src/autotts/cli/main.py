@@ -14,6 +14,7 @@ import typer
 
 import autotts
 from autotts import __version__
+from autotts.cli.common import InterruptedAfterOutput
 from autotts.errors import AutoTTSError
 
 _PACKAGE = str(Path(autotts.__file__).parent)
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except AutoTTSError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
+    except InterruptedAfterOutput:  # the command has said what it wrote
+        return 130
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130

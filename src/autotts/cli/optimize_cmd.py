@@ -23,6 +23,7 @@ class _Printer:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.last = 0.0
+        self.last_heldout = 0.0
 
     def __call__(self, e: dict[str, Any]) -> None:
         if self.quiet:
@@ -46,7 +47,16 @@ class _Printer:
                 else f"winner: trial {s['trial']} → round {s['round']} ({s['name']})"
             )
         elif phase == "heldout":
-            text = f"held-out: {e.get('done', '')}/{e.get('total', '')}"
+            # One event per held-out cell (136 of them): a line for the first, then at most
+            # one every 10 s and the last, so a log file gets a few lines, not 136.
+            done, total = e.get("done"), e.get("total")
+            now = time.monotonic()
+            if done not in (None, 1, total) and now - self.last_heldout < 10.0:
+                return
+            self.last_heldout = now
+            text = (
+                f"held-out: {done if done is not None else ''}/{total if total is not None else ''}"
+            )
         else:
             text = ", ".join(f"{k}={v}" for k, v in e.items() if k != "phase")
         typer.echo(f"optimizer · {phase:<8s} {text}", err=True)
@@ -65,7 +75,7 @@ def optimize(
     time_budget: float | None = None,
     search_seeds: int = 10,
     betas: str = "0,0.25,0.5,0.75,1",
-    workers: int = 2,
+    workers: int | None = None,
     trials_per_round: int = 25,
     patience: int = 400,
     part_penalty: float = 0.1,
@@ -78,12 +88,17 @@ def optimize(
     quiet: bool = False,
 ) -> None:
     """Shared by ``optimize`` and ``discover --proposer optimizer``."""
-    from autotts.cli.common import data_refs
+    from autotts.cli.common import all_cores, data_refs
     from autotts.discovery.optimizer.driver import run_optimizer
     from autotts.discovery.optimizer.heldout import evaluate_heldout_curves
     from autotts.discovery.optimizer.worker import OptimizerSettings
     from autotts.discovery.settings import split_refs
+    from autotts.extras import require
 
+    # before any data is read; cmaes only for the sampler that uses it
+    require("optimize", "autotts optimize", "optuna")
+    if sampler == "cmaes":
+        require("optimize", "--sampler cmaes", "cmaes")
     printer = _Printer(quiet)
     search = held = None
     settings = None
@@ -100,7 +115,7 @@ def optimize(
             time_budget=time_budget if time_budget is not None else 1800.0,
             search_seeds=search_seeds,
             betas=parse_betas(betas),
-            workers=workers,
+            workers=all_cores(workers),
             trials_per_round=trials_per_round,
             patience=patience,
             part_penalty=part_penalty,
@@ -195,7 +210,9 @@ def optimize_command(
         10, "--search-seeds", min=1, help="Reference-protocol shuffle seeds during the search."
     ),
     betas: str = typer.Option("0,0.25,0.5,0.75,1", "--betas", help="β grid of every trial."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Trial processes."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Trial processes. Default: every core; -w lowers it."
+    ),
     trials_per_round: int = typer.Option(25, "--trials-per-round", min=1, help="Trials a round."),
     patience: int = typer.Option(
         400, "--patience", min=1, help="Stop after this many trials without validation gain."

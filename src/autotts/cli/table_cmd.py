@@ -8,6 +8,7 @@ import typer
 
 from autotts.cli.answers_opt import ANSWERS, with_answers
 from autotts.cli.common import (
+    all_cores,
     check_output_file,
     data_refs,
     dedupe,
@@ -15,7 +16,14 @@ from autotts.cli.common import (
     split_names,
     write_output,
 )
-from autotts.cli.eval_cmd import _DATA, _QUIET, _TABLE_SEEDS, _WORKERS, _run_keeping_finished
+from autotts.cli.eval_cmd import (
+    _DATA,
+    _QUIET,
+    _TABLE_SEEDS,
+    _WORKERS,
+    _run_keeping_finished,
+    interrupted_exit,
+)
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.errors import UsageError
 from autotts.evaluation.protocols import protocol_from_name
@@ -26,6 +34,31 @@ from autotts.report.tables import render_rows
 
 def register(app: typer.Typer) -> None:
     app.command("table")(table_command)
+
+
+def _method_key(text: str) -> str:
+    """What a method name is, whatever its case, spacing or spelling of β: "CMC beta=0.5",
+    "cmc β=.5" and "CMC β=0.5" are one key, "cmcβ0.5"; "sc@64" and "SC 64" are "sc64"."""
+    import re
+
+    text = text.lower().replace("beta", "β")
+    text = re.sub(r"\d*\.?\d+", lambda m: f"{float(m.group()):g}", text)
+    return re.sub(r"[^a-z0-9β.]", "", text)
+
+
+def method_label(text: str) -> str:
+    """The table's label for ``text`` (see :func:`_method_key`); a :class:`UsageError`
+    suggesting the closest labels, by that key, when there is none."""
+    import difflib
+
+    labels = [*TABLE_METHODS, *DISCOVERED_METHODS]
+    by_key = {_method_key(label): label for label in labels}
+    key = _method_key(text)
+    if key in by_key:
+        return by_key[key]
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(by_key[c]) for c in close)}?" if close else ""
+    raise UsageError(f"unknown table method {text!r}{hint} (known: {', '.join(labels)})")
 
 
 def table_command(
@@ -41,7 +74,7 @@ def table_command(
     ),
     seeds: int = _TABLE_SEEDS,
     answers: str = ANSWERS,
-    workers: int = _WORKERS,
+    workers: int | None = _WORKERS,
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     as_json: bool = typer.Option(
@@ -80,16 +113,14 @@ def table_command(
     Accuracy is in percent, rounded to 2 decimals as published (in every format);
     tokens and seq_tokens are average total tokens and average longest-branch tokens
     per question (in thousands in text and Markdown, unabbreviated in --json and --csv).
+    Ctrl-C writes the rows that finished (--json: a list, empty if none finished) and
+    exits with code 130.
     """
     if sum([as_json, as_markdown, as_csv]) > 1:
         raise UsageError("choose one of --json, --markdown and --csv")
     check_output_file(out, "--out")
-    chosen = dedupe(split_names(methods), "method")
-    for label in chosen:
-        if label not in TABLE_METHODS and label not in DISCOVERED_METHODS:
-            from autotts.errors import UnknownName
-
-            raise UnknownName("table method", label, {**TABLE_METHODS, **DISCOVERED_METHODS})
+    workers = all_cores(workers)
+    chosen = dedupe([method_label(m) for m in split_names(methods)], "method")
     if discovered:
         chosen = (chosen or list(TABLE_METHODS)) + list(DISCOVERED_METHODS)
     refs = with_answers(data_refs(data, models, benchmarks), answers, workers)
@@ -106,7 +137,7 @@ def table_command(
         jobs, results, interrupted = _run_keeping_finished(
             jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
         )
-    if plot is not None:
+    if plot is not None and results:
         from autotts.report.grid import plot_table_grid
 
         shape = plot_table_grid(list(zip(jobs, results)), table_ids, plot, protocol.replicates)
@@ -125,4 +156,4 @@ def table_command(
     else:
         write_output(render_rows(rows, "markdown" if as_markdown else "text"), out)
     if interrupted:
-        raise KeyboardInterrupt
+        raise interrupted_exit()

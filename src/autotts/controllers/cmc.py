@@ -27,6 +27,18 @@ __all__ = ["CMCSettings", "ConfidenceMomentum", "cmc_schedule"]
 #: Hard cap on rounds of the main loop.
 MAX_ROUNDS = 500
 
+#: Bounds of a setting given explicitly (default: >= 0). Below them the controller does
+#: nothing useful: n_init = 0 opens no branch and answers nothing at 0 tokens, T_ema = 0
+#: keeps no EMA history, burst_aligned = 0 never deepens an aligned branch.
+_LIMITS: dict[str, tuple[float, float | None]] = {
+    "n_init": (1, None),
+    "max_branch_use": (1, None),
+    "T_ema": (1, None),
+    "burst_aligned": (1, None),
+    "ema_alpha": (0, 1),
+    "conf_thresh": (0, 1),
+}
+
 
 @dataclass(frozen=True)
 class CMCSettings:
@@ -98,8 +110,10 @@ class ConfidenceMomentum(Controller):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not integral:
                 kind = "an integer" if kinds[key] == "int" else "a number"
                 raise UsageError(f"cmc: {key} must be {kind}, got {value!r}")
-            if value < 0:
-                raise UsageError(f"cmc: {key} must not be negative, got {value!r}")
+            low, high = _LIMITS.get(key, (0, None))
+            if value < low or (high is not None and value > high):
+                bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+                raise UsageError(f"cmc: {key} must be {bound}, got {value!r}")
             values[key] = float(value) if kinds[key] == "float" else value
         self.settings = CMCSettings(**values)
 

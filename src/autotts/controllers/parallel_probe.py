@@ -35,11 +35,12 @@ class ParallelProbe(Controller):
             "T": T,
             "prune_patience": prune_patience,
             "probe_burst": probe_burst,
+            "max_steps": max_steps,  # 0 steps never reads a branch: always "no answer"
         }.items():
             if value < 1:
                 raise UsageError(f"parallel-probe: {key} must be >= 1, got {value}")
-        if warm_up < 0 or max_steps < 0:
-            raise UsageError("parallel-probe: warm_up and max_steps must be >= 0")
+        if warm_up < 0:
+            raise UsageError(f"parallel-probe: warm_up must be >= 0, got {warm_up}")
         self.num_chains = num_chains
         self.T = T
         self.prune_patience = prune_patience

@@ -45,6 +45,7 @@ import numpy as np
 from autotts.atomic import write_atomic
 from autotts.data.records import NO_ANSWER, ReplayQuestion, ReplaySet
 from autotts.errors import UsageError
+from autotts.extras import needs
 
 __all__ = [
     "ANSWER_MODES",
@@ -272,7 +273,8 @@ def _math_key(stripped: str) -> tuple[str, str] | None:
 
 @cache
 def _parsed(text: str) -> Any:
-    from math_verify import parse
+    with needs("live", "--answers equivalence"):
+        from math_verify import parse
 
     try:
         found = parse(f"\\boxed{{{text}}}", parsing_timeout=None)
@@ -282,7 +284,8 @@ def _parsed(text: str) -> Any:
 
 
 def _verified(a: str, b: str) -> bool:
-    from math_verify import parse, verify
+    with needs("live", "--answers equivalence"):
+        from math_verify import parse, verify
 
     try:
         with _time_limit(KEY_SECONDS):

@@ -31,7 +31,10 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
     - ``tokens``: ``mean``, ``median``, ``min``, ``max`` of ``branch_tokens`` over all
       branches, and ``total``;
     - ``probes_per_branch``: mean number of probes; ``err_fraction``: share of probe
-      answers that are ``"ERR"`` (final answers not counted);
+      answers that are ``"ERR"`` (final answers not counted), ``None`` when the set has
+      no probe at all (every branch ended within its first Δ tokens), so "no probes"
+      never reads as "no ERR probes"; ``err_final_fraction``: share of final answers
+      that are ``"ERR"``;
     - ``pass_at_1``: mean over questions of the share of branches whose final answer
       is the gold answer;
     - ``majority_at_all``: share of questions where the majority vote over all final
@@ -41,12 +44,14 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
     per_question = [q.n_branches for q in replay.questions]
     tokens = np.concatenate([q.tokens for q in replay.questions])
     n_probes = np.concatenate([q.n_probes for q in replay.questions])
-    err_probes = 0
+    err_probes = err_finals = 0
     pass_at_1: list[float] = []
     majority: list[bool] = []
     reachable: list[bool] = []
     for question, gold_id in zip(replay.questions, replay.gold_ids.tolist(), strict=True):
         err_probes += _count_err_probes(question.answers, question.steps, question.n_probes)
+        if ERR in question.answers:
+            err_finals += int((question.final == question.answers.index(ERR)).sum())
         hits = question.final == gold_id
         pass_at_1.append(float(hits.mean()))
         reachable.append(bool(hits.any()))
@@ -71,7 +76,8 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
             "total": int(tokens.sum()),
         },
         "probes_per_branch": float(n_probes.mean()),
-        "err_fraction": err_probes / total_probes if total_probes else 0.0,
+        "err_fraction": err_probes / total_probes if total_probes else None,
+        "err_final_fraction": err_finals / sum(per_question),
         "pass_at_1": float(np.mean(pass_at_1)),
         "majority_at_all": float(np.mean(majority)),
         "pass_at_all": float(np.mean(reachable)),
@@ -97,6 +103,12 @@ def _delta(summary: dict[str, Any]) -> str:
     return ", ".join(str(d) for d in summary["probe_freq"])
 
 
+def _err_probes(summary: dict[str, Any]) -> str:
+    if summary["err_fraction"] is None:
+        return "- (no probes: every branch ended within its first Δ tokens)"
+    return f"{100 * summary['err_fraction']:.2f} %"
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """A multi-line text rendering of one :func:`summarize` result."""
     t = summary["tokens"]
@@ -112,7 +124,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"mean {t['mean']:,.0f}, median {t['median']:,.0f}, min {t['min']:,}, max {t['max']:,}",
         ),
         ("probes per branch", f"{summary['probes_per_branch']:.2f} (mean)"),
-        ("ERR probes", f"{100 * summary['err_fraction']:.2f} %"),
+        ("ERR probes", _err_probes(summary)),
+        ("ERR final answers", f"{100 * summary['err_final_fraction']:.2f} %"),
         ("pass@1", f"{100 * summary['pass_at_1']:.2f} %"),
         ("majority@all", f"{100 * summary['majority_at_all']:.2f} %"),
         ("pass@all", f"{100 * summary['pass_at_all']:.2f} %"),
@@ -144,7 +157,7 @@ def summary_table(summaries: Sequence[dict[str, Any]], title: str | None = None)
             f"{s['tokens']['mean']:,.0f}",
             f"{s['tokens']['median']:,.0f}",
             f"{s['probes_per_branch']:.1f}",
-            f"{100 * s['err_fraction']:.1f}",
+            "-" if s["err_fraction"] is None else f"{100 * s['err_fraction']:.1f}",
             f"{100 * s['pass_at_1']:.2f}",
             f"{100 * s['majority_at_all']:.2f}",
             f"{100 * s['pass_at_all']:.2f}",

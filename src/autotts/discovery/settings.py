@@ -20,7 +20,13 @@ from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 
-__all__ = ["DEFAULT_BETAS", "DiscoverySettings", "split_refs"]
+__all__ = [
+    "DEFAULT_BETAS",
+    "DiscoverySettings",
+    "proposer_options",
+    "resume_conflicts",
+    "split_refs",
+]
 
 DEFAULT_BETAS = [round(0.1 * i, 10) for i in range(11)]
 
@@ -116,7 +122,8 @@ class DiscoverySettings:
             "digest_seeds": self.digest_seeds,
             "check_seeds": self.check_seeds,
             **({"race": {"rule": _race_rule()}} if self.race else {}),
-            **({"interpreter": self.interpreter} if self.interpreter != "cpython" else {}),
+            "interpreter": self.interpreter,
+            "interpreter_version": _interpreter_version(self.interpreter),
         }
 
     @classmethod
@@ -139,6 +146,12 @@ class DiscoverySettings:
         )
 
 
+def _interpreter_version(interpreter: str) -> str:
+    from autotts.evaluation.interpreters import interpreter_version
+
+    return interpreter_version(interpreter)
+
+
 def _race_rule() -> str:
     from autotts.discovery.racing import RULE
 
@@ -151,3 +164,101 @@ def _ref_dict(ref: DataRef) -> dict[str, str]:
 
 def _ref(d: dict[str, Any]) -> DataRef:
     return DataRef(d["store"], d["model"], d["benchmark"])
+
+
+def proposer_options(run: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The proposer kind and the options that build it again, from ``run.json``: a resume
+    needs no proposer flags (``--candidates``, ``--llm-model``, ...)."""
+    recorded: dict[str, Any] = run.get("proposer", {})
+    kind = str(recorded.get("kind") or run.get("mode", ""))
+    if kind == "scripted":
+        return kind, {"candidates": recorded.get("candidates"), "class_name": recorded.get("class")}
+    if kind in ("openai", "anthropic"):
+        return kind, {
+            "model": recorded.get("model"),
+            "base_url": recorded.get("base_url"),
+            "api_key_env": recorded.get("api_key_env"),
+            "price_in": recorded.get("price_in_per_million"),
+            "price_out": recorded.get("price_out_per_million"),
+            "context_budget": recorded.get("context_budget_chars"),
+            "critic": recorded.get("critic"),
+        }
+    if kind == "agent":
+        return kind, {"command": recorded.get("command"), "timeout": recorded.get("timeout")}
+    return kind, {}
+
+
+#: flag -> how to read its value in run.json
+_RECORDED: dict[str, Any] = {
+    "--betas": lambda r: [float(b) for b in r["betas"]],
+    "--protocol": lambda r: r["protocol_args"].get("name"),
+    "--seeds": lambda r: r["protocol_args"].get("seeds"),
+    "--draws": lambda r: r["protocol_args"].get("draws"),
+    "--size": lambda r: r["protocol_args"].get("size"),
+    "--seed": lambda r: r["protocol_args"].get("seed"),
+    "--heldout-seeds": lambda r: r.get("heldout_seeds"),
+    "--select": lambda r: r.get("select"),
+    "--race": lambda r: "race" in r,
+    "--interpreter": lambda r: r.get("interpreter", "cpython"),
+    "--rounds": lambda r: r.get("limits", {}).get("rounds"),
+    "--max-cost": lambda r: r.get("limits", {}).get("max_cost"),
+    "--max-time": lambda r: r.get("limits", {}).get("max_time"),
+    "--models": lambda r: sorted({e["model"] for e in r["search"] + r["heldout"]}),
+    "--search-benchmarks": lambda r: sorted({e["benchmark"] for e in r["search"]}),
+    "--heldout-benchmarks": lambda r: sorted({e["benchmark"] for e in r["heldout"]}),
+    "--data": lambda r: r["search"][0]["store"],
+}
+
+_PROPOSER_FLAGS = {
+    "--candidates": "candidates",
+    "--class": "class_name",
+    "--llm-model": "model",
+    "--base-url": "base_url",
+    "--api-key-env": "api_key_env",
+    "--price-in": "price_in",
+    "--price-out": "price_out",
+    "--context-budget": "context_budget",
+    "--critic": "critic",
+    "--agent-cmd": "command",
+    "--agent-timeout": "timeout",
+}
+
+
+def resume_conflicts(run: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """The flags given to a resume (``{"--betas": [0.0, 1.0], ...}``, values as run.json
+    holds them) that differ from the run's settings, each as ``--flag: VALUE, the run
+    has RECORDED``. A resumed run keeps its settings: a changed one would be ignored (a
+    curve on another β grid would not be comparable with the rounds already run)."""
+    kind, options = proposer_options(run)
+    conflicts = []
+    for flag, value in given.items():
+        if flag == "--proposer":
+            recorded: Any = kind
+        elif flag in _PROPOSER_FLAGS:
+            recorded = options.get(_PROPOSER_FLAGS[flag])
+            if flag == "--candidates" and value is not None:
+                value = str(Path(value).resolve())
+        elif flag in _RECORDED:
+            recorded = _RECORDED[flag](run)
+        else:
+            continue
+        if isinstance(value, (list, tuple)) and flag in ("--models", "--search-benchmarks",
+                                                         "--heldout-benchmarks"):  # fmt: skip
+            value = sorted(value)
+        if not _same(value, recorded):
+            conflicts.append(f"{flag}: {_show(value)}, the run has {_show(recorded)}")
+    return conflicts
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) < 1e-9
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return "none" if value is None else str(value)

@@ -46,6 +46,8 @@ of its curves.
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -58,7 +60,14 @@ from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import CandidateFile, SandboxLimits
 from autotts.sandbox.layers import INTERPRETERS, pypy_path
 
-__all__ = ["AGREEMENT_REPLICATES", "check_interpreter", "first_difference", "run_file"]
+__all__ = [
+    "AGREEMENT_REPLICATES",
+    "check_interpreter",
+    "first_difference",
+    "interpreter_version",
+    "resolve_interpreter",
+    "run_file",
+]
 
 #: files (by content hash) that PyPy rejected, or whose numbers it did not reproduce, in
 #: this process: CPython runs them from now on
@@ -70,6 +79,42 @@ _agreed: set[tuple[Any, ...]] = set()
 #: Replicates of a job's first PyPy cell that CPython runs as well, to compare: the
 #: first one, every question of the file (1 % of a 100-seed cell's episodes).
 AGREEMENT_REPLICATES = 1
+
+
+def resolve_interpreter(interpreter: str) -> str:
+    """``"auto"`` (the CLI's default) is PyPy when ``pypy3`` is on PATH, else CPython: the
+    rule above keeps PyPy's numbers honest, so a machine that has it uses it; any other
+    name is returned as given (and checked by :func:`check_interpreter`)."""
+    if interpreter == "auto":
+        return "pypy" if pypy_path() is not None else "cpython"
+    return interpreter
+
+
+_versions: dict[str, str] = {}
+
+
+def interpreter_version(interpreter: str) -> str:
+    """What ``interpreter`` is, for a result's provenance: ``"CPython 3.11.2"`` or
+    ``"PyPy 7.3.11 (Python 3.9.16)"`` (asked of ``pypy3`` once per process)."""
+    if interpreter not in _versions:
+        if interpreter == "pypy":
+            path = pypy_path()
+            if path is None:
+                return "PyPy (not installed)"
+            code = (
+                "import platform, sys; v = sys.pypy_version_info; "
+                "print(f'PyPy {v.major}.{v.minor}.{v.micro} (Python {platform.python_version()})')"
+            )
+            try:
+                found = subprocess.run(
+                    [path, "-c", code], capture_output=True, text=True, timeout=30, check=True
+                ).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                found = "PyPy (version unknown)"
+            _versions[interpreter] = found
+        else:
+            _versions[interpreter] = f"CPython {platform.python_version()}"
+    return _versions[interpreter]
 
 
 def check_interpreter(interpreter: str) -> None:

@@ -449,8 +449,13 @@ def evaluate_sandboxed(
 
 def sandbox_record(layers: list[str], interpreter: str) -> dict[str, Any]:
     """How a controller file's result was obtained, for its ``controller`` record: the
-    isolation layers, and the interpreter asked for when it is not CPython."""
+    isolation layers, the interpreter that ran it when it is not CPython, and its version
+    (callers pass the run's own interpreter, so a PyPy cell that fell back to CPython
+    says CPython)."""
+    from autotts.evaluation.interpreters import interpreter_version
+
     record: dict[str, Any] = {"sandbox": layers}
     if interpreter != "cpython":
         record["interpreter"] = interpreter
+    record["interpreter_version"] = interpreter_version(interpreter)
     return record

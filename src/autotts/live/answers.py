@@ -32,9 +32,15 @@ def last_boxed(text: str) -> str | None:
 
 
 def parse_answer(text: str) -> str:
-    """:func:`last_boxed`, or :data:`ERR` when there is none."""
+    """:func:`last_boxed`, or :data:`ERR` when there is none or it is empty.
+
+    An empty box (``\\boxed{}``) is no answer: stored as ``""`` it would vote as an
+    answer of its own (every empty box agreeing with every other) and no replay file of
+    the reference data holds ``""``; the replay format's one "no answer" is ``ERR``.
+    Callers that need to tell the two apart use :func:`last_boxed` (``""`` vs ``None``).
+    """
     found = last_boxed(text)
-    return ERR if found is None else found
+    return found if found else ERR
 
 
 def _braced(text: str, at: int) -> str | None:

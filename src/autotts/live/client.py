@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autotts.errors import LiveServerError, UsageError
+from autotts.extras import needs
 from autotts.live.answers import parse_answer
 from autotts.live.prompts import PROBE_SUFFIX
 
@@ -102,12 +103,8 @@ class CompletionClient:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise UsageError(f"concurrency must be >= 1, got {self.concurrency}")
-        try:
+        with needs("live", "talking to a model server"):
             from openai import AsyncOpenAI
-        except ImportError:  # pragma: no cover - depends on the installed extras
-            raise UsageError(
-                "the live commands need the 'live' extra: pip install 'autotts[live]'"
-            ) from None
         self._client = AsyncOpenAI(
             base_url=self.base_url,
             api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
@@ -205,7 +202,7 @@ def _completion_tokens(response: Any) -> int:
 
 
 def _server_error(base_url: str, exc: Exception) -> LiveServerError:
-    import openai
+    import openai  # present: the client that raised ``exc`` needed it
 
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}

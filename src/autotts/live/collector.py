@@ -9,6 +9,12 @@ its prefix, so a server with prefix caching serves them cheaply. The trajectory'
 final answer is the last ``\\boxed{}`` of its text, its ``branch_tokens`` the sum
 of its chunks' reported tokens.
 
+A trajectory ends when the model stops, at ``max_tokens`` (cut there: its length is the
+cut, its probes those before the cut, never a longer length a server states), or when
+the server refuses the prompt as longer than the model's context (HTTP 400 "maximum
+context length"): that trajectory ends where it is, its finish reason says why, and the
+collection goes on.
+
 Output: the upstream JSON (``spec/replay-protocol.md`` §1) at ``out``, and a side
 file ``<out>.side.jsonl`` (a settings line, then one line per question: per
 branch its seed, finish reason, tokens per chunk and probe log-probabilities
@@ -23,19 +29,55 @@ import asyncio
 import json
 import math
 import os
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from autotts.atomic import write_atomic
-from autotts.errors import UsageError
-from autotts.live.answers import parse_answer
+from autotts.errors import LiveServerError, UsageError
+from autotts.live.answers import ERR, last_boxed, parse_answer
 from autotts.live.client import CompletionClient
 from autotts.live.prompts import render, resolve_template
 from autotts.live.questions import QuestionItem
 
-__all__ = ["CollectPlan", "DryRunEstimate", "collect", "estimate", "partial_path", "side_path"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "CollectPlan",
+    "DryRunEstimate",
+    "collect",
+    "estimate",
+    "partial_path",
+    "side_path",
+    "template_for",
+]
+
+#: Above the public data's longest trajectory (41,509 tokens, Qwen3): 32,768 cut the
+#: longest ones short and made their records disagree with the data they reproduce.
+DEFAULT_MAX_TOKENS = 49152
+
+# "auto" picks the chat template for a chat-tuned model: prompted as plain text, such a
+# model answers in a few tokens without a box, and every answer is ERR.
+_CHAT_MODEL = re.compile(r"instruct|chat|(^|[-_/])it($|[-_])|^qwen3(?!.*base)", re.IGNORECASE)
+
+#: what servers say when prompt + max_tokens exceed the model's context (vLLM/OpenAI:
+#: "maximum context length"; llama.cpp: "exceeds the available context size")
+_CONTEXT_LIMIT = re.compile(r"context (length|size|window)|too many tokens", re.IGNORECASE)
+
+
+def template_for(model: str, template: str) -> str:
+    """``template``, or for ``"auto"`` the one that suits ``model`` by its name: ``chatml``
+    for instruct/chat models (and Qwen3, whose post-trained models carry no suffix),
+    ``plain`` for base models."""
+    if template != "auto":
+        return template
+    name = model.rsplit("/", 1)[-1]
+    return "chatml" if _CHAT_MODEL.search(name) else "plain"
+
+
+def _context_limit(exc: LiveServerError) -> bool:
+    return "HTTP 400" in str(exc) and bool(_CONTEXT_LIMIT.search(str(exc)))
 
 
 @dataclass(frozen=True)
@@ -44,8 +86,9 @@ class CollectPlan:
 
     n: int = 128
     delta: int = 500
-    max_tokens: int = 32768
-    template: str = "plain"
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    #: a template name or text; "auto": by the model's name (:func:`template_for`)
+    template: str = "auto"
     #: trajectory i of every question is sampled with seed ``seed_base + i``
     seed_base: int = 0
 
@@ -53,7 +96,8 @@ class CollectPlan:
         for name in ("n", "delta", "max_tokens"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
-        resolve_template(self.template)
+        if self.template != "auto":
+            resolve_template(self.template)
 
 
 @dataclass(frozen=True)
@@ -92,6 +136,7 @@ async def collect(
     """Collect every question not yet in the partial file, then write ``out``; returns how many
     questions this call sampled. ``on_tokens(n)`` reports generated tokens as they arrive,
     ``on_question(done, total)`` finished questions."""
+    plan = replace(plan, template=template_for(client.model, plan.template))
     settings = {
         "model": client.model,
         "plan": asdict(plan),
@@ -165,34 +210,84 @@ async def _collect_branch(
     text, generated, chunk_tokens = "", 0, []
     probes: list[asyncio.Task[Any]] = []
     stated: int | None = None
-    reason = "length"
     try:
-        while generated < plan.max_tokens:
-            chunk = await client.chunk(
-                prompt + text, min(plan.delta, plan.max_tokens - generated), seed=seed
-            )
+        while True:
+            if generated >= plan.max_tokens:
+                reason = "max_tokens"
+                break
+            asked = min(plan.delta, plan.max_tokens - generated)
+            try:
+                chunk = await client.chunk(prompt + text, asked, seed=seed)
+            except LiveServerError as exc:
+                if not _context_limit(exc):
+                    raise
+                reason = "context_length"
+                break
             text += chunk.text
             generated += chunk.tokens
             chunk_tokens.append(chunk.tokens)
             if on_tokens is not None:
                 on_tokens(chunk.tokens)
-            reason, stated = chunk.finish_reason, chunk.branch_tokens
-            if chunk.finished:
+            reason = chunk.finish_reason
+            if generated > plan.max_tokens and chunk.tokens > asked:
+                # the server ignored max_tokens and ran past the cap: the record keeps the
+                # cap, which its probes (one per full Δ before it) agree with
+                generated, reason = plan.max_tokens, "max_tokens"
                 break
-            probes.append(asyncio.create_task(client.probe(prompt + text)))
+            if chunk.finished:
+                # A replay server states the stored length, which may differ from the
+                # tokens it streamed (its probes can overrun the end); only for a
+                # trajectory that ended by itself is that length the trajectory's.
+                stated = chunk.branch_tokens
+                break
+            # Probe k sits at (k+1)·Δ tokens: a chunk the cap cut short gets no probe.
+            if chunk.tokens >= plan.delta:
+                probes.append(asyncio.create_task(_probe(client, prompt + text)))
         results = await asyncio.gather(*probes)
     finally:
         for task in probes:
             task.cancel()
     final = parse_answer(text)
     tokens = stated if stated is not None else generated
-    side = {
+    side: dict[str, Any] = {
         "seed": seed,
         "finish_reason": reason,
         "chunk_tokens": chunk_tokens,
-        "probe_logprobs": [r.mean_logprob for r in results],
+        "probe_logprobs": [r.mean_logprob if r is not None else None for r in results],
     }
-    return [[r.answer for r in results], tokens, final], side
+    # Stored as ERR like a missing answer (the replay format has no other), but recorded
+    # here so an empty box can be told from none.
+    if final == ERR and last_boxed(text) == "":
+        side["final_empty_box"] = True
+    empty = [k for k, r in enumerate(results) if r is not None and r.answer == ERR and r.empty]
+    if empty:
+        side["probe_empty_boxes"] = empty
+    refused = [k for k, r in enumerate(results) if r is None]
+    if refused:
+        side["probe_context_length"] = refused
+    answers = [ERR if r is None else r.answer for r in results]
+    return [answers, tokens, final], side
+
+
+@dataclass(frozen=True)
+class _ProbeAnswer:
+    answer: str
+    mean_logprob: float | None
+    #: the model closed the box at once (``\\boxed{}``)
+    empty: bool
+
+
+async def _probe(client: CompletionClient, prefix: str) -> _ProbeAnswer | None:
+    """The probe's answer; ``None`` when prefix + suffix no longer fit the model's context
+    (recorded as ERR: no answer could be had there)."""
+    try:
+        result = await client.probe(prefix)
+    except LiveServerError as exc:
+        if not _context_limit(exc):
+            raise
+        return None
+    empty = result.text.lstrip().startswith("}")
+    return _ProbeAnswer(result.answer, result.mean_logprob, empty)
 
 
 def _resume(path: Path, settings: dict[str, Any]) -> dict[int, dict[str, Any]]:

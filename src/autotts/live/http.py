@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 from autotts.errors import UsageError
+from autotts.extras import needs
 
 __all__ = ["error_response", "read_json", "run_app"]
 
 
 def error_response(status: int, message: str, kind: str = "invalid_request_error") -> Any:
     """An error in the shape OpenAI clients parse: ``{"error": {"message", "type", "code"}}``."""
-    from starlette.responses import JSONResponse
+    with needs("live", "serving"):
+        from starlette.responses import JSONResponse
 
     return JSONResponse(
         {"error": {"message": message, "type": kind, "code": status}}, status_code=status
@@ -34,10 +36,8 @@ async def read_json(request: Any) -> dict[str, Any]:
 
 def run_app(app: Any, host: str, port: int, *, log_level: str = "warning") -> None:
     """Serve ``app`` until SIGINT/SIGTERM; in-flight requests finish first (clean shutdown)."""
-    try:
+    with needs("live", "serving"):
         import uvicorn
-    except ImportError:  # pragma: no cover - depends on the installed extras
-        raise UsageError("serving needs the 'live' extra: pip install 'autotts[live]'") from None
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30
     )

@@ -141,6 +141,15 @@ class ReplayModel:
             stop = min(delta * (depth + steps), end)
             text = standin_text(branch, position, stop)
             completion, reason = delta * steps, "length"
+        elif (
+            max_tokens is not None
+            and max_tokens < delta
+            and question.tokens[branch] - position > max_tokens
+        ):
+            # A length cap inside a Δ step (collect --max-tokens 32768 with Δ = 500): the
+            # trajectory is cut there, as a model server would cut it, not served whole.
+            text = standin_text(branch, position, position + max_tokens)
+            completion, reason = max_tokens, "length"
         else:
             # Asked to continue a finished trajectory: nothing more.
             text = "" if finished_text else standin_text(branch, position, end) + closing

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from autotts.errors import UsageError
+from autotts.extras import needs
 from autotts.live.http import error_response, read_json
 from autotts.live.replay_model import ReplayModel
 
@@ -21,10 +22,11 @@ __all__ = ["replay_app"]
 
 def replay_app(model: ReplayModel) -> Any:
     """The ASGI app serving ``model``."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+    with needs("live", "the replay server"):
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
 
     ids = itertools.count()
 

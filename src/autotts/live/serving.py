@@ -75,10 +75,13 @@ class ServeConfig:
 
 def serve_app(config: ServeConfig) -> Any:
     """The ASGI app; the upstream client lives as long as the app (lifespan)."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+    from autotts.extras import needs
+
+    with needs("live", "autotts serve"):
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
 
     resolve_template(config.template)
     # A bad name, file or β fails at start, not per request; a sandboxed file's first

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from autotts.errors import UsageError
+from autotts.extras import needs
 
 __all__ = [
     "CurvePoint",
@@ -42,13 +43,11 @@ class CurvePoint:
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend, or a one-line error naming the extra."""
-    try:
+    with needs("plot", "plotting"):
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError("plotting needs matplotlib: pip install 'autotts[plot]'") from None
     return plt
 
 
@@ -104,7 +103,8 @@ def short_number(value: float, _pos: Any = None) -> str:
 
 def token_axis(axis: Any, log: bool = True) -> None:
     """Label an x axis in plain token counts (log scale by default, no 10^x labels)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    with needs("plot", "plotting"):
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if log:
         axis.set_xscale("log")

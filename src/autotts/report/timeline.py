@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from autotts.data.summary import ERR
+from autotts.extras import needs
 from autotts.report.plots import check_figure_path, pyplot, save_figure, token_axis
 from autotts.report.trace_view import EpisodeView
 
@@ -133,7 +134,8 @@ def draw_timeline(view: EpisodeView, out: Path) -> TimelineLayout:
     check_figure_path(out, "--out")
     layout = timeline_layout(view)
     plt = pyplot()
-    from matplotlib.collections import LineCollection
+    with needs("plot", "plotting"):
+        from matplotlib.collections import LineCollection
 
     if layout.signals:
         fig, (top, ax) = plt.subplots(

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autotts.extras import needs
 from autotts.report.plots import check_figure_path, pyplot, save_figure, short_number
 from autotts.report.trace_view import EpisodeStats
 
@@ -111,7 +112,8 @@ def draw_summary(summary: TraceSummary, stats: list[EpisodeStats], out: Path) ->
     """Three panels: width vs depth per episode, stop reasons with accuracy, token shares."""
     check_figure_path(out, "--out")
     plt = pyplot()
-    from matplotlib.ticker import MaxNLocator
+    with needs("plot", "plotting"):
+        from matplotlib.ticker import MaxNLocator
 
     fig, (ax_wd, ax_stop, ax_share) = plt.subplots(
         1, 3, figsize=(13, 4.2), dpi=110, gridspec_kw={"width_ratios": [1.2, 1.2, 0.8]}

@@ -34,6 +34,7 @@ from autotts.errors import AutoTTSError, CandidateRejected, UsageError
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.runner import EpisodeRecord
+from autotts.extras import needs
 from autotts.sandbox import CandidateFile, read_candidate
 from autotts.scale.cells import DEFAULT_SEED_BLOCK, Cell, CellResult, combine, plan_cells
 
@@ -54,12 +55,8 @@ class ClusterError(AutoTTSError):
 
 def import_ray() -> Any:
     """The ``ray`` module, or a one-line :class:`UsageError` saying how to install it."""
-    try:
+    with needs("ray", "--executor ray"):
         import ray
-    except ImportError:
-        raise UsageError(
-            f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}"
-        ) from None
     return ray
 
 

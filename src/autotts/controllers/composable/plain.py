@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 # (inside the package the top-level import would be circular).
 from autotts.controllers.base import Controller
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
-from autotts.errors import UnknownName
+from autotts.errors import UnknownName, UsageError
 
 if TYPE_CHECKING:
     from autotts.env.session import Session
@@ -103,6 +103,51 @@ class _Branch:
         return not (self.finished or self.dropped)
 
 
+#: Bounds of a knob set explicitly (``-p n_init=0``); knobs not listed take any number.
+#: Below them a controller does nothing useful or breaks: n_init/max_branches = 0 open
+#: no branch (no answer at 0 tokens), T_ema = 0 keeps no EMA history, a negative burst
+#: reads a negative number of steps.
+KNOB_LIMITS: dict[str, tuple[float, float | None]] = {
+    "n_init": (1, None),
+    "max_branches": (1, None),
+    "widen_burst": (0, None),
+    "burst_aligned": (1, None),
+    "burst_other": (0, None),
+    "patience": (0, None),
+    "warm_up": (0, None),
+    "T_ema": (1, None),
+    "ema_alpha": (0, 1),
+    "conf_thresh": (0, 1),
+    "delta_slack": (0, None),
+    "min_complete": (0, None),
+    "T_stable": (1, None),
+    "short_power": (0, None),
+    "max_rounds": (1, None),
+}
+
+#: The parts each slot may hold.
+PART_NAMES: dict[str, tuple[str, ...]] = {
+    "widen": ("never", "trend", "always"),
+    "depth": ("burst", "full"),
+    "prune": ("never", "pool", "latest"),
+    "stop": ("never", "momentum", "confidence", "window", "stable"),
+    "vote": ("completed", "short", "latest"),
+}
+
+
+def _check_knob(controller: str, key: str, value: Any) -> None:
+    if key in PART_NAMES:
+        if value not in PART_NAMES[key]:
+            raise UnknownName(f"{key} part of {controller}", str(value), PART_NAMES[key])
+        return
+    low, high = KNOB_LIMITS.get(key, (None, None))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{controller}: {key} must be a number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise UsageError(f"{controller}: {key} must be {bound}, got {value!r}")
+
+
 class PartsController(Controller):
     """A controller whose behaviour at β is the :class:`Knobs` that ``knobs_at(β)`` returns.
 
@@ -119,9 +164,10 @@ class PartsController(Controller):
         self.beta = float(beta)
         knobs = self.knobs_at(self.beta)
         names = [f.name for f in fields(Knobs)]
-        for key in settings:
+        for key, value in settings.items():
             if key not in names:
                 raise UnknownName(f"setting of {self.name}", key, names)
+            _check_knob(self.name, key, value)
         self.knobs = replace(knobs, **settings) if settings else knobs
 
     def knobs_at(self, beta: float) -> Knobs:

@@ -24,6 +24,7 @@ from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef, load_data
+from autotts.extras import needs
 
 __all__ = ["SELECTION_RULE", "finished_trials", "run_optimizer", "select_trial"]
 
@@ -122,7 +123,8 @@ def _searched_seconds(run: RunDir) -> float:
 
 def _fail_stale(study: Any) -> None:
     """Trials left RUNNING by a killed run will never finish: mark them failed."""
-    from optuna.trial import TrialState
+    with needs("optimize", "the optimizer"):
+        from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)

@@ -27,6 +27,7 @@ from autotts.discovery.optimizer.objective import (
 )
 from autotts.discovery.optimizer.space import cmc_start, suggest_schedule
 from autotts.errors import UnknownName, UsageError
+from autotts.extras import needs
 
 __all__ = ["SAMPLERS", "OptimizerSettings", "make_sampler", "open_study", "worker_main"]
 
@@ -74,7 +75,8 @@ class OptimizerSettings:
 
 
 def make_sampler(settings: OptimizerSettings, worker: int) -> Any:
-    import optuna
+    with needs("optimize", "the optimizer"):
+        import optuna
 
     seed = settings.seed * 1000 + worker
     if settings.sampler == "tpe":
@@ -92,9 +94,10 @@ def make_sampler(settings: OptimizerSettings, worker: int) -> Any:
 
 
 def open_study(journal: Path, settings: OptimizerSettings, worker: int = 0) -> Any:
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    with needs("optimize", "the optimizer"):
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(journal)))
@@ -168,7 +171,8 @@ def worker_main(
     stop_file: str,
 ) -> None:
     """Entry point of a worker process (``deadline`` is a ``time.time()`` instant)."""
-    import optuna
+    with needs("optimize", "the optimizer"):
+        import optuna
 
     from autotts.evaluation.jobs import DataRef, load_data
 

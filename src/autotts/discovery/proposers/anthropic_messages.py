@@ -11,6 +11,7 @@ from typing import Any
 
 from autotts.discovery.proposers.llm import ChatProposer, RetryableError
 from autotts.errors import UsageError
+from autotts.extras import needs
 
 __all__ = ["AnthropicProposer"]
 
@@ -21,10 +22,8 @@ class AnthropicProposer(ChatProposer):
 
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model, **options)
-        try:
+        with needs("llm", "the anthropic proposer"):
             import anthropic
-        except ImportError:
-            raise UsageError("the anthropic proposer needs: pip install 'autotts[llm]'") from None
         key = os.environ.get(self.api_key_env)
         if not key and self.base_url is None:
             raise UsageError(f"set {self.api_key_env} (or pass --base-url for a local server)")

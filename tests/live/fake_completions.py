@@ -1,0 +1,105 @@
+"""A scripted OpenAI-compatible completions server on loopback, in a thread.
+
+What the replay server cannot do: refuse a prompt longer than the model's context (HTTP
+400, in the words vLLM and OpenAI use), end a trajectory on an empty ``\\boxed{}``, and
+show which prompts it was sent. One token is one whitespace-separated word.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from autotts.live.prompts import PROBE_SUFFIX
+
+
+@dataclass
+class Script:
+    #: prompt + max_tokens above this: HTTP 400 "maximum context length"
+    context: int = 10**9
+    #: a trajectory stops by itself after this many tokens, ending on ``ending``
+    length: int = 10**9
+    ending: str = "\\boxed{}"
+    #: what a probe decodes after the forced ``\\boxed{``
+    probe: str = "7}"
+    prompts: list[str] = field(default_factory=list)
+
+
+def _tokens(text: str) -> int:
+    return len(text.split())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    script: Script
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._send(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt, max_tokens = body["prompt"], int(body["max_tokens"])
+        script = self.script
+        script.prompts.append(prompt)
+        used = _tokens(prompt)
+        if used + max_tokens > script.context:
+            message = (
+                f"This model's maximum context length is {script.context} tokens. However, "
+                f"you requested {used + max_tokens} tokens. Please reduce the length."
+            )
+            self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
+            return
+        if prompt.endswith(PROBE_SUFFIX):
+            text, reason = script.probe, "stop"
+        else:
+            done = prompt.count(" ~")
+            left = script.length - done
+            if left > max_tokens:
+                text, reason = " ~" * max_tokens, "length"
+            else:
+                text, reason = " ~" * left + " " + script.ending, "stop"
+        completion = min(_tokens(text), max_tokens)
+        self._send(
+            200,
+            {
+                "id": "c",
+                "object": "text_completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "text": text, "finish_reason": reason, "logprobs": None}],
+                "usage": {
+                    "prompt_tokens": used,
+                    "completion_tokens": completion,
+                    "total_tokens": used + completion,
+                },
+            },
+        )
+
+
+@contextmanager
+def fake_server(script: Script) -> Iterator[str]:
+    """Serve ``script``; yields the ``/v1`` base URL."""
+    handler = type("Handler", (_Handler,), {"script": script})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
