@@ -1,4 +1,4 @@
-"""Build a replay file from a live model server (``spec/collection.md``).
+"""Build a replay file from a live model server (docs/collection.md).
 
 Each of N trajectories of a question is generated chunk by chunk, Δ tokens per
 request (the server counts the tokens, so cuts fall exactly on Δ generated
@@ -9,7 +9,7 @@ its prefix, so a server with prefix caching serves them cheaply. The trajectory'
 final answer is the last ``\\boxed{}`` of its text, its ``branch_tokens`` the sum
 of its chunks' reported tokens.
 
-Output: the upstream JSON (``spec/replay-protocol.md`` §1) at ``out``, and a side
+Output: the upstream JSON (docs/replay-protocol.md §1) at ``out``, and a side
 file ``<out>.side.jsonl`` (a settings line, then one line per question: per
 branch its seed, finish reason, tokens per chunk and probe log-probabilities
 when the server returns them). Finished questions are appended to
