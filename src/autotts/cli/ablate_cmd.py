@@ -127,7 +127,7 @@ def ablate_command(
     """Switch each part of a composed controller back to a neutral default in turn and
     report what it contributes to the frontier, on the search and held-out sets.
 
-    Example: autotts ablate cmc --data ../shared/data/replay --markdown --plot ablate.png
+    Example: autotts ablate cmc --markdown --plot ablate.png
     """
     from autotts.cli.common import data_refs
     from autotts.discovery.optimizer.ablation import ablate

@@ -243,7 +243,7 @@ def optimize_command(
     token budgets, on the fit questions; the winner is chosen by held-back validation
     questions. Needs: pip install 'autotts\\[optimize]'.
 
-    Example: autotts optimize --out run --data ../shared/data/replay --time-budget 1800
+    Example: autotts optimize --out run --time-budget 1800
     --export winner.py
     """
     optimize(

@@ -1,6 +1,6 @@
 """Read upstream replay JSON into :class:`ReplaySet`, validating as it goes.
 
-The upstream format (``spec/replay-protocol.md`` §1) is a JSON list of question
+The upstream format (docs/replay-protocol.md §1) is a JSON list of question
 objects. Every check here fails with a :class:`DataFormatError` that names the
 file, the question and branch index, and what is wrong, so a malformed file
 costs the user one line to diagnose, never a traceback.

@@ -2,7 +2,7 @@
 
 The synthetic store lets every command run without downloading anything
 (``--data synthetic``), and gives tests data of any size. It is written in
-exactly the upstream replay format (``spec/replay-protocol.md`` §1), so anything
+exactly the upstream replay format (docs/replay-protocol.md §1), so anything
 that reads the public files reads these too. It is a caricature of the real
 data, built to have the structure test-time-scaling controllers exploit; it
 says nothing about how well a controller does on real model outputs.

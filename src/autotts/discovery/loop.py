@@ -1,5 +1,5 @@
 """The discovery loop: propose → check → evaluate → digest → record, then select and
-evaluate the selection on the held-out files (``spec/discovery.md``).
+evaluate the selection on the held-out files (docs/discovery.md).
 
 Every round is written through :class:`~autotts.discovery.rundir.RunDir`, so a
 crash or Ctrl-C loses at most the round in flight and ``resume`` continues

@@ -1,4 +1,4 @@
-"""The run directory every discovery mode writes (``spec/run-directory.md``).
+"""The run directory every discovery mode writes (docs/run-directory.md).
 
 Crash safety comes from two rules. A round is built in a temporary folder
 (``rounds/.tmp-NNNN``) and renamed to ``rounds/NNNN`` only when every file in it

@@ -2,7 +2,7 @@
 
 :func:`check_env` drives a :class:`~autotts.env.mdp.ReplayEnv` with random
 admissible actions and compares every observation with a shadow model written
-straight from ``spec/replay-protocol.md`` §2 (:mod:`autotts.env.shadow`: its own
+straight from docs/replay-protocol.md §2 (:mod:`autotts.env.shadow`: its own
 per-branch read position, explore charges and revealed answers), so a disagreement
 points at the step where the environment first went wrong.
 :func:`check_session_against_env` does the same for the imperative

@@ -1,7 +1,7 @@
 """The imperative API controllers are written against (the ``reference`` protocol).
 
 A :class:`Session` is a thin layer over :class:`~autotts.env.episode.Episode`
-with exactly the read primitives of ``spec/replay-protocol.md`` §2:
+with exactly the read primitives of docs/replay-protocol.md §2:
 
 * ``probe_new()`` opens the next branch, reads its first probe and returns
   ``(answer, branch, finished)``; raises :class:`NoMoreBranches` when all are open;

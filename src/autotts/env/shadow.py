@@ -1,4 +1,4 @@
-"""A shadow model of one episode, written straight from ``spec/replay-protocol.md`` §2.
+"""A shadow model of one episode, written straight from docs/replay-protocol.md §2.
 
 :mod:`autotts.env.checker` drives the environment and this model side by side and
 compares every observation, so it keeps its own per-branch read positions, explore

@@ -11,7 +11,7 @@ from autotts.evaluation.results import EvalResult
 
 __all__ = ["DISCOVERED_METHODS", "TABLE_METHODS", "table_jobs", "table_rows"]
 
-#: Method label -> controller, in the published settings (``spec/paper-results.md``).
+#: Method label -> controller, in the published settings (docs/replay-protocol.md, "The baselines").
 TABLE_METHODS: dict[str, ControllerSpec] = {
     "SC@64": ControllerSpec("sc", params={"n": 64}),
     "ASC": ControllerSpec("asc", params={"max_samples": 64, "threshold": 0.95}),

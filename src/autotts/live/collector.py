@@ -1,4 +1,4 @@
-"""Build a replay file from a live model server (``spec/collection.md``).
+"""Build a replay file from a live model server (docs/collection.md).
 
 Each of N trajectories of a question is generated chunk by chunk, Δ tokens per
 request (the server counts the tokens, so cuts fall exactly on Δ generated
@@ -15,7 +15,7 @@ the server refuses the prompt as longer than the model's context (HTTP 400 "maxi
 context length"): that trajectory ends where it is, its finish reason says why, and the
 collection goes on.
 
-Output: the upstream JSON (``spec/replay-protocol.md`` §1) at ``out``, and a side
+Output: the upstream JSON (docs/replay-protocol.md §1) at ``out``, and a side
 file ``<out>.side.jsonl`` (a settings line, then one line per question: per
 branch its seed, finish reason, tokens per chunk and probe log-probabilities
 when the server returns them). Finished questions are appended to

@@ -4,7 +4,7 @@ A template is text with one ``{question}`` placeholder (filled by plain
 replacement, so other braces such as ``\\boxed{}`` need no escaping). The built-in
 ones are named; anything else containing ``{question}`` is used as given.
 The probe suffix ends with an open ``\\boxed{`` so the model's next few tokens
-are its answer (``spec/collection.md``).
+are its answer (docs/collection.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Replay data has no text, so each stored branch gets a deterministic stand-in
 text: its *virtual* token ``v`` (``0 <= v < V``) is the word `` §b.v`` — branch
 index ``b`` and position ``v`` — and this model's tokenizer is "one word, one
 token". ``V = max(branch_tokens, Δ·n_probes)``: the reference charges Δ for every
-probe interval even past a branch's end (``spec/replay-protocol.md`` §2), and the
+probe interval even past a branch's end (docs/replay-protocol.md §2), and the
 stand-in text is exactly as long as what is charged.
 
 How a request is understood (only the prompt text and ``max_tokens``/``seed``):
