@@ -91,12 +91,15 @@ def listener() -> Iterator[socket.socket]:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _subreaper() -> None:
+def _subreaper() -> Iterator[None]:
     """Orphans of this test process's children come back to it (PR_SET_CHILD_SUBREAPER), so
     a worker left behind by an evaluator that has exited is still found among our own
-    descendants, and workers of tests running in parallel elsewhere are not."""
+    descendants, and workers of tests running in parallel elsewhere are not. Unset after
+    the module: other modules' checks must not see orphans of their subprocesses."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(36, 1, 0, 0, 0)
+    yield
+    libc.prctl(36, 0, 0, 0, 0)
 
 
 def _workers() -> set[int]:
