@@ -58,7 +58,9 @@ class _Printer:
                     f"round {best['round']} β={best['beta']:g} "
                     f"acc {best['search_accuracy']:.2f} at {best['search_tokens'] / 1000:.1f}k"
                 )
-            why = f" ({e['reason']}: {e['detail']})" if e.get("detail") else ""
+            why = ""
+            if e["verdict"] != "accepted" and e.get("detail"):
+                why = f" ({e['reason']}: {e['detail']})"
             self._line(where, phase, f"{e['name']}: {e['verdict']}{why}")
         elif phase == "select":
             s = e["selection"]
