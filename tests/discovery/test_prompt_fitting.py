@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -192,3 +193,31 @@ def test_terminal_says_why_each_round_failed(tmp_path: Path) -> None:
     assert any("prompt" in line and "16,384-token window" in line for line in lines)
     assert ".tmp-" not in result.stderr
     assert sorted(p.name for p in (out / "rounds").iterdir()) == ["0001", "0002"]
+
+
+def test_ctrl_c_while_a_reply_streams_closes_the_connection(tmp_path: Path) -> None:
+    """Ctrl-C in ``propose`` ends the run cleanly and the server sees the client go, so
+    a local server does not keep generating for nobody."""
+    with ScriptedLLMServer([{"endless": True, "delay": 0.05}]) as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autotts.cli.main", "discover", "--out", str(tmp_path / "run"),
+             "--proposer", "openai", "--base-url", server.url + "/v1", "--llm-model", "m",
+             "--data", "synthetic", "--models", "Synth-Small", "--betas", "0,1",
+             "--seeds", "2", "--heldout-seeds", "2", "--rounds", "1"],
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while not any(p.endswith("/chat/completions") for p, _, _ in server.requests):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1.0)  # a few pieces streamed
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        deadline = time.monotonic() + 5
+        while not server.disconnects and time.monotonic() < deadline:
+            time.sleep(0.05)
+        disconnects = list(server.disconnects)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    assert "receiving:" in err  # the terminal showed the reply arriving
+    assert disconnects

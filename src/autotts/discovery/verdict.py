@@ -136,21 +136,7 @@ def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any
     lines = [
         f"{who}: {_pct(acc)} at {_tok(tok)} tokens per question, mean over the held-out files."
     ]
-    same = twins(points, candidate)
-    if same:
-        names = " and ".join(same)
-        return {
-            "kind": "twin",
-            "headline": f"{who} is {names}'s twin: identical held-out numbers "
-            f"({_pct(acc)} at {_tok(tok)} on every file alike).",
-            "lines": [
-                *lines,
-                "The search re-discovered a baseline: nothing new was found on the held-out files.",
-            ],
-        }
-    dominating = [m for m, (a, t) in table.items() if m != candidate and a >= acc and t <= tok]
     paired = heldout.get("paired")
-    base = (paired or {}).get("baseline") or matched_baseline(points, candidate)
     interval = ""
     if paired:
         low, high = paired["ci95"]
@@ -158,6 +144,20 @@ def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any
             f"paired difference {paired['gain']:+.2f} points, 95 % bootstrap interval "
             f"[{low:+.2f}, {high:+.2f}] over questions"
         )
+    same = twins(points, candidate)
+    if same:
+        names = " and ".join(same)
+        lines.append("The search re-discovered a baseline: nothing new on the held-out files.")
+        if paired and paired.get("baseline") in same:
+            lines.append(f"Against {paired['baseline']}: {interval}.")
+        return {
+            "kind": "twin",
+            "headline": f"{who} is {names}'s twin: identical held-out numbers "
+            f"({_pct(acc)} at {_tok(tok)} on every file alike).",
+            "lines": lines,
+        }
+    dominating = [m for m, (a, t) in table.items() if m != candidate and a >= acc and t <= tok]
+    base = (paired or {}).get("baseline") or matched_baseline(points, candidate)
     if dominating:
         best = max(dominating, key=lambda m: (table[m][0], -table[m][1]))
         a, t = table[best]

@@ -19,7 +19,7 @@ import jinja2
 
 from autotts.discovery.history import load_history
 from autotts.discovery.rundir import RunDir, write_text_atomic
-from autotts.discovery.verdict import verdict
+from autotts.discovery.verdict import twins, verdict
 from autotts.report.svg import PALETTE, Series, chart
 from autotts.report.tables import format_tokens
 
@@ -183,6 +183,12 @@ def _round_chart(entry: dict[str, Any], baselines: dict[str, Any], selected: boo
     )
 
 
+def _point_label(beta: float | None, twins_of: list[str]) -> str:
+    """β at a held-out point; a twin's point also names the baseline it hides."""
+    text = f"β={beta:g}" if beta is not None else ""
+    return f"{text} (= {' = '.join(twins_of)})" if twins_of else text
+
+
 def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
     if not heldout:
         return None
@@ -204,6 +210,7 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
         )
         rows.append({"method": method, "cells": row, "mean": mean})
     charts = []
+    same = twins(heldout["points"], candidate)
     # The candidate last: drawn on top of a baseline it may coincide with.
     order = [m for m in methods if m != candidate] + [candidate]
     for bench in sorted({b for _, b in files}):
@@ -227,7 +234,7 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
                     SELECTED if ours else HELDOUT_COLOURS.get(method, PALETTE[i % len(PALETTE)]),
                     line=False,
                     radius=6 if ours else 4.5,
-                    labels=[f"β={beta:g}"] if beta is not None else [],
+                    labels=[_point_label(beta, same if ours else [])],
                 )
             )
         charts.append(

@@ -107,7 +107,8 @@ def chart(
     total = height + 18 * len(rows) + (8 if rows else 0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {total}" '
-        f'width="100%" style="max-width:{width}px;height:auto;display:block" '
+        # the page's full width, the drawing scaled to it
+        'width="100%" style="height:auto;display:block" '
         f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
         f'<rect width="{width}" height="{total}" fill="white"/>',
         f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
