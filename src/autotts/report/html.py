@@ -234,7 +234,8 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
                     SELECTED if ours else HELDOUT_COLOURS.get(method, PALETTE[i % len(PALETTE)]),
                     line=False,
                     radius=6 if ours else 4.5,
-                    labels=[_point_label(beta, same if ours else [])],
+                    # a twin's point lies under the selection's, whose label names it
+                    labels=[] if method in same else [_point_label(beta, same if ours else [])],
                 )
             )
         charts.append(
