@@ -88,7 +88,8 @@ class PromptCut:
         if dropped:
             out.append("no code of " + ", ".join(dropped))
         if self.guide != "full":
-            out.append(f"API guide: {' and '.join(_guide_sections(self.guide))} only")
+            kept = [name.removeprefix("## ") for name in _guide_sections(self.guide)]
+            out.append(f"API guide: {' and '.join(kept)} only")
         if self.curves != "full":
             out.append("baseline curves: " + ("3 β each" if self.curves == "ends" else "none"))
         return "; ".join(out)

@@ -326,6 +326,9 @@ class ChatProposer:
         exchange, error = self._exchange(system, fitted.prompt, fitted.max_tokens, context.report)
         exchange.update(fitted.record())
         if error is not None:
+            if fitted.window is None and "context" in error.lower():
+                # The server refused a prompt too long for a window it would not tell us.
+                error += "; pass --context-tokens with the server's context size"
             return Proposal(None, exchange=exchange, error=f"{self.kind} request failed: {error}")
         reply = exchange["reply"]
         code = extract_code(reply)
