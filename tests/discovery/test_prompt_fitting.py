@@ -210,7 +210,7 @@ def test_ctrl_c_while_a_reply_streams_closes_the_connection(tmp_path: Path) -> N
         while not any(p.endswith("/chat/completions") for p, _, _ in server.requests):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
-        time.sleep(1.0)  # a few pieces streamed
+        time.sleep(2.0)  # a few pieces streamed
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
         deadline = time.monotonic() + 5

@@ -31,6 +31,7 @@ class _Printer:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.last_tick = 0.0
+        self.last_stream = 0.0
         self.money = 0.0
         self.best = "none yet"
 
@@ -81,6 +82,7 @@ class _Printer:
     def _propose(self, where: str, e: dict[str, Any]) -> None:
         """The proposer at work: the fitted prompt, retries, the reply as it streams in."""
         if "prompt_tokens" in e:
+            self.last_stream = 0.0  # a new request: its first piece is shown at once
             window = f" of a {e['window']:,}-token window" if e.get("window") else ""
             cut = f"; {e['cut']}" if e.get("cut") else ""
             text = (
@@ -91,9 +93,9 @@ class _Printer:
             text = f"retry {e['retry']}/{e['of']} in {e['wait']:.0f} s after {e['error']}"
         elif "tokens" in e:
             now = time.monotonic()
-            if not e.get("done") and now - self.last_tick < 5.0:
+            if not e.get("done") and now - self.last_stream < 5.0:
                 return
-            self.last_tick = now
+            self.last_stream = now
             state = "reply received" if e.get("done") else "receiving"
             text = f"{state}: {e['tokens']:,} tokens in {e['seconds']:.0f} s"
         else:
