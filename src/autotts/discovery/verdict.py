@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from autotts.evaluation.jobs import EvalJob, current_executor, evaluate
-from autotts.evaluation.runner import EpisodeRecord, EpisodeTable
+from autotts.controllers.registry import build
+from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.runner import EpisodeTable, run_episodes
 
 __all__ = ["TOKEN_SLACK", "matched_baseline", "means", "paired_gain", "twins", "verdict"]
 
@@ -76,26 +77,24 @@ def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return all(abs(x - y) <= 1e-9 for x, y in zip(a, b))
 
 
-def _records(job: EvalJob) -> list[EpisodeRecord]:
-    from autotts.scale.ray_executor import RayExecutor
+def _table(job: EvalJob) -> EpisodeTable:
+    """Every episode's outcome, untraced: a built-in on its fast path, a file in the
+    sandbox, as its held-out cell ran (here, not on a cluster)."""
+    replay = load_data(job.data)
+    if runs_in_sandbox(job.spec):
+        from autotts.evaluation.interpreters import run_file
+        from autotts.sandbox import read_candidate
 
-    executor = current_executor()
-    if isinstance(executor, RayExecutor):
-        return executor.traced(job)
-    records: list[EpisodeRecord] = []
-    evaluate(job, trace_sink=lambda _r, _q, record: records.append(record))
-    return records
-
-
-def _table(records: list[EpisodeRecord]) -> EpisodeTable:
-    shape = (max(r.replicate for r in records) + 1, max(r.question for r in records) + 1)
-    correct = np.zeros(shape, dtype=bool)
-    cost, seq = np.zeros(shape), np.zeros(shape)
-    for r in records:
-        correct[r.replicate, r.question] = r.correct
-        cost[r.replicate, r.question] = r.cost
-        seq[r.replicate, r.question] = r.sequential_cost
-    return EpisodeTable(correct, cost, seq)
+        return run_file(
+            read_candidate(job.spec.name),
+            replay,
+            job.protocol,
+            beta=job.spec.beta,
+            params=dict(job.spec.params),
+            max_steps=job.max_steps,
+            interpreter=job.interpreter,
+        ).table
+    return run_episodes(build(job.spec), replay, job.protocol, max_steps=job.max_steps)
 
 
 def paired_gain(
@@ -106,8 +105,8 @@ def paired_gain(
     pairing needs and what the summary numbers of a held-out evaluation do not keep."""
     from autotts.discovery.optimizer.heldout import bootstrap_gain
 
-    ours = [_table(_records(job)) for job in candidate_jobs]
-    theirs = [_table(_records(job)) for job in baseline_jobs]
+    ours = [_table(job) for job in candidate_jobs]
+    theirs = [_table(job) for job in baseline_jobs]
     return bootstrap_gain(ours, theirs)
 
 
