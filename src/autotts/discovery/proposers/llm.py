@@ -325,6 +325,10 @@ class ChatProposer:
         )
         exchange, error = self._exchange(system, fitted.prompt, fitted.max_tokens, context.report)
         exchange.update(fitted.record())
+        if exchange["reply"] and not exchange["input_tokens"]:
+            # A server that streams no usage (llama-cpp-python): the prompt as counted.
+            exchange["input_tokens"] = fitted.prompt_tokens
+            exchange["money"] = self.money(fitted.prompt_tokens, exchange["output_tokens"])
         if error is not None:
             if fitted.window is None and "context" in error.lower():
                 # The server refused a prompt too long for a window it would not tell us.
