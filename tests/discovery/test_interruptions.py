@@ -172,8 +172,8 @@ def test_held_out_files_are_not_read_before_selection(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "aime25" in done.stderr and "Traceback" not in done.stderr
     assert [json.loads(x)["round"] for x in (out / "index.jsonl").read_text().splitlines()] == [
-        0,
         1,
+        2,
     ]
     assert (out / "selection.json").is_file() and not (out / "heldout.json").exists()
     assert "aime25" not in (out / "baselines.json").read_text()
