@@ -27,7 +27,8 @@ def _entry(n: int, accuracy: float) -> dict[str, Any]:
     }
 
 
-HISTORY = [_entry(0, 40.0), _entry(1, 60.0), _entry(2, 45.0), _entry(3, 50.0), _entry(4, 30.0)]
+# Rounds are numbered from 1, as on disk.
+HISTORY = [_entry(1, 40.0), _entry(2, 60.0), _entry(3, 45.0), _entry(4, 50.0), _entry(5, 30.0)]
 
 
 def test_cut_keeps_best_and_latest_whole_and_cuts_oldest_first() -> None:
@@ -50,7 +51,7 @@ def test_prompt_holds_guide_rules_baselines_and_history(tmp_path: Path) -> None:
             "sc": {"aggregate": [{"beta": 0.0, "accuracy": 33.3, "tokens": 15000.0}]},
         }
     }
-    context = ProposalContext(5, 8, HISTORY, baselines, tmp_path)
+    context = ProposalContext(6, 8, HISTORY, baselines, tmp_path)
     prompt = user_prompt(context, budget=20_000)
     assert prompt.startswith("# Round 6 of 8")
     assert "## The session" in prompt  # the API guide
@@ -58,6 +59,6 @@ def test_prompt_holds_guide_rules_baselines_and_history(tmp_path: Path) -> None:
     assert "class SelfConsistency" in prompt and "def cmc_schedule" in prompt
     assert "| 0 | 33.30 | 15.0k |" in prompt
     # latest first; cut rounds are marked
-    assert prompt.index("Round 5: cand4") < prompt.index("Round 1: cand0")
-    assert "[shortened]" in prompt and "# code of round 1" in prompt
+    assert prompt.index("Round 5: cand5") < prompt.index("Round 1: cand1")
+    assert "[shortened]" in prompt and "# code of round 2" in prompt
     assert "exactly one ```python code block" in prompt

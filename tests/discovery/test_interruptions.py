@@ -63,12 +63,12 @@ def test_sigkill_mid_round_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(_command(killed), stderr=subprocess.PIPE, text=True)
-    _wait_for(killed / "rounds" / ".tmp-0003" / "candidate.py", process)  # CMC's round
+    _wait_for(killed / "rounds" / ".tmp-0004" / "candidate.py", process)  # CMC's round
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     finished = [json.loads(x) for x in (killed / "index.jsonl").read_text().splitlines()]
-    assert [e["round"] for e in finished] == [0, 1, 2]
+    assert [e["round"] for e in finished] == [1, 2, 3]
     assert not (killed / "selection.json").exists()
 
     resumed = subprocess.run(
@@ -105,7 +105,7 @@ def test_ctrl_c_keeps_finished_rounds_and_exits_130(tmp_path: Path) -> None:
     (candidates / "04_slow.py").write_text(SLOW)
     command = [str(candidates) if a == str(CANDIDATES) else a for a in _command(out)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    _wait_for(out / "rounds" / ".tmp-0003" / "candidate.py", process)
+    _wait_for(out / "rounds" / ".tmp-0004" / "candidate.py", process)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
@@ -113,7 +113,7 @@ def test_ctrl_c_keeps_finished_rounds_and_exits_130(tmp_path: Path) -> None:
     assert "--resume" in err
     assert not list((out / "rounds").glob(".tmp-*"))
     rounds = [json.loads(x)["round"] for x in (out / "index.jsonl").read_text().splitlines()]
-    assert rounds == [0, 1, 2]
+    assert rounds == [1, 2, 3]
 
 
 def test_time_limit_stops_before_the_first_round(tmp_path: Path) -> None:
@@ -172,8 +172,8 @@ def test_held_out_files_are_not_read_before_selection(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "aime25" in done.stderr and "Traceback" not in done.stderr
     assert [json.loads(x)["round"] for x in (out / "index.jsonl").read_text().splitlines()] == [
-        0,
         1,
+        2,
     ]
     assert (out / "selection.json").is_file() and not (out / "heldout.json").exists()
     assert "aime25" not in (out / "baselines.json").read_text()

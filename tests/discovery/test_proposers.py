@@ -48,15 +48,15 @@ def test_openai_proposer_retries_rate_limits_and_records_failed_rounds(
         )  # fmt: skip
         requests = server.requests
     assert _rounds(run) == [("accepted", None), ("failed", "proposer"), ("failed", "proposer")]
-    first = _proposal(run, 0)
+    first = _proposal(run, 1)
     assert [a["ok"] for a in first["attempts"]] == [False, False, True]
     assert "429" in first["attempts"][0]["error"] and "500" in first["attempts"][1]["error"]
     assert (first["input_tokens"], first["output_tokens"]) == (2000, 500)
     assert first["money"] == pytest.approx((3.0 * 2000 + 15.0 * 500) / 1e6)
     assert first["summary"].startswith("Idea: a fixed vote")
-    assert (run.path / "rounds/0000/candidate.py").read_text() == GOOD
-    assert "no ```python block" in _proposal(run, 1)["error"]
-    assert "400" in _proposal(run, 2)["error"]
+    assert (run.path / "rounds/0001/candidate.py").read_text() == GOOD
+    assert "no ```python block" in _proposal(run, 2)["error"]
+    assert "400" in _proposal(run, 3)["error"]
     # The requests were real chat completions with the key from the named variable.
     path, headers, body = requests[0]
     assert path == "/v1/chat/completions"
@@ -64,7 +64,7 @@ def test_openai_proposer_retries_rate_limits_and_records_failed_rounds(
     assert body["model"] == "test-model"
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     # Round 2's prompt holds the guide, the rules, the baselines' code and round 1.
-    prompt = (run.path / "rounds/0001/prompt.md").read_text()
+    prompt = (run.path / "rounds/0002/prompt.md").read_text()
     assert "## The session" in prompt and "## Rules of discovery" in prompt
     assert "class ConfidenceMomentum(Controller)" in prompt
     assert "Round 1: 01_first_votes" not in prompt  # scripted names are not used here
@@ -87,7 +87,7 @@ def test_max_cost_stops_the_search_across_resumes(
         again = discover(tmp_path / "run", resume=True, price_in=1.0, **options, **FAST)
         assert len(again.rounds()) == 2
         assert len(server.requests) == 2
-    assert run.selection() is not None and run.selection()["round"] == 0  # type: ignore[index]
+    assert run.selection() is not None and run.selection()["round"] == 1  # type: ignore[index]
 
 
 def test_anthropic_proposer_through_the_official_client(
@@ -110,10 +110,10 @@ def test_anthropic_proposer_through_the_official_client(
     # the key travels as x-api-key or (newer clients) as a bearer token
     assert "ak-test" in (headers.get("x-api-key", ""), headers.get("authorization", "")[7:])
     assert body["system"] and body["messages"][0]["role"] == "user"
-    first = _proposal(run, 0)
+    first = _proposal(run, 1)
     assert [a["ok"] for a in first["attempts"]] == [False, True]
     assert first["money"] == pytest.approx((300 + 5 * 200) / 1e6)
-    assert _proposal(run, 1)["error"] == "empty reply"
+    assert _proposal(run, 2)["error"] == "empty reply"
 
 
 def test_agent_proposer_runs_a_command_that_edits_the_file(tmp_path: Path) -> None:
@@ -121,13 +121,13 @@ def test_agent_proposer_runs_a_command_that_edits_the_file(tmp_path: Path) -> No
     run = discover(tmp_path / "run", proposer="agent", command=agent, rounds=2, **SMALL,
                    heldout_seeds=2)  # fmt: skip
     assert _rounds(run) == [("accepted", None), ("accepted", None)]
-    code = [(run.path / f"rounds/{n:04d}/candidate.py").read_text() for n in (0, 1)]
+    code = [(run.path / f"rounds/{n:04d}/candidate.py").read_text() for n in (1, 2)]
     assert "after seeing 0 earlier rounds" in code[0]
     assert "after seeing 1 earlier rounds" in code[1]
-    proposal = _proposal(run, 1)
+    proposal = _proposal(run, 2)
     assert proposal["summary"] == "Wider full-read vote; saw 1 rounds."
     assert proposal["returncode"] == 0 and "edited controller.py" in proposal["stdout"]
-    assert not (run.path / "rounds/0001/workspace").exists()
+    assert not (run.path / "rounds/0002/workspace").exists()
 
 
 def test_agent_time_limit_and_unchanged_file_are_failed_rounds(tmp_path: Path) -> None:
@@ -135,10 +135,10 @@ def test_agent_time_limit_and_unchanged_file_are_failed_rounds(tmp_path: Path) -
     run = discover(tmp_path / "slow", proposer="agent", command=sleeper, timeout=1.0,
                    rounds=1, **SMALL)  # fmt: skip
     assert _rounds(run) == [("failed", "proposer")]
-    assert "timed out after 1 s" in _proposal(run, 0)["error"]
+    assert "timed out after 1 s" in _proposal(run, 1)["error"]
     idle = f"{sys.executable} -c 'print(1)'"
     run = discover(tmp_path / "idle", proposer="agent", command=idle, rounds=1, **SMALL)
-    assert "unchanged" in _proposal(run, 0)["error"]
+    assert "unchanged" in _proposal(run, 1)["error"]
 
 
 def test_critic_pass_reviews_and_may_replace_the_draft(
@@ -159,11 +159,11 @@ def test_critic_pass_reviews_and_may_replace_the_draft(
         )  # fmt: skip
         review_request = server.requests[1][2]["messages"][1]["content"]
     assert "# Review this controller" in review_request and "class FirstVotes" in review_request
-    assert (run.path / "rounds/0000/candidate.py").read_text() == revised
-    first = _proposal(run, 0)
+    assert (run.path / "rounds/0001/candidate.py").read_text() == revised
+    first = _proposal(run, 1)
     assert first["input_tokens"] == 1500 and first["money"] == pytest.approx(1500 / 1e6)
     assert "Critic pass: - adaptive stop" in first["summary"]
     assert first["critic"]["reply"].startswith("- adaptive stop")
-    assert (run.path / "rounds/0001/candidate.py").read_text() == GOOD
-    assert "400" in _proposal(run, 1)["critic"]["error"]
+    assert (run.path / "rounds/0002/candidate.py").read_text() == GOOD
+    assert "400" in _proposal(run, 2)["critic"]["error"]
     assert [e["verdict"] for e in run.rounds()] == ["accepted", "accepted"]

@@ -131,14 +131,14 @@ def test_a_raced_discovery_records_the_rule_and_never_selects_a_stopped_round(
     assert settings["race"]["rule"] == RULE
     index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
     assert [e["verdict"] for e in index] == ["accepted", "accepted"]
-    first = json.loads((out / "rounds" / "0000" / "check.json").read_text())
+    first = json.loads((out / "rounds" / "0001" / "check.json").read_text())
     assert "race" not in first  # no incumbent yet: evaluated fully, unraced
-    second = json.loads((out / "rounds" / "0001" / "check.json").read_text())
+    second = json.loads((out / "rounds" / "0002" / "check.json").read_text())
     assert second["race"]["stopped"] and second["race"]["seeds_run"] < SEEDS
     assert second["race"]["incumbent_accuracy"] == index[0]["best"]["accuracy"]
     assert index[1]["raced_out"] is True and "raced_out" not in index[0]
-    assert select(index)["round"] == 0  # type: ignore[index]
-    assert run.selection()["round"] == 0  # type: ignore[index]
+    assert select(index)["round"] == 1  # type: ignore[index]
+    assert run.selection()["round"] == 1  # type: ignore[index]
 
 
 def test_racing_needs_the_accuracy_rule() -> None:

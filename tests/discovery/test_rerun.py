@@ -17,7 +17,7 @@ def test_curves_come_out_the_same_with_autotts_eval(tmp_path: Path) -> None:
         tmp_path / "run", candidates=ROOT / "examples" / "candidates", data="synthetic",
         models=["Synth-Small"], betas=[0.0, 0.5, 1.0], seeds=3, rounds=1, heldout_seeds=2,
     )  # fmt: skip
-    folder = run.path / "rounds" / "0000"
+    folder = run.path / "rounds" / "0001"
     curves = json.loads((folder / "curves.json").read_text())
     assert curves["controller"] == "candidate.py:FirstVotes"
     assert curves["protocol"] == {"name": "reference", "seeds": [0, 1, 2]}
@@ -54,7 +54,7 @@ def test_a_crash_the_check_missed_rejects_the_round(tmp_path: Path) -> None:
     )  # fmt: skip
     (entry,) = run.rounds()
     assert (entry["verdict"], entry["reason"]) == ("rejected", "crash")
-    check = json.loads((run.path / "rounds/0000/check.json").read_text())
+    check = json.loads((run.path / "rounds/0001/check.json").read_text())
     assert "no schedule for this beta" in check["detail"]
     selection = run.selection()
     assert selection is not None and selection["round"] is None

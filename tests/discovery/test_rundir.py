@@ -78,3 +78,18 @@ def test_create_refuses_an_existing_run(tmp_path: Path) -> None:
         RunDir(tmp_path / "run").create({})
     with pytest.raises(UsageError, match="no discovery run"):
         RunDir(tmp_path / "elsewhere").settings()
+
+
+def test_rounds_count_from_one_and_sealed_files_name_the_final_folder(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.create({})
+    assert run.next_round() == 1
+    with run.new_round(1) as tmp:
+        # A sandbox error written while the round was built names the temporary folder.
+        (tmp / "check.json").write_text(json.dumps({"detail": f"crashed at {tmp}/candidate.py:3"}))
+        (tmp / "traces.md").write_text(f"Tracing failed: {tmp}/candidate.py\n")
+        final = run.commit(1, tmp, {"round": 1, "name": "r1"})
+    assert final.name == "0001" and run.next_round() == 2
+    for name in ("check.json", "traces.md"):
+        text = (final / name).read_text()
+        assert ".tmp-" not in text and f"{final}/candidate.py" in text

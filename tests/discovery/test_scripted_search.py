@@ -46,13 +46,13 @@ def _table(replay: Path) -> list[dict[str, Any]]:
 
 def _check_run(out: Path, replay: Path, cmc_name: str) -> None:
     index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
-    assert [e["round"] for e in index] == [0, 1, 2, 3, 4]
+    assert [e["round"] for e in index] == [1, 2, 3, 4, 5]
     by_name = {e["name"]: e for e in index}
     assert by_name["02_broken"]["verdict"] == "rejected"
     assert by_name["02_broken"]["reason"] == "crash"
     assert by_name["03_peeking"]["verdict"] == "rejected"
     assert by_name["03_peeking"]["reason"] in {"peeking", "forbidden"}
-    peeking = json.loads((out / "rounds/0002/check.json").read_text())
+    peeking = json.loads((out / "rounds/0003/check.json").read_text())
     assert "information it had not paid to see" in peeking["detail"]
     assert any("_table" in advice for advice in peeking["advice"])  # the static audit's word
     for name in ("01_first_votes", cmc_name, "05_quick_agreement"):
@@ -79,7 +79,7 @@ def _check_run(out: Path, replay: Path, cmc_name: str) -> None:
     for point in baselines:
         row = table_rows[(point["model"], point["benchmark"], point["method"])]
         assert (point["accuracy"], point["tokens"]) == (row["accuracy"], row["tokens"])
-    digest = (out / "rounds/0003/traces.md").read_text()
+    digest = (out / "rounds/0004/traces.md").read_text()
     assert "Qwen3-8B/aime24" in digest and "WRONG" in digest
 
 

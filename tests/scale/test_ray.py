@@ -325,25 +325,25 @@ def test_discovery_through_ray_records_the_local_numbers(
     for name, extra in (("local", []), ("ray", on_ray([], cluster))):
         runs[name] = tmp_path / name
         run_cli([*discover, "--out", str(runs[name]), *extra])
-    for numbers in ("rounds/0000/curves.json", "baselines.json", "heldout.json"):
+    for numbers in ("rounds/0001/curves.json", "baselines.json", "heldout.json"):
         local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
         assert '"accuracy"' in local
         assert remote == local, numbers
     # The digest's traces, traced on the cluster (baselines.json holds the baselines').
-    local, remote = ((runs[n] / "rounds/0000/traces.md").read_text() for n in ("local", "ray"))
+    local, remote = ((runs[n] / "rounds/0001/traces.md").read_text() for n in ("local", "ray"))
     assert "# Trace digest" in local and remote == local
     # The check ran on the cluster (one task) with the local verdict, check by check.
-    verdicts = [json.loads((runs[n] / "rounds/0000/check.json").read_text()) for n in runs]
+    verdicts = [json.loads((runs[n] / "rounds/0001/check.json").read_text()) for n in runs]
     for key in ("verdict", "reason", "detail"):
         assert verdicts[0][key] == verdicts[1][key]
     assert [(c["name"], c["passed"], c["detail"]) for c in verdicts[0]["checks"]] == [
         (c["name"], c["passed"], c["detail"]) for c in verdicts[1]["checks"]
     ]
     if race:
-        assert (runs["ray"] / "rounds/0001/curves.json").read_text() == (
-            runs["local"] / "rounds/0001/curves.json"
+        assert (runs["ray"] / "rounds/0002/curves.json").read_text() == (
+            runs["local"] / "rounds/0002/curves.json"
         ).read_text()
-        raced = [json.loads((runs[n] / "rounds/0001/check.json").read_text()) for n in runs]
+        raced = [json.loads((runs[n] / "rounds/0002/check.json").read_text()) for n in runs]
         assert raced[0]["race"] == raced[1]["race"]
 
 

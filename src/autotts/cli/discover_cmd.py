@@ -31,6 +31,7 @@ class _Printer:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.last_tick = 0.0
+        self.last_stream = 0.0
         self.money = 0.0
         self.best = "none yet"
 
@@ -38,8 +39,10 @@ class _Printer:
         if self.quiet:
             return
         phase = e["phase"]
-        where = f"round {e['round'] + 1}/{e['rounds']}" if "round" in e and "rounds" in e else ""
-        if phase in ("baselines", "evaluate", "heldout") and "done" in e:
+        where = f"round {e['round']}/{e['rounds']}" if "round" in e and "rounds" in e else ""
+        if phase == "propose" and {"prompt_tokens", "retry", "tokens"} & e.keys():
+            self._propose(where, e)
+        elif phase in ("baselines", "evaluate", "heldout") and "done" in e:
             now = time.monotonic()
             if e["done"] != e["total"] and now - self.last_tick < 2.0:
                 return
@@ -53,13 +56,16 @@ class _Printer:
             best = e.get("best")
             if best:
                 self.best = _describe_best(best)
-            self._line(where, phase, f"{e['name']}: {e['verdict']}")
+            why = ""
+            if e["verdict"] != "accepted" and e.get("detail"):
+                why = f" ({e['reason']}: {e['detail']})"
+            self._line(where, phase, f"{e['name']}: {e['verdict']}{why}")
         elif phase == "select":
             s = e["selection"]
             text = (
                 "no accepted round"
                 if s.get("round") is None
-                else (f"round {s['round'] + 1} ({s.get('name')}) β={s['beta']:g} by {s['rule']}")
+                else (f"round {s['round']} ({s.get('name')}) β={s['beta']:g} by {s['rule']}")
             )
             self._line("", phase, text)
         elif phase == "stop":
@@ -69,6 +75,29 @@ class _Printer:
         else:
             detail = e.get("name") or (f"β={e['beta']:g}" if "beta" in e else "")
             self._line(where, phase, str(detail))
+
+    def _propose(self, where: str, e: dict[str, Any]) -> None:
+        """The proposer at work: the fitted prompt, retries, the reply as it streams in."""
+        if "prompt_tokens" in e:
+            self.last_stream = 0.0  # a new request: its first piece is shown at once
+            window = f" of a {e['window']:,}-token window" if e.get("window") else ""
+            cut = f"; {e['cut']}" if e.get("cut") else ""
+            text = (
+                f"prompt {e['prompt_tokens']:,} tokens ({e['counted_by']}){window}, "
+                f"up to {e['max_tokens']:,} to answer{cut}"
+            )
+        elif "retry" in e:
+            text = f"retry {e['retry']}/{e['of']} in {e['wait']:.0f} s after {e['error']}"
+        elif "tokens" in e:
+            now = time.monotonic()
+            if not e.get("done") and now - self.last_stream < 5.0:
+                return
+            self.last_stream = now
+            state = "reply received" if e.get("done") else "receiving"
+            text = f"{state}: {e['tokens']:,} tokens in {e['seconds']:.0f} s"
+        else:
+            return
+        self._line(where, "propose", text)
 
     def _line(self, where: str, phase: str, text: str) -> None:
         head = f"{where:>11s} · {phase:<9s}" if where else f"{'':>11s} · {phase:<9s}"
@@ -148,6 +177,43 @@ def discover_command(
     context_budget: int | None = typer.Option(
         None, "--context-budget", help="Characters of history in a prompt (default 120000)."
     ),
+    context_tokens: int | None = typer.Option(
+        None,
+        "--context-tokens",
+        min=1,
+        help="openai/anthropic: the model's context window in tokens, where the server does "
+        "not report it (asked from /v1/models, llama.cpp's /props or Ollama's /api/show); "
+        "the prompt is shortened to fit it.",
+    ),
+    completion_tokens: int | None = typer.Option(
+        None,
+        "--completion-tokens",
+        min=1,
+        help="openai/anthropic: most tokens a reply may take (default 16000; less when the "
+        "context window has less room left).",
+    ),
+    llm_timeout: float | None = typer.Option(
+        None,
+        "--llm-timeout",
+        min=0.001,
+        help="openai/anthropic: seconds a reply may take in all (default 600); then the "
+        "request is cancelled and the round fails.",
+    ),
+    stall_timeout: float | None = typer.Option(
+        None,
+        "--stall-timeout",
+        min=0.001,
+        help="openai: seconds without a new token before the request is cancelled and the "
+        "round fails (default 120; prompt processing counts, so raise it for long prompts "
+        "on slow hardware).",
+    ),
+    retries: int | None = typer.Option(
+        None,
+        "--retries",
+        min=0,
+        help="openai/anthropic: retries after a rate limit, server error or refused "
+        "connection (default 4); a cancelled request is never retried.",
+    ),
     critic: bool = typer.Option(
         False,
         "--critic",
@@ -211,6 +277,11 @@ def discover_command(
             "prices": prices,
             "critic": critic,
             "context_budget": context_budget,
+            "context_tokens": context_tokens,
+            "max_tokens": completion_tokens,
+            "timeout": llm_timeout,
+            "stall_timeout": stall_timeout,
+            "retries": retries,
         }
     elif proposer == "agent":
         options = {"command": agent_cmd, "timeout": agent_timeout, "context_budget": context_budget}
@@ -253,7 +324,7 @@ def discover_command(
     if selection and selection.get("round") is not None:
         number = selection["round"]
         typer.echo(
-            f"selected round {number + 1} ({selection.get('name')}, rounds/{number:04d}) "
+            f"selected round {number} ({selection.get('name')}, rounds/{number:04d}) "
             f"at β={selection['beta']:g}"
         )
 

@@ -41,7 +41,7 @@ def evaluate_heldout(
     number = int(selection["round"])
     folder = run.round_dir(number)
     reference = f"{folder / 'candidate.py'}:{selection['class']}"
-    label = f"round {number + 1}: {selection.get('name') or 'candidate'}"
+    label = f"round {number}: {selection.get('name') or 'candidate'}"
     protocol = ReferenceProtocol(seeds=seeds)
     candidate_jobs = [
         EvalJob(ref, ControllerSpec(reference, selection["beta"]), protocol, label=label)
@@ -60,8 +60,17 @@ def evaluate_heldout(
     for job, result in zip(jobs, results):
         point = point_from_result(result, job.spec.beta)
         points.append({"method": job.label, **point})
+    # The verdict's pairing: the selection and its baseline at matched tokens, per question.
+    from autotts.discovery.verdict import matched_baseline, paired_gain
+
+    base = matched_baseline(points, label)
+    paired = None
+    if base is not None:
+        base_jobs = [job for job in jobs if job.label == base]
+        paired = {"baseline": base, **paired_gain(candidate_jobs, base_jobs)}
     payload = {
         "selection": {k: selection[k] for k in ("round", "beta", "rule") if k in selection},
+        "paired": paired,
         "candidate": label,
         "protocol": protocol.to_dict(),
         "files": [{**load_data(ref).provenance()} for ref in heldout],

@@ -162,7 +162,7 @@ def _search(
         spent = _spent(run)
         elapsed = before.seconds + time.monotonic() - started
         stop = None
-        if number >= settings.rounds:
+        if len(run.index()) >= settings.rounds:
             stop = f"{settings.rounds} rounds done"
         elif not proposer.remaining(number):
             stop = "the proposer has no more candidates"
@@ -192,7 +192,14 @@ def _one_round(
         emit({**base, "phase": "propose"})
         workdir = tmp / "workspace"
         workdir.mkdir()
-        context = ProposalContext(number, settings.rounds, load_history(run), baselines, workdir)
+        context = ProposalContext(
+            number,
+            settings.rounds,
+            load_history(run),
+            baselines,
+            workdir,
+            progress=lambda p: emit({**base, "phase": "propose", **p}),
+        )
         proposal = proposer.propose(context)
         _write_proposal(tmp, proposal)
         summary: dict[str, Any] = {**base, "name": proposal.name or f"round-{number}"}
@@ -273,7 +280,7 @@ def _one_round(
                 "seconds_total": round(spent.seconds + seconds, 3),
             }
         )
-        run.commit(number, tmp, summary)
+        final = run.commit(number, tmp, summary)
     best = select(run.index(), settings.select)
     emit(
         {
@@ -282,10 +289,17 @@ def _one_round(
             "name": summary["name"],
             "verdict": check["verdict"],
             "reason": check.get("reason"),
+            # why, in one line (the whole text is in the round's check.json)
+            "detail": _first_line(str(check.get("detail") or "").replace(str(tmp), str(final))),
             "best": best,
             "money_total": summary["money_total"],
         }
     )
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def _search_provenance(run: RunDir) -> list[dict[str, Any]]:

@@ -7,6 +7,10 @@ copy of that line sits in the folder as ``round.json``. On reopening, temporary
 folders are discarded and a renamed folder whose index line is missing gets it
 appended from ``round.json``; so a SIGKILL at any instant loses at most the round
 in flight, and no round is ever counted twice.
+
+Rounds are numbered from 1, and that one number is the folder's name, the
+``round`` of its index line and of ``selection.json``, and what the terminal and
+the report print (runs written before this counted from 0 and keep their numbers).
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from autotts.errors import UsageError
 __all__ = ["RunDir", "write_json_atomic", "write_text_atomic"]
 
 ROUND_SUMMARY = "round.json"
+#: The number of a run's first round.
+FIRST_ROUND = 1
+#: Files of a round whose text may name the temporary folder (error messages).
+_TEXT_FILES = ("*.json", "*.md")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -131,7 +139,7 @@ class RunDir:
 
     def next_round(self) -> int:
         entries = self.index()
-        return int(entries[-1]["round"]) + 1 if entries else 0
+        return int(entries[-1]["round"]) + 1 if entries else FIRST_ROUND
 
     @contextmanager
     def new_round(self, number: int) -> Iterator[Path]:
@@ -145,12 +153,22 @@ class RunDir:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def commit(self, number: int, tmp: Path, summary: dict[str, Any]) -> Path:
-        """Seal round ``number``: write its summary, rename into place, append the index."""
-        write_json_atomic(tmp / ROUND_SUMMARY, summary)
-        _fsync_dir(tmp)
+        """Seal round ``number``: write its summary, rename into place, append the index.
+
+        Messages written while the round was built (a sandbox error naming the
+        candidate's file, say) name the temporary folder, which is gone once the
+        round is sealed: they are rewritten to name the final one.
+        """
         final = self.round_dir(number)
         if final.exists():
             raise UsageError(f"round {number} already exists in {self.rounds_dir}")
+        for pattern in _TEXT_FILES:
+            for path in tmp.glob(pattern):
+                text = path.read_text(encoding="utf-8")
+                if str(tmp) in text:
+                    write_text_atomic(path, text.replace(str(tmp), str(final)))
+        write_json_atomic(tmp / ROUND_SUMMARY, summary)
+        _fsync_dir(tmp)
         os.rename(tmp, final)
         _fsync_dir(self.rounds_dir)
         self._append_index(summary)

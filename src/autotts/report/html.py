@@ -1,6 +1,8 @@
 """``autotts report RUN``: one self-contained HTML page about a discovery run.
 
-Everything is inline (SVG charts, CSS), so the page opens offline: the search
+Everything is inline (SVG charts, CSS), so the page opens offline. It opens with
+its verdict (:mod:`autotts.discovery.verdict`): the selection against the best
+baseline at matched tokens on the held-out files, in words. Then the search
 trajectory (accuracy vs tokens per round beside the baselines, as the paper's
 Figure 4, and the best accuracy so far by round), each round's curves per search
 file with its code, verdict, reason, proposer summary and trace digest, the
@@ -17,6 +19,7 @@ import jinja2
 
 from autotts.discovery.history import load_history
 from autotts.discovery.rundir import RunDir, write_text_atomic
+from autotts.discovery.verdict import twins, verdict
 from autotts.report.svg import PALETTE, Series, chart
 from autotts.report.tables import format_tokens
 
@@ -33,38 +36,93 @@ _ENV.filters["ktok"] = format_tokens
 
 TOKENS = "tokens per question (log scale)"
 
+#: One colour per baseline, the same in every chart (search-set names and held-out labels).
+BASELINE_COLOURS = {
+    "sc": "#7f7f7f",
+    "asc": "#17becf",
+    "esc": "#bcbd22",
+    "parallel-probe": "#8c564b",
+    "cmc": "#9467bd",
+}
+HELDOUT_COLOURS = {
+    "SC@64": BASELINE_COLOURS["sc"],
+    "ASC": BASELINE_COLOURS["asc"],
+    "ESC": BASELINE_COLOURS["esc"],
+    "Parallel-Probe": BASELINE_COLOURS["parallel-probe"],
+    "CMC β=0.5": BASELINE_COLOURS["cmc"],
+    "CMC β=1.0": "#4a2a80",
+}
+BASELINE_NAMES = {
+    "sc": "SC",
+    "asc": "ASC",
+    "esc": "ESC",
+    "parallel-probe": "Parallel-Probe",
+    "cmc": "CMC",
+}
+#: The selected controller, drawn last (on top) and larger, in a colour no baseline has.
+SELECTED = "#d62728"
+#: Other rounds: colours no baseline has, so a round is never mistaken for one.
+ROUND_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#e377c2", "#1b9e77", "#e6ab02", "#666600")
+#: Files within a round's chart.
+FILE_COLOURS = ("#6baed6", "#fd8d3c", "#74c476", "#fa9fb5", "#9e9ac8", "#fdd0a2", "#a1d99b")
+
 
 def _agg_points(aggregate: list[dict[str, Any]]) -> list[tuple[float, float]]:
     return [(a["tokens"], a["accuracy"]) for a in aggregate]
 
 
-def _baseline_series(baselines: dict[str, Any]) -> list[Series]:
+def _betas(aggregate: list[dict[str, Any]]) -> list[str]:
+    return [f"β={a['beta']:g}" for a in aggregate]
+
+
+def _baseline_series(baselines: dict[str, Any], opacity: float = 0.9) -> list[Series]:
     return [
-        Series(f"{name} (baseline)", _agg_points(m["aggregate"]), "#9a9a9a", dashed=True, width=1)
-        for name, m in baselines.get("methods", {}).items()
+        Series(
+            f"{BASELINE_NAMES.get(name, name)} (baseline)",
+            _agg_points(m["aggregate"]),
+            BASELINE_COLOURS.get(name, PALETTE[i % len(PALETTE)]),
+            dashed=True,
+            width=1.6,
+            radius=2.2,
+            opacity=opacity,
+        )
+        for i, (name, m) in enumerate(baselines.get("methods", {}).items())
     ]
 
 
-def _trajectory(history: list[dict[str, Any]], baselines: dict[str, Any]) -> str:
+def _is_selected(entry: dict[str, Any], selection: dict[str, Any] | None) -> bool:
+    return selection is not None and selection.get("round") == entry["round"]
+
+
+def _trajectory(
+    history: list[dict[str, Any]], baselines: dict[str, Any], selection: dict[str, Any] | None
+) -> str:
     series = _baseline_series(baselines)
+    chosen = None
     accepted = [e for e in history if e.get("aggregate")]
     for i, entry in enumerate(accepted):
-        series.append(
-            Series(
-                f"round {entry['round'] + 1}: {entry['name']}",
+        label = f"round {entry['round']}: {entry['name']}"
+        if _is_selected(entry, selection):
+            chosen = Series(
+                f"{label} (selected)",
                 _agg_points(entry["aggregate"]),
-                PALETTE[i % len(PALETTE)],
-                width=2.4,
+                SELECTED,
+                width=3.2,
+                radius=4.2,
+                labels=_betas(entry["aggregate"]),
             )
-        )
+            continue
+        colour = ROUND_COLOURS[i % len(ROUND_COLOURS)]
+        series.append(Series(label, _agg_points(entry["aggregate"]), colour, width=2, opacity=0.85))
+    if chosen is not None:
+        series.append(chosen)
     return chart(
         series,
         title="Search trajectory: mean search-set accuracy vs tokens, per round",
         xlabel=TOKENS,
         ylabel="accuracy (%)",
         log_x=True,
-        width=820,
-        height=420,
+        height=440,
     )
 
 
@@ -75,40 +133,60 @@ def _best_so_far(history: list[dict[str, Any]], baselines: dict[str, Any]) -> st
         if top and (best is None or top["accuracy"] > best):
             best = top["accuracy"]
         if best is not None:
-            points.append((float(entry["round"] + 1), best))
+            points.append((float(entry["round"]), best))
             labels.append(entry["verdict"][:3] if entry["verdict"] != "accepted" else "")
-    series = [Series("best so far", points, PALETTE[0], labels=labels)]
-    rounds = [float(e["round"] + 1) for e in history] or [1.0]
+    rounds = [float(e["round"]) for e in history] or [1.0]
+    series = []
     for name, method in baselines.get("methods", {}).items():
         top = max((a["accuracy"] for a in method["aggregate"]), default=None)
         if top is not None:
             flat = [(min(rounds), top), (max(rounds), top)]
-            series.append(Series(f"{name} best", flat, "#9a9a9a", dashed=True, marker=False))
+            colour = BASELINE_COLOURS.get(name, "#9a9a9a")
+            label = f"{BASELINE_NAMES.get(name, name)} best (baseline)"
+            series.append(Series(label, flat, colour, dashed=True, marker=False, width=1.6))
+    series.append(Series("best round so far", points, SELECTED, labels=labels, width=2.6))
     return chart(
         series,
         title="Best search-set accuracy so far, by round",
         xlabel="round",
         ylabel="accuracy (%)",
-        width=820,
         height=300,
     )
 
 
-def _round_chart(entry: dict[str, Any]) -> str:
+def _round_chart(entry: dict[str, Any], baselines: dict[str, Any], selected: bool) -> str:
+    """The round's mean curve over the search files, drawn over the baselines' (behind,
+    lighter) and beside its curve on each file (thin)."""
+    series = _baseline_series(baselines, opacity=0.55)
     by_file: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for p in entry.get("points", []):
         by_file[f"{p['model']}/{p['benchmark']}"].append((p["tokens"], p["accuracy"]))
-    series = [
-        Series(label, pts, PALETTE[i % len(PALETTE)])
-        for i, (label, pts) in enumerate(by_file.items())
-    ]
+    for i, (label, pts) in enumerate(by_file.items()):
+        series.append(Series(label, pts, FILE_COLOURS[i % len(FILE_COLOURS)], width=1.2, radius=2))
+    if entry.get("aggregate"):
+        series.append(
+            Series(
+                f"round {entry['round']}: mean over the search files",
+                _agg_points(entry["aggregate"]),
+                SELECTED if selected else "#222222",
+                width=3,
+                radius=3.8,
+                labels=_betas(entry["aggregate"]),
+            )
+        )
     return chart(
         series,
-        title=f"Round {entry['round'] + 1}: curves per search file (β grid)",
+        title=f"Round {entry['round']}: accuracy vs tokens over the β grid, with the baselines",
         xlabel=TOKENS,
         ylabel="accuracy (%)",
         log_x=True,
     )
+
+
+def _point_label(beta: float | None, twins_of: list[str]) -> str:
+    """β at a held-out point; a twin's point also names the baseline it hides."""
+    text = f"β={beta:g}" if beta is not None else ""
+    return f"{text} (= {' = '.join(twins_of)})" if twins_of else text
 
 
 def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -116,6 +194,7 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     files = sorted({(p["model"], p["benchmark"]) for p in heldout["points"]})
     methods = list(dict.fromkeys(p["method"] for p in heldout["points"]))
+    candidate = heldout.get("candidate") or methods[0]
     cells = {(p["method"], p["model"], p["benchmark"]): p for p in heldout["points"]}
     rows = []
     for method in methods:
@@ -131,17 +210,34 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
         )
         rows.append({"method": method, "cells": row, "mean": mean})
     charts = []
+    same = twins(heldout["points"], candidate)
+    # The candidate last: drawn on top of a baseline it may coincide with.
+    order = [m for m in methods if m != candidate] + [candidate]
     for bench in sorted({b for _, b in files}):
         series = []
-        for i, method in enumerate(methods):
-            pts = [
-                (p["tokens"], p["accuracy"])
-                for (meth, _m, b), p in cells.items()
-                if meth == method and b == bench
+        for i, method in enumerate(order):
+            pts = [p for (meth, _m, b), p in cells.items() if meth == method and b == bench]
+            if not pts:
+                continue
+            centre = [
+                (
+                    sum(p["tokens"] for p in pts) / len(pts),
+                    sum(p["accuracy"] for p in pts) / len(pts),
+                )
             ]
-            centre = [(sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts))]
-            colour = PALETTE[0] if i == 0 else PALETTE[(i + 1) % len(PALETTE)]
-            series.append(Series(method, centre, colour, line=False))
+            beta = pts[0].get("beta")
+            ours = method == candidate
+            series.append(
+                Series(
+                    f"{method} (selected)" if ours else method,
+                    centre,
+                    SELECTED if ours else HELDOUT_COLOURS.get(method, PALETTE[i % len(PALETTE)]),
+                    line=False,
+                    radius=6 if ours else 4.5,
+                    # a twin's point lies under the selection's, whose label names it
+                    labels=[] if method in same else [_point_label(beta, same if ours else [])],
+                )
+            )
         charts.append(
             chart(
                 series,
@@ -149,6 +245,7 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
                 xlabel=TOKENS,
                 ylabel="accuracy (%)",
                 log_x=True,
+                height=340,
             )
         )
     return {"files": files, "rows": rows, "charts": charts, "info": heldout}
@@ -178,7 +275,11 @@ def render_report(run_path: Path | str) -> str:
         rounds.append(
             {
                 "entry": entry,
-                "chart": _round_chart(entry) if entry.get("points") else "",
+                "chart": (
+                    _round_chart(entry, baselines, _is_selected(entry, selection))
+                    if entry.get("points")
+                    else ""
+                ),
                 "proposal": proposal,
                 "prompt_chars": len(run.round_text(entry["round"], "prompt.md")),
                 "folder": folder.relative_to(run.path).as_posix(),
@@ -190,7 +291,8 @@ def render_report(run_path: Path | str) -> str:
         protocol=_protocol_text(settings.get("protocol_args", {})),
         history=history,
         rounds=rounds,
-        trajectory=_trajectory(history, baselines),
+        trajectory=_trajectory(history, baselines, selection),
+        verdict=verdict(heldout, selection) if heldout and selection else None,
         best_so_far=_best_so_far(history, baselines),
         selection=selection,
         heldout=_heldout(heldout),

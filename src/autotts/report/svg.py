@@ -1,7 +1,10 @@
 """Small inline-SVG charts for the HTML report: no plotting library, no external files.
 
 :func:`chart` draws lines and/or markers on a linear y axis and a linear or log10
-x axis, with ticks, axis labels and a legend; every text is XML-escaped.
+x axis, with ticks, axis labels and a legend; every text is XML-escaped. Series are
+drawn in order, so the last is on top. The legend sits under the plot and wraps
+into as many rows as its labels need (none is cut short), and the chart scales to
+the width of the page.
 """
 
 from __future__ import annotations
@@ -29,6 +32,31 @@ class Series:
     marker: bool = True
     width: float = 1.8
     labels: Sequence[str] = field(default_factory=list)  # optional text beside each point
+    #: marker radius (the selected controller's are larger)
+    radius: float = 3.0
+    #: line and marker opacity (context drawn behind the main series is lighter)
+    opacity: float = 1.0
+    #: False: drawn, but not listed in the legend (a second line of a listed method)
+    legend: bool = True
+
+
+#: Average width of a legend character at font size 11, generous so labels never overlap.
+_CHAR_PX = 6.6
+
+
+def _legend_rows(series: Sequence[Series], room: float) -> list[list[tuple[Series, float]]]:
+    rows: list[list[tuple[Series, float]]] = [[]]
+    used = 0.0
+    for s in series:
+        if not s.legend:
+            continue
+        w = 30 + _CHAR_PX * len(s.label) + 16
+        if rows[-1] and used + w > room:
+            rows.append([])
+            used = 0.0
+        rows[-1].append((s, w))
+        used += w
+    return [r for r in rows if r]
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -68,18 +96,21 @@ def chart(
     xlabel: str = "",
     ylabel: str = "",
     log_x: bool = False,
-    width: int = 640,
-    height: int = 360,
+    width: int = 1000,
+    height: int = 380,
 ) -> str:
     """An ``<svg>`` element; an empty chart says so instead of failing."""
     pts = [p for s in series for p in s.points]
-    left, right, top, bottom = 58, 170, 30, 46
+    left, right, top, bottom = 58, 24, 30, 46
     pw, ph = width - left - right, height - top - bottom
+    rows = _legend_rows(series, width - left - right)
+    total = height + 18 * len(rows) + (8 if rows else 0)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-        'font-family="sans-serif" font-size="11">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {total}" '
+        # the page's full width, the drawing scaled to it
+        'width="100%" style="height:auto;display:block" '
+        f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{total}" fill="white"/>',
         f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
     ]
     if not pts:
@@ -92,8 +123,8 @@ def chart(
     xs, ys = [tx(p[0]) for p in pts], [p[1] for p in pts]
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
-    padx = (x1 - x0) * 0.05 or 0.5
-    pady = (y1 - y0) * 0.08 or 1.0
+    padx = (x1 - x0) * 0.06 or 0.5
+    pady = (y1 - y0) * 0.1 or 1.0
     x0, x1, y0, y1 = x0 - padx, x1 + padx, y0 - pady, y1 + pady
 
     def px(x: float) -> float:
@@ -121,28 +152,42 @@ def chart(
         f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" text-anchor="middle">'
         f"{escape(ylabel)}</text>"
     )
-    for i, s in enumerate(series):
+    for s in series:
         ordered = sorted(s.points) if s.line else list(s.points)
         coords = [(px(x), py(y)) for x, y in ordered]
-        dash = ' stroke-dasharray="5 3"' if s.dashed else ""
+        dash = ' stroke-dasharray="6 3"' if s.dashed else ""
+        fade = f' opacity="{s.opacity:g}"' if s.opacity < 1 else ""
+        group = [f'<g class="series" data-label="{escape(s.label)}"{fade}>']
         if s.line and len(coords) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-            out.append(
+            group.append(
                 f'<polyline points="{path}" fill="none" stroke="{s.color}" '
                 f'stroke-width="{s.width}"{dash}/>'
             )
         if s.marker:
             for x, y in coords:
-                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{s.color}"/>')
-        for (x, y), text in zip(coords, s.labels):
-            out.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}" font-size="9">{escape(text)}</text>')
-        ly = top + 10 + 15 * i
-        lx = left + pw + 12
-        out.append(
-            f'<line x1="{lx}" y1="{ly}" x2="{lx + 18}" y2="{ly}" stroke="{s.color}" '
-            f'stroke-width="2"{dash}/>'
-        )
-        label = s.label if len(s.label) <= 24 else s.label[:23] + "…"
-        out.append(f'<text x="{lx + 22}" y="{ly + 4}">{escape(label)}</text>')
+                group.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{s.radius:g}" fill="{s.color}" '
+                    'stroke="white" stroke-width="0.8"/>'
+                )
+        for (x, y), text in zip(s.points, s.labels):  # labels go with points as given
+            if text:
+                group.append(
+                    f'<text x="{px(x) + 5:.1f}" y="{py(y) - 6:.1f}" font-size="10" '
+                    f'fill="{s.color}">{escape(text)}</text>'
+                )
+        group.append("</g>")
+        out.extend(group)
+    for r, row in enumerate(rows):
+        ly = height + 6 + 18 * r
+        lx = float(left)
+        for s, w in row:
+            dash = ' stroke-dasharray="6 3"' if s.dashed else ""
+            out.append(
+                f'<g class="legend-entry"><line x1="{lx:.1f}" y1="{ly}" x2="{lx + 22:.1f}" '
+                f'y2="{ly}" stroke="{s.color}" stroke-width="{max(2.0, min(s.width, 3.5))}"{dash}/>'
+                f'<text x="{lx + 28:.1f}" y="{ly + 4}">{escape(s.label)}</text></g>'
+            )
+            lx += w
     out.append("</svg>")
     return "".join(out)

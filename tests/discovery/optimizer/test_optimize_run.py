@@ -58,7 +58,7 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
     assert "trials" in done.stderr  # progress lines with the frontier
 
     index = _index(run)
-    assert [e["round"] for e in index] == list(range(len(index)))  # no round twice
+    assert [e["round"] for e in index] == list(range(1, len(index) + 1))  # no round twice
     ranges = [e["trials"] for e in index if e.get("trials")]
     assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))  # trials never in two rounds
     assert index[: len(before)] == before  # finished rounds untouched by the resume

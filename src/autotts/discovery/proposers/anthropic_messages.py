@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from autotts.discovery.proposers.llm import ChatProposer, RetryableError
+from autotts.discovery.proposers.base import Progress
+from autotts.discovery.proposers.llm import Abandoned, ChatProposer, RetryableError
 from autotts.errors import UsageError
 from autotts.extras import needs
 
@@ -35,18 +36,26 @@ class AnthropicProposer(ChatProposer):
             timeout=self.timeout,
         )
 
-    def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
+    def _call(
+        self, system: str, prompt: str, max_tokens: int, progress: Progress
+    ) -> tuple[str, int, int]:
         anthropic = self._anthropic
         try:
             response = self._client.messages.create(
                 model=self.model,
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens,
                 system=system,
                 messages=[{"role": "user", "content": prompt}],
             )
         except (anthropic.RateLimitError, anthropic.InternalServerError) as exc:
             raise RetryableError(f"HTTP {exc.status_code}: {exc.message}", _wait(exc)) from None
-        except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
+        except anthropic.APITimeoutError:
+            # Not retried, as with the openai proposer: the client has closed the
+            # connection, and the round fails rather than wait that long again.
+            raise Abandoned(
+                f"no reply within {self.timeout:g} s; the request was cancelled"
+            ) from None
+        except anthropic.APIConnectionError as exc:
             raise RetryableError(f"{type(exc).__name__}: {exc}") from None
         except anthropic.APIStatusError as exc:
             if exc.status_code >= 500:  # 529 "overloaded" among them

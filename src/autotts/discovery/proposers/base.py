@@ -8,11 +8,17 @@ kept in ``exchange`` and stored as the round's ``proposal.json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Proposal", "ProposalContext", "Proposer"]
+__all__ = ["Progress", "Proposal", "ProposalContext", "Proposer"]
+
+#: What a proposer reports while it works: ``{"tokens", "seconds"}`` as a reply streams
+#: in, ``{"prompt_tokens", "window", "max_tokens", "cut"}`` once the prompt is fitted,
+#: ``{"retry", "of", "wait", "error"}`` before a retry.
+Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -27,6 +33,12 @@ class ProposalContext:
     baselines: dict[str, Any]
     #: a scratch folder for this round (the agent proposer's workspace)
     workdir: Path
+    #: where progress goes (the terminal); None: nowhere
+    progress: Progress | None = None
+
+    def report(self, event: dict[str, Any]) -> None:
+        if self.progress is not None:
+            self.progress(event)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from autotts.discovery.proposers.base import Proposal, ProposalContext
+from autotts.discovery.rundir import FIRST_ROUND
 from autotts.errors import UsageError
 
 __all__ = ["ScriptedProposer"]
@@ -38,10 +39,10 @@ class ScriptedProposer:
         }
 
     def remaining(self, round_number: int) -> bool:
-        return round_number < len(self.files)
+        return round_number - FIRST_ROUND < len(self.files)
 
     def propose(self, context: ProposalContext) -> Proposal:
-        path = self.files[context.round]
+        path = self.files[context.round - FIRST_ROUND]  # round 1 gets the first file
         try:
             code = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

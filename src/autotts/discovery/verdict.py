@@ -1,0 +1,189 @@
+"""The verdict on a run: its selection against the best baseline at matched tokens on
+the held-out files, in numbers (``heldout.json``'s ``paired``) and in words (the
+report's first box).
+
+"At matched tokens" is the most accurate baseline whose mean held-out tokens are at
+most :data:`TOKEN_SLACK` times the selection's; when every baseline spends more, the
+cheapest one. The gain over it comes with a paired bootstrap 95 % interval over
+questions (:func:`autotts.discovery.optimizer.heldout.bootstrap_gain`: questions
+resampled per file, 10,000 draws, seed 0). A baseline whose numbers equal the
+selection's on every file is its *twin*, which the words say before anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.registry import build
+from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.runner import EpisodeTable, run_episodes
+
+__all__ = ["TOKEN_SLACK", "matched_baseline", "means", "paired_gain", "twins", "verdict"]
+
+#: How many times the selection's tokens a baseline may spend and still be "matched".
+TOKEN_SLACK = 1.10
+
+
+def means(points: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """``{method: (mean accuracy, mean tokens)}`` over the held-out files, in order."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        grouped.setdefault(p["method"], []).append(p)
+    return {
+        m: (float(np.mean([p["accuracy"] for p in g])), float(np.mean([p["tokens"] for p in g])))
+        for m, g in grouped.items()
+    }
+
+
+def matched_baseline(points: Sequence[dict[str, Any]], candidate: str) -> str | None:
+    """The baseline the selection is measured against (see the module's docstring)."""
+    table = means(points)
+    if candidate not in table:
+        return None
+    tokens = table[candidate][1]
+    others = {m: v for m, v in table.items() if m != candidate}
+    if not others:
+        return None
+    within = {m: v for m, v in others.items() if v[1] <= tokens * TOKEN_SLACK}
+    if within:
+        return max(within, key=lambda m: (within[m][0], -within[m][1]))
+    return min(others, key=lambda m: others[m][1])
+
+
+def twins(points: Sequence[dict[str, Any]], candidate: str) -> list[str]:
+    """Baselines with the selection's accuracy and tokens on every held-out file."""
+
+    def per_file(method: str) -> dict[tuple[str, str], tuple[float, float, float]]:
+        return {
+            (p["model"], p["benchmark"]): (p["accuracy"], p["tokens"], p.get("seq_tokens", 0.0))
+            for p in points
+            if p["method"] == method
+        }
+
+    ours = per_file(candidate)
+    found = []
+    for method in dict.fromkeys(p["method"] for p in points):
+        theirs = per_file(method)
+        alike = ours and theirs.keys() == ours.keys()
+        if method != candidate and alike and all(_same(ours[k], theirs[k]) for k in ours):
+            found.append(method)
+    return found
+
+
+def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(abs(x - y) <= 1e-9 for x, y in zip(a, b))
+
+
+def _table(job: EvalJob) -> EpisodeTable:
+    """Every episode's outcome, untraced: a built-in on its fast path, a file in the
+    sandbox, as its held-out cell ran (here, not on a cluster)."""
+    replay = load_data(job.data)
+    if runs_in_sandbox(job.spec):
+        from autotts.evaluation.interpreters import run_file
+        from autotts.sandbox import read_candidate
+
+        return run_file(
+            read_candidate(job.spec.name),
+            replay,
+            job.protocol,
+            beta=job.spec.beta,
+            params=dict(job.spec.params),
+            max_steps=job.max_steps,
+            interpreter=job.interpreter,
+        ).table
+    return run_episodes(build(job.spec), replay, job.protocol, max_steps=job.max_steps)
+
+
+def paired_gain(
+    candidate_jobs: Sequence[EvalJob], baseline_jobs: Sequence[EvalJob]
+) -> dict[str, Any]:
+    """The selection's accuracy gain (points) over a baseline on the same files, with its
+    paired bootstrap interval: both are run again episode by episode, which is what
+    pairing needs and what the summary numbers of a held-out evaluation do not keep."""
+    from autotts.discovery.optimizer.heldout import bootstrap_gain
+
+    ours = [_table(job) for job in candidate_jobs]
+    theirs = [_table(job) for job in baseline_jobs]
+    return bootstrap_gain(ours, theirs)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2f} %"
+
+
+def _tok(x: float) -> str:
+    return f"{x / 1000:.0f}k" if x >= 10_000 else f"{x / 1000:.1f}k"
+
+
+def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
+    """``{"kind", "headline", "lines"}``: what the held-out comparison says, in words.
+
+    ``kind`` is ``twin``, ``beaten``, ``better``, ``worse`` or ``unclear``.
+    """
+    points = heldout.get("points", [])
+    candidate = heldout.get("candidate") or next((p["method"] for p in points), "")
+    table = means(points)
+    who = (
+        f"Round {selection.get('round')} ({selection.get('name')}) at β = {selection.get('beta'):g}"
+    )
+    if candidate not in table:
+        return {"kind": "unclear", "headline": f"{who}: no held-out numbers.", "lines": []}
+    acc, tok = table[candidate]
+    lines = [
+        f"{who}: {_pct(acc)} at {_tok(tok)} tokens per question, mean over the held-out files."
+    ]
+    paired = heldout.get("paired")
+    interval = ""
+    if paired:
+        low, high = paired["ci95"]
+        interval = (
+            f"paired difference {paired['gain']:+.2f} points, 95 % bootstrap interval "
+            f"[{low:+.2f}, {high:+.2f}] over questions"
+        )
+    same = twins(points, candidate)
+    if same:
+        names = " and ".join(same)
+        lines.append("The search re-discovered a baseline: nothing new on the held-out files.")
+        if paired and paired.get("baseline") in same:
+            lines.append(f"Against {paired['baseline']}: {interval}.")
+        return {
+            "kind": "twin",
+            "headline": f"{who} is {names}'s twin: identical held-out numbers "
+            f"({_pct(acc)} at {_tok(tok)} on every file alike).",
+            "lines": lines,
+        }
+    dominating = [m for m, (a, t) in table.items() if m != candidate and a >= acc and t <= tok]
+    base = (paired or {}).get("baseline") or matched_baseline(points, candidate)
+    if dominating:
+        best = max(dominating, key=lambda m: (table[m][0], -table[m][1]))
+        a, t = table[best]
+        headline = (
+            f"Beaten by {best}: {_pct(a)} at {_tok(t)} vs the selection's {_pct(acc)} at "
+            f"{_tok(tok)} (as accurate or more, for no more tokens)."
+        )
+        kind = "beaten"
+    elif base is None:
+        return {"kind": "unclear", "headline": lines[0], "lines": []}
+    else:
+        a, t = table[base]
+        kind = "unclear"
+        if paired:
+            low, high = paired["ci95"]
+            kind = "better" if low > 0 else "worse" if high < 0 else "unclear"
+        word = {
+            "better": "clearly more accurate than",
+            "worse": "clearly less accurate than",
+            "unclear": "not distinguishable from",
+        }[kind]
+        headline = (
+            f"{who} is {word} {base} at matched tokens: {_pct(acc)} at {_tok(tok)} vs "
+            f"{_pct(a)} at {_tok(t)}."
+        )
+    if base is not None and base in table:
+        a, t = table[base]
+        detail = f"Against {base} ({_pct(a)} at {_tok(t)}), the best baseline at matched tokens"
+        lines.append(f"{detail}: {interval}." if interval else f"{detail} (no paired interval).")
+    return {"kind": kind, "headline": headline, "lines": lines}
