@@ -63,3 +63,14 @@ def without_audit(result: dict[str, Any]) -> dict[str, Any]:
     per cell, so a job split into cells records other (equally valid) audits."""
     controller = {k: v for k, v in result["controller"].items() if k != "audit"}
     return {**result, "controller": controller}
+
+
+def same_numbers(result: dict[str, Any]) -> dict[str, Any]:
+    """A result's dict without how its cells ran (the interpreter, its version, the
+    audits), which differs between ways of running the same job with the same numbers."""
+    controller = {
+        k: v
+        for k, v in result["controller"].items()
+        if k not in ("audit", "interpreter", "interpreter_version")
+    }
+    return {**result, "controller": controller}

@@ -71,7 +71,7 @@ def test_file_without_controller_class_says_so(tmp_path: Path) -> None:
         UsageError, match=r"defines no controller class \(an autotts\.Controller subclass"
     ):
         build(ControllerSpec(str(path), trusted=True))
-    with pytest.raises(CandidateRejected, match=r"\(load\).*controller classes found: none"):
+    with pytest.raises(CandidateRejected, match=r"\(load\).*controller classes found: 'none'"):
         build(ControllerSpec(str(path)))
 
 

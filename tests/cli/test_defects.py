@@ -15,6 +15,7 @@ import typer
 
 from autotts.cli.main import app, main
 from tests.cli.test_bad_arguments import store, write_controller  # noqa: F401 (fixture)
+from tests.helpers import same_numbers
 
 
 def _one_error_line(err: str) -> str:
@@ -295,7 +296,8 @@ def test_eval_takes_workers(
     one = json.loads(capsys.readouterr().out)
     assert main([*base, "--workers", "2"]) == 0
     two = json.loads(capsys.readouterr().out)
-    assert one == two
+    # One worker may run the file on PyPy, a split on CPython: the same numbers either way.
+    assert same_numbers(one) == same_numbers(two)
 
 
 def test_table_duplicate_methods_are_evaluated_once(

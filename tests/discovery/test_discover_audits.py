@@ -58,7 +58,7 @@ def test_a_peeker_that_passes_the_check_is_rejected_by_the_rounds_audit(tmp_path
     )
     index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
     first, second = index
-    check = json.loads((out / "rounds" / "0000" / "check.json").read_text())
+    check = json.loads((out / "rounds" / "0001" / "check.json").read_text())
     # Accepted by the check (its worker plays 150 episodes), rejected by an audited cell.
     assert [c["passed"] for c in check["checks"]] == [True] * 6, check
     assert first["verdict"] == "rejected", first

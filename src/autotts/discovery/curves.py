@@ -52,7 +52,8 @@ def curve_jobs(
 
 def point_from_result(result: EvalResult, beta: float | None) -> dict[str, Any]:
     """A point; a controller file's also says how its cells were audited (the seeds of
-    their shadows, drawn by the evaluator: see :mod:`autotts.evaluation.audit`)."""
+    their shadows, drawn by the evaluator: see :mod:`autotts.evaluation.audit`), under
+    ``audit``, which a run directory keeps apart from its curves (``audits.json``)."""
     m = result.metrics
     point = {
         "model": result.data["model"],

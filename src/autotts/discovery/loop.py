@@ -245,8 +245,13 @@ def _one_round(
                 )
             if not digest:
                 digest = f"# Trace digest\n\nNot evaluated: {check['reason']}: {check['detail']}\n"
+        # The audits' seeds are drawn afresh in every run: kept beside the curves, which
+        # stay byte-identical from run to run.
+        audits = [{**_where(p), "audit": p.pop("audit")} for p in points if "audit" in p]
         agg = aggregate(points)
         run_json(tmp, "check.json", check)
+        if audits:
+            run_json(tmp, "audits.json", {"cells": audits})
         run_json(
             tmp,
             "curves.json",
@@ -339,6 +344,10 @@ def _write_proposal(tmp: Path, proposal: Proposal) -> None:
             **exchange,
         },
     )
+
+
+def _where(point: dict[str, Any]) -> dict[str, Any]:
+    return {key: point[key] for key in ("model", "benchmark", "beta")}
 
 
 def _evaluate(

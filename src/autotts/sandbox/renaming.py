@@ -42,6 +42,11 @@ __all__ = ["IDENTITY", "KEPT_AS_IS", "AnswerRenaming", "process_key", "renaming_
 #: Strings that keep their names: markers of the data format, not answers.
 KEPT_AS_IS = frozenset({"ERR"})
 
+#: Integer labels start here (six digits and more): far from the short strings a
+#: controller might make up as a fallback ("0", "1") and from competition answers (AIME's
+#: are 0-999), which would otherwise be taken for the label of an answer never revealed.
+LABEL_BASE = 100_000
+
 #: How deep :meth:`AnswerRenaming.restore_all` follows nested lists and dicts of a trace
 #: (deeper parts are kept as they are: traces are bounded by the pipe anyway).
 _RESTORE_DEPTH = 12
@@ -115,12 +120,12 @@ def _renaming(answers: tuple[str, ...], digest: bytes) -> AnswerRenaming:
 
     Order is kept because controllers break vote ties by it (``np.unique``, ``sorted``,
     ``min``) and must play as they would on the real answers; ``"ERR"`` keeps its place
-    among them. Answers that sort before ``"ERR"`` get integer labels (as most answers
-    of the public files are), those after it fractions in LaTeX.
+    among them. Answers that sort before ``"ERR"`` get integer labels from
+    :data:`LABEL_BASE` on, those after it fractions in LaTeX.
     """
     rng = np.random.default_rng(int.from_bytes(digest[:16], "big"))
     low = [a for a in answers if a < "ERR"]
-    labels = _sorted_labels(len(low), rng, lambda n: str(n)) + _sorted_labels(
+    labels = _sorted_labels(len(low), rng, lambda n: str(LABEL_BASE + n)) + _sorted_labels(
         len(answers) - len(low), rng, lambda n: f"\\frac{{{n % 97 + 1}}}{{{n // 97 + 2}}}"
     )
     return AnswerRenaming(dict(zip(answers, labels)), digest[16:24].hex())
