@@ -47,8 +47,11 @@ OFF_GRID = 3
 #: shuffle seeds (reference protocol) per data file and β
 DEFAULT_SEEDS = 4
 #: mean tokens at a β may fall at most this fraction below the largest mean tokens of
-#: any smaller β (a running maximum, so a slow decline over many steps is caught too)
-MONOTONE_TOLERANCE = 0.02
+#: any smaller β (a running maximum, so a slow decline over many steps is caught too).
+#: Not less: the paper's CMC, whose knobs are rounded functions of β, spends up to 5.1 %
+#: fewer tokens at some β than at a slightly smaller one (0.01 grid, one seed, six of the
+#: public files); every other built-in is monotone to 0.1 %.
+MONOTONE_TOLERANCE = 0.10
 
 
 class _Rejected(Exception):
