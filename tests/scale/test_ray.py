@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,7 +233,9 @@ def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(
     assert ray_record["controller"]["interpreter"] == "pypy"
     # That PyPy really ran the cells in the Ray workers: a file that answers wrongly on
     # PyPy, but only after a cell's first replicate (the CPython agreement sample), so
-    # the sample agrees and PyPy's numbers count.
+    # the sample agrees and PyPy's numbers count -- until the cell's audit replays a seed
+    # in a fresh PyPy worker, which has not played a replicate yet and answers rightly:
+    # its play depends on its process, so it is rejected, which only PyPy can cause.
     questions = len(load_data(ref))
     tell = tmp_path / "pypy_tell.py"
     tell.write_text(
@@ -247,9 +250,11 @@ def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(
     )
     job = EvalJob(ref, ControllerSpec(str(tell), 0.5), ReferenceProtocol(4), "p")
     (on_cpython,) = run_jobs([job], executor=RayExecutor(seed_block=2))
-    (on_pypy,) = run_jobs([replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2))
-    assert on_pypy.metrics.tokens == on_cpython.metrics.tokens
-    assert on_pypy.metrics.accuracy < on_cpython.metrics.accuracy
+    assert on_cpython.metrics.accuracy > 0
+    with pytest.raises(CandidateRejected) as caught:
+        run_jobs([replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2))
+    assert caught.value.reason == "nondeterministic"
+    assert "'<not a label: not the answer>'" in caught.value.detail
 
 
 @pytest.mark.parametrize("name", ["write_file", "read_replay"])
@@ -328,18 +333,20 @@ def test_discovery_through_ray_records_the_local_numbers(
         runs[name] = tmp_path / name
         run_cli([*discover, "--out", str(runs[name]), *extra])
     for numbers in ("rounds/0001/curves.json", "baselines.json", "heldout.json"):
-        local, remote = ((runs[n] / numbers).read_text() for n in ("local", "ray"))
-        assert '"accuracy"' in local
+        local, remote = (
+            _without_audits(json.loads((runs[n] / numbers).read_text())) for n in ("local", "ray")
+        )
+        assert "accuracy" in json.dumps(local)
         assert remote == local, numbers
     # The digest's traces, traced on the cluster (baselines.json holds the baselines').
     local, remote = ((runs[n] / "rounds/0001/traces.md").read_text() for n in ("local", "ray"))
     assert "# Trace digest" in local and remote == local
     # The check ran on the cluster (one task) with the local verdict, check by check.
     verdicts = [json.loads((runs[n] / "rounds/0001/check.json").read_text()) for n in runs]
-    for key in ("verdict", "reason", "detail"):
+    for key in ("verdict", "reason"):
         assert verdicts[0][key] == verdicts[1][key]
-    assert [(c["name"], c["passed"], c["detail"]) for c in verdicts[0]["checks"]] == [
-        (c["name"], c["passed"], c["detail"]) for c in verdicts[1]["checks"]
+    assert [(c["name"], c["passed"]) for c in verdicts[0]["checks"]] == [
+        (c["name"], c["passed"]) for c in verdicts[1]["checks"]
     ]
     if race:
         assert (runs["ray"] / "rounds/0002/curves.json").read_text() == (
@@ -347,6 +354,15 @@ def test_discovery_through_ray_records_the_local_numbers(
         ).read_text()
         raced = [json.loads((runs[n] / "rounds/0002/check.json").read_text()) for n in runs]
         assert raced[0]["race"] == raced[1]["race"]
+
+
+def _without_audits(data: Any) -> Any:
+    """``data`` without its audit records (their seeds are drawn afresh in every run)."""
+    if isinstance(data, dict):
+        return {k: _without_audits(v) for k, v in data.items() if k != "audit"}
+    if isinstance(data, list):
+        return [_without_audits(v) for v in data]
+    return data
 
 
 def test_traces_computed_on_ray_are_the_local_traces(cluster: str, tmp_path: Path) -> None:
@@ -394,8 +410,9 @@ def test_check_through_ray_gives_the_local_verdict(
     local = run_cli(check, check=False)
     remote = run_cli(on_ray(check, cluster), check=False)
     assert (local.returncode, remote.returncode) == (code, code), remote.stderr
-    assert remote.stdout == local.stdout
-    assert ("ACCEPTED" if code == 0 else "REJECTED (peeking)") in remote.stdout
+    # The same verdict; the episode an audit names is drawn afresh in every check.
+    verdict = "ACCEPTED" if code == 0 else "REJECTED (peeking)"
+    assert remote.stdout.startswith(verdict) and local.stdout.startswith(verdict)
 
 
 @pytest.mark.parametrize("incumbent", [99.0, 0.0], ids=["stopped", "run-to-the-end"])
@@ -411,7 +428,9 @@ def test_racing_through_ray_gives_the_local_race(cluster: str, incumbent: float)
     assert remote.stopped == local.stopped == (incumbent > 50)
     assert remote.seeds_run == local.seeds_run == (MIN_SEEDS if incumbent > 50 else 40)
     assert remote.bounds == local.bounds
-    assert [r.to_dict() for r in remote.results] == [r.to_dict() for r in local.results]
+    assert [same_numbers(r.to_dict()) for r in remote.results] == [
+        same_numbers(r.to_dict()) for r in local.results
+    ]
     assert all(r.controller["sandbox"] for r in remote.results)
     if remote.stopped:  # the few cells still out finish on their own, none left running
         wait_until_no_cell_runs(timeout=20)
