@@ -74,3 +74,13 @@ def same_numbers(result: dict[str, Any]) -> dict[str, Any]:
         if k not in ("audit", "interpreter", "interpreter_version")
     }
     return {**result, "controller": controller}
+
+
+def without_audits(data: Any) -> Any:
+    """JSON ``data`` with every audit record taken out, however deep (their seeds are
+    drawn afresh in every run, so two runs' files differ there and nowhere else)."""
+    if isinstance(data, dict):
+        return {k: without_audits(v) for k, v in data.items() if k != "audit"}
+    if isinstance(data, list):
+        return [without_audits(v) for v in data]
+    return data

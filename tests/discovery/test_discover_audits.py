@@ -10,31 +10,13 @@ from pathlib import Path
 from autotts.discovery.api import discover
 from tests.conftest import ROOT
 
-LATE_PEEKER = """
-import builtins
-
-from autotts import Controller
-
-
-class LatePeeker(Controller):
-    def __init__(self, beta: float = 0.5) -> None:
-        self.beta = beta
-
-    def solve(self, session):
-        count = builtins.__dict__.get("_late_count", 0) + 1
-        builtins.__dict__["_late_count"] = count
-        seen = [session.full_read()]
-        if count > 400:  # the round's check plays fewer episodes in one process
-            finals = [reads[-1][0] for reads in session._table]
-            target = max(sorted(set(finals)), key=finals.count)
-            while target not in seen and len(seen) < 6 and session.can_branch:
-                seen.append(session.full_read())
-            if target in seen:
-                return target
-        while len(seen) < 4 and session.can_branch:
-            seen.append(session.full_read())
-        return max(seen, key=seen.count)
-"""
+#: Honest for the first 400 episodes of its process (the round's check plays fewer in
+#: one), peeking afterwards: tests/sandbox/late_peeker.py with a later start.
+LATE_PEEKER = (
+    (ROOT / "tests" / "sandbox" / "late_peeker.py")
+    .read_text()
+    .replace("count > 40:", "count > 400:")
+)
 
 
 def test_a_peeker_that_passes_the_check_is_rejected_by_the_rounds_audit(tmp_path: Path) -> None:

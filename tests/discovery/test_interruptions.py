@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import without_audits
 
 CANDIDATES = ROOT / "examples" / "candidates"
 ARGS = [
@@ -25,15 +26,6 @@ VOLATILE = {"seconds", "seconds_total"}
 
 def _command(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "autotts.cli.main", "discover", "--out", str(out), *ARGS, *extra]
-
-
-def _without_audits(data: Any) -> Any:
-    """``data`` without its audit records (their seeds are drawn afresh in every run)."""
-    if isinstance(data, dict):
-        return {k: _without_audits(v) for k, v in data.items() if k != "audit"}
-    if isinstance(data, list):
-        return [_without_audits(v) for v in data]
-    return data
 
 
 def _snapshot(run: Path) -> dict[str, Any]:
@@ -48,7 +40,7 @@ def _snapshot(run: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8").replace(str(run), "RUN")
         if text.startswith("# Trace digest\n\nNot evaluated: "):  # the audit's words vary
             text = text.split(":")[0] + ": " + text.split(": ")[1].split(":")[0]
-        data = _without_audits(json.loads(text)) if rel.endswith(".json") else None
+        data = without_audits(json.loads(text)) if rel.endswith(".json") else None
         if isinstance(data, dict) and rel.endswith("check.json"):
             drop = ("monotonicity", "controller", "detail")
             data = {k: v for k, v in data.items() if k not in drop}

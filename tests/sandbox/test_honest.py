@@ -76,7 +76,7 @@ def test_builtin_written_as_a_file_is_accepted(
     assert curve[0]["tokens"] < curve[-1]["tokens"]
     audit = next(c for c in report.checks if c["name"] == "look-ahead")["measurements"]
     assert audit["counterfactual_episodes"] > 0
-    assert len(audit["cells"]) == 2 and all(cell["audited"] for cell in audit["cells"])
+    assert len(audit["cells"]) == 6 and all(cell["audited"] for cell in audit["cells"])
 
 
 def test_upstream_format_file_gives_its_native_twins_numbers(small_ref: DataRef) -> None:

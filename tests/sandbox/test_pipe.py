@@ -508,7 +508,7 @@ def test_discover_resumes_over_a_round_that_met_a_hostile_pipe(tmp_path: Path) -
         "--seeds", "2", "--heldout-seeds", "2", "--quiet",
     ]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    started = out / "rounds" / ".tmp-0000" / "candidate.py"
+    started = out / "rounds" / ".tmp-0001" / "candidate.py"  # rounds count from 1
     end = time.monotonic() + 120
     while not started.exists():
         assert process.poll() is None, process.communicate()[1]
@@ -523,9 +523,9 @@ def test_discover_resumes_over_a_round_that_met_a_hostile_pipe(tmp_path: Path) -
     assert "Traceback" not in resumed.stderr
     index = [json.loads(x) for x in (out / "index.jsonl").read_text().splitlines()]
     assert [(e["round"], e["verdict"], e["reason"]) for e in index] == [
-        (0, "rejected", "cheating"),
-        (1, "accepted", None),
+        (1, "rejected", "cheating"),
+        (2, "accepted", None),
     ]
-    check = json.loads((out / "rounds" / "0000" / "check.json").read_text())
+    check = json.loads((out / "rounds" / "0001" / "check.json").read_text())
     assert check["detail"] == "the worker sent a line that is not a plain JSON object"
-    assert json.loads((out / "selection.json").read_text())["round"] == 1
+    assert json.loads((out / "selection.json").read_text())["round"] == 2

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,7 +30,7 @@ from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
 from autotts.scale.cells import plan_cells
-from tests.helpers import same_numbers, without_audit
+from tests.helpers import same_numbers, without_audit, without_audits
 from tests.sandbox.conftest import descendants, own_descendants
 
 ray = pytest.importorskip("ray")
@@ -334,7 +333,7 @@ def test_discovery_through_ray_records_the_local_numbers(
         run_cli([*discover, "--out", str(runs[name]), *extra])
     for numbers in ("rounds/0001/curves.json", "baselines.json", "heldout.json"):
         local, remote = (
-            _without_audits(json.loads((runs[n] / numbers).read_text())) for n in ("local", "ray")
+            without_audits(json.loads((runs[n] / numbers).read_text())) for n in ("local", "ray")
         )
         assert "accuracy" in json.dumps(local)
         assert remote == local, numbers
@@ -354,15 +353,6 @@ def test_discovery_through_ray_records_the_local_numbers(
         ).read_text()
         raced = [json.loads((runs[n] / "rounds/0002/check.json").read_text()) for n in runs]
         assert raced[0]["race"] == raced[1]["race"]
-
-
-def _without_audits(data: Any) -> Any:
-    """``data`` without its audit records (their seeds are drawn afresh in every run)."""
-    if isinstance(data, dict):
-        return {k: _without_audits(v) for k, v in data.items() if k != "audit"}
-    if isinstance(data, list):
-        return [_without_audits(v) for v in data]
-    return data
 
 
 def test_traces_computed_on_ray_are_the_local_traces(cluster: str, tmp_path: Path) -> None:

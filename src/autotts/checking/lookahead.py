@@ -1,14 +1,14 @@
 """The check's look-ahead audit: cells of the check replayed in fresh workers on shadow data.
 
-The same audit as every evaluation's (:mod:`autotts.evaluation.audit`), on a third
-of the check's cells, at most :data:`AUDITED_CELLS` in all and at least one per data
-file, drawn at random with a key drawn fresh for this check, each with one
-replicate replayed in a new worker on data in which three questions in four are
-counterfactual. (A worker's start is most of an audit's cost, so the number of
-audited cells is bounded, not proportional to the data.)
+The same audit as every evaluation's (:mod:`autotts.evaluation.audit`), on
+:data:`AUDITED_CELLS` of the check's cells in all (spread evenly over the data files,
+at least one each, at most every cell), drawn at random with a key drawn fresh for
+this check, each with one replicate replayed in a new worker on data in which three
+questions in four are counterfactual. (A worker's start is most of an audit's cost,
+so the number of audited cells is fixed, not proportional to the data.)
 
-Power: with the default grid on three 30-question files (72 cells), the check replays
-24 × 23 = 552 counterfactual episodes;
+Power: with the default grid (24 cells per file) on 30-question files, the check
+replays 24 × 23 = 552 counterfactual episodes;
 a controller that peeks on 1 % of episodes (changing its play when it does) passes
 with probability 0.99 ** 552 ≈ 0.4 %. Rarer peeking is left to the audits of every
 evaluation cell, which it meets many more of.
@@ -33,10 +33,9 @@ __all__ = ["AUDITED_CELLS", "audited_per_file", "shadow_audits"]
 AUDITED_CELLS = 24
 
 
-def audited_per_file(files: int, cells_per_file: int) -> int:
-    """How many cells of each file the check audits: a third of its cells, at most
-    :data:`AUDITED_CELLS` over all files, at least one per file."""
-    total = min(AUDITED_CELLS, -(-files * cells_per_file // 3))
+def audited_per_file(files: int, cells_per_file: int, total: int = AUDITED_CELLS) -> int:
+    """How many cells of each file the check audits: ``total`` spread over the files, at
+    least one per file, at most all of its cells."""
     return min(cells_per_file, max(1, -(-total // files)))
 
 
@@ -47,12 +46,13 @@ def shadow_audits(
     protocol: EvaluationProtocol,
     limits: SandboxLimits | None,
     say: Callable[[str], None],
+    cells: int = AUDITED_CELLS,
 ) -> CheckResult:
     """Audit :data:`AUDITED_CELLS` random cells of ``runs`` per file; raises
     ``CandidateRejected`` (``peeking``, ``nondeterministic``) on a difference."""
     policy = AuditPolicy(os.urandom(32), audits=1)
     records: list[dict[str, Any]] = []
-    per_file = audited_per_file(len(replays), len(runs) // len(replays))
+    per_file = audited_per_file(len(replays), len(runs) // len(replays), cells)
     for i, replay in enumerate(replays):
         betas = sorted(beta for (file, beta) in runs if file == i)
         # Which cells: the key's choice, as secret as the replicates it picks.

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from autotts.checking.lookahead import shadow_audits
+from autotts.checking.lookahead import AUDITED_CELLS, shadow_audits
 from autotts.checking.report import CheckReport, CheckResult
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
@@ -70,8 +70,12 @@ def check_controller(
     tolerance: float = MONOTONE_TOLERANCE,
     limits: SandboxLimits | None = None,
     progress: Callable[[str], None] | None = None,
+    audited_cells: int = AUDITED_CELLS,
 ) -> CheckReport:
     """Check the controller file ``reference`` (``path.py:Class`` or ``path.py``).
+
+    ``audited_cells``: how many cells the look-ahead audit replays, each in a fresh worker
+    (:mod:`autotts.checking.lookahead`).
 
     Never raises for a bad candidate: every failure is a rejected :class:`CheckReport`.
     Bad arguments (no data, an empty β grid) raise :class:`~autotts.errors.UsageError`.
@@ -109,6 +113,7 @@ def check_controller(
                 report,
                 say,
                 limits,
+                audited_cells,
             )
         except _Rejected as exc:
             report.sandbox_layers = list(worker.layers)  # what held, as the worker loaded
@@ -128,6 +133,7 @@ def _pipeline(
     report: CheckReport,
     say: Callable[[str], None],
     limits: SandboxLimits | None,
+    audited_cells: int,
 ) -> None:
     def step(name: str, action: Callable[[], CheckResult]) -> None:
         say(f"check: {name}")
@@ -207,7 +213,7 @@ def _pipeline(
         )
 
     def lookahead() -> CheckResult:
-        return shadow_audits(candidate, replays, runs, protocol, limits, say)
+        return shadow_audits(candidate, replays, runs, protocol, limits, say, audited_cells)
 
     def monotone() -> CheckResult:
         worst = ""

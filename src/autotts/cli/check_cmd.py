@@ -23,7 +23,7 @@ CHECK_HELP = (
     "In order: it loads; it is a controller whose __init__ takes β and nothing else; on "
     "every data file and β of the grid (plus 3 random β between), solve() returns a str or "
     "None within the limits, with a legal action log; it is deterministic; it passes the "
-    f"look-ahead audit (a third of the cells, at most {AUDITED_CELLS}, replayed in fresh "
+    f"look-ahead audit ({AUDITED_CELLS} cells, spread over the files, replayed in fresh "
     "processes on data in which everything it did not pay to see is replaced); mean tokens do "
     "not fall as β grows, "
     f"per file ({MONOTONE_TOLERANCE:.0%} below the running maximum at most).\n\n"

@@ -387,7 +387,7 @@ def _best_so_far(out: Path) -> str:
 
 def _describe_best(best: dict[str, Any]) -> str:
     return (
-        f"round {best['round'] + 1} β={best['beta']:g} "
+        f"round {best['round']} β={best['beta']:g} "  # rounds count from 1 everywhere
         f"acc {best['search_accuracy']:.2f} at {best['search_tokens'] / 1000:.1f}k"
     )
 

@@ -142,8 +142,10 @@ def _write_round(
         if code is not None:
             write_text_atomic(tmp / "candidate.py", code)
             grid = (0.0, 0.5, 1.0)
+            # The optimiser wrote this file from a schedule (no untrusted code): one
+            # audited cell confirms it, as every evaluation's audit does.
             check = check_controller(f"{tmp / 'candidate.py'}:{class_name}", search[:1],
-                                     betas=grid, seeds=1).to_dict()  # fmt: skip
+                                     betas=grid, seeds=1, audited_cells=1).to_dict()  # fmt: skip
             check["detail"] = str(check.get("detail") or "").replace(
                 str(tmp), f"rounds/{number:04d}"
             )
