@@ -54,6 +54,7 @@ from autotts.checking import check_controller
 from autotts.controllers.registry import load_controller_class
 from autotts.data.catalog import MODELS, SEARCH_BENCHMARK
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
+from autotts.discovery.loop import DISCOVERY_CHECK_AUDITS
 from autotts.discovery.racing import race_curves
 from autotts.discovery.settings import DEFAULT_BETAS
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
@@ -146,7 +147,9 @@ def _check(candidate: str, refs: list[DataRef], tag: str) -> None:
     """The round's check of the candidate (as discover runs it), timed."""
     wall0 = time.perf_counter()
     with TreeCpu() as cpu:
-        report = check_controller(candidate, refs, betas=DEFAULT_BETAS, seeds=1)
+        report = check_controller(
+            candidate, refs, betas=DEFAULT_BETAS, seeds=1, audited_cells=DISCOVERY_CHECK_AUDITS
+        )
     print(
         f"{tag} check: {report.verdict}, wall {time.perf_counter() - wall0:.1f} s, "
         f"CPU of the process tree {cpu.seconds:.1f} s"

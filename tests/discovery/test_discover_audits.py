@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from autotts.discovery.api import discover
 from tests.conftest import ROOT
 
@@ -19,7 +21,10 @@ LATE_PEEKER = (
 )
 
 
-def test_a_peeker_that_passes_the_check_is_rejected_by_the_rounds_audit(tmp_path: Path) -> None:
+def test_a_peeker_that_passes_the_check_is_rejected_by_the_rounds_audit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOTTS_AUDIT_SHARE", "1")  # every cell (by default half of them)
     candidates = tmp_path / "candidates"
     candidates.mkdir()
     (candidates / "01_late_peeker.py").write_text(LATE_PEEKER)

@@ -18,7 +18,10 @@ REFS = [DataRef("synthetic", "Synth-Small", "aime24")]
 
 
 @pytest.mark.skipif(shutil.which("pypy3") is None, reason="needs pypy3 on PATH")
-def test_a_raced_result_on_pypy_records_the_interpreter_and_its_audits() -> None:
+def test_a_raced_result_on_pypy_records_the_interpreter_and_its_audits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AUTOTTS_AUDIT_SHARE", "1")  # every block audited (by default half)
     jobs = curve_jobs(FILE, REFS, [0.5], ReferenceProtocol(20), interpreter="pypy")
     outcome = race_curves(jobs, incumbent=0.0, block=10, min_seeds=10)
     raced = outcome.results[0].controller

@@ -18,7 +18,7 @@ from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.env.episode import Episode
 from autotts.env.session import Session
 from autotts.errors import CandidateRejected
-from autotts.evaluation.audit import AUDITS_VARIABLE, AuditPolicy
+from autotts.evaluation.audit import AUDITS_VARIABLE, SHARE_VARIABLE, AuditPolicy
 from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import run_episodes
@@ -114,6 +114,7 @@ def test_an_honest_file_passes_every_audit_with_the_numbers_it_has_in_process(
     small_ref: DataRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(AUDITS_VARIABLE, "3")
+    monkeypatch.setenv(SHARE_VARIABLE, "1")  # this cell is audited
     job = EvalJob(small_ref, ControllerSpec(str(FIRST_AGREEMENT), 0.5), ReferenceProtocol(6))
     result = evaluate(job)
     audit = result.controller["audit"]
@@ -136,6 +137,7 @@ def test_a_file_that_peeks_only_in_long_processes_passes_check_and_fails_evaluat
     # Five of twenty replicates replayed, each in a fresh worker: the evaluation's worker
     # peeked from its 41st episode (replicate 7) on, the shadows' never do.
     monkeypatch.setenv(AUDITS_VARIABLE, "5")
+    monkeypatch.setenv(SHARE_VARIABLE, "1")
     job = EvalJob(small_ref, ControllerSpec(str(path), 0.5), ReferenceProtocol(20))
     with pytest.raises(CandidateRejected) as caught:
         evaluate(job)
@@ -153,6 +155,10 @@ def test_the_audit_replays_secret_replicates_of_every_cell() -> None:
     assert AuditPolicy(b"other key" * 4, audits=2).replicates("cell 0", 100) != picks[0]
     assert AuditPolicy(b"k" * 32, audits=0).replicates("cell", 100) == []
     assert AuditPolicy(b"k" * 32, audits=2).replicates("cell", 1) == [0]
+    # A share of the cells: about that many, each drawn with the key.
+    half = AuditPolicy(b"k" * 32, audits=1, share=0.5)
+    audited = sum(bool(half.replicates(f"cell {i}", 100)) for i in range(400))
+    assert 150 < audited < 250
 
 
 def test_known_gold_answers_gain_nothing_under_the_renaming() -> None:

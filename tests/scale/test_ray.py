@@ -232,9 +232,9 @@ def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(
     assert ray_record["controller"]["interpreter"] == "pypy"
     # That PyPy really ran the cells in the Ray workers: a file that answers wrongly on
     # PyPy, but only after a cell's first replicate (the CPython agreement sample), so
-    # the sample agrees and PyPy's numbers count -- until the cell's audit replays a seed
-    # in a fresh PyPy worker, which has not played a replicate yet and answers rightly:
-    # its play depends on its process, so it is rejected, which only PyPy can cause.
+    # the sample agrees and PyPy's numbers count (lower) -- unless a cell's audit replays a
+    # seed in a fresh PyPy worker, which has not played a replicate yet and answers
+    # rightly: its play depends on its process, so it is rejected; only PyPy causes either.
     questions = len(load_data(ref))
     tell = tmp_path / "pypy_tell.py"
     tell.write_text(
@@ -250,10 +250,16 @@ def test_a_file_on_pypy_workers_through_ray_gives_the_local_cpython_numbers(
     job = EvalJob(ref, ControllerSpec(str(tell), 0.5), ReferenceProtocol(4), "p")
     (on_cpython,) = run_jobs([job], executor=RayExecutor(seed_block=2))
     assert on_cpython.metrics.accuracy > 0
-    with pytest.raises(CandidateRejected) as caught:
-        run_jobs([replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2))
-    assert caught.value.reason == "nondeterministic"
-    assert "'<not a label: not the answer>'" in caught.value.detail
+    try:  # each cell is audited or not, by the Ray worker's own key
+        (on_pypy,) = run_jobs(
+            [replace(job, interpreter="pypy")], executor=RayExecutor(seed_block=2)
+        )
+    except CandidateRejected as caught:
+        assert caught.reason == "nondeterministic"
+        assert "'<not a label: not the answer>'" in caught.detail
+    else:
+        assert on_pypy.metrics.tokens == on_cpython.metrics.tokens
+        assert on_pypy.metrics.accuracy < on_cpython.metrics.accuracy
 
 
 @pytest.mark.parametrize("name", ["write_file", "read_replay"])

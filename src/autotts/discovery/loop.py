@@ -222,7 +222,12 @@ def _one_round(
                 {settings.betas[0], settings.betas[len(settings.betas) // 2], settings.betas[-1]}
             )
             check = check_here_or_on_ray(
-                reference, settings.search, betas=grid, seeds=settings.check_seeds
+                reference,
+                settings.search,
+                betas=grid,
+                seeds=settings.check_seeds,
+                # Every evaluation cell after it is open to the audit too: a few here.
+                audited_cells=DISCOVERY_CHECK_AUDITS,
             ).to_dict()
             # Paths in messages name the round's final folder, not the temporary one.
             check["detail"] = str(check.get("detail") or "").replace(
@@ -344,6 +349,11 @@ def _write_proposal(tmp: Path, proposal: Proposal) -> None:
             **exchange,
         },
     )
+
+
+#: Cells the round's check audits (``autotts check`` alone audits 24): the round's
+#: evaluation cells are audited as well, and a worker's start is most of an audit's cost.
+DISCOVERY_CHECK_AUDITS = 8
 
 
 def _where(point: dict[str, Any]) -> dict[str, Any]:

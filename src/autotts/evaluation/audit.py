@@ -3,8 +3,9 @@ on shadow data.
 
 Every cell a controller file plays in the sandbox — in ``check``, ``eval``,
 ``sweep``, a discovery round's search-set cells and its held-out evaluation — is
-audited after it has been played: :data:`DEFAULT_AUDITS` of its replicates (seeds),
-drawn with a secret key, are each played again in a new worker process (same
+open to an audit after it has been played: half of them (:data:`DEFAULT_SHARE`), and
+in each :data:`DEFAULT_AUDITS` of its replicates (seeds), drawn with a secret key,
+are each played again in a new worker process (same
 interpreter, limits, answer renaming, β and orders) on :func:`shadow data
 <autotts.sandbox.shadow.shadow_replay>` in which three questions in four are
 counterfactual — everything that episode did not reveal replaced — and the rest
@@ -29,13 +30,13 @@ Every replayed episode must come out with the same action log and the same answe
   ``id``/``hash`` values, or earlier episodes (reason ``nondeterministic``); such
   a difference is reported first.
 
-Cost: one replicate and a worker's start per cell (about 1 % of a 100-seed cell,
-plus the start). Power: a controller that peeks on a fraction ``p`` of episodes,
-changing its play when it does, escapes the audit of ``n`` counterfactual episodes
-with probability ``(1 - p) ** n``; each audited replicate of a 30-question file
-replays 23 counterfactual episodes, so a discovery round's eleven β cells replay 253
-(a 5 % peeker escapes with probability 2e-6, a 1 % one 8 %), and the check adds its
-own (:mod:`autotts.checking.lookahead`).
+Cost: one replicate and a worker's start per audited cell (about 1 % of a 100-seed
+cell, plus the start). Power: a controller that peeks on a fraction ``p`` of
+episodes, changing its play when it does, escapes the audit of ``n`` counterfactual
+episodes with probability ``(1 - p) ** n``; each audited replicate of a 30-question
+file replays 23 counterfactual episodes, so half of a discovery round's 44 cells
+replay about 506 (a 1 % peeker escapes with probability 0.6 %), and the check adds
+its own (:mod:`autotts.checking.lookahead`).
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ from autotts.sandbox.shadow import revealed_of, shadow_replay
 __all__ = [
     "AUDITS_VARIABLE",
     "DEFAULT_AUDITS",
+    "DEFAULT_SHARE",
     "REAL_SHARE",
+    "SHARE_VARIABLE",
     "AuditPolicy",
     "audit_cell",
     "cell_name",
@@ -71,11 +74,20 @@ __all__ = [
     "run_audited",
 ]
 
-#: Replicates of each cell the audit replays (each in a worker of its own), by default.
+#: Replicates of an audited cell the audit replays (each in a worker of its own).
 DEFAULT_AUDITS = 1
 
 #: Environment variable that sets that number for a process (0 turns audits off).
 AUDITS_VARIABLE = "AUTOTTS_AUDITS"
+
+#: Share of cells audited, each drawn with the secret key. A worker's start is most of an
+#: audit's cost (a fresh PyPy worker playing one cold replicate: about a third of a
+#: CPU-second here); half the cells keeps a discovery round's CPU within 1.3x of an
+#: unaudited one (``benchmarks/discovery_round.py --audits 0 1 --check``).
+DEFAULT_SHARE = 0.5
+
+#: Environment variable that sets that share for a process (0 to 1).
+SHARE_VARIABLE = "AUTOTTS_AUDIT_SHARE"
 
 #: Share of a shadow's questions kept real (the rest are counterfactual).
 REAL_SHARE = 0.25
@@ -88,17 +100,24 @@ class AuditPolicy:
 
     key: bytes = field(repr=False)
     audits: int = DEFAULT_AUDITS
+    #: share of cells audited (drawn per cell with the key)
+    share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.audits < 0:
             raise UsageError(f"the number of audits must be >= 0, got {self.audits}")
+        if not 0 <= self.share <= 1:
+            raise UsageError(f"the audited share of cells must be in [0, 1], got {self.share}")
 
     def _draw(self, purpose: str, cell: str) -> int:
         digest = hmac.new(self.key, f"{purpose}:{cell}".encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:8], "big")
 
     def replicates(self, cell: str, replicates: int) -> list[int]:
-        """The replicates of the cell named ``cell`` (:func:`cell_name`) to replay."""
+        """The replicates of the cell named ``cell`` (:func:`cell_name`) to replay (none
+        when the cell is not among the audited share)."""
+        if self._draw("audited", cell) >= self.share * 2**64:
+            return []
         count = min(self.audits, replicates)
         rng = np.random.default_rng(self._draw("replicates", cell))
         return sorted(int(r) for r in rng.choice(replicates, size=count, replace=False))
@@ -109,13 +128,19 @@ class AuditPolicy:
 
 
 def default_policy() -> AuditPolicy:
-    """This process's policy: its own key, the number from ``$AUTOTTS_AUDITS``."""
-    text = os.environ.get(AUDITS_VARIABLE, "")
+    """This process's policy: its own key, the number of replicates from
+    ``$AUTOTTS_AUDITS`` and the share of cells from ``$AUTOTTS_AUDIT_SHARE``."""
+    audits_text = os.environ.get(AUDITS_VARIABLE, "")
+    share_text = os.environ.get(SHARE_VARIABLE, "")
     try:
-        audits = int(text) if text else DEFAULT_AUDITS
+        audits = int(audits_text) if audits_text else DEFAULT_AUDITS
+        share = float(share_text) if share_text else DEFAULT_SHARE
     except ValueError:
-        raise UsageError(f"${AUDITS_VARIABLE} must be a whole number, got {text!r}") from None
-    return AuditPolicy(process_key(), audits)
+        raise UsageError(
+            f"${AUDITS_VARIABLE} must be a whole number and ${SHARE_VARIABLE} a number in "
+            f"[0, 1], got {audits_text!r} and {share_text!r}"
+        ) from None
+    return AuditPolicy(process_key(), audits, share)
 
 
 def cell_name(
@@ -163,7 +188,10 @@ def run_audited(
     plays and is audited in (traces are for reading, their numbers are the job's).
     """
     policy = policy if policy is not None else default_policy()
-    audited = trace_sink is None and policy.audits > 0
+    cell = cell_name(candidate, replay, protocol, beta, params)
+    # Decided before the cell runs (the worker never learns it): only an audited cell
+    # keeps its episodes' action logs, which the shadow is built from.
+    audited = trace_sink is None and bool(policy.replicates(cell, protocol.replicates))
     run = run_file(
         candidate,
         replay,
@@ -185,7 +213,7 @@ def run_audited(
         protocol,
         run,
         policy=policy,
-        cell=cell_name(candidate, replay, protocol, beta, params),
+        cell=cell,
         beta=beta,
         params=params,
         max_steps=max_steps,

@@ -23,6 +23,7 @@ differently.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Sequence
 
@@ -76,6 +77,22 @@ def _branches(question: ReplayQuestion) -> list[_Branch]:
     ]
 
 
+class _Pools:
+    """Each question's branches sorted by their number of probes, built once per shadow:
+    a branch left unfinished at depth ``d`` borrows from a donor branch with at least
+    ``d`` probes (so "not finished after ``d`` reads" stays true)."""
+
+    def __init__(self, replay: ReplaySet) -> None:
+        self.replay = replay
+        self._sorted: dict[int, tuple[list[_Branch], list[int]]] = {}
+
+    def branches(self, q: int) -> tuple[list[_Branch], list[int]]:
+        if q not in self._sorted:
+            ordered = sorted(_branches(self.replay.questions[q]), key=lambda x: len(x[0]))
+            self._sorted[q] = (ordered, [len(x[0]) for x in ordered])
+        return self._sorted[q]
+
+
 def shadow_replay(
     replay: ReplaySet, revealed: dict[int, Revealed], rng: np.random.Generator
 ) -> ReplaySet:
@@ -85,10 +102,10 @@ def shadow_replay(
     """
     questions = list(replay.questions)
     gold = list(replay.gold)
-    others = list(range(len(replay)))
+    pools = _Pools(replay)
     for q, seen in revealed.items():
-        donors = [d for d in others if d != q] or [q]
-        questions[q] = _counterfactual(replay.questions[q], seen, replay, donors, rng)
+        donors = [d for d in range(len(replay)) if d != q] or [q]
+        questions[q] = _counterfactual(replay.questions[q], seen, pools, donors, rng)
         gold[q] = _unused(questions[q], rng)
     return dataclasses.replace(
         replay,
@@ -101,22 +118,29 @@ def shadow_replay(
 def _counterfactual(
     question: ReplayQuestion,
     seen: Revealed,
-    replay: ReplaySet,
+    pools: _Pools,
     donors: list[int],
     rng: np.random.Generator,
 ) -> ReplayQuestion:
     real = _branches(question)
     own = [a for a in question.answers if a not in KEPT_AS_IS]
+    renames: dict[int, dict[str, str]] = {}  # per donor question: its answers onto ours
     out: list[_Branch] = []
     for b, branch in enumerate(real):
         if b in seen.finished:
             out.append(branch)
             continue
         depth = seen.depth.get(b, 0)
-        donor_q = replay.questions[donors[int(rng.integers(len(donors)))]]
-        pool = [x for x in _branches(donor_q) if len(x[0]) >= depth] or real
-        probes, final, tokens = pool[int(rng.integers(len(pool)))]
-        rename = _into(own, donor_q.answers, rng)
+        d = donors[int(rng.integers(len(donors)))]
+        ordered, counts = pools.branches(d)
+        start = bisect.bisect_left(counts, depth)
+        if start < len(ordered):
+            probes, final, tokens = ordered[int(rng.integers(start, len(ordered)))]
+        else:  # no donor branch is that deep: borrow the question's own deepest
+            probes, final, tokens = max(real, key=lambda x: len(x[0]))
+        if d not in renames:
+            renames[d] = _into(own, pools.replay.questions[d].answers, rng)
+        rename = renames[d]
         borrowed = tuple(rename.get(a, a) for a in probes[depth:])
         out.append((branch[0][:depth] + borrowed, rename.get(final, final), tokens))
     return _intern(out, question.probe_freq)
