@@ -353,7 +353,7 @@ def _write_proposal(tmp: Path, proposal: Proposal) -> None:
 
 #: Cells the round's check audits (``autotts check`` alone audits 24): the round's
 #: evaluation cells are audited as well, and a worker's start is most of an audit's cost.
-DISCOVERY_CHECK_AUDITS = 8
+DISCOVERY_CHECK_AUDITS = 6
 
 
 def _where(point: dict[str, Any]) -> dict[str, Any]:
