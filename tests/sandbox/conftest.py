@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,17 @@ from autotts.evaluation.jobs import DataRef
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLERS = Path(__file__).parent / "controllers"
 FIRST_AGREEMENT = ROOT / "examples" / "first_agreement.py"
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A host TCP socket listening for a connection no sandboxed controller may make."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.setblocking(False)
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import site
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +29,6 @@ from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
 LIMITS = SandboxLimits(episode_seconds=2, total_seconds=120, memory_mb=1536)
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    server.setblocking(False)
-    yield server
-    server.close()
 
 
 def _persistent_files() -> set[Path]:

@@ -80,16 +80,6 @@ SETUPS = {"plain": PLAIN, "bubblewrap": BUBBLEWRAP, "namespaces": NAMESPACES}
 NO_SECCOMP: dict[str, Any] = {"use_bubblewrap": False, "use_seccomp": False}
 
 
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    server.setblocking(False)
-    yield server
-    server.close()
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _subreaper() -> Iterator[None]:
     """Orphans of this test process's children come back to it (PR_SET_CHILD_SUBREAPER), so

@@ -79,13 +79,13 @@ def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _table(job: EvalJob) -> EpisodeTable:
     """Every episode's outcome, untraced: a built-in on its fast path, a file in the
-    sandbox, as its held-out cell ran (here, not on a cluster)."""
+    sandbox through the audited path every evaluation takes (here, not on a cluster)."""
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.interpreters import run_file
+        from autotts.evaluation.audit import run_audited
         from autotts.sandbox import read_candidate
 
-        return run_file(
+        run, _audit = run_audited(
             read_candidate(job.spec.name),
             replay,
             job.protocol,
@@ -93,7 +93,9 @@ def _table(job: EvalJob) -> EpisodeTable:
             params=dict(job.spec.params),
             max_steps=job.max_steps,
             interpreter=job.interpreter,
-        ).table
+            kept=False,
+        )
+        return run.table
     return run_episodes(build(job.spec), replay, job.protocol, max_steps=job.max_steps)
 
 

@@ -259,8 +259,9 @@ def audit_cell(
             for o in outcomes
         ]
         revealed = revealed_of(replay, played)
-        kept_real = rng.choice(questions, size=round(REAL_SHARE * questions), replace=False)
-        counterfactual = {q: r for q, r in revealed.items() if q not in set(kept_real.tolist())}
+        real_size = round(REAL_SHARE * questions)
+        kept_real = set(rng.choice(questions, size=real_size, replace=False).tolist())
+        counterfactual = {q: r for q, r in revealed.items() if q not in kept_real}
         shadow = shadow_replay(replay, counterfactual, rng)
 
         def replay_on(
