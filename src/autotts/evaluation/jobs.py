@@ -283,5 +283,11 @@ def _run_pool(
         pool.shutdown(wait=False, cancel_futures=True)
         for process in running:
             process.terminate()
+        for process in running:
+            process.join(timeout=5)
+        # With its workers gone, let the pool's manager thread end now: left running, its
+        # wake-up pipe could be closed under the exit hook that writes to it (a traceback
+        # after "interrupted").
+        pool.shutdown(wait=True)
         raise
     pool.shutdown()
