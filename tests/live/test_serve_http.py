@@ -112,9 +112,17 @@ def test_every_request_is_logged_in_one_line(served: str) -> None:
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"autotts-server-{port}.log"
     httpx.get(f"{served}/v1/models")
     httpx.post(f"{served}/v1/chat/completions", json={"model": "nope", "messages": []})
-    lines = log.read_text().splitlines()
-    assert any(" GET /v1/models 200 " in line for line in lines), lines
-    assert any(" POST /v1/chat/completions 404 " in line for line in lines), lines
+    # The line is written once the response has gone out, so it may land just after the
+    # client has its answer: wait for it (briefly) rather than read once.
+    wanted = (" GET /v1/models 200 ", " POST /v1/chat/completions 404 ")
+    deadline = time.monotonic() + 10
+    while True:
+        lines = log.read_text().splitlines()
+        found = [any(w in line for line in lines) for w in wanted]
+        if all(found) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert all(found), lines
 
 
 def test_timeout_is_a_504(random_upstream: dict[str, Any]) -> None:
