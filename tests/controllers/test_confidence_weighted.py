@@ -90,7 +90,9 @@ def test_traced_runs_see_the_same_decisions() -> None:
     protocol = ReferenceProtocol(seeds=2)
     weighted = ParallelProbe(**SMALL, confidence_weighted=True)
     records: list[object] = []
-    traced = run_episodes(weighted, replay, protocol, trace_sink=lambda r, q, rec: records.append(rec))
+    traced = run_episodes(
+        weighted, replay, protocol, trace_sink=lambda r, q, rec: records.append(rec)
+    )
     assert same(traced, run_episodes(weighted, replay, protocol))
     assert same(traced, run_episodes(weighted, replay, protocol, fast=False))
     reads = [

@@ -125,3 +125,21 @@ def test_data_synth_writes_confidences_only_when_asked(tmp_path: Path) -> None:
     conf = write_synthetic_store(tmp_path / "b", questions=2, branches=4, seed=0, confidence=True)
     assert not any("probe_logprobs" in p.read_text() for p in plain)
     assert all(load_replay(p).has_confidence for p in conf)
+
+
+def test_the_cli_writes_and_describes_confidences(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autotts.cli.main import main
+
+    args = ["data", "synth", "--out", str(tmp_path / "s"), "--questions", "2", "--branches", "4"]
+    assert main([*args, "--confidence"]) == 0
+    path = tmp_path / "s" / "Synth-Small" / "aime24.json"
+    assert load_replay(path).has_confidence
+    capsys.readouterr()
+    assert main(["data", "info", str(path)]) == 0
+    assert "probe confidence   on 100.00 % of probes, mean 0." in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "p")]) == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(tmp_path / "p" / "Synth-Small" / "aime24.json")]) == 0
+    assert "probe confidence" not in capsys.readouterr().out

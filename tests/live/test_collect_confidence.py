@@ -48,9 +48,12 @@ def test_a_collected_file_carries_confidences(tmp_path: Path) -> None:
     session.probe_more(slot)
     assert session.probe_confidence(slot) == expected(1)
     # and the built-in that uses them runs on the collected file
-    assert ParallelProbe(num_chains=2, T=2, confidence_weighted=True).solve(
-        Session(Episode(question, [0, 1]))
-    ) == "7"
+    assert (
+        ParallelProbe(num_chains=2, T=2, confidence_weighted=True).solve(
+            Session(Episode(question, [0, 1]))
+        )
+        == "7"
+    )
 
 
 def test_without_logprobs_the_file_is_as_before(tmp_path: Path) -> None:

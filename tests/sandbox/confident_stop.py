@@ -35,7 +35,7 @@ class ConfidentStop(Controller):
             total = sum(weight[b] for b in votes if latest[b] == leader)
             if session.tracing:
                 session.trace("check", output={"leader": leader, "weight": total})
-            if leader is not None and total >= self.need or not live:
+            if (leader is not None and total >= self.need) or not live:
                 return leader
             for branch in list(live):
                 latest[branch], finished = session.probe_more(branch)
