@@ -208,3 +208,27 @@ def test_check_accepts_an_honest_confidence_controller(confidence_ref: DataRef) 
 def test_reading_an_unpaid_confidence_is_peeking(confidence_ref: DataRef) -> None:
     report = check_controller(PEEKER, [confidence_ref], betas=(0.0, 0.5, 1.0), seeds=2)
     assert (report.verdict, report.reason) == ("rejected", "peeking"), report.detail
+
+
+def test_a_workers_read_step_may_carry_a_number_as_confidence_and_nothing_else() -> None:
+    from autotts.sandbox.protocol import ProtocolError, check_trace
+
+    def read(output: dict[str, object]) -> list[dict[str, object]]:
+        return [
+            {
+                "event": "read",
+                "goal": "",
+                "input": {"branch": 0, "depth": 1, "full": False},
+                "output": output,
+                "state": {"charged": 500, "tokens": 500},
+                "decision": "",
+            }
+        ]
+
+    check_trace(read({"answer": "3", "finished": False}))
+    check_trace(read({"answer": "3", "finished": False, "confidence": 0.25}))
+    for bad in ("high", None, [0.5]):
+        with pytest.raises(ProtocolError):
+            check_trace(read({"answer": "3", "finished": False, "confidence": bad}))
+    with pytest.raises(ProtocolError):
+        check_trace(read({"answer": "3", "finished": False, "certainty": 0.25}))
