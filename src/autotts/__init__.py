@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller
 from autotts.controllers.registry import ControllerSpec, build
-from autotts.controllers.voting import beta_confidence, majority, vote_stats
+from autotts.controllers.voting import beta_confidence, majority, vote_stats, weighted_majority
 from autotts.data.loading import load_replay
 from autotts.env.mdp import Answer, Branch, Continue, Observation, Probe, Prune, ReplayEnv
 from autotts.env.session import Session
@@ -76,4 +76,5 @@ __all__ = [
     "load_replay",
     "majority",
     "vote_stats",
+    "weighted_majority",
 ]

@@ -26,6 +26,7 @@ PUBLIC_API = {
     "probe_new",
     "probe_more",
     "full_read",
+    "probe_confidence",
     "get_new_branch_final_answer",
     "probe_freq",
     "branches_opened",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +27,9 @@ class Script:
     ending: str = "\\boxed{}"
     #: what a probe decodes after the forced ``\\boxed{``
     probe: str = "7}"
+    #: a probe's token log-probabilities, when the request asks for them (``logprobs``),
+    #: from the trajectory's length so far in tokens (``None``: the server gives none)
+    probe_logprobs: Callable[[int], list[float]] | None = None
     prompts: list[str] = field(default_factory=list)
 
 
@@ -64,8 +67,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
             return
+        logprobs = None
         if prompt.endswith(PROBE_SUFFIX):
             text, reason = script.probe, "stop"
+            if body.get("logprobs") and script.probe_logprobs is not None:
+                values = script.probe_logprobs(prompt.count(" ~"))
+                # the legacy completions format: one entry per generated token
+                logprobs = {
+                    "tokens": text.split()[: len(values)],
+                    "token_logprobs": values,
+                    "top_logprobs": None,
+                    "text_offset": list(range(len(values))),
+                }
         else:
             done = prompt.count(" ~")
             left = script.length - done
@@ -81,7 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "text_completion",
                 "created": 0,
                 "model": body["model"],
-                "choices": [{"index": 0, "text": text, "finish_reason": reason, "logprobs": None}],
+                "choices": [
+                    {"index": 0, "text": text, "finish_reason": reason, "logprobs": logprobs}
+                ],
                 "usage": {
                     "prompt_tokens": used,
                     "completion_tokens": completion,

@@ -170,6 +170,12 @@ def synth_command(
     questions: int = _QUESTIONS,
     branches: int = _BRANCHES,
     seed: int = _SEED,
+    confidence: bool = typer.Option(
+        False,
+        "--confidence",
+        help="Also write each probe's mean log-probability (the optional probe_logprobs), "
+        "drawn from a seeded model of its own: the files are otherwise the same.",
+    ),
 ) -> None:
     """Write a synthetic replay store in the upstream format.
 
@@ -191,7 +197,9 @@ def synth_command(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     check_output_dir(out, "--out")
-    paths = write_synthetic_store(out, questions=questions, branches=branches, seed=seed)
+    paths = write_synthetic_store(
+        out, questions=questions, branches=branches, seed=seed, confidence=confidence
+    )
     for path in paths:
         typer.echo(f"wrote {path}")
     typer.echo(

@@ -78,6 +78,12 @@ def explain_command(
         f"{view.tokens:,.0f} tokens",
         f"  stop ({view.stop_reason}): {view.stop_decision}",
     ]
+    confidences = [r.confidence for b in view.branches for r in b.reads if r.confidence is not None]
+    if confidences:  # only data with probe confidences has them
+        lines.append(
+            f"  probe confidence: {len(confidences)} reads, mean "
+            f"{sum(confidences) / len(confidences):.3f}, lowest {min(confidences):.3f}"
+        )
     if view.checks:  # the controller's last decisions before it stopped
         lines.append("  last decisions:")
         lines += [f"    at {tokens:>9,.0f} tokens: {text}" for tokens, text in view.checks[-3:]]

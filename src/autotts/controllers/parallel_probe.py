@@ -1,15 +1,21 @@
 """Parallel-Probe: probe a fixed cohort in lock-step, prune chains that keep
 disagreeing with the majority, stop once the majority has been stable for T steps.
+
+With ``confidence_weighted`` the majority weighs each chain's latest answer by its
+probe's confidence (:meth:`~autotts.env.session.Session.probe_confidence`; a final
+answer, or a probe without one, weighs 1): a chain whose probe barely commits to an
+answer sways the vote, and the pruning against it, less. On data without confidences
+every weight is 1 and it decides exactly as the plain controller.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller, VectorisedRun
 from autotts.controllers.schedules import budget_schedule
 from autotts.controllers.stopping import record_stop, show
-from autotts.controllers.voting import majority
+from autotts.controllers.voting import majority, weighted_majority
 from autotts.errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,6 +35,7 @@ class ParallelProbe(Controller):
         warm_up: int = 15,
         probe_burst: int = 1,
         max_steps: int = 100,
+        confidence_weighted: bool = False,
     ) -> None:
         for key, value in {
             "num_chains": num_chains,
@@ -47,6 +54,13 @@ class ParallelProbe(Controller):
         self.warm_up = warm_up
         self.probe_burst = probe_burst
         self.max_steps = max_steps
+        self.confidence_weighted = confidence_weighted
+
+    def params(self) -> dict[str, Any]:
+        out = super().params()
+        if not self.confidence_weighted:  # records of the plain controller stay as they were
+            del out["confidence_weighted"]
+        return out
 
     @classmethod
     def from_beta(cls, beta: float) -> ParallelProbe:
@@ -59,6 +73,9 @@ class ParallelProbe(Controller):
         finished: list[bool] = []
         pruned: list[bool] = []
         off_track: list[int] = []
+        # Per chain, the weight of its latest answer (confidence_weighted only).
+        weight: list[float] = []
+        weigh = self.confidence_weighted
         for _ in range(self.num_chains):
             if not session.can_branch:
                 break
@@ -68,6 +85,8 @@ class ParallelProbe(Controller):
             finished.append(done)
             pruned.append(False)
             off_track.append(0)
+            if weigh:
+                weight.append(_weight(session, slot))
         if not index:
             record_stop(session, "no branches", "stop: no chain could be opened")
             return None
@@ -83,11 +102,13 @@ class ParallelProbe(Controller):
                     latest[i], finished[i] = session.probe_more(index[i])
                     if finished[i]:
                         break
+                if weigh:
+                    weight[i] = _weight(session, index[i])
             active = [i for i in range(n) if not pruned[i]]
             if not active:
                 record_stop(session, "all pruned", f"answer {show(prev)}: every chain is pruned")
                 return prev
-            winner = majority([latest[i] for i in active])
+            winner = self._vote(latest, weight, active)
 
             if step >= self.warm_up and len(active) > 1:
                 for i in active:
@@ -105,7 +126,7 @@ class ParallelProbe(Controller):
                             session, "all pruned", f"answer {show(prev)}: every chain is pruned"
                         )
                         return prev
-                    winner = majority([latest[i] for i in active])
+                    winner = self._vote(latest, weight, active)
                 if session.tracing and newly_pruned:
                     session.trace(
                         "prune",
@@ -144,6 +165,12 @@ class ParallelProbe(Controller):
         )
         return prev
 
+    def _vote(self, latest: list[str], weight: list[float], active: list[int]) -> str | None:
+        """The majority of the active chains' latest answers, weighted when asked to."""
+        if not self.confidence_weighted:
+            return majority([latest[i] for i in active])
+        return weighted_majority([latest[i] for i in active], [weight[i] for i in active])
+
     def _check_text(
         self, winner: str | None, stable: int, finished: list[bool], pruned: list[bool]
     ) -> str:
@@ -155,7 +182,15 @@ class ParallelProbe(Controller):
             return f"stop: every chain is done; majority {show(winner)}"
         return f"continue: majority {show(winner)} stable for {stable} < T={self.T}; {left} live"
 
-    def vectorised(self) -> VectorisedRun:
+    def vectorised(self) -> VectorisedRun | None:
+        if self.confidence_weighted:  # the batch kernel has no confidences: session by session
+            return None
         from autotts.controllers.vectorised.parallel_probe import run_parallel_probe
 
         return lambda batch: run_parallel_probe(batch, self)
+
+
+def _weight(session: Session, branch: int) -> float:
+    """The vote weight of ``branch``'s latest answer: its confidence, 1 without one."""
+    confidence = session.probe_confidence(branch)
+    return 1.0 if confidence is None else confidence

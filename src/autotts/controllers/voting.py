@@ -3,6 +3,8 @@
 * :func:`majority`: most frequent answer, ties to the one seen first
   (``Counter.most_common`` does exactly that: it sorts stably by count).
 * :func:`vote_stats`: winner and the two highest counts.
+* :func:`weighted_majority`: the answer with the largest total weight (e.g. the
+  probes' confidences), ties to the one seen first, as :func:`majority`.
 * :func:`beta_confidence`: ``1 - I_0.5(top1+1, top2+1)``, the posterior probability
   that the leader holds more than half the votes. It is read from a table filled
   once by SciPy's regularized incomplete beta function, which is what
@@ -25,7 +27,14 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["beta_confidence", "confidence_table", "majority", "use_table_rows", "vote_stats"]
+__all__ = [
+    "beta_confidence",
+    "confidence_table",
+    "majority",
+    "use_table_rows",
+    "vote_stats",
+    "weighted_majority",
+]
 
 A = TypeVar("A", bound=Hashable)
 
@@ -53,6 +62,18 @@ def majority(answers: Sequence[A]) -> A | None:
     counts = _counts(answers)
     # max() keeps the first of equal counts, in first-appearance order: most_common(1)'s pick
     return max(counts.items(), key=itemgetter(1))[0]
+
+
+def weighted_majority(answers: Sequence[A], weights: Sequence[float]) -> A | None:
+    """The answer whose votes weigh most in total (``weights[i]`` is ``answers[i]``'s);
+    ties go to the answer that appeared first. ``None`` if empty. With every weight 1
+    it is :func:`majority`."""
+    totals: dict[A, float] = {}
+    for answer, weight in zip(answers, weights):
+        totals[answer] = totals.get(answer, 0.0) + weight
+    if not totals:
+        return None
+    return max(totals.items(), key=itemgetter(1))[0]
 
 
 def vote_stats(answers: Sequence[A]) -> tuple[A | None, int, int]:

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from autotts.data.records import NO_ANSWER, ReplayQuestion, ReplaySet
 from autotts.errors import DataFormatError
 
-__all__ = ["load_replay", "parse_replay"]
+__all__ = ["CONFIDENCE_KEY", "load_replay", "parse_replay"]
+
+#: The optional per-question key with the probes' mean log-probabilities
+#: (docs/replay-protocol.md §1); files without it load exactly as before.
+CONFIDENCE_KEY = "probe_logprobs"
 
 _REQUIRED_KEYS = ("question", "gold_answer", "probe_freq", "each_branch")
 # Token counts live in int64 arrays and get summed over many episodes; anything
@@ -143,6 +149,10 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
     for b, row in enumerate(rows):
         steps[b, : len(row)] = row
         steps[b, len(row) :] = row[-1]
+    confidence = None
+    if item.get(CONFIDENCE_KEY) is not None:
+        lengths = [len(probes) for probes, _, _ in unpacked]
+        confidence = _parse_confidence(item[CONFIDENCE_KEY], lengths, width, fail)
     question = ReplayQuestion(
         text=text,
         answers=tuple(vocab),
@@ -152,8 +162,42 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
         tokens=np.asarray(tokens, dtype=np.int64),
         probe_freq=int(probe_freq),
         n_finals=n_finals,
+        confidence=confidence,
     )
     return question, gold_answer
+
+
+def _parse_confidence(
+    raw: Any, lengths: list[int], width: int, fail: Any
+) -> npt.NDArray[np.float64] | None:
+    """The optional ``probe_logprobs`` of a question as a confidence array (see
+    :class:`ReplayQuestion`): per branch one mean log-probability (a number <= 0) or
+    null per probe, or null for a branch without any. ``None`` when no probe has one."""
+    if not isinstance(raw, list) or len(raw) != len(lengths):
+        shape = f"a list of {len(raw)}" if isinstance(raw, list) else _json_type(raw)
+        raise fail(f"{CONFIDENCE_KEY!r} must be a list with one entry per branch, got {shape}")
+    out = np.full((len(lengths), width), np.nan)
+    for b, (row, n) in enumerate(zip(raw, lengths)):
+        if row is None:
+            continue
+        if not isinstance(row, list) or len(row) != n:
+            shape = f"a list of {len(row)}" if isinstance(row, list) else _json_type(row)
+            raise fail(f"{CONFIDENCE_KEY} must list one value per probe ({n}), got {shape}", b)
+        for k, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise fail(
+                    f"{CONFIDENCE_KEY}[{k}] must be a number or null, got {_json_type(value)}", b
+                )
+            if not (math.isfinite(value) and value <= 0):
+                raise fail(
+                    f"{CONFIDENCE_KEY}[{k}] must be a log-probability (a finite number <= 0), "
+                    f"got {value!r}",
+                    b,
+                )
+            out[b, k] = math.exp(value)
+    return None if bool(np.isnan(out).all()) else out
 
 
 def _unpack_branch(branch: Any, fail: Any, b: int) -> tuple[Sequence[str], int, str]:

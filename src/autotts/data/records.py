@@ -20,6 +20,7 @@ import numpy.typing as npt
 __all__ = ["NO_ANSWER", "ReplayQuestion", "ReplaySet"]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 #: Answer id meaning "no answer" (a controller returned ``None``).
 NO_ANSWER = -1
@@ -38,6 +39,11 @@ class ReplayQuestion:
     ``k``-th probe answer while ``k < n_probes[b]``, its final answer from then on
     (the row is padded with the final answer). ``tokens[b]`` is the branch's full
     length and ``probe_freq`` the interval Δ between probes, in tokens.
+
+    ``confidence[b, k]`` (optional: ``None`` when the file has no ``probe_logprobs``) is
+    the confidence of branch ``b``'s ``k``-th probe answer, ``exp`` of its mean token
+    log-probability, in (0, 1]; NaN where that probe has none, and past the branch's
+    probes (a final answer has none). Same shape as ``steps``.
     """
 
     text: str
@@ -48,6 +54,7 @@ class ReplayQuestion:
     tokens: IntArray
     probe_freq: int
     n_finals: int
+    confidence: FloatArray | None = None
 
     @property
     def n_branches(self) -> int:
@@ -64,6 +71,18 @@ class ReplayQuestion:
         return tuple(
             tuple(vocab[a] for a in row[: n + 1])
             for row, n in zip(self.steps.tolist(), self.n_probes.tolist())
+        )
+
+    @cached_property
+    def confidence_lists(self) -> tuple[tuple[float | None, ...], ...] | None:
+        """Per branch, the confidence of each of its probes (``None`` where it has none);
+        ``None`` for a question without confidences. Plain floats, as the sessions read
+        them (and as the sandbox's worker gets them)."""
+        if self.confidence is None:
+            return None
+        return tuple(
+            tuple(None if c != c else c for c in row[:n])  # c != c: NaN, no confidence
+            for row, n in zip(self.confidence.tolist(), self.n_probes.tolist())
         )
 
     @cached_property
@@ -114,6 +133,11 @@ class ReplaySet:
         if self.answers != "string":  # string-equality results stay as they always were
             out["answers"] = self.answers
         return out
+
+    @property
+    def has_confidence(self) -> bool:
+        """Whether any question carries probe confidences (``probe_logprobs`` in the file)."""
+        return any(q.confidence is not None for q in self.questions)
 
     def is_correct(self, question: int, answer: str | None) -> bool:
         """String equality with the gold answer, as the reference protocol scores."""

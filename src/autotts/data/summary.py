@@ -39,7 +39,9 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
       is the gold answer;
     - ``majority_at_all``: share of questions where the majority vote over all final
       answers (ties to the answer that appears first) is the gold answer;
-    - ``pass_at_all``: share of questions where some branch ends on the gold answer.
+    - ``pass_at_all``: share of questions where some branch ends on the gold answer;
+    - ``probe_confidence`` (only for data with confidences, so other summaries are as
+      they were): ``share`` of probes that have one, their ``mean``.
     """
     per_question = [q.n_branches for q in replay.questions]
     tokens = np.concatenate([q.tokens for q in replay.questions])
@@ -60,6 +62,19 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
         votes = np.bincount(question.final, minlength=question.n_finals)
         majority.append(int(votes.argmax()) == gold_id)
     total_probes = int(n_probes.sum())
+    extra: dict[str, Any] = {}
+    if replay.has_confidence:
+        values = [
+            c
+            for q in replay.questions
+            for row in q.confidence_lists or ()
+            for c in row
+            if c is not None
+        ]
+        extra["probe_confidence"] = {
+            "share": len(values) / total_probes if total_probes else 0.0,
+            "mean": float(np.mean(values)) if values else None,
+        }
     return {
         **replay.provenance(),
         "branches": {
@@ -81,6 +96,7 @@ def summarize(replay: ReplaySet) -> dict[str, Any]:
         "pass_at_1": float(np.mean(pass_at_1)),
         "majority_at_all": float(np.mean(majority)),
         "pass_at_all": float(np.mean(reachable)),
+        **extra,
     }
 
 
@@ -130,6 +146,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("majority@all", f"{100 * summary['majority_at_all']:.2f} %"),
         ("pass@all", f"{100 * summary['pass_at_all']:.2f} %"),
     ]
+    confidence = summary.get("probe_confidence")
+    if confidence is not None:
+        mean = "-" if confidence["mean"] is None else f"{confidence['mean']:.3f}"
+        rows.append(
+            ("probe confidence", f"on {100 * confidence['share']:.2f} % of probes, mean {mean}")
+        )
     width = max(len(label) for label, _ in rows)
     lines = [name] + [f"  {label:<{width}}  {value}" for label, value in rows]
     return "\n".join(lines) + "\n"

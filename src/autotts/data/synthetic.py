@@ -59,6 +59,17 @@ other two are renormalised).
 Early probes are therefore mostly ``"ERR"`` or wrong, late probes mostly the
 final answer.
 
+**Confidences** (optional: ``confidence=True``; ``data synth --confidence``). Each probe
+gets a mean token log-probability, ``log(p)``, stored as the replay format's optional
+``probe_logprobs`` (rounded to four decimals). ``p`` is a Beta draw that depends on what
+the probe shows: ``Beta(8, 2)`` for a locked-in probe whose branch ends on the gold
+answer, ``Beta(5, 3)`` for a locked-in one that ends on a wrong answer, ``Beta(2, 5)``
+for a wandering answer and ``Beta(1.5, 6)`` for ``"ERR"``. So a confident probe is more
+often settled, and a little more often right, than an unconfident one: the cheap
+signal the paper names, in caricature. The draws come from a generator of their own
+(seeded from the file's seed), so a file with confidences has exactly the answers,
+lengths and probes of the same file without.
+
 **Profiles.** Two synthetic "models" differ only in their parameters (see
 :data:`PROFILES`): ``Synth-Large`` solves more questions, writes shorter
 trajectories and converges earlier than ``Synth-Small``.
@@ -129,6 +140,9 @@ _LOCK_WIDTH = 0.07
 _LOCKED_ERR = 0.03
 _DEFICIT_P = (0.2, 0.5, 0.2, 0.1)  # P(n_probes = ceil(t / Δ) - d) for d = 0, 1, 2, 3
 _WANDER_SPLIT = (0.1, 0.7, 0.2)  # gold, distractors, scratch
+# Beta(a, b) of a probe's confidence: locked in on gold, locked in on a wrong answer,
+# wandering, ERR (see the module documentation).
+_CONFIDENCE_BETA = ((8.0, 2.0), (5.0, 3.0), (2.0, 5.0), (1.5, 6.0))
 
 
 @dataclass(frozen=True)
@@ -202,12 +216,14 @@ def synthesize_questions(
     probe_freq: int = DEFAULT_PROBE_FREQ,
     difficulty: float | None = None,
     profile: str | SynthProfile = "Synth-Small",
+    confidence: bool = False,
 ) -> list[dict[str, Any]]:
     """One synthetic replay document: a JSON-ready list of question objects.
 
     ``difficulty`` is the probability that a question is hard (default
     :data:`DEFAULT_DIFFICULTY`); ``profile`` a name in :data:`PROFILES` or a
-    :class:`SynthProfile`. The result depends only on the arguments.
+    :class:`SynthProfile`; ``confidence`` adds the probes' ``probe_logprobs``. The
+    result depends only on the arguments.
     """
     _check_count("questions", questions)
     _check_count("branches", branches)
@@ -221,7 +237,12 @@ def synthesize_questions(
             raise UnknownName("synthetic profile", profile, PROFILES)
         profile = PROFILES[profile]
     rng = np.random.default_rng(seed)
-    return [_question(rng, q, branches, probe_freq, share_hard, profile) for q in range(questions)]
+    # A stream of its own: the main stream, hence the rest of the file, is the same either way.
+    confidence_rng = np.random.default_rng([seed, 1]) if confidence else None
+    return [
+        _question(rng, q, branches, probe_freq, share_hard, profile, confidence_rng)
+        for q in range(questions)
+    ]
 
 
 def file_seed(seed: int, model: str, benchmark: str) -> int:
@@ -236,6 +257,7 @@ def synthetic_documents(
     questions: int = DEFAULT_QUESTIONS,
     branches: int = DEFAULT_BRANCHES,
     seed: int = 0,
+    confidence: bool = False,
 ) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """``(model, benchmark, document)`` for every file of the synthetic store."""
     return [
@@ -248,6 +270,7 @@ def synthetic_documents(
                 seed=file_seed(seed, model, benchmark),
                 difficulty=share_hard,
                 profile=model,
+                confidence=confidence,
             ),
         )
         for model in SYNTHETIC_MODELS
@@ -261,16 +284,18 @@ def write_synthetic_store(
     questions: int = DEFAULT_QUESTIONS,
     branches: int = DEFAULT_BRANCHES,
     seed: int = 0,
+    confidence: bool = False,
 ) -> list[Path]:
     """Write the synthetic store to ``out/<model>/<benchmark>.json``; returns the paths.
 
     Files are formatted like the public ones (two-space indented JSON) and each is
-    written atomically: an interrupted run leaves complete files or none.
+    written atomically: an interrupted run leaves complete files or none. ``confidence``
+    adds the probes' confidences (``probe_logprobs``).
     """
     out = Path(out)
     written: list[Path] = []
     for model, benchmark, document in synthetic_documents(
-        questions=questions, branches=branches, seed=seed
+        questions=questions, branches=branches, seed=seed, confidence=confidence
     ):
         path = out / model / f"{benchmark}.json"
         _write_atomic(path, _encode(document))
@@ -283,24 +308,29 @@ def synthetic_replay_sets(
     questions: int = DEFAULT_QUESTIONS,
     branches: int = DEFAULT_BRANCHES,
     seed: int = 0,
+    confidence: bool = False,
 ) -> list[ReplaySet]:
     """The synthetic store, generated and parsed in memory (cached per argument set).
 
     Each set's ``sha256`` is that of the file :func:`write_synthetic_store` would
     write with the same arguments, and its ``source`` names the generator settings.
     """
-    return list(_cached_sets(questions, branches, seed))
+    return list(_cached_sets(questions, branches, seed, confidence))
 
 
 @lru_cache(maxsize=4)
-def _cached_sets(questions: int, branches: int, seed: int) -> tuple[ReplaySet, ...]:
+def _cached_sets(
+    questions: int, branches: int, seed: int, confidence: bool = False
+) -> tuple[ReplaySet, ...]:
     sets = []
     for model, benchmark, document in synthetic_documents(
-        questions=questions, branches=branches, seed=seed
+        questions=questions, branches=branches, seed=seed, confidence=confidence
     ):
         source = (
             f"synthetic:{model}/{benchmark}?questions={questions}&branches={branches}&seed={seed}"
         )
+        if confidence:  # the settings without it name the store as they always did
+            source += "&confidence=1"
         sets.append(
             parse_replay(
                 document,
@@ -323,6 +353,7 @@ def _question(
     probe_freq: int,
     share_hard: float,
     profile: SynthProfile,
+    confidence_rng: np.random.Generator | None = None,
 ) -> dict[str, Any]:
     hard = bool(rng.random() < share_hard)
     gold = int(rng.integers(0, 1000))
@@ -398,13 +429,23 @@ def _question(
             probes.tolist(), n_probes.tolist(), tokens.tolist(), final_list, strict=True
         )
     ]
-    return {
+    item: dict[str, Any] = {
         "question": f"Synthetic question {index + 1} ({profile.name}).",
         "final_answers_trace": final_list,
         "each_branch": each_branch,
         "gold_answer": str(gold),
         "probe_freq": probe_freq,
     }
+    if confidence_rng is not None:
+        # Which Beta each probe's confidence is drawn from (_CONFIDENCE_BETA's rows).
+        kind = np.where(err, 3, np.where(locked, np.where(finals[:, None] == str(gold), 0, 1), 2))
+        a, b = (np.asarray(x)[kind] for x in zip(*_CONFIDENCE_BETA))
+        p = np.clip(confidence_rng.beta(a, b), 1e-6, 1.0)
+        logprobs = np.round(np.log(p), 4)
+        item["probe_logprobs"] = [
+            row[:n] for row, n in zip(logprobs.tolist(), n_probes.tolist(), strict=True)
+        ]
+    return item
 
 
 # --------------------------------------------------------------------------- helpers

@@ -57,6 +57,7 @@ class Episode:
     __slots__ = (
         "_answers",
         "_budget",
+        "_confidences",
         "_n_probes",
         "_order",
         "_probe_tokens",
@@ -92,6 +93,9 @@ class Episode:
         self._answers = [strings[b] for b in self._order]
         self._tokens = [tokens[b] for b in self._order]
         self._n_probes = [n_probes[b] for b in self._order]
+        # Optional probe confidences (None for data without them); only read by confidence().
+        confidences = getattr(question, "confidence_lists", None)
+        self._confidences = None if confidences is None else [confidences[b] for b in self._order]
         self._probe_tokens = kappa_probe * question.probe_freq
         self._budget = budget
         self.probe_freq = question.probe_freq
@@ -179,6 +183,19 @@ class Episode:
         if (slot, depth) not in self.revealed:
             raise InvalidAction(f"the answer of branch {slot} at depth {depth} is not revealed")
         return self._answers[slot][depth - 1 if depth > 0 else -1]
+
+    def confidence(self, slot: int) -> float | None:
+        """The confidence of the probe answer ``slot`` revealed last, or ``None``: for a
+        final answer, data without confidences, or a probe whose answer is not revealed
+        (a confidence is paid for with its answer, never before)."""
+        self._check_open(slot)
+        if self._confidences is None or self.finished[slot]:
+            return None
+        depth = self.depth[slot]
+        if (slot, depth) not in self.revealed:
+            return None
+        value: float | None = self._confidences[slot][depth - 1]
+        return value
 
     def explore(self, slot: int) -> tuple[str, bool]:
         """The reference protocol's read: advance one interval and reveal, ``(answer, finished)``.

@@ -97,7 +97,10 @@ class FastSession(Session):
     """
 
     __slots__ = (
+        "_confidence",
         "_cost",
+        "_counted",
+        "_depths",
         "_iters",
         "_limit",
         "_max_steps",
@@ -135,6 +138,11 @@ class FastSession(Session):
         self._synced = 0
         self._reads: list[int] = []
         self._cost = 0
+        # probe_confidence()'s own count of reads per slot, up to date with log[:_counted]
+        # (kept apart from the charging accounts: it only needs depths, never tokens)
+        self._confidence = getattr(question, "confidence_lists", None)
+        self._depths: list[int] = []
+        self._counted = 0
 
     # -- the read primitives (each one flat method: this is the hot loop) ----------
     def probe_new(self) -> Probe:
@@ -191,6 +199,29 @@ class FastSession(Session):
         return slot, self._table[self._order[slot]]
 
     get_new_branch_final_answer = full_read
+
+    def probe_confidence(self, branch: int) -> float | None:
+        """The confidence of the answer the latest read of ``branch`` returned (see
+        :meth:`Session.probe_confidence`). Not a read: not logged, not counted."""
+        if type(branch) is not int or not 0 <= branch < len(self._iters):
+            error = slot_error(branch, len(self._iters))
+            if error is not None:
+                raise error
+            branch = int(branch)
+        table = self._confidence
+        if table is None:
+            return None
+        depths = self._depths
+        log = self.log
+        for action in log[self._counted :]:
+            if action >= 0:
+                depths[action] += 1
+            else:  # a full read's slot gets a depth past every probe: its answer is final
+                depths.append(1 if action == PROBE_NEW else _FULL)
+        self._counted = len(log)
+        row = table[self._order[branch]]
+        depth = depths[branch]
+        return row[depth - 1] if depth <= len(row) else None
 
     # -- what a controller may know ------------------------------------------------
     @property

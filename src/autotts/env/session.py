@@ -9,7 +9,10 @@ with exactly the read primitives of docs/replay-protocol.md §2:
   ``(answer, finished)``; once a branch is finished it returns its final answer
   again at no cost;
 * ``full_read()`` (alias ``get_new_branch_final_answer``) opens the next branch,
-  generates it to its end in one go and returns its final answer.
+  generates it to its end in one go and returns its final answer;
+* ``probe_confidence(branch)`` is the confidence of the answer the latest read of
+  ``branch`` returned (a probe's, from data that records it), ``None`` otherwise. It
+  reads nothing new and is free: a probe's confidence comes with its answer.
 
 The session never holds a gold answer; scoring happens outside the controller.
 It drives any :class:`EpisodeBackend`: the replayed :class:`Episode` here, and
@@ -20,6 +23,8 @@ controller runs unchanged offline and online.
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
+
+from autotts.env.episode import slot_error
 
 __all__ = ["EpisodeBackend", "Probe", "Session", "TraceStep"]
 
@@ -82,6 +87,25 @@ class Session:
 
     #: The published code's name for :meth:`full_read`.
     get_new_branch_final_answer = full_read
+
+    def probe_confidence(self, branch: int) -> float | None:
+        """The confidence, in (0, 1], of the answer the latest read of open branch
+        ``branch`` returned: ``exp`` of its probe's mean token log-probability.
+
+        ``None`` when that answer has none: a final answer, a probe the data recorded
+        without one, data without confidences (all the public files), a live model. It
+        costs nothing and reads nothing new; an unopened branch is an
+        :class:`~autotts.errors.InvalidAction`, as for :meth:`probe_more`.
+        """
+        episode = self._episode
+        confidence = getattr(episode, "confidence", None)
+        if confidence is None:  # a backend without confidences (e.g. a live model server)
+            error = slot_error(branch, episode.opened)
+            if error is not None:
+                raise error
+            return None
+        value: float | None = confidence(branch)
+        return value
 
     # -- what a controller may know ------------------------------------------
     @property

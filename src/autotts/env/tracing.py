@@ -6,12 +6,14 @@ instead of a plain :class:`Session`. Each read primitive then appends one
 
     {"event": "read", "goal": "",
      "input": {"branch": b, "depth": k, "full": bool},
-     "output": {"answer": str, "finished": bool},
+     "output": {"answer": str, "finished": bool[, "confidence": float]},
      "state": {"charged": tokens charged by this read, "tokens": episode total after it},
      "decision": ""}
 
 ``depth`` counts the reads of that branch so far, this one included (1-based);
-``full`` is true for :meth:`Session.full_read`. It is a
+``full`` is true for :meth:`Session.full_read`. ``confidence`` is there only when the
+read's answer has one (a probe of data with confidences: :meth:`Session.probe_confidence`),
+so traces of data without them are as they always were. It is a
 :class:`~autotts.env.limits.StepLimitedSession`, so the step limit holds when
 tracing too; an untraced replay pays nothing for the recording.
 """
@@ -67,12 +69,16 @@ class TracingSession(StepLimitedSession):
         depth = self._reads.get(branch, 0) + 1
         self._reads[branch] = depth
         after = self._episode.cost
+        output: dict[str, object] = {"answer": answer, "finished": finished}
+        confidence = self.probe_confidence(branch)
+        if confidence is not None:
+            output["confidence"] = confidence
         self._steps.append(
             {
                 "event": READ_EVENT,
                 "goal": "",
                 "input": {"branch": branch, "depth": depth, "full": full},
-                "output": {"answer": answer, "finished": finished},
+                "output": output,
                 "state": {"charged": after - before, "tokens": after},
                 "decision": "",
             }

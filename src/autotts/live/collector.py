@@ -18,9 +18,11 @@ collection goes on.
 Output: the upstream JSON (docs/replay-protocol.md §1) at ``out``, and a side
 file ``<out>.side.jsonl`` (a settings line, then one line per question: per
 branch its seed, finish reason, tokens per chunk and probe log-probabilities
-when the server returns them). Finished questions are appended to
-``<out>.partial.jsonl`` as they complete, so an interrupted run resumes without
-redoing them and loses at most the questions in flight.
+when the server returns them). Log-probabilities the server returned also go into
+the replay file, as its optional ``probe_logprobs`` (the probes' confidences a
+controller can read, :meth:`~autotts.env.session.Session.probe_confidence`).
+Finished questions are appended to ``<out>.partial.jsonl`` as they complete, so an
+interrupted run resumes without redoing them and loses at most the questions in flight.
 """
 
 from __future__ import annotations
@@ -187,17 +189,29 @@ async def _collect_question(
         )
     )
     each_branch = [entry for entry, _ in branches]
+    replay_item: dict[str, Any] = {
+        "question": item.text,
+        "gold_answer": item.gold,
+        "probe_freq": plan.delta,
+        "final_answers_trace": [entry[2] for entry in each_branch],
+        "each_branch": each_branch,
+    }
+    logprobs = [side["probe_logprobs"] for _, side in branches]
+    if any(v is not None for row in logprobs for v in row):  # a server that gave none: no key
+        replay_item["probe_logprobs"] = [[_logprob(v) for v in row] for row in logprobs]
     return {
         "index": index,
-        "item": {
-            "question": item.text,
-            "gold_answer": item.gold,
-            "probe_freq": plan.delta,
-            "final_answers_trace": [entry[2] for entry in each_branch],
-            "each_branch": each_branch,
-        },
+        "item": replay_item,
         "side": {"index": index, "branches": [side for _, side in branches]},
     }
+
+
+def _logprob(value: float | None) -> float | None:
+    """A probe's mean log-probability as the replay format takes it: a finite number <= 0
+    (a server's rounding can give a hair above 0; anything not finite is no value)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return min(value, 0.0)
 
 
 async def _collect_branch(

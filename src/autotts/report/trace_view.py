@@ -43,6 +43,8 @@ class Read:
     answer: str
     finished: bool
     full: bool
+    #: the probe's confidence, when the data had one (a trace step's "confidence")
+    confidence: float | None = None
 
 
 @dataclass
@@ -190,6 +192,7 @@ def episode_view(row: dict[str, Any]) -> EpisodeView:
                     answer=str(out["answer"]),
                     finished=bool(out["finished"]),
                     full=bool(step["input"]["full"]),
+                    confidence=_number(out.get("confidence")),
                 )
             )
         elif event == "finish":
@@ -241,3 +244,8 @@ def episode_stats(row: dict[str, Any]) -> EpisodeStats:
         tokens_pruned=pruned,
         tokens_open=view.tokens - finished - pruned,
     )
+
+
+def _number(value: Any) -> float | None:
+    """A trace value as a float, ``None`` for anything else (older traces have no value)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

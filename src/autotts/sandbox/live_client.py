@@ -96,10 +96,12 @@ class SessionWorker(SandboxWorker):
     def _perform(self, session: Any, call: Any, message: dict[str, Any]) -> dict[str, Any]:
         """Make the read the worker asked for; the reply line (value or refusal)."""
         value: Any
+        read = -1  # the branch this call read (its confidence goes with the reply)
         try:
             if call == "probe_new":
                 answer, branch, finished = session.probe_new()
                 value = [str(answer), int(branch), bool(finished)]
+                read = int(branch)
             elif call == "probe_more":
                 branch = message.get("branch")
                 # The worker's session sends plain ints only: anything else is not its code.
@@ -107,6 +109,7 @@ class SessionWorker(SandboxWorker):
                     raise self._malformed("a malformed probe_more call")
                 answer, finished = session.probe_more(branch)
                 value = [str(answer), bool(finished)]
+                read = branch
             elif call == "full_read" and set(message) == {"call"}:
                 value = str(session.full_read())
             else:
@@ -115,7 +118,11 @@ class SessionWorker(SandboxWorker):
             return self._counters(session, {"e": "no-more-branches", "m": str(exc)[:500]})
         except InvalidAction as exc:  # the controller may catch it, as in this process
             return self._counters(session, {"e": "invalid-action", "m": str(exc)[:500]})
-        return self._counters(session, {"r": value})
+        reply: dict[str, Any] = {"r": value}
+        confidence = _confidence(session, read)
+        if confidence is not None:  # only data with confidences adds it: replies stay as they were
+            reply["f"] = confidence
+        return self._counters(session, reply)
 
     def _read(self) -> dict[str, Any]:
         # A line nested deeper than the JSON parser's recursion limit is the worker's doing
@@ -136,6 +143,16 @@ class SessionWorker(SandboxWorker):
     def _malformed(self, what: str) -> CandidateRejected:
         self._kill()
         return CandidateRejected("cheating", f"the worker sent {what}")
+
+
+def _confidence(session: Any, branch: int) -> float | None:
+    """The confidence of the read of ``branch`` just made (``None``: none, a full read, or
+    a session without :meth:`~autotts.env.session.Session.probe_confidence`)."""
+    ask = getattr(session, "probe_confidence", None)
+    if branch < 0 or ask is None:
+        return None
+    value = ask(branch)
+    return None if value is None else float(value)
 
 
 def _copy_trace(steps: Any, session: Any) -> None:

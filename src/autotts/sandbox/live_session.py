@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO
 
+from autotts.env.episode import slot_error
 from autotts.env.session import Probe
 from autotts.errors import InvalidAction, NoMoreBranches
 from autotts.sandbox.worker_candidate import Failure, classify
@@ -31,7 +32,17 @@ MAX_TRACE_STEPS = 2000
 class ForwardedSession:
     """A :class:`~autotts.env.session.Session` whose reads the parent performs."""
 
-    __slots__ = ("_can", "_cost", "_freq", "_in", "_opened", "_out", "_trace")
+    __slots__ = (
+        "_can",
+        "_confidence",
+        "_cost",
+        "_freq",
+        "_in",
+        "_last",
+        "_opened",
+        "_out",
+        "_trace",
+    )
 
     def __init__(self, request: dict[str, Any], requests: BinaryIO, out: BinaryIO) -> None:
         self._in, self._out = requests, out
@@ -40,6 +51,10 @@ class ForwardedSession:
         self._cost = float(request["cost"])
         self._can = bool(request["can"])
         self._trace: list[dict[str, Any]] | None = [] if request.get("tracing") else None
+        # Per branch, the confidence of its latest read: it comes with the read's reply
+        # (``"f"``, only where there is one), so asking for it is no round trip.
+        self._confidence: dict[int, float] = {}
+        self._last: float | None = None
 
     def _call(self, message: dict[str, Any]) -> Any:
         self._out.write(json.dumps(message).encode() + b"\n")
@@ -54,11 +69,21 @@ class ForwardedSession:
             raise NoMoreBranches(reply["m"])
         if error is not None:
             raise InvalidAction(reply["m"])
+        confidence = reply.get("f")
+        self._last = float(confidence) if type(confidence) in (int, float) else None
         return reply["r"]
+
+    def _note(self, branch: int) -> None:
+        """Keep the confidence the last read's reply carried as ``branch``'s."""
+        if self._last is None:
+            self._confidence.pop(branch, None)
+        else:
+            self._confidence[branch] = self._last
 
     # -- the read primitives (see autotts.env.session.Session) -------------------
     def probe_new(self) -> Probe:
         answer, branch, finished = self._call({"call": "probe_new"})
+        self._note(branch)
         return Probe(answer, branch, finished)
 
     def probe_more(self, branch: int) -> tuple[str, bool]:
@@ -70,13 +95,21 @@ class ForwardedSession:
                     f"branch index must be an int, got {type(branch).__name__}"
                 ) from None
         answer, finished = self._call({"call": "probe_more", "branch": branch})
+        self._note(branch)
         return answer, finished
 
     def full_read(self) -> str:
         answer: str = self._call({"call": "full_read"})
+        self._note(self._opened - 1)
         return answer
 
     get_new_branch_final_answer = full_read
+
+    def probe_confidence(self, branch: int) -> float | None:
+        error = slot_error(branch, self._opened)
+        if error is not None:
+            raise error
+        return self._confidence.get(int(branch))
 
     # -- what a controller may know ------------------------------------------------
     @property

@@ -32,7 +32,7 @@ def encode_question(
     """The parts of ``question`` an episode reads, as JSON-ready lists; its answers under
     ``renaming`` when given (:mod:`autotts.sandbox.renaming`)."""
     answers = question.answers if renaming is None else renaming.rename_all(question.answers)
-    return {
+    out: dict[str, Any] = {
         "answers": list(answers),
         "steps": question.steps.tolist(),
         "n_probes": question.n_probes.tolist(),
@@ -41,20 +41,43 @@ def encode_question(
         "probe_freq": int(question.probe_freq),
         "n_finals": int(question.n_finals),
     }
+    # Only for data with confidences: the public files' payloads stay byte for byte as
+    # they were. Per branch, its probes' values (null: none), as the sessions read them.
+    confidences = question.confidence_lists
+    if confidences is not None:
+        out["confidence"] = [list(row) for row in confidences]
+    return out
 
 
 def decode_question(data: dict[str, Any]) -> ReplayQuestion:
     """Inverse of :func:`encode_question` (the text is empty: episodes never read it)."""
+    steps = np.asarray(data["steps"], dtype=np.int64).reshape(len(data["final"]), -1)
     return ReplayQuestion(
         text="",
         answers=tuple(str(a) for a in data["answers"]),
-        steps=np.asarray(data["steps"], dtype=np.int64).reshape(len(data["final"]), -1),
+        steps=steps,
         n_probes=np.asarray(data["n_probes"], dtype=np.int64),
         final=np.asarray(data["final"], dtype=np.int64),
         tokens=np.asarray(data["tokens"], dtype=np.int64),
         probe_freq=int(data["probe_freq"]),
         n_finals=int(data["n_finals"]),
+        confidence=_decode_confidence(data.get("confidence"), steps.shape),
     )
+
+
+def _decode_confidence(
+    rows: list[list[float | None]] | None, shape: tuple[int, ...]
+) -> npt.NDArray[np.float64] | None:
+    """The confidence array of :class:`ReplayQuestion` (shaped as its ``steps``) from the
+    per-branch lists :func:`encode_question` sends."""
+    if rows is None:
+        return None
+    out = np.full(shape, np.nan)
+    for b, row in enumerate(rows):
+        for k, value in enumerate(row):
+            if value is not None:
+                out[b, k] = float(value)
+    return out
 
 
 def decode_log(text: str) -> npt.NDArray[np.int64]:

@@ -43,7 +43,14 @@ class PlainQuestion:
     :class:`~autotts.data.records.ReplayQuestion` decoded from that JSON.
     """
 
-    __slots__ = ("__weakref__", "answer_strings", "probe_count_list", "probe_freq", "token_list")
+    __slots__ = (
+        "__weakref__",
+        "answer_strings",
+        "confidence_lists",
+        "probe_count_list",
+        "probe_freq",
+        "token_list",
+    )
 
     def __init__(self, data: dict[str, Any]) -> None:
         vocab = tuple(str(a) for a in data["answers"])
@@ -56,6 +63,13 @@ class PlainQuestion:
         self.probe_count_list = n_probes
         self.token_list = tuple(int(t) for t in data["tokens"])
         self.probe_freq = int(data["probe_freq"])
+        #: per branch, its probes' confidences (``None``: none); ``None`` without any
+        confidences = data.get("confidence")
+        self.confidence_lists: tuple[tuple[float | None, ...], ...] | None = (
+            None
+            if confidences is None
+            else tuple(tuple(None if c is None else float(c) for c in row) for row in confidences)
+        )
 
     @property
     def n_branches(self) -> int:

@@ -250,6 +250,10 @@ _READ_SHAPE: dict[str, dict[str, Any]] = {
     "output": {"answer": str, "finished": bool},
     "state": {"charged": (int, float), "tokens": (int, float)},
 }
+_READ_OUTPUT_WITH_CONFIDENCE: dict[str, Any] = {
+    **_READ_SHAPE["output"],
+    "confidence": (int, float),
+}
 
 
 def check_trace(trace: Any) -> list[dict[str, Any]]:
@@ -270,6 +274,9 @@ def check_trace(trace: Any) -> list[dict[str, Any]]:
         if step["event"] == "read":
             for key, fields in _READ_SHAPE.items():
                 value = step[key]
+                if key == "output" and type(value) is dict and "confidence" in value:
+                    # a probe's confidence, on data that has them (env/tracing.py)
+                    fields = _READ_OUTPUT_WITH_CONFIDENCE
                 if type(value) is not dict or value.keys() != fields.keys():
                     raise ProtocolError("a read step does not have the fields the session writes")
                 for name, kind in fields.items():

@@ -27,7 +27,12 @@ import types
 _API = {
     "autotts.controllers.base": ("Controller",),
     "autotts.env.session": ("Session",),
-    "autotts.controllers.voting": ("beta_confidence", "majority", "vote_stats"),
+    "autotts.controllers.voting": (
+        "beta_confidence",
+        "majority",
+        "vote_stats",
+        "weighted_majority",
+    ),
 }
 
 

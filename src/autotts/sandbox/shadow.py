@@ -9,7 +9,10 @@ answer and length) once some episode finished it — and draws everything else f
 other questions of the same file: the later probes, final answer and length of
 branches left unfinished, and every branch no episode opened. Borrowed answers are
 renamed into the question's own answers (at random), so the seam between what was
-read and what was borrowed does not show as answers foreign to the question. The
+read and what was borrowed does not show as answers foreign to the question. A probe's
+confidence (data that has them) goes with its answer: read probes keep theirs, borrowed
+ones bring the donor's, so a confidence read counterfactually is as consistent with its
+answer as a real one. The
 shadow keeps the file's questions, branch counts and shapes, and is interned the way
 the loader interns a file.
 
@@ -64,15 +67,22 @@ def revealed_of(
     return out
 
 
-#: One branch as strings: its probe answers, its final answer, its length in tokens.
-_Branch = tuple[tuple[str, ...], str, int]
+#: One branch as strings: its probe answers, its final answer, its length in tokens, and
+#: its probes' confidences (``None`` each where it has none: always, for data without them).
+_Branch = tuple[tuple[str, ...], str, int, tuple[float | None, ...]]
 
 
 def _branches(question: ReplayQuestion) -> list[_Branch]:
     strings = question.answer_strings
     probes = question.probe_count_list
+    confidences = question.confidence_lists
     return [
-        (tuple(strings[b][: probes[b]]), strings[b][probes[b]], question.token_list[b])
+        (
+            tuple(strings[b][: probes[b]]),
+            strings[b][probes[b]],
+            question.token_list[b],
+            (None,) * probes[b] if confidences is None else confidences[b],
+        )
         for b in range(question.n_branches)
     ]
 
@@ -135,14 +145,21 @@ def _counterfactual(
         ordered, counts = pools.branches(d)
         start = bisect.bisect_left(counts, depth)
         if start < len(ordered):
-            probes, final, tokens = ordered[int(rng.integers(start, len(ordered)))]
+            probes, final, tokens, confidences = ordered[int(rng.integers(start, len(ordered)))]
         else:  # no donor branch is that deep: borrow the question's own deepest
-            probes, final, tokens = max(real, key=lambda x: len(x[0]))
+            probes, final, tokens, confidences = max(real, key=lambda x: len(x[0]))
         if d not in renames:
             renames[d] = _into(own, pools.replay.questions[d].answers, rng)
         rename = renames[d]
         borrowed = tuple(rename.get(a, a) for a in probes[depth:])
-        out.append((branch[0][:depth] + borrowed, rename.get(final, final), tokens))
+        out.append(
+            (
+                branch[0][:depth] + borrowed,
+                rename.get(final, final),
+                tokens,
+                branch[3][:depth] + confidences[depth:],
+            )
+        )
     return _intern(out, question.probe_freq)
 
 
@@ -162,26 +179,30 @@ def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
     """A question made of ``branches``, interned as the loader interns one (finals first,
     in branch order, then answers seen only in probes)."""
     vocab: dict[str, int] = {}
-    for _, final, _ in branches:
+    for _, final, _, _ in branches:
         vocab.setdefault(final, len(vocab))
     n_finals = len(vocab)
-    for probes, _, _ in branches:
+    for probes, _, _, _ in branches:
         for answer in probes:
             vocab.setdefault(answer, len(vocab))
-    width = max(len(p) for p, _, _ in branches) + 1
+    width = max(len(p) for p, _, _, _ in branches) + 1
     steps = np.empty((len(branches), width), dtype=np.int64)
-    for i, (probes, final, _) in enumerate(branches):
+    confidence = np.full((len(branches), width), np.nan)
+    for i, (probes, final, _, confidences) in enumerate(branches):
         row = [vocab[a] for a in probes]
         steps[i] = row + [vocab[final]] * (width - len(row))
+        confidence[i, : len(confidences)] = [np.nan if c is None else c for c in confidences]
     return ReplayQuestion(
         text="",
         answers=tuple(vocab),
         steps=steps,
-        n_probes=np.asarray([len(p) for p, _, _ in branches], dtype=np.int64),
-        final=np.asarray([vocab[f] for _, f, _ in branches], dtype=np.int64),
-        tokens=np.asarray([t for _, _, t in branches], dtype=np.int64),
+        n_probes=np.asarray([len(p) for p, _, _, _ in branches], dtype=np.int64),
+        final=np.asarray([vocab[f] for _, f, _, _ in branches], dtype=np.int64),
+        tokens=np.asarray([t for _, _, t, _ in branches], dtype=np.int64),
         probe_freq=probe_freq,
         n_finals=n_finals,
+        # data without confidences keeps none (a NaN array would read the same, as None)
+        confidence=None if bool(np.isnan(confidence).all()) else confidence,
     )
 
 
