@@ -93,8 +93,8 @@ def resolve_side(text: str, betas: list[float], trust: bool) -> Side:
         return Side(label, (rows[label],), fixed=True)
     import difflib
 
-    known = [*REGISTRY, *rows]
-    close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
+    known = {name.lower(): name for name in [*REGISTRY, *rows]}  # "sc@65" is close to "SC@64"
+    close = [known[k] for k in difflib.get_close_matches(text.lower(), known, n=3, cutoff=0.5)]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise UsageError(
         f"unknown controller {text!r}{hint}: give a registered name ({', '.join(REGISTRY)}), "
@@ -103,8 +103,9 @@ def resolve_side(text: str, betas: list[float], trust: bool) -> Side:
 
 
 def compare_command(
-    a: str = typer.Argument(..., help="Controller A, the one tested: " + _SIDE_HELP.format(
-        betas="--betas")),  # fmt: skip
+    a: str = typer.Argument(
+        ..., help="Controller A, the one tested: " + _SIDE_HELP.format(betas="--betas")
+    ),
     b: str = typer.Argument(
         "cmc", help="Controller B, the reference: " + _SIDE_HELP.format(betas="--curve-betas")
     ),
@@ -190,9 +191,10 @@ def compare_command(
                     jobs.append(EvalJob(ref, spec, protocol, side.label, max_steps=max_steps,
                                         interpreter=interpreter))  # fmt: skip
                 plan.append((side, i, ref, keys[key]))
-    with executor_scope(executor, address, workers), progress_bar(
-        len(jobs), "compare", not quiet
-    ) as advance:
+    with (
+        executor_scope(executor, address, workers),
+        progress_bar(len(jobs), "compare", not quiet) as advance,
+    ):
         results = run_jobs(
             jobs,
             workers=workers,
@@ -215,8 +217,8 @@ def compare_command(
     )
     payload = {
         "schema_version": SCHEMA_VERSION,
-        "a": side_a.to_dict(),
-        "b": side_b.to_dict(),
+        "a": {**side_a.to_dict(), "sandbox": _sandbox(side_a, plan, results)},
+        "b": {**side_b.to_dict(), "sandbox": _sandbox(side_b, plan, results)},
         "protocol": protocol.to_dict(),
         "bootstrap": {
             "resamples": resamples,
@@ -247,6 +249,15 @@ def _curve(
     return points
 
 
+def _sandbox(
+    side: Side, plan: list[tuple[Side, int, DataRef, int]], results: list[EvalResult]
+) -> list[str] | None:
+    """The isolation layers a controller file ran under (None: a built-in, or --trust)."""
+    first = next(results[j] for s, _k, _ref, j in plan if s is side)
+    layers = first.controller.get("sandbox")
+    return list(layers) if layers is not None else None
+
+
 def _beta(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
@@ -258,6 +269,11 @@ def _b_point(row: dict[str, Any]) -> str:
     return " + ".join(f"{w:.2f}·{_beta(b)}" for b, w in zip(betas, weights))
 
 
+def _points(x: float) -> str:
+    """``+1.23``; a bound a rounding error below zero prints as ``+0.00``, not ``-0.00``."""
+    return f"{round(x, 2) + 0.0:+.2f}"
+
+
 def render(payload: dict[str, Any]) -> str:
     """The comparison as a rich table, rendered to text (no colour, fixed width)."""
     from rich.console import Console
@@ -266,7 +282,7 @@ def render(payload: dict[str, Any]) -> str:
     a, b, boot = payload["a"]["label"], payload["b"]["label"], payload["bootstrap"]
     percent = f"{100 * boot['level']:g} %"
     table = Table(
-        title=f"{a} − {b} at matched tokens ({boot['match']})",
+        title=f"A = {a}, B = {b}: A − B at matched tokens ({boot['match']})",
         caption=(
             f"Paired bootstrap over questions: {boot['resamples']:,} resamples, seed "
             f"{boot['seed']}, {percent} percentile intervals; accuracy in %, tokens per "
@@ -275,11 +291,11 @@ def render(payload: dict[str, Any]) -> str:
         ),
         caption_justify="left",
     )
-    for name, justify in (("model", "left"), ("benchmark", "left"), (f"{a} β", "right"),
-                          ("acc", "right"), ("tokens", "right"), (f"{b} β", "right"),
-                          ("acc ", "right"), ("tokens ", "right"), ("A − B", "right"),
-                          (f"{percent} CI", "right"), ("P(≤0)", "right")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("model")
+    table.add_column("benchmark")
+    for name in ("A β", "A acc", "A tokens", "B β", "B acc", "B tokens", "A − B",
+                 f"{percent} CI", "P(≤0)"):  # fmt: skip
+        table.add_column(name, justify="right")
     rows = payload["rows"]
     for i, row in enumerate(rows):
         pooled = row["scope"] == "pooled"
@@ -293,8 +309,8 @@ def render(payload: dict[str, Any]) -> str:
             _b_point(row),
             f"{row['b_accuracy']:.2f}",
             f"{row['b_tokens'] / 1000:.1f}k" + ("" if row["matched"] else " <"),
-            f"{row['gain']:+.2f}",
-            f"[{low:+.2f}, {high:+.2f}]",
+            _points(row["gain"]),
+            f"[{_points(low)}, {_points(high)}]",
             f"{row['p_not_positive']:.3f}",
             style="bold" if pooled else None,
             end_section=pooled and i < len(rows) - 1,

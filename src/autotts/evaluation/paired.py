@@ -202,9 +202,10 @@ class _Mix:
     matched: bool
 
     def per_question(self, cell: Cell, what: str) -> FloatArray:
-        out = np.zeros_like(getattr(self.points[0], what)[cell])
+        """The mixture's per-question ``accuracy`` or ``tokens`` (one point: its own)."""
+        out = np.zeros(self.points[0].accuracy[cell].shape)
         for p, w in zip(self.points, self.weights):
-            out = out + w * getattr(p, what)[cell]
+            out = out + w * (p.accuracy if what == "accuracy" else p.tokens)[cell]
         return out
 
 
@@ -226,6 +227,11 @@ def _match(curve: Sequence[CurvePoint], cells: Sequence[Cell], target: float, ru
     lo, hi = spent[i - 1], spent[i]
     w = (target - lo) / (hi - lo)
     return _Mix((by_tokens[i - 1], by_tokens[i]), (1.0 - w, w), True)
+
+
+def _mean(arrays: Sequence[FloatArray]) -> float:
+    """The mean over cells of each cell's mean."""
+    return float(np.mean([x.mean() for x in arrays]))
 
 
 def compare(
@@ -268,7 +274,6 @@ def compare(
             interval = paired_bootstrap(
                 diffs, groups=[groups[c] for c in members], draws=draws, seed=seed, level=level
             )
-            mean = lambda xs: float(np.mean([x.mean() for x in xs]))  # noqa: E731
             rows.append(
                 {
                     "scope": scope,
@@ -276,12 +281,12 @@ def compare(
                     "benchmark": members[0][1] if scope == "cell" else None,
                     "cells": len(members),
                     "a_beta": point.beta,
-                    "a_accuracy": mean([point.accuracy[c] for c in members]),
-                    "a_tokens": mean([point.tokens[c] for c in members]),
+                    "a_accuracy": _mean([point.accuracy[c] for c in members]),
+                    "a_tokens": _mean([point.tokens[c] for c in members]),
                     "b_betas": [p.beta for p in mix.points],
                     "b_weights": list(mix.weights),
-                    "b_accuracy": mean([mix.per_question(c, "accuracy") for c in members]),
-                    "b_tokens": mean([mix.per_question(c, "tokens") for c in members]),
+                    "b_accuracy": _mean([mix.per_question(c, "accuracy") for c in members]),
+                    "b_tokens": _mean([mix.per_question(c, "tokens") for c in members]),
                     "matched": mix.matched,
                     **interval.to_dict(),
                 }
