@@ -58,6 +58,7 @@ __all__ = [
     "MATCH_RULES",
     "Cell",
     "CurvePoint",
+    "Interval",
     "compare",
     "paired_bootstrap",
     "question_diffs",
