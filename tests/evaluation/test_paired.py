@@ -89,6 +89,9 @@ def test_the_optimiser_s_numbers_are_unchanged() -> None:
     a = [_table(rng.random((6, 30)) < p) for p in (0.5, 0.3)]
     b = [_table(rng.random((6, 30)) < p) for p in (0.45, 0.3)]
     assert bootstrap_gain(a, b) == PINNED_GAIN
+    # the same two files as one question set: drawn jointly, another interval
+    joint = bootstrap_gain(a, b, groups=["aime24", "aime24"])
+    assert joint["gain"] == PINNED_GAIN["gain"] and joint["ci95"] != PINNED_GAIN["ci95"]
 
 
 PINNED_GAIN = {

@@ -67,13 +67,19 @@ def _mean(tables: list[EpisodeTable]) -> tuple[float, float, float]:
 
 
 def bootstrap_gain(
-    a: list[EpisodeTable], b: list[EpisodeTable], draws: int = 10_000, seed: int = 0
+    a: list[EpisodeTable],
+    b: list[EpisodeTable],
+    draws: int = 10_000,
+    seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Mean accuracy gain (points) of ``a`` over ``b`` and its paired bootstrap 95 % interval
-    (:mod:`autotts.evaluation.paired`; each file's questions resampled on their own)."""
+    (:mod:`autotts.evaluation.paired`): each file's questions resampled on their own, or,
+    with ``groups`` (per file, e.g. its benchmark), jointly for the files of one group."""
     from autotts.evaluation.paired import paired_bootstrap, question_diffs
 
-    return paired_bootstrap(question_diffs(a, b), draws=draws, seed=seed).heldout_dict()
+    diffs = question_diffs(a, b)
+    return paired_bootstrap(diffs, groups=groups, draws=draws, seed=seed).heldout_dict()
 
 
 def sc64_share(curve: Curve, sc64: list[EpisodeTable]) -> float | None:
