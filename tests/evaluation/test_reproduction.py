@@ -51,7 +51,8 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:  # type: igno
 def test_table_has_every_model_benchmark_and_method(table: list[dict]) -> None:  # type: ignore[type-arg]
     assert len(table) == 72
     metrics = {"model", "benchmark", "method", "accuracy", "tokens", "seq_tokens"}
-    assert set(table[0]) == metrics | {"controller", "data_sha256", "protocol"}
+    assert set(table[0]) == metrics | {"controller", "data_sha256", "protocol", "per_question"}
+    assert all(len(row["per_question"]) == 30 for row in table)  # every public file: 30
     methods = {row["method"] for row in table}
     assert methods == {"SC@64", "ASC", "ESC", "Parallel-Probe", "CMC β=0.5", "CMC β=1.0"}
 

@@ -75,6 +75,7 @@ def _register() -> None:
     from autotts.cli import (
         ablate_cmd,
         check_cmd,
+        compare_cmd,
         data_cmd,
         discover_cmd,
         eval_cmd,
@@ -88,6 +89,7 @@ def _register() -> None:
     app.add_typer(data_cmd.app, name="data")
     eval_cmd.register(app)
     table_cmd.register(app)
+    compare_cmd.register(app)
     check_cmd.register(app)
     discover_cmd.register(app)
     explain_cmd.register(app)

@@ -78,7 +78,9 @@ def table_command(
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
     as_json: bool = typer.Option(
-        False, "--json", help="JSON list of row objects, each with its provenance."
+        False,
+        "--json",
+        help="JSON list of row objects, each with its provenance and per-question numbers.",
     ),
     as_markdown: bool = typer.Option(False, "--markdown", help="Markdown table."),
     as_csv: bool = typer.Option(
@@ -146,7 +148,12 @@ def table_command(
     rows = table_rows(results)
     if as_json:  # JSON rows carry the same provenance as CSV rows, as objects
         provenance = [
-            {"controller": r.controller, "data_sha256": r.data["sha256"], "protocol": r.protocol}
+            {
+                "controller": r.controller,
+                "data_sha256": r.data["sha256"],
+                "protocol": r.protocol,
+                "per_question": [q.to_dict() for q in r.metrics.per_question],
+            }
             for r in results
         ]
         write_output(to_json([{**row, **more} for row, more in zip(rows, provenance)]), out)

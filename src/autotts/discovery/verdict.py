@@ -5,7 +5,7 @@ report's first box).
 "At matched tokens" is the most accurate baseline whose mean held-out tokens are at
 most :data:`TOKEN_SLACK` times the selection's; when every baseline spends more, the
 cheapest one. The gain over it comes with a paired bootstrap 95 % interval over
-questions (:func:`autotts.discovery.optimizer.heldout.bootstrap_gain`: questions
+questions (:func:`autotts.evaluation.paired.paired_bootstrap`: questions
 resampled per file, 10,000 draws, seed 0). A baseline whose numbers equal the
 selection's on every file is its *twin*, which the words say before anything else.
 """
@@ -105,11 +105,11 @@ def paired_gain(
     """The selection's accuracy gain (points) over a baseline on the same files, with its
     paired bootstrap interval: both are run again episode by episode, which is what
     pairing needs and what the summary numbers of a held-out evaluation do not keep."""
-    from autotts.discovery.optimizer.heldout import bootstrap_gain
+    from autotts.evaluation.paired import paired_bootstrap, question_diffs
 
     ours = [_table(job) for job in candidate_jobs]
     theirs = [_table(job) for job in baseline_jobs]
-    return bootstrap_gain(ours, theirs)
+    return paired_bootstrap(question_diffs(ours, theirs)).heldout_dict()
 
 
 def _pct(x: float) -> str:

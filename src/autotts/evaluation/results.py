@@ -20,9 +20,40 @@ import numpy as np
 from autotts import __version__
 from autotts.evaluation.runner import EpisodeTable
 
-__all__ = ["SCHEMA_VERSION", "EvalResult", "Metrics", "summarise", "to_csv", "to_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "EvalResult",
+    "Metrics",
+    "QuestionMetrics",
+    "summarise",
+    "to_csv",
+    "to_json",
+]
 
 SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class QuestionMetrics:
+    """One question over the replicates: accuracy in percent (unrounded) and mean tokens.
+
+    ``question`` is the question's 0-based position in its replay file: the same
+    benchmark file lists the same questions in the same order for every model, so
+    this index is what pairs two controllers' (or two models') answers to a question.
+    """
+
+    question: int
+    accuracy: float
+    tokens: float
+    seq_tokens: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "accuracy": self.accuracy,
+            "tokens": self.tokens,
+            "seq_tokens": self.seq_tokens,
+        }
 
 
 @dataclass(frozen=True)
@@ -35,6 +66,9 @@ class Metrics:
     seq_tokens: float
     replicates: int
     questions: int
+    #: per question, in file order: what a paired comparison needs (and all it needs:
+    #: :mod:`autotts.evaluation.paired` works from these, not from the episode table)
+    per_question: tuple[QuestionMetrics, ...] = ()
 
 
 def summarise(table: EpisodeTable) -> Metrics:
@@ -57,6 +91,18 @@ def summarise(table: EpisodeTable) -> Metrics:
         seq_tokens=sum(seq) / len(seq),
         replicates=replicates,
         questions=questions,
+        per_question=per_question(table),
+    )
+
+
+def per_question(table: EpisodeTable) -> tuple[QuestionMetrics, ...]:
+    """Each question's accuracy (%) and mean tokens over the table's replicates."""
+    accuracy = 100.0 * table.correct.mean(axis=0)
+    tokens = table.cost.mean(axis=0)
+    seq = table.sequential_cost.mean(axis=0)
+    return tuple(
+        QuestionMetrics(q, float(a), float(t), float(s))
+        for q, (a, t, s) in enumerate(zip(accuracy.tolist(), tokens.tolist(), seq.tolist()))
     )
 
 
@@ -112,6 +158,8 @@ class EvalResult:
                 "replicates": m.replicates,
                 "questions": m.questions,
             },
+            # beside "metrics", not in it: the summary's shape stays what readers expect
+            "per_question": [q.to_dict() for q in m.per_question],
             **self.extra,
         }
 

@@ -67,20 +67,19 @@ def _mean(tables: list[EpisodeTable]) -> tuple[float, float, float]:
 
 
 def bootstrap_gain(
-    a: list[EpisodeTable], b: list[EpisodeTable], draws: int = 10_000, seed: int = 0
+    a: list[EpisodeTable],
+    b: list[EpisodeTable],
+    draws: int = 10_000,
+    seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Mean accuracy gain (points) of ``a`` over ``b`` and its paired bootstrap 95 % interval."""
-    rng = np.random.default_rng(seed)
-    diffs = [100.0 * (x.correct.mean(axis=0) - y.correct.mean(axis=0)) for x, y in zip(a, b)]
-    gain = float(np.mean([d.mean() for d in diffs]))
-    boot = np.zeros(draws)
-    for d in diffs:
-        picks = rng.integers(0, d.size, size=(draws, d.size))
-        boot += d[picks].mean(axis=1)
-    boot /= len(diffs)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return {"gain": gain, "ci95": [float(low), float(high)], "p_not_positive": float(
-        (boot <= 0).mean())}  # fmt: skip
+    """Mean accuracy gain (points) of ``a`` over ``b`` and its paired bootstrap 95 % interval
+    (:mod:`autotts.evaluation.paired`): each file's questions resampled on their own, or,
+    with ``groups`` (per file, e.g. its benchmark), jointly for the files of one group."""
+    from autotts.evaluation.paired import paired_bootstrap, question_diffs
+
+    diffs = question_diffs(a, b)
+    return paired_bootstrap(diffs, groups=groups, draws=draws, seed=seed).heldout_dict()
 
 
 def sc64_share(curve: Curve, sc64: list[EpisodeTable]) -> float | None:

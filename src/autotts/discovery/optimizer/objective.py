@@ -223,17 +223,14 @@ def bootstrap_objective(
     operating point (the candidate's β chosen in ``gains``) and averages the points.
     A candidate whose gain rests on a few questions scores low.
     """
-    rng = np.random.default_rng(seed)
+    from autotts.evaluation.paired import question_diffs, resample_means
+
+    rng = np.random.default_rng(seed)  # one stream for every point: draws differ per point
     total = np.zeros(draws)
     for i, g in enumerate(gains):
         if g["gain"] <= -10.0:  # no β within the budget: the penalty stands
             total += g["gain"]
             continue
         j = candidate.betas.index(g["beta"])
-        per_file = np.zeros(draws)
-        for mine, ref in zip(candidate.correct[j], cmc.correct[i]):
-            diff = 100.0 * (mine.mean(axis=0) - ref.mean(axis=0))
-            picks = rng.integers(0, diff.size, size=(draws, diff.size))
-            per_file += diff[picks].mean(axis=1)
-        total += per_file / len(candidate.correct[j])
+        total += resample_means(question_diffs(candidate.correct[j], cmc.correct[i]), draws, rng)
     return float(np.quantile(total / len(gains), quantile))
