@@ -1,0 +1,87 @@
+"""A trained policy as a controller: in this process (with the batch path) or as a file.
+
+:func:`policy_controller` gives a class for trusted, in-process use (the search's own
+evaluations): the plain controller plus a vectorised ``vectorised()``.
+:func:`render_policy_file` writes the file a user runs with ``autotts eval`` /
+``check``: the source of :mod:`.plain` with public imports, and a subclass holding
+the rules' numbers. That file runs in the sandbox like any other.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.base import VectorisedRun
+from autotts.discovery.policy import plain as plain_module
+from autotts.discovery.policy.plain import FEATURES, PolicyController
+from autotts.discovery.policy.rollout import Rules, rollout
+from autotts.env.batch import BatchOutcome, EpisodeBatch
+
+__all__ = ["policy_controller", "render_policy_file"]
+
+_PUBLIC_IMPORT = "from autotts import Controller, beta_confidence, majority, vote_stats\n"
+
+
+def policy_controller(rules: Rules, name: str = "beta-policy") -> type[PolicyController]:
+    """A :class:`PolicyController` subclass with ``rules`` and the batch path."""
+    stop = tuple(float(x) for x in rules[0])
+    branch = tuple(float(x) for x in rules[1])
+    for rule in (stop, branch):
+        if len(rule) != len(FEATURES):
+            raise ValueError(f"a rule has {len(FEATURES)} weights, got {len(rule)}")
+
+    class Trained(PolicyController):
+        STOP = stop
+        BRANCH = branch
+
+        def vectorised(self) -> VectorisedRun:
+            beta = self.beta
+
+            def run(batch: EpisodeBatch) -> BatchOutcome:
+                return rollout(batch, np.full(batch.size, beta), rules=(stop, branch))
+
+            return run
+
+    Trained.name = name
+    return Trained
+
+
+def render_policy_file(rules: Rules, class_name: str, name: str, provenance: dict[str, Any]) -> str:
+    """The controller file: provenance, the plain controller, the trained subclass."""
+    source = inspect.getsource(plain_module)
+    body = source.split('"""', 2)[2].lstrip("\n")  # drop the module docstring
+    start = body.index("# Exported files replace these imports")
+    end = body.index("    from autotts.env.session import Session\n") + len(
+        "    from autotts.env.session import Session\n"
+    )
+    body = (
+        body[:start]
+        + _PUBLIC_IMPORT
+        + "\nif TYPE_CHECKING:\n    from autotts import Session\n"
+        + body[end:]
+    )
+    record = json.dumps(provenance, indent=2, sort_keys=True).splitlines()
+    header = (
+        f'"""{name}: the mean policy of a Beta policy trained by autotts\' policy search.\n\n'
+        "Two linear rules on the episode state decide, before every read, whether to stop\n"
+        "and whether to branch or probe (see PolicyController). Provenance:\n\n"
+        + "\n".join(f"    {line}" for line in record)
+        + '\n"""\n'
+    )
+
+    def tup(values: Sequence[float]) -> str:
+        return "(" + ", ".join(repr(float(v)) for v in values) + ",)"
+
+    cls = (
+        f"\n\nclass {class_name}(PolicyController):\n"
+        f'    """{name}: the trained rules (weights of FEATURES)."""\n\n'
+        f'    name = "{name}"\n'
+        f"    STOP = {tup(rules[0])}\n"
+        f"    BRANCH = {tup(rules[1])}\n"
+    )
+    return header + "\n" + body.rstrip("\n") + cls
