@@ -4,7 +4,7 @@
 evaluations): the plain controller plus a vectorised ``vectorised()``.
 :func:`render_policy_file` writes the file a user runs with ``autotts eval`` /
 ``check``: the source of :mod:`.plain` with public imports, and a subclass holding
-the rules' numbers. That file runs in the sandbox like any other.
+the trained weights. That file runs in the sandbox like any other.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import numpy as np
 
 from autotts.controllers.base import VectorisedRun
 from autotts.discovery.policy import plain as plain_module
+from autotts.discovery.policy.family import FloatArray, weights
 from autotts.discovery.policy.plain import FEATURES, PolicyController
-from autotts.discovery.policy.rollout import Rules, rollout
+from autotts.discovery.policy.rollout import rollout, uniforms
 from autotts.env.batch import BatchOutcome, EpisodeBatch
 
 __all__ = ["policy_controller", "render_policy_file"]
@@ -27,23 +28,25 @@ __all__ = ["policy_controller", "render_policy_file"]
 _PUBLIC_IMPORT = "from autotts import Controller, beta_confidence, majority, vote_stats\n"
 
 
-def policy_controller(rules: Rules, name: str = "beta-policy") -> type[PolicyController]:
-    """A :class:`PolicyController` subclass with ``rules`` and the batch path."""
-    stop = tuple(float(x) for x in rules[0])
-    branch = tuple(float(x) for x in rules[1])
-    for rule in (stop, branch):
-        if len(rule) != len(FEATURES):
-            raise ValueError(f"a rule has {len(FEATURES)} weights, got {len(rule)}")
+def policy_controller(
+    theta: FloatArray, name: str = "beta-policy", seed: int = 0
+) -> type[PolicyController]:
+    """A :class:`PolicyController` subclass with ``theta``'s weights and the batch path."""
+    theta = np.array(theta, dtype=np.float64)
+    if theta.shape != (2, 2, len(FEATURES)):
+        raise ValueError(f"theta must have shape (2, 2, {len(FEATURES)}), got {theta.shape}")
+    stop_a, stop_b, branch_a, branch_b = weights(theta)
+    draws = uniforms(seed)
 
     class Trained(PolicyController):
-        STOP = stop
-        BRANCH = branch
+        STOP_A, STOP_B, BRANCH_A, BRANCH_B = stop_a, stop_b, branch_a, branch_b
+        SEED = seed
 
         def vectorised(self) -> VectorisedRun:
             beta = self.beta
 
             def run(batch: EpisodeBatch) -> BatchOutcome:
-                return rollout(batch, np.full(batch.size, beta), rules=(stop, branch))
+                return rollout(batch, np.full(batch.size, beta), theta, uniforms=draws)
 
             return run
 
@@ -51,7 +54,9 @@ def policy_controller(rules: Rules, name: str = "beta-policy") -> type[PolicyCon
     return Trained
 
 
-def render_policy_file(rules: Rules, class_name: str, name: str, provenance: dict[str, Any]) -> str:
+def render_policy_file(
+    theta: FloatArray, class_name: str, name: str, provenance: dict[str, Any], seed: int = 0
+) -> str:
     """The controller file: provenance, the plain controller, the trained subclass."""
     source = inspect.getsource(plain_module)
     body = source.split('"""', 2)[2].lstrip("\n")  # drop the module docstring
@@ -68,8 +73,8 @@ def render_policy_file(rules: Rules, class_name: str, name: str, provenance: dic
     record = json.dumps(provenance, indent=2, sort_keys=True).splitlines()
     header = (
         f'"""{name}: the mean policy of a Beta policy trained by autotts\' policy search.\n\n'
-        "Two linear rules on the episode state decide, before every read, whether to stop\n"
-        "and whether to branch or probe (see PolicyController). Provenance:\n\n"
+        "Before every read, two probabilities computed from the episode state decide whether\n"
+        "to stop and whether to branch or probe (see PolicyController). Provenance:\n\n"
         + "\n".join(f"    {line}" for line in record)
         + '\n"""\n'
     )
@@ -79,9 +84,12 @@ def render_policy_file(rules: Rules, class_name: str, name: str, provenance: dic
 
     cls = (
         f"\n\nclass {class_name}(PolicyController):\n"
-        f'    """{name}: the trained rules (weights of FEATURES)."""\n\n'
+        f'    """{name}: the trained weights (of FEATURES, in order)."""\n\n'
         f'    name = "{name}"\n'
-        f"    STOP = {tup(rules[0])}\n"
-        f"    BRANCH = {tup(rules[1])}\n"
+        + "".join(
+            f"    {label} = {tup(values)}\n"
+            for label, values in zip(("STOP_A", "STOP_B", "BRANCH_A", "BRANCH_B"), weights(theta))
+        )
+        + f"    SEED = {seed}\n"
     )
     return header + "\n" + body.rstrip("\n") + cls

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import digamma, gammaln
 
-from autotts.discovery.policy.plain import FEATURES
+from autotts.discovery.policy.plain import FEATURES, FLOOR
 
 __all__ = [
     "ESTIMATORS",
@@ -37,20 +37,21 @@ __all__ = [
     "initial_theta",
     "log_prob",
     "log_prob_grad",
-    "mean_rules",
+    "mean_probability",
+    "softplus",
+    "weights",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 N_FEATURES = len(FEATURES)
-#: Smallest shape parameter: keeps the Beta's density finite where a score is very negative.
-FLOOR = 0.05
 #: Probabilities are kept this far from 0 and 1 before their logarithm is taken.
 CLIP = 1e-6
 ESTIMATORS = ("beta", "bernoulli")
 
 
-def _softplus(z: FloatArray) -> FloatArray:
-    out: FloatArray = np.logaddexp(0.0, z)
+def softplus(z: FloatArray) -> FloatArray:
+    """``log(1 + e^z)``, by the formula :func:`.plain.softplus` uses."""
+    out: FloatArray = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
     return out
 
 
@@ -59,16 +60,16 @@ def _sigmoid(z: FloatArray) -> FloatArray:
     return out
 
 
-def initial_theta(stop_bias: float = -2.0, branch_bias: float = 0.0) -> FloatArray:
-    """A neutral start: rules depend on no feature; stop rarely, branch or probe evenly.
+def initial_theta() -> FloatArray:
+    """A neutral start: rules depend on no feature; stop seldom, branch or probe evenly.
 
-    ``stop_bias`` is the bias of ``b - a`` in score units, negative for "seldom stop":
-    the mean stop probability starts near ``softplus(0) / (softplus(0) +
-    softplus(-stop_bias))``.
+    The stop head starts at ``a = softplus(-3) + FLOOR ≈ 0.10``, ``b = softplus(2) +
+    FLOOR ≈ 2.2``: a stop probability near 0.04 per decision, so early episodes run
+    some twenty decisions and meet states worth stopping in.
     """
     theta = np.zeros((2, 2, N_FEATURES))
-    theta[0, 1, 0] = -stop_bias
-    theta[1, 1, 0] = -branch_bias
+    theta[0, 0, 0] = -3.0
+    theta[0, 1, 0] = 2.0
     return theta
 
 
@@ -76,7 +77,7 @@ def concentrations(head: FloatArray, phi: FloatArray) -> tuple[FloatArray, Float
     """``(a, b)`` of one head (``head``: shape ``(2, F)``) at states ``phi`` (``(n, F)``)."""
     za = phi @ head[0]
     zb = phi @ head[1]
-    return _softplus(za) + FLOOR, _softplus(zb) + FLOOR
+    return softplus(za) + FLOOR, softplus(zb) + FLOOR
 
 
 def log_prob(
@@ -115,8 +116,8 @@ def log_prob_grad(
     """``sum_i weight[i] * d log_prob[i] / d head``: shape ``(2, F)``."""
     za = phi @ head[0]
     zb = phi @ head[1]
-    a = _softplus(za) + FLOOR
-    b = _softplus(zb) + FLOOR
+    a = softplus(za) + FLOOR
+    b = softplus(zb) + FLOOR
     if estimator == "beta":
         q = np.clip(p, CLIP, 1.0 - CLIP)
         both = digamma(a + b)
@@ -125,7 +126,8 @@ def log_prob_grad(
     elif estimator == "bernoulli":
         s = a + b
         m = a / s
-        # d log m / da = b / (a s), d log m / db = -1 / s; d log(1 - m) / da = -1 / s, ... / db = a / (b s)
+        # d log m / da = b / (a s), d log m / db = -1 / s;
+        # d log(1 - m) / da = -1 / s, d log(1 - m) / db = a / (b s)
         hit = y > 0.5
         da = np.where(hit, b / (a * s), -1.0 / s)
         db = np.where(hit, -1.0 / s, a / (b * s))
@@ -140,8 +142,23 @@ def log_prob_grad(
     return np.stack([ga @ phi, gb @ phi])
 
 
-def mean_rules(theta: FloatArray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The exported controller's rules: per head, ``theta[h, 0] - theta[h, 1]`` as floats."""
-    stop = tuple(float(x) for x in theta[0, 0] - theta[0, 1])
-    branch = tuple(float(x) for x in theta[1, 0] - theta[1, 1])
-    return stop, branch
+def weights(theta: FloatArray) -> tuple[tuple[float, ...], ...]:
+    """``(STOP_A, STOP_B, BRANCH_A, BRANCH_B)`` of the exported controller, as floats."""
+    return tuple(tuple(float(x) for x in theta[h, i]) for h in (0, 1) for i in (0, 1))
+
+
+def mean_probability(head: FloatArray, phi: FloatArray) -> FloatArray:
+    """The Beta's mean ``a / (a + b)`` per state, as :func:`.plain.mean_probability` computes it.
+
+    The scores are summed feature by feature, left to right, as the plain controller
+    sums them, so both get the same floats (a matrix product may sum in another order).
+    """
+    za = np.zeros(phi.shape[0])
+    zb = np.zeros(phi.shape[0])
+    for i in range(phi.shape[1]):
+        za = za + float(head[0, i]) * phi[:, i]
+        zb = zb + float(head[1, i]) * phi[:, i]
+    a = softplus(za) + FLOOR
+    b = softplus(zb) + FLOOR
+    out: FloatArray = a / (a + b)
+    return out

@@ -17,17 +17,21 @@ probe; nothing left to probe: branch), and with neither possible the episode sto
 The answer is the plurality of the finished branches' final answers (ties: the one
 finished first), else of the open branches' latest answers.
 
-In the trained stochastic policy each rule is a probability drawn from a Beta
-distribution (:mod:`autotts.discovery.policy.family`); this controller plays its
-*mean* policy's most likely action: act when the Beta mean ``a / (a + b)`` is at
-least one half, i.e. when ``a >= b``, i.e. when the weights' difference
-``(w_a - w_b) · features >= 0`` (``a`` and ``b`` are the same increasing function
-of their linear scores). β enters only as a feature, so the one knob moves both
-rules smoothly.
+In the trained policy each rule's probability is drawn from a Beta distribution
+whose shape parameters ``a``, ``b`` are softplus functions of linear scores of the
+features (:mod:`autotts.discovery.policy.family`). This controller plays the *mean
+policy*: it acts with probability ``a / (a + b)``, the Beta's mean, which is exactly
+the probability of the action once the Beta draw is integrated out, so it behaves as
+the trained policy does. Its random numbers come from ``random.Random(SEED)``, made
+afresh for every episode: the controller is deterministic (the same episode always
+plays the same way) and keeps nothing between questions. β enters only as a
+feature, so the one knob moves both rules smoothly.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -38,7 +42,16 @@ from autotts.controllers.voting import beta_confidence, majority, vote_stats
 if TYPE_CHECKING:
     from autotts.env.session import Session
 
-__all__ = ["FEATURES", "MAX_STEPS", "MAX_WIDTH", "TOKEN_SCALE", "PolicyController", "features"]
+__all__ = [
+    "FEATURES",
+    "FLOOR",
+    "MAX_STEPS",
+    "MAX_WIDTH",
+    "TOKEN_SCALE",
+    "PolicyController",
+    "features",
+    "mean_probability",
+]
 
 #: Names of the state features, in the order of the weight vectors.
 FEATURES = (
@@ -57,7 +70,9 @@ TOKEN_SCALE = 500_000.0
 #: Branches one episode may open (the protocol's 64-branch ceiling).
 MAX_WIDTH = 64
 #: Decisions per episode; then the episode answers whatever it has.
-MAX_STEPS = 400
+MAX_STEPS = 200
+#: Smallest Beta shape parameter: keeps the density finite where a score is very negative.
+FLOOR = 0.05
 
 
 def features(
@@ -82,15 +97,31 @@ def score(weights: Sequence[float], phi: Sequence[float]) -> float:
     return total
 
 
-class PolicyController(Controller):
-    """The mean policy of a trained Beta policy; subclasses set :attr:`STOP` and :attr:`BRANCH`.
+def softplus(z: float) -> float:
+    """``log(1 + e^z)`` without overflow (the batch version uses the same formula)."""
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
 
-    ``STOP[i]`` / ``BRANCH[i]``: weight of feature ``i`` in ``w_a - w_b`` of the rule.
+
+def mean_probability(wa: Sequence[float], wb: Sequence[float], phi: Sequence[float]) -> float:
+    """The Beta's mean ``a / (a + b)``, ``a = softplus(wa · phi) + FLOOR`` (``b`` alike)."""
+    a = softplus(score(wa, phi)) + FLOOR
+    b = softplus(score(wb, phi)) + FLOOR
+    return a / (a + b)
+
+
+class PolicyController(Controller):
+    """The mean policy of a trained Beta policy; subclasses set the weights.
+
+    ``STOP_A[i]``: weight of feature ``i`` in the stop rule's ``a`` score, and so on;
+    ``SEED``: the seed of every episode's random numbers.
     """
 
     name = "beta-policy"
-    STOP: tuple[float, ...] = (0.0,) * len(FEATURES)
-    BRANCH: tuple[float, ...] = (0.0,) * len(FEATURES)
+    STOP_A: tuple[float, ...] = (0.0,) * len(FEATURES)
+    STOP_B: tuple[float, ...] = (0.0,) * len(FEATURES)
+    BRANCH_A: tuple[float, ...] = (0.0,) * len(FEATURES)
+    BRANCH_B: tuple[float, ...] = (0.0,) * len(FEATURES)
+    SEED = 0
 
     def __init__(self, beta: float = 0.5) -> None:
         # the β schedule: β is clamped to [0, 1] and enters both rules as a feature
@@ -111,6 +142,8 @@ class PolicyController(Controller):
             if done:
                 completed.append(answer)
 
+        # two draws per decision (stop, then branch), the same sequence every episode
+        draw = random.Random(self.SEED).random
         open_branch()
         for step in range(MAX_STEPS + 1):
             n_open = len(slots)
@@ -125,12 +158,14 @@ class PolicyController(Controller):
                 session.tokens_used / TOKEN_SCALE,
             )
             answer = winner if completed else leader
-            if step == MAX_STEPS or score(self.STOP, phi) >= 0.0:
+            stop = draw() < mean_probability(self.STOP_A, self.STOP_B, phi)
+            if step == MAX_STEPS or stop:
                 self._finish(session, "policy" if step < MAX_STEPS else "step limit", answer)
                 return answer
             can_open = n_open < MAX_WIDTH and session.can_branch
             live = [i for i in range(n_open) if not finished[i]]
-            if can_open and (score(self.BRANCH, phi) >= 0.0 or not live):
+            branch = draw() < mean_probability(self.BRANCH_A, self.BRANCH_B, phi)
+            if can_open and (branch or not live):
                 open_branch()
             elif live:
                 for i in live:

@@ -3,10 +3,11 @@
 Every episode takes its ``t``-th decision at the same loop iteration, so a decision is
 a handful of array operations over the episodes still running. Two modes:
 
-* ``greedy``: the mean policy's likelier action, exactly what
+* ``mean`` (give ``uniforms``): the mean policy, acting when the ``2t``-th (stop) or
+  ``2t+1``-th (branch) number of ``uniforms`` is below the Beta's mean: exactly what
   :class:`~autotts.discovery.policy.plain.PolicyController` does episode by episode
-  (``tests/discovery/test_policy.py`` compares them; the scores are summed in the
-  same order, so the ``>= 0`` tests agree to the bit);
+  with ``uniforms`` its seeded sequence (``tests/discovery/test_policy.py`` compares
+  them);
 * ``sample``: the stochastic policy; each decision draws ``p ~ Beta(a, b)`` and the
   action ``~ Bernoulli(p)``, and what was drawn is recorded for the gradient
   (:class:`Decisions`).
@@ -14,7 +15,7 @@ a handful of array operations over the episodes still running. Two modes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +24,14 @@ import numpy.typing as npt
 from autotts.controllers.vectorised.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
-from autotts.discovery.policy.family import N_FEATURES, concentrations
+from autotts.discovery.policy.family import N_FEATURES, concentrations, mean_probability
 from autotts.discovery.policy.plain import MAX_STEPS, MAX_WIDTH, TOKEN_SCALE
 from autotts.env.batch import BatchOutcome, EpisodeBatch
 
-__all__ = ["Decisions", "Rules", "rollout"]
+__all__ = ["Decisions", "rollout", "uniforms"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-#: the greedy rules: per head, the weights of ``w_a - w_b``
-Rules = tuple[Sequence[float], Sequence[float]]
 
 
 @dataclass
@@ -49,7 +48,7 @@ class Decisions:
         return cls([[], []], [[], []], [[], []], [[], []])
 
     def add(
-        self, head: int, episode: IntArray, phi: FloatArray, p: FloatArray, y: FloatArray
+        self, head: int, episode: IntArray, phi: FloatArray, p: FloatArray, y: npt.NDArray[Any]
     ) -> None:
         self.episode[head].append(episode)
         self.phi[head].append(phi)
@@ -68,33 +67,31 @@ class Decisions:
         )
 
 
-def _score(weights: Sequence[float], phi: FloatArray) -> FloatArray:
-    """``weights · phi`` per row, summed left to right as :func:`.plain.score` does."""
-    total = np.zeros(phi.shape[0])
-    for i, w in enumerate(weights):
-        total = total + float(w) * phi[:, i]
-    return total
+def uniforms(seed: int, max_steps: int = MAX_STEPS) -> FloatArray:
+    """The random numbers the plain controller draws in every episode (``Random(seed)``)."""
+    draw = random.Random(seed).random
+    return np.array([draw() for _ in range(2 * (max_steps + 1))])
 
 
 def rollout(
     batch: EpisodeBatch,
     beta: FloatArray,
+    theta: FloatArray,
     *,
-    rules: Rules | None = None,
-    theta: FloatArray | None = None,
+    uniforms: FloatArray | None = None,
     rng: np.random.Generator | None = None,
     decisions: Decisions | None = None,
     max_steps: int = MAX_STEPS,
 ) -> BatchOutcome:
     """Run every episode of ``batch`` (episode ``e`` at ``beta[e]``).
 
-    Give ``rules`` for the greedy mode, or ``theta`` and ``rng`` for the sampled one
-    (with ``decisions`` to record the draws).
+    Give ``uniforms`` for the mean policy, or ``rng`` for the sampled one (with
+    ``decisions`` to record the draws).
     """
-    if (rules is None) == (theta is None):
-        raise ValueError("give either rules (greedy) or theta (sampled)")
-    if theta is not None and rng is None:
-        raise ValueError("sampling needs an rng")
+    if (uniforms is None) == (rng is None):
+        raise ValueError("give either uniforms (mean policy) or rng (sampled)")
+    if uniforms is not None and uniforms.size < 2 * (max_steps + 1):
+        raise ValueError("fewer uniforms than decisions")
     size = batch.size
     cap = min(MAX_WIDTH, batch.pool_size)
     pool = np.ascontiguousarray(batch.branches[:, :cap])
@@ -121,12 +118,15 @@ def rollout(
         if not running.size:
             break
         r = running
-        opened = cols < n_open[r, None]
-        fin = finished[r]
-        lat = latest[r]
-        winner, top1, top2 = plurality(lat, fin, batch.final_vocab[r], done_key[r])
+        # only the columns some running episode has opened (often a few of the 64)
+        w = int(n_open[r].max())
+        wcols = cols[:, :w]
+        opened = wcols < n_open[r, None]
+        fin = finished[r, :w]
+        lat = latest[r, :w]
+        winner, top1, top2 = plurality(lat, fin, batch.final_vocab[r], done_key[r, :w])
         leader, lead, _ = plurality(lat, opened, batch.vocab[r], runner_up=False)
-        spent_by = batch.cost_after(pool[r], reads[r], freq[r])
+        spent_by = batch.cost_after(pool[r, :w], reads[r, :w], freq[r])
         spent = spent_by.sum(axis=1)
         n = n_open[r]
         b = beta[r]
@@ -140,10 +140,10 @@ def rollout(
         result = np.where(top1 > 0, winner, leader)
 
         # 1. stop?
-        if rules is not None:
-            stop = _score(rules[0], phi) >= 0.0
+        if uniforms is not None:
+            stop = uniforms[2 * step] < mean_probability(theta[0], phi)
         else:
-            assert theta is not None and rng is not None
+            assert rng is not None
             ap, bp = concentrations(theta[0], phi)
             p = rng.beta(ap, bp)
             stop = rng.random(r.size) < p
@@ -153,10 +153,10 @@ def rollout(
             stop[:] = True
         # 2. branch or probe?
         go = ~stop
-        if rules is not None:
-            want = _score(rules[1], phi) >= 0.0
+        if uniforms is not None:
+            want = uniforms[2 * step + 1] < mean_probability(theta[1], phi)
         else:
-            assert theta is not None and rng is not None
+            assert rng is not None
             g = np.flatnonzero(go)
             ap, bp = concentrations(theta[1], phi[g])
             p = rng.beta(ap, bp)
@@ -189,13 +189,12 @@ def rollout(
         pr = r[do_probe]
         if pr.size:
             lv = live[do_probe]
-            new_reads = reads[pr] + lv
-            reads[pr] = new_reads
-            latest[pr] = np.where(
-                lv, batch.answer_after(pool[pr], np.maximum(new_reads, 1)), latest[pr]
-            )
-            now = lv & (new_reads > n_probes[pr])
-            finished[pr] |= now
-            done_key[pr] = np.where(now, key + cols, done_key[pr])
+            new_reads = reads[pr, :w] + lv
+            reads[pr, :w] = new_reads
+            got = batch.answer_after(pool[pr, :w], np.maximum(new_reads, 1))
+            latest[pr, :w] = np.where(lv, got, latest[pr, :w])
+            now = lv & (new_reads > n_probes[pr, :w])
+            finished[pr, :w] |= now
+            done_key[pr, :w] = np.where(now, key + wcols, done_key[pr, :w])
         running = r[~stop]
     return BatchOutcome(answer, cost, seq)
