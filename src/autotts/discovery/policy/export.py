@@ -20,7 +20,7 @@ from autotts.controllers.base import VectorisedRun
 from autotts.discovery.policy import plain as plain_module
 from autotts.discovery.policy.family import FloatArray, weights
 from autotts.discovery.policy.plain import FEATURES, PolicyController
-from autotts.discovery.policy.rollout import rollout, uniforms
+from autotts.discovery.policy.rollout import rollout
 from autotts.env.batch import BatchOutcome, EpisodeBatch
 
 __all__ = ["policy_controller", "render_policy_file"]
@@ -28,25 +28,21 @@ __all__ = ["policy_controller", "render_policy_file"]
 _PUBLIC_IMPORT = "from autotts import Controller, beta_confidence, majority, vote_stats\n"
 
 
-def policy_controller(
-    theta: FloatArray, name: str = "beta-policy", seed: int = 0
-) -> type[PolicyController]:
+def policy_controller(theta: FloatArray, name: str = "beta-policy") -> type[PolicyController]:
     """A :class:`PolicyController` subclass with ``theta``'s weights and the batch path."""
     theta = np.array(theta, dtype=np.float64)
     if theta.shape != (2, 2, len(FEATURES)):
         raise ValueError(f"theta must have shape (2, 2, {len(FEATURES)}), got {theta.shape}")
     stop_a, stop_b, branch_a, branch_b = weights(theta)
-    draws = uniforms(seed)
 
     class Trained(PolicyController):
         STOP_A, STOP_B, BRANCH_A, BRANCH_B = stop_a, stop_b, branch_a, branch_b
-        SEED = seed
 
         def vectorised(self) -> VectorisedRun:
             beta = self.beta
 
             def run(batch: EpisodeBatch) -> BatchOutcome:
-                return rollout(batch, np.full(batch.size, beta), theta, uniforms=draws)
+                return rollout(batch, np.full(batch.size, beta), theta)
 
             return run
 
@@ -55,7 +51,7 @@ def policy_controller(
 
 
 def render_policy_file(
-    theta: FloatArray, class_name: str, name: str, provenance: dict[str, Any], seed: int = 0
+    theta: FloatArray, class_name: str, name: str, provenance: dict[str, Any]
 ) -> str:
     """The controller file: provenance, the plain controller, the trained subclass."""
     source = inspect.getsource(plain_module)
@@ -90,6 +86,5 @@ def render_policy_file(
             f"    {label} = {tup(values)}\n"
             for label, values in zip(("STOP_A", "STOP_B", "BRANCH_A", "BRANCH_B"), weights(theta))
         )
-        + f"    SEED = {seed}\n"
     )
     return header + "\n" + body.rstrip("\n") + cls

@@ -19,19 +19,19 @@ finished first), else of the open branches' latest answers.
 
 In the trained policy each rule's probability is drawn from a Beta distribution
 whose shape parameters ``a``, ``b`` are softplus functions of linear scores of the
-features (:mod:`autotts.discovery.policy.family`). This controller plays the *mean
-policy*: it acts with probability ``a / (a + b)``, the Beta's mean, which is exactly
-the probability of the action once the Beta draw is integrated out, so it behaves as
-the trained policy does. Its random numbers come from ``random.Random(SEED)``, made
-afresh for every episode: the controller is deterministic (the same episode always
-plays the same way) and keeps nothing between questions. β enters only as a
-feature, so the one knob moves both rules smoothly.
+features (:mod:`autotts.discovery.policy.family`); the action's probability, once
+the draw is integrated out, is the Beta's mean ``a / (a + b)``. This controller plays
+that *mean policy* without random numbers: per rule it adds each decision's
+probability to a running sum (starting at one half) and acts when the sum reaches
+1, then takes 1 off. Over many decisions it acts as often as the policy would, and
+a rule whose probability is near 0 or 1 acts as the likelier action. It is
+deterministic and keeps nothing between episodes. β enters only as a feature, so
+the one knob moves both rules smoothly.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -112,8 +112,7 @@ def mean_probability(wa: Sequence[float], wb: Sequence[float], phi: Sequence[flo
 class PolicyController(Controller):
     """The mean policy of a trained Beta policy; subclasses set the weights.
 
-    ``STOP_A[i]``: weight of feature ``i`` in the stop rule's ``a`` score, and so on;
-    ``SEED``: the seed of every episode's random numbers.
+    ``STOP_A[i]``: weight of feature ``i`` in the stop rule's ``a`` score, and so on.
     """
 
     name = "beta-policy"
@@ -121,7 +120,6 @@ class PolicyController(Controller):
     STOP_B: tuple[float, ...] = (0.0,) * len(FEATURES)
     BRANCH_A: tuple[float, ...] = (0.0,) * len(FEATURES)
     BRANCH_B: tuple[float, ...] = (0.0,) * len(FEATURES)
-    SEED = 0
 
     def __init__(self, beta: float = 0.5) -> None:
         # the β schedule: β is clamped to [0, 1] and enters both rules as a feature
@@ -142,8 +140,8 @@ class PolicyController(Controller):
             if done:
                 completed.append(answer)
 
-        # two draws per decision (stop, then branch), the same sequence every episode
-        draw = random.Random(self.SEED).random
+        # running sums of the rules' probabilities since each rule last acted
+        due_stop = due_branch = 0.5
         open_branch()
         for step in range(MAX_STEPS + 1):
             n_open = len(slots)
@@ -158,13 +156,16 @@ class PolicyController(Controller):
                 session.tokens_used / TOKEN_SCALE,
             )
             answer = winner if completed else leader
-            stop = draw() < mean_probability(self.STOP_A, self.STOP_B, phi)
-            if step == MAX_STEPS or stop:
+            due_stop += mean_probability(self.STOP_A, self.STOP_B, phi)
+            if step == MAX_STEPS or due_stop >= 1.0:
                 self._finish(session, "policy" if step < MAX_STEPS else "step limit", answer)
                 return answer
             can_open = n_open < MAX_WIDTH and session.can_branch
             live = [i for i in range(n_open) if not finished[i]]
-            branch = draw() < mean_probability(self.BRANCH_A, self.BRANCH_B, phi)
+            due_branch += mean_probability(self.BRANCH_A, self.BRANCH_B, phi)
+            branch = due_branch >= 1.0
+            if branch:
+                due_branch -= 1.0
             if can_open and (branch or not live):
                 open_branch()
             elif live:

@@ -3,11 +3,9 @@
 Every episode takes its ``t``-th decision at the same loop iteration, so a decision is
 a handful of array operations over the episodes still running. Two modes:
 
-* ``mean`` (give ``uniforms``): the mean policy, acting when the ``2t``-th (stop) or
-  ``2t+1``-th (branch) number of ``uniforms`` is below the Beta's mean: exactly what
-  :class:`~autotts.discovery.policy.plain.PolicyController` does episode by episode
-  with ``uniforms`` its seeded sequence (``tests/discovery/test_policy.py`` compares
-  them);
+* ``mean``: the mean policy played deterministically (running sums of the action
+  probabilities), exactly what :class:`~autotts.discovery.policy.plain.PolicyController`
+  does episode by episode (``tests/discovery/test_policy.py`` compares them);
 * ``sample``: the stochastic policy; each decision draws ``p ~ Beta(a, b)`` and the
   action ``~ Bernoulli(p)``, and what was drawn is recorded for the gradient
   (:class:`Decisions`).
@@ -15,8 +13,8 @@ a handful of array operations over the episodes still running. Two modes:
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +26,7 @@ from autotts.discovery.policy.family import N_FEATURES, concentrations, mean_pro
 from autotts.discovery.policy.plain import MAX_STEPS, MAX_WIDTH, TOKEN_SCALE
 from autotts.env.batch import BatchOutcome, EpisodeBatch
 
-__all__ = ["Decisions", "rollout", "uniforms"]
+__all__ = ["Decisions", "rollout"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -67,31 +65,20 @@ class Decisions:
         )
 
 
-def uniforms(seed: int, max_steps: int = MAX_STEPS) -> FloatArray:
-    """The random numbers the plain controller draws in every episode (``Random(seed)``)."""
-    draw = random.Random(seed).random
-    return np.array([draw() for _ in range(2 * (max_steps + 1))])
-
-
 def rollout(
     batch: EpisodeBatch,
     beta: FloatArray,
     theta: FloatArray,
     *,
-    uniforms: FloatArray | None = None,
     rng: np.random.Generator | None = None,
     decisions: Decisions | None = None,
     max_steps: int = MAX_STEPS,
 ) -> BatchOutcome:
     """Run every episode of ``batch`` (episode ``e`` at ``beta[e]``).
 
-    Give ``uniforms`` for the mean policy, or ``rng`` for the sampled one (with
-    ``decisions`` to record the draws).
+    Without ``rng`` the mean policy plays; with it, the sampled one (``decisions``
+    records its draws).
     """
-    if (uniforms is None) == (rng is None):
-        raise ValueError("give either uniforms (mean policy) or rng (sampled)")
-    if uniforms is not None and uniforms.size < 2 * (max_steps + 1):
-        raise ValueError("fewer uniforms than decisions")
     size = batch.size
     cap = min(MAX_WIDTH, batch.pool_size)
     pool = np.ascontiguousarray(batch.branches[:, :cap])
@@ -114,6 +101,8 @@ def rollout(
     cost = np.zeros(size)
     seq = np.zeros(size)
     running = np.arange(size)
+    due_stop = np.full(size, 0.5)
+    due_branch = np.full(size, 0.5)
     for step in range(max_steps + 1):
         if not running.size:
             break
@@ -140,10 +129,10 @@ def rollout(
         result = np.where(top1 > 0, winner, leader)
 
         # 1. stop?
-        if uniforms is not None:
-            stop = uniforms[2 * step] < mean_probability(theta[0], phi)
+        if rng is None:
+            due_stop[r] += mean_probability(theta[0], phi)
+            stop = due_stop[r] >= 1.0
         else:
-            assert rng is not None
             ap, bp = concentrations(theta[0], phi)
             p = rng.beta(ap, bp)
             stop = rng.random(r.size) < p
@@ -153,10 +142,14 @@ def rollout(
             stop[:] = True
         # 2. branch or probe?
         go = ~stop
-        if uniforms is not None:
-            want = uniforms[2 * step + 1] < mean_probability(theta[1], phi)
+        if rng is None:
+            # the plain controller adds only on decisions it goes on with
+            g = np.flatnonzero(go)
+            due_branch[r[g]] += mean_probability(theta[1], phi[g])
+            want = np.zeros(r.size, dtype=bool)
+            want[g] = due_branch[r[g]] >= 1.0
+            due_branch[r[want]] -= 1.0
         else:
-            assert rng is not None
             g = np.flatnonzero(go)
             ap, bp = concentrations(theta[1], phi[g])
             p = rng.beta(ap, bp)

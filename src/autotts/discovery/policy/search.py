@@ -19,15 +19,17 @@ accuracy-vs-tokens curve; β = 1 is the accuracy-first end.
   minus the mean of the other ``k - 1`` episodes of its question at the same β),
   advantages scaled to unit spread, Adam ascent.
 * ``tpe``, ``cmaes``: Optuna's samplers over the same weights (36 numbers in
-  ``[-8, 8]``), each trial's policy played (sampled, as REINFORCE plays it) on one
-  draw and scored by its mean reward.
+  ``[-8, 8]``), each trial scored by the mean reward of the controller it exports
+  (deterministic, :mod:`.plain`) on one draw. A black-box optimiser can score the
+  deployed controller directly where the gradient needs the stochastic policy: each
+  method optimises what it can.
 
 All three search the same family with the same reward; only the optimiser differs.
 
 **Selection (fixed before any held-out file is read).** Each method hands in
 :data:`CANDIDATES` policies (REINFORCE: its last checkpoints; TPE / CMA-ES: its best
 trials by their draw's score); every one replays as the exported controller (the
-mean policy, seeded: :mod:`.plain`) on the selection set
+mean policy played deterministically: :mod:`.plain`) on the selection set
 (every search file and question, shuffle seeds 0-9, β ∈ {0, 0.25, 0.5, 0.75, 1});
 the highest mean reward wins (:data:`SELECTION_RULE`).
 """
@@ -50,7 +52,7 @@ from autotts.discovery.policy.family import (
     initial_theta,
     log_prob_grad,
 )
-from autotts.discovery.policy.rollout import Decisions, rollout, uniforms
+from autotts.discovery.policy.rollout import Decisions, rollout
 from autotts.env.batch import BatchOutcome, EpisodeBatch
 from autotts.errors import UsageError
 from autotts.evaluation.protocols import ReferenceProtocol
@@ -86,8 +88,6 @@ WEIGHT_LIMIT = 8.0
 #: the search's progress is scored (not counted as search) this many times
 MONITOR_POINTS = 12
 Event = Callable[[dict[str, Any]], None]
-#: the random numbers of the exported controller (seed 0)
-_EXPORTED = uniforms(0)
 
 
 @dataclass(frozen=True)
@@ -220,11 +220,8 @@ class SearchEpisodes:
         reward: Reward,
         rng: np.random.Generator | None = None,
     ) -> float:
-        """Mean reward of ``theta``: sampled with ``rng``, else as exported (seed 0)."""
-        if rng is None:
-            out, correct = self.play(rows, beta, theta=theta, uniforms=_EXPORTED)
-        else:
-            out, correct = self.play(rows, beta, theta=theta, rng=rng)
+        """Mean reward of ``theta``: sampled with ``rng``, else as the exported controller."""
+        out, correct = self.play(rows, beta, theta=theta, rng=rng)
         return float(reward.of(correct, out.cost, beta).mean())
 
 
@@ -371,7 +368,7 @@ def black_box(
         trial = study.ask()
         params = {name: trial.suggest_float(name, -WEIGHT_LIMIT, WEIGHT_LIMIT) for name in names}
         rows, beta = data.draw(rng, k)
-        value = data.score(theta_of(params), rows, beta, reward, rng=rng)
+        value = data.score(theta_of(params), rows, beta, reward)
         spent += rows.size
         study.tell(trial, value)
         if best is None or value > best[0]:
