@@ -82,6 +82,7 @@ def _register() -> None:
         guide_cmd,
         live_cmd,
         optimize_cmd,
+        policy_cmd,
         table_cmd,
     )
 
@@ -95,6 +96,7 @@ def _register() -> None:
     live_cmd.register(app)
     optimize_cmd.register(app)
     ablate_cmd.register(app)
+    policy_cmd.register(app)
 
 
 _register()

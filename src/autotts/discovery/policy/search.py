@@ -30,7 +30,7 @@ All three search the same family with the same reward; only the optimiser differ
 :data:`CANDIDATES` policies (REINFORCE: its last checkpoints; TPE / CMA-ES: its best
 trials by their draw's score); every one replays as the exported controller (the
 mean policy played deterministically: :mod:`.plain`) on the selection set
-(every search file and question, shuffle seeds 0-9, β ∈ {0, 0.25, 0.5, 0.75, 1});
+(every search file and question, shuffle seeds 0-3, β ∈ {0, 0.25, 0.5, 0.75, 1});
 the highest mean reward wins (:data:`SELECTION_RULE`).
 """
 
@@ -76,7 +76,7 @@ IntArray = npt.NDArray[np.int64]
 METHODS = ("reinforce", "tpe", "cmaes")
 #: policies each method hands to the selection
 CANDIDATES = 5
-SELECTION_SEEDS = 10
+SELECTION_SEEDS = 4
 SELECTION_BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SELECTION_RULE = (
     f"each method's {CANDIDATES} candidates (REINFORCE: its last {CANDIDATES} checkpoints; "
@@ -267,7 +267,7 @@ def reinforce(
     budget: int,
     *,
     k: int = 4,
-    lr: float = 0.05,
+    lr: float = 0.2,
     estimator: str = "beta",
     seed: int = 0,
     on_event: Event | None = None,
@@ -403,7 +403,7 @@ def run_method(
     k: int = 4,
     seed: int = 0,
     estimator: str = "beta",
-    lr: float = 0.05,
+    lr: float = 0.2,
     on_event: Event | None = None,
 ) -> SearchResult:
     if method == "reinforce":
