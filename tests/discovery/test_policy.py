@@ -5,6 +5,7 @@ sandbox, and equal episode budgets in the comparison."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from scipy import stats
 
 from autotts.checking import check_controller
+from autotts.cli.main import main
 from autotts.controllers.registry import ControllerSpec
 from autotts.data.synthetic import synthetic_replay_sets, write_synthetic_store
 from autotts.discovery.policy import search as search_module
@@ -27,6 +29,7 @@ from autotts.discovery.policy.family import (
 )
 from autotts.discovery.policy.rollout import Decisions, rollout
 from autotts.discovery.policy.search import (
+    SELECTION_RULE,
     Reward,
     SearchEpisodes,
     run_method,
@@ -35,6 +38,7 @@ from autotts.discovery.policy.search import (
 from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import run_episodes
+from autotts.sandbox import read_candidate
 
 from ..controllers.random_replay import random_replay
 
@@ -185,3 +189,39 @@ def test_exported_file_passes_the_check_and_plays_the_same_in_the_sandbox(
         f"{path}:TrainedPolicy", [ref], betas=(0.0, 0.5, 1.0), seeds=2, audited_cells=2
     )
     assert report.verdict == "accepted", report.detail
+
+
+def test_cli_trains_exports_and_reports_heldout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, exported = tmp_path / "run", tmp_path / "policy.py"
+    args = ["policy-search", "--data", "synthetic", "--out", str(out), "--budget", "600",
+            "--k", "2", "--export", str(exported), "--heldout-seeds", "2"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    assert run["selection_rule"] == SELECTION_RULE
+    assert run["search"] == ["Synth-Small/aime24", "Synth-Large/aime24"]
+    policy = json.loads((out / "policy.json").read_text())
+    assert policy["episodes"] == 600  # 5 draws of 2 files × 30 questions × 2
+    held = json.loads((out / "heldout.json").read_text())
+    assert [p["cmc_beta"] for p in held["operating_points"]] == [0.5, 1.0]
+    assert "gain" in printed and "held-out" in printed
+    assert read_candidate(f"{exported}:TrainedPolicy").audit() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "sgd"], "unknown method 'sgd'"),
+        (["--budget", "10"], "less than one draw"),
+        (["--price-high", "0.001", "--price-low", "0.01"], "token prices"),
+    ],
+)
+def test_cli_bad_arguments_are_one_line_errors(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["policy-search", "--data", "synthetic", "--out", str(tmp_path / "r"), "--no-heldout"]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
