@@ -50,8 +50,13 @@ from autotts.evaluation.jobs import load_data
 from autotts.report.plots import CurvePoint, draw_curve, pyplot, save_figure, token_axis
 
 BETAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-LABELS = {"reinforce": "Beta policy, REINFORCE", "tpe": "Beta policy, TPE",
-          "cmaes": "Beta policy, CMA-ES", "cmc": "CMC"}  # fmt: skip
+#: methods of this benchmark: the search module's, and REINFORCE with the marginal estimator
+CHOICES = (*METHODS, "reinforce-bernoulli")
+LABELS = {"reinforce": "REINFORCE (Beta score)", "reinforce-bernoulli":
+          "REINFORCE (Bernoulli score)", "tpe": "TPE", "cmaes": "CMA-ES", "cmc": "CMC"}  # fmt: skip
+#: one colour per method in both panels
+COLOURS = {"reinforce": "tab:blue", "reinforce-bernoulli": "tab:cyan", "tpe": "tab:orange",
+           "cmaes": "tab:green", "cmc": "black"}  # fmt: skip
 
 
 def main() -> None:
@@ -61,7 +66,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=4, help="episodes per question and β in a draw")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--heldout-seeds", type=int, default=20)
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--methods", nargs="+", default=list(CHOICES), choices=CHOICES)
     ap.add_argument("--out", type=Path, default=Path("policy-search"))
     ap.add_argument("--figure", type=Path, default=Path("docs/policy-search.png"))
     args = ap.parse_args()
@@ -91,7 +96,10 @@ def main() -> None:
     chosen: dict[str, Any] = {}
     record: dict[str, Any] = {}
     for method in args.methods:
-        result = run_method(method, data, reward, args.budget, k=args.k, seed=args.seed)
+        base, _, estimator = method.partition("-")
+        result = run_method(
+            base, data, reward, args.budget, k=args.k, seed=args.seed, estimator=estimator or "beta"
+        )
         theta, scores, used = select(data, reward, result.candidates)
         chosen[method] = theta
         record[method] = {
@@ -145,16 +153,17 @@ def _figure(record: dict[str, Any], curves: dict[str, Any], args: argparse.Names
     for method, rec in record.items():
         xs = [e for e, _ in rec["progress"]]
         ys = [r for _, r in rec["progress"]]
-        left.plot(xs, ys, marker="o", markersize=3, label=LABELS[method])
+        left.plot(xs, ys, marker="o", markersize=3, label=LABELS[method], color=COLOURS[method])
     left.set_xlabel("episode evaluations spent by the search")
     left.set_ylabel("reward of the current policy (monitor set)")
     left.set_title(f"search on AIME24 × 4 models ({args.budget:,} episodes each)")
     left.grid(True, alpha=0.3)
     left.legend(fontsize=8)
-    markers = "osD^"
+    markers = "osD^v"
+    right.set_prop_cycle(color=[COLOURS[m] for m in curves])  # draw_curve takes the next colour
     for i, (method, points) in enumerate(curves.items()):
         given = [CurvePoint(p["tokens"], p["accuracy"], beta=p["beta"]) for p in points]
-        draw_curve(right, LABELS[method], given, markers[i % 4], size=max(3.0, 6.0 - i))
+        draw_curve(right, LABELS[method], given, markers[i % 5], size=max(3.0, 6.0 - i))
     token_axis(right)
     right.set_xlabel("average tokens per question (log scale); labels: β")
     right.set_ylabel("accuracy (%)")
