@@ -128,8 +128,8 @@ def _synthetic(seeds: int = 6) -> SearchEpisodes:
 def test_training_improves_the_reward_on_synthetic_data() -> None:
     data = _synthetic()
     reward = Reward()
-    budget = 25 * data.draw_size(4)
-    result = run_method("reinforce", data, reward, budget, seed=0, lr=0.1)
+    budget = 30 * data.draw_size(2)
+    result = run_method("reinforce", data, reward, budget, k=2, seed=0)
     _, scores, _ = select(data, reward, result.candidates)
     _, start_scores, _ = select(data, reward, [initial_theta()])
     assert max(scores) > start_scores[0] + 0.02, (scores, start_scores)
