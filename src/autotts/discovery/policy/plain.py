@@ -6,7 +6,8 @@ appends a subclass holding the trained weights), so it imports nothing but
 would any file written elsewhere.
 
 The episode is a loop of decisions. Before each one the controller describes the
-state by :func:`features`; two linear rules on those features decide:
+state by :func:`features`; two rules, each a probability computed from those features,
+decide:
 
 1. *stop* (answer now) or go on;
 2. if going on, *branch* (open one new branch) or *probe* (read one more probe of
