@@ -83,6 +83,7 @@ def _register() -> None:
         guide_cmd,
         live_cmd,
         optimize_cmd,
+        policy_cmd,
         table_cmd,
     )
 
@@ -97,6 +98,7 @@ def _register() -> None:
     live_cmd.register(app)
     optimize_cmd.register(app)
     ablate_cmd.register(app)
+    policy_cmd.register(app)
 
 
 _register()

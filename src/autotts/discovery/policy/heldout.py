@@ -1,0 +1,100 @@
+"""Curves of selected policies and of CMC, and paired gains at CMC's operating points.
+
+Call it only after every method's policy is selected: it is the one place the policy
+search reads held-out files. For each of CMC's operating points (β = 0.5, 1.0) a
+policy's β is chosen on the *search* files (the most accurate grid β whose search
+tokens stay within CMC's there; none: the cheapest), and on the held-out files its
+accuracy gain over CMC comes with a paired bootstrap 95 % interval over questions
+(:func:`autotts.discovery.optimizer.heldout.bootstrap_gain`: 10,000 draws, seed 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from autotts.controllers.base import Controller
+from autotts.controllers.cmc import ConfidenceMomentum
+from autotts.discovery.optimizer.heldout import Curve, bootstrap_gain, heldout_curves
+from autotts.discovery.policy.export import policy_controller
+from autotts.discovery.policy.family import FloatArray
+from autotts.evaluation.jobs import DataRef
+
+__all__ = ["CMC_POINTS", "cmc_curve", "curve_means", "operating_points", "policy_curve"]
+
+CMC_POINTS = (0.5, 1.0)
+
+
+def policy_curve(
+    theta: FloatArray,
+    refs: Sequence[DataRef],
+    betas: Sequence[float],
+    seeds: int,
+    tick: Callable[[], None] | None = None,
+) -> Curve:
+    cls = policy_controller(theta)
+
+    def make(beta: float) -> Controller:
+        return cls(beta)
+
+    return heldout_curves(make, refs, betas, seeds, tick)
+
+
+def cmc_curve(
+    refs: Sequence[DataRef],
+    betas: Sequence[float],
+    seeds: int,
+    tick: Callable[[], None] | None = None,
+) -> Curve:
+    return heldout_curves(ConfidenceMomentum.from_beta, refs, betas, seeds, tick)
+
+
+def curve_means(curve: Curve) -> list[dict[str, float]]:
+    """Per β: accuracy (%) and tokens, averaged over files."""
+    return [
+        {
+            "beta": beta,
+            "accuracy": float(np.mean([100.0 * t.correct.mean() for t in tables])),
+            "tokens": float(np.mean([t.cost.mean() for t in tables])),
+        }
+        for beta, tables in curve
+    ]
+
+
+def operating_points(
+    search: Curve, search_cmc: Curve, heldout: Curve, heldout_cmc: Curve
+) -> list[dict[str, Any]]:
+    """Per CMC operating point: the β the search files chose, and the held-out gain."""
+    mine = curve_means(search)
+    theirs = {p["beta"]: p for p in curve_means(search_cmc)}
+    held = dict(heldout)
+    held_cmc = dict(heldout_cmc)
+    held_means = {p["beta"]: p for p in curve_means(heldout)}
+    held_cmc_means = {p["beta"]: p for p in curve_means(heldout_cmc)}
+    out = []
+    for cmc_beta in CMC_POINTS:
+        budget = theirs[cmc_beta]["tokens"]
+        within = [p for p in mine if p["tokens"] <= budget]
+        if within:
+            pick = max(within, key=lambda p: (p["accuracy"], -p["tokens"]))
+        else:
+            pick = min(mine, key=lambda p: p["tokens"])
+        beta = pick["beta"]
+        gain = bootstrap_gain(held[beta], held_cmc[cmc_beta])
+        out.append(
+            {
+                "cmc_beta": cmc_beta,
+                "beta": beta,
+                "search_tokens": pick["tokens"],
+                "search_cmc_tokens": budget,
+                "within_budget": bool(within),
+                "accuracy": held_means[beta]["accuracy"],
+                "tokens": held_means[beta]["tokens"],
+                "cmc_accuracy": held_cmc_means[cmc_beta]["accuracy"],
+                "cmc_tokens": held_cmc_means[cmc_beta]["tokens"],
+                **gain,
+            }
+        )
+    return out
