@@ -28,11 +28,10 @@ from autotts.errors import (
     UnknownName,
     UsageError,
 )
+from autotts.version import __version__
 
 if TYPE_CHECKING:
     from autotts.discovery.api import DiscoveryRun, discover
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,7 @@ from autotts.controllers.cmc import ConfidenceMomentum
 from autotts.controllers.discovered.swc import SteadyWideningConfidence
 from autotts.controllers.esc import EarlyStoppingConsistency
 from autotts.controllers.parallel_probe import ParallelProbe
+from autotts.controllers.references import split_reference
 from autotts.controllers.sc import SelfConsistency
 from autotts.controllers.schedules import check_beta
 from autotts.controllers.upstream import is_upstream_class, wrap_upstream
@@ -238,19 +239,6 @@ def _json_text(value: Any) -> str:
 def is_file_reference(name: str) -> bool:
     """Whether ``name`` names a controller file (``path.py`` or ``path.py:Class``)."""
     return name not in REGISTRY and (":" in name or name.endswith(".py"))
-
-
-def split_reference(reference: str) -> tuple[Path, str | None]:
-    """``path.py:Class`` -> ``(path.py, "Class")``; ``path.py`` -> ``(path.py, None)``."""
-    if reference.endswith(".py"):
-        return Path(reference), None
-    path_text, _, class_name = reference.rpartition(":")
-    if not path_text or not class_name:
-        raise UsageError(
-            f"expected a controller as path/to/file.py or path/to/file.py:ClassName, "
-            f"got {reference!r}"
-        )
-    return Path(path_text), class_name
 
 
 def _is_controller_class(module: ModuleType, value: Any) -> bool:

@@ -45,11 +45,11 @@ from typing import Any
 
 import numpy as np
 
+from autotts.evaluation.file_cell import sandbox_record
 from autotts.evaluation.jobs import EvalJob, current_executor, load_data
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable
-from autotts.evaluation.sandboxed import sandbox_record
 from autotts.evaluation.split import run_slice as _cell  # one cell: a block of seeds
 from autotts.scale.cells import Cell, CellStreaming
 

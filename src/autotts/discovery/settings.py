@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autotts import __version__
 from autotts.data.catalog import HELD_OUT_BENCHMARKS, MODELS, SEARCH_BENCHMARK, SYNTHETIC
 from autotts.discovery.selection import RULES
 from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
+from autotts.version import __version__
 
 __all__ = [
     "DEFAULT_BETAS",

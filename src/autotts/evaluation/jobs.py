@@ -17,15 +17,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
+from autotts.data.refs import DataRef
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.file_cell import evaluate_sandboxed
+from autotts.evaluation.kept_workers import keep_for_process_life, keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import TraceSink, run_episodes
@@ -42,21 +44,6 @@ __all__ = [
     "runs_in_sandbox",
     "use_executor",
 ]
-
-
-@dataclass(frozen=True)
-class DataRef:
-    """One replay file: ``<store>/<model>/<benchmark>.json``, or the synthetic store."""
-
-    store: str
-    model: str
-    benchmark: str
-    #: "string" (reference protocol) or "equivalence" (see autotts.data.equivalence)
-    answers: str = "string"
-
-    @property
-    def path(self) -> Path:
-        return Path(self.store) / self.model / f"{self.benchmark}.json"
 
 
 @lru_cache(maxsize=32)
@@ -112,8 +99,6 @@ def evaluate(
     """
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.sandboxed import evaluate_sandboxed
-
         return evaluate_sandboxed(job, replay, trace_sink=trace_sink, progress=progress)
     controller = build(job.spec)
     table = run_episodes(
@@ -217,8 +202,6 @@ def run_jobs(
 
 
 def _keep_workers() -> contextlib.ExitStack:
-    from autotts.evaluation.kept_workers import keeping_workers
-
     stack = contextlib.ExitStack()
     stack.enter_context(keeping_workers())
     return stack
@@ -246,8 +229,6 @@ def process_pool(workers: int, initializer: Callable[[], None]) -> futures.Proce
 def start_pool_process() -> None:
     """Initializer of a pool process: leave Ctrl-C to the parent, keep sandboxed workers."""
     _ignore_sigint()
-    from autotts.evaluation.kept_workers import keep_for_process_life
-
     keep_for_process_life()
 
 

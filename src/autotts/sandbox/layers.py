@@ -47,7 +47,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import autotts
 from autotts.errors import AutoTTSError
 
 __all__ = [
@@ -402,7 +401,7 @@ def _python_roots() -> list[Path]:
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
     # A venv's python is a symlink into the base installation; bind what it points at.
     roots.add(Path(os.path.realpath(sys.executable)).parent.parent)
-    roots.add(Path(autotts.__file__).resolve().parent)
+    roots.add(Path(__file__).resolve().parent.parent)  # autotts/, this file being in sandbox/
     # Packages installed outside the venv's prefix (e.g. editable installs of numpy).
     for entry in sys.path:
         path = Path(entry)
