@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    # The discovery API is imported on first use: it pulls in Jinja2 and the loop,
-    # which plain evaluation never needs.
     if name in ("discover", "DiscoveryRun"):
+        # Start-up time: the discovery API is imported on first use; it pulls in Jinja2
+        # and the loop, which plain evaluation never needs.
         from autotts.discovery import api
 
         return getattr(api, name)

@@ -156,6 +156,8 @@ class ParallelProbe(Controller):
         return f"continue: majority {show(winner)} stable for {stable} < T={self.T}; {left} live"
 
     def vectorised(self) -> VectorisedRun:
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.vectorised.parallel_probe import run_parallel_probe
 
         return lambda batch: run_parallel_probe(batch, self)

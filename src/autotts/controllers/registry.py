@@ -11,6 +11,7 @@ import ast
 import hashlib
 import importlib.util
 import inspect
+import json
 import sys
 import types
 import typing
@@ -140,6 +141,8 @@ def build(spec: ControllerSpec) -> Controller:
         return _construct(entry.cls, spec.params, spec.name, entry.cls().params())
     if is_file_reference(spec.name):
         if not spec.trusted:
+            # start-up time: `import autotts` imports the registry; the sandbox's parent side loads
+            # for a controller file only
             from autotts.sandbox.candidate import read_candidate
             from autotts.sandbox.live_client import SandboxedController
 
@@ -228,8 +231,6 @@ def _coerce(value: Any, expected: type | None, what: str) -> Any:
 
 
 def _json_text(value: Any) -> str:
-    import json
-
     try:
         return json.dumps(value)
     except (TypeError, ValueError):

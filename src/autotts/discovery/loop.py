@@ -9,6 +9,7 @@ where the run stopped. The search phase is handed the search files only.
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from autotts.discovery.heldout import evaluate_heldout
 from autotts.discovery.history import load_history
 from autotts.discovery.proposers.base import Proposal, ProposalContext, Proposer
 from autotts.discovery.racing import race_curves
-from autotts.discovery.rundir import RunDir, write_text_atomic
+from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomic
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import CandidateRejected, ControllerError, UsageError
@@ -320,14 +321,10 @@ def _search_provenance(run: RunDir) -> list[dict[str, Any]]:
 
 
 def run_json(folder: Path, name: str, payload: Any) -> None:
-    from autotts.discovery.rundir import write_json_atomic
-
     write_json_atomic(folder / name, payload)
 
 
 def _drop_workspace(workdir: Path) -> None:
-    import shutil
-
     # The agent's scratch files are not part of the record; candidate.py is.
     shutil.rmtree(workdir, ignore_errors=True)
 

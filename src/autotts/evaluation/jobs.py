@@ -15,15 +15,17 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
+from autotts.data.equivalence import ANSWER_MODES, canonicalise
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
 from autotts.data.refs import DataRef
+from autotts.data.synthetic import synthetic_replay_sets
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.file_cell import evaluate_sandboxed
@@ -50,16 +52,10 @@ __all__ = [
 def load_data(ref: DataRef) -> ReplaySet:
     """Load (once per process) the replay file a reference names."""
     if ref.answers != "string":
-        from dataclasses import replace
-
-        from autotts.data.equivalence import ANSWER_MODES, canonicalise
-
         if ref.answers not in ANSWER_MODES:
             raise UnknownName("answer comparison", ref.answers, ANSWER_MODES)
         return canonicalise(load_data(replace(ref, answers="string")))
     if ref.store == SYNTHETIC:
-        from autotts.data.synthetic import synthetic_replay_sets
-
         for replay in synthetic_replay_sets():
             if (replay.model, replay.benchmark) == (ref.model, ref.benchmark):
                 return replay

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autotts.errors import AutoTTSError
+from autotts.sandbox.landlock import abi_version
 
 __all__ = [
     "INTERPRETERS",
@@ -118,6 +119,7 @@ def _seccomp_available() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
+        # an optional dependency (the sandbox extra), probed here
         import pyseccomp  # noqa: F401
     except (ImportError, OSError):  # the package, or libseccomp itself, is missing
         return False
@@ -292,8 +294,6 @@ def _linux() -> bool:
 def _landlock_abi() -> int:
     if not _linux():
         return 0
-    from autotts.sandbox.landlock import abi_version
-
     try:
         return abi_version()
     except (OSError, AttributeError):  # no libc syscall(): no Landlock either
