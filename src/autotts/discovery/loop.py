@@ -35,10 +35,14 @@ from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomi
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import CandidateRejected, ControllerError, UsageError
-from autotts.evaluation.jobs import DataRef, EvalJob, current_executor, evaluate, load_data
+from autotts.evaluation.jobs import (
+    DataRef,
+    EvalJob,
+    load_data,
+    traced_records,
+)
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
-from autotts.scale.ray_executor import RayExecutor
 from autotts.scale.remote_check import check_here_or_on_ray
 
 __all__ = ["Event", "run_discovery"]
@@ -444,12 +448,7 @@ def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettin
 def _traced(job: EvalJob) -> list[EpisodeRecord]:
     """Every episode record of ``job`` with its trace: on the Ray cluster when this
     block's evaluations run there (``discover --executor ray``), else here."""
-    executor = current_executor()
-    if isinstance(executor, RayExecutor):
-        return executor.traced(job)
-    records: list[EpisodeRecord] = []
-    evaluate(job, trace_sink=lambda _r, _q, record: records.append(record))
-    return records
+    return traced_records(job)
 
 
 def _monotonicity(points: list[dict[str, Any]]) -> dict[str, Any]:

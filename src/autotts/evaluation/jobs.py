@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
@@ -32,18 +32,20 @@ from autotts.evaluation.file_cell import evaluate_sandboxed
 from autotts.evaluation.kept_workers import keep_for_process_life, keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
-from autotts.evaluation.runner import TraceSink, run_episodes
+from autotts.evaluation.runner import EpisodeRecord, TraceSink, run_episodes
 
 __all__ = [
     "DataRef",
     "EvalJob",
     "JobExecutor",
     "JobsInterrupted",
+    "TracingExecutor",
     "current_executor",
     "evaluate",
     "load_data",
     "run_jobs",
     "runs_in_sandbox",
+    "traced_records",
     "use_executor",
 ]
 
@@ -137,6 +139,16 @@ class JobExecutor(Protocol):
         ...
 
 
+@runtime_checkable
+class TracingExecutor(JobExecutor, Protocol):
+    """An executor that also runs a traced job, every episode's record with its trace
+    (e.g. :class:`autotts.scale.RayExecutor`: the digests of ``discover --executor ray``)."""
+
+    def traced(self, job: EvalJob) -> list[EpisodeRecord]:
+        """Every episode record of ``job``, in episode order, traces included."""
+        ...
+
+
 _executors: list[JobExecutor] = []
 
 
@@ -157,6 +169,17 @@ def use_executor(executor: JobExecutor | None) -> Iterator[None]:
         yield
     finally:
         _executors.remove(executor)
+
+
+def traced_records(job: EvalJob) -> list[EpisodeRecord]:
+    """Every episode record of ``job`` with its trace: on the executor :func:`use_executor`
+    set for this block when it runs traced jobs (a :class:`TracingExecutor`), else here."""
+    executor = current_executor()
+    if isinstance(executor, TracingExecutor):
+        return executor.traced(job)
+    records: list[EpisodeRecord] = []
+    evaluate(job, trace_sink=lambda _r, _q, record: records.append(record))
+    return records
 
 
 def run_jobs(
