@@ -28,17 +28,16 @@ from autotts.errors import (
     UnknownName,
     UsageError,
 )
+from autotts.version import __version__
 
 if TYPE_CHECKING:
     from autotts.discovery.api import DiscoveryRun, discover
 
-__version__ = "0.1.0"
-
 
 def __getattr__(name: str) -> Any:
-    # The discovery API is imported on first use: it pulls in Jinja2 and the loop,
-    # which plain evaluation never needs.
     if name in ("discover", "DiscoveryRun"):
+        # Start-up time: the discovery API is imported on first use; it pulls in Jinja2
+        # and the loop, which plain evaluation never needs.
         from autotts.discovery import api
 
         return getattr(api, name)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from autotts.cli.common import DATA_HELP, parse_betas, split_names
+from autotts.controllers.composable import Knobs, PartsController
+from autotts.controllers.composable.builtins import COMPOSED_BUILTINS
+from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
+from autotts.data.refs import data_refs
+from autotts.errors import UsageError
+from autotts.evaluation.jobs import load_data
 
 __all__ = ["register"]
 
@@ -24,11 +32,6 @@ def _schedule(name: str, betas: list[float], trust: bool) -> Any:
     worker (in this process with ``trust``); the ablation itself replays those knobs
     with the composed parts of this package, so the file's own code runs nowhere else.
     """
-    from autotts.controllers.composable import PartsController
-    from autotts.controllers.composable.builtins import COMPOSED_BUILTINS
-    from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
-    from autotts.errors import UsageError
-
     registered = REGISTRY[name].cls if name in REGISTRY else None
     if registered is not None and issubclass(registered, PartsController):
         parts = registered
@@ -43,6 +46,8 @@ def _schedule(name: str, betas: list[float], trust: bool) -> Any:
     if trust:
         params = {b: build(ControllerSpec(name, b, trusted=True)).params() for b in betas}
     else:
+        # start-up time: `autotts --help` imports every command module; the sandbox's parent side
+        # loads with the command that runs a file
         from autotts.sandbox.candidate import read_candidate
         from autotts.sandbox.live_client import ControllerPool
 
@@ -75,12 +80,6 @@ def knobs_from_params(params: dict[str, Any], name: str) -> Any:
     """The :class:`Knobs` a composed controller's ``params()`` hold, every value checked
     (a part among the known ones, a count a small non-negative integer, a finite number):
     they come from the file's code, so nothing else of them is used."""
-    import math
-    from dataclasses import fields
-
-    from autotts.controllers.composable import Knobs
-    from autotts.errors import UsageError
-
     values: dict[str, Any] = {}
     for field in fields(Knobs):
         if field.name not in params:
@@ -129,11 +128,10 @@ def ablate_command(
 
     Example: autotts ablate cmc --markdown --plot ablate.png
     """
-    from autotts.cli.common import data_refs
+    # start-up time: `autotts --help` imports every command module; the ablation's modules load with
+    # this command
     from autotts.discovery.optimizer.ablation import ablate
     from autotts.discovery.settings import split_refs
-    from autotts.errors import UsageError
-    from autotts.evaluation.jobs import load_data
 
     grid = parse_betas(betas)
     if 0.5 not in grid or 1.0 not in grid:
@@ -155,6 +153,7 @@ def ablate_command(
     rows, curves = ablate(knobs_at, sets, betas=grid, seeds=seeds, progress=progress)
     typer.echo(_render(rows, markdown), nl=False)
     if plot is not None:
+        # the plot extra (matplotlib), only for --plot
         from autotts.report.plots import plot_curves
 
         for set_name, per_variant in curves.items():

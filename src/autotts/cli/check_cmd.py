@@ -11,7 +11,7 @@ from autotts.checking import DEFAULT_SEEDS, MONOTONE_TOLERANCE, check_controller
 from autotts.checking.lookahead import AUDITED_CELLS
 from autotts.cli.common import DATA_HELP, data_refs, parse_betas
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, EXECUTORS
-from autotts.errors import UsageError
+from autotts.errors import UnknownName, UsageError
 from autotts.sandbox import split_reference
 from autotts.sandbox.layers import describe_layers
 
@@ -68,8 +68,6 @@ def check_command(
     if model is None:
         refs = [r for r in refs if r.model == refs[0].model]
     if executor not in EXECUTORS:
-        from autotts.errors import UnknownName
-
         raise UnknownName("executor", executor, EXECUTORS)
     if executor == "local":
         if address is not None:
@@ -82,6 +80,7 @@ def check_command(
             progress=None if as_json else lambda message: typer.echo(message, err=True),
         )
     else:  # the whole check as one task on the cluster (its steps are not streamed back)
+        # the ray extra, only for --executor ray
         from autotts.scale import RayExecutor
         from autotts.scale.remote_check import check_on_ray
 

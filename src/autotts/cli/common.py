@@ -23,9 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autotts.atomic import write_atomic
-from autotts.data.catalog import SYNTHETIC, list_store, resolve_data_dir
-from autotts.errors import UnknownName, UsageError
-from autotts.evaluation.jobs import DataRef
+from autotts.data.refs import data_refs, split_names
+from autotts.errors import UsageError
 
 __all__ = [
     "DATA_HELP",
@@ -79,14 +78,6 @@ def all_cores(workers: int | None) -> int:
         return os.cpu_count() or 1
 
 
-def split_names(values: Sequence[str] | None) -> list[str]:
-    """Accept repeated options and comma-separated lists alike."""
-    names: list[str] = []
-    for value in values or []:
-        names += [v.strip() for v in value.split(",") if v.strip()]
-    return names
-
-
 def dedupe(values: Sequence[Any], what: str, show: Any = repr) -> list[Any]:
     """``values`` without repeats, in order; says on stderr which ones were dropped."""
     kept: list[Any] = []
@@ -129,42 +120,6 @@ def check_output_dir(folder: Path, option: str, shown: Path | None = None) -> No
             pass
     except OSError as exc:
         raise UsageError(f"{option} {shown}: cannot write to {existing}: {exc.strerror}") from None
-
-
-def data_refs(
-    data: str | None,
-    models: Sequence[str] | None = None,
-    benchmarks: Sequence[str] | None = None,
-) -> list[DataRef]:
-    """The replay files of a store, filtered by model and benchmark names."""
-    if data == SYNTHETIC:
-        from autotts.data.synthetic import synthetic_replay_sets
-
-        available = [(r.model, r.benchmark) for r in synthetic_replay_sets()]
-        store = SYNTHETIC
-    else:
-        path = resolve_data_dir(data)
-        available = [(f.model, f.benchmark) for f in list_store(path)]
-        store = str(path)
-        if not available:
-            raise UsageError(
-                f"no replay files (<model>/<benchmark>.json) in {path}; run 'autotts data "
-                f"download' or pass '--data {SYNTHETIC}'"
-            )
-    wanted_models = split_names(models)
-    wanted_benchmarks = split_names(benchmarks)
-    for name in wanted_models:
-        if name not in {m for m, _ in available}:
-            raise UnknownName("model", name, {m for m, _ in available})
-    for name in wanted_benchmarks:
-        if name not in {b for _, b in available}:
-            raise UnknownName("benchmark", name, {b for _, b in available})
-    return [
-        DataRef(store, m, b)
-        for m, b in available
-        if (not wanted_models or m in wanted_models)
-        and (not wanted_benchmarks or b in wanted_benchmarks)
-    ]
 
 
 def parse_betas(text: str) -> list[float]:

@@ -85,13 +85,14 @@ def resolve_side(text: str, betas: list[float], trust: bool) -> Side:
         _fail_early(specs[0])
         return Side(_short(text), specs, fixed=False)
     rows = {**TABLE_METHODS, **DISCOVERED_METHODS}
+    # start-up time: the table command's modules load only when a name needs them
     from autotts.cli.table_cmd import _method_key
 
     by_key = {_method_key(label): label for label in rows}
     label = by_key.get(_method_key(text))
     if label is not None:
         return Side(label, (rows[label],), fixed=True)
-    import difflib
+    import difflib  # start-up time: only a misspelt name needs it
 
     known = {name.lower(): name for name in [*REGISTRY, *rows]}  # "sc@65" is close to "SC@64"
     close = [known[k] for k in difflib.get_close_matches(text.lower(), known, n=3, cutoff=0.5)]
@@ -276,6 +277,7 @@ def _points(x: float) -> str:
 
 def render(payload: dict[str, Any]) -> str:
     """The comparison as a rich table, rendered to text (no colour, fixed width)."""
+    # start-up time of `autotts --help`: rich's table loads only to print one
     from rich.console import Console
     from rich.table import Table
 

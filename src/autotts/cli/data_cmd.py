@@ -105,6 +105,8 @@ def download_command(
 
     Example: autotts data download -m Qwen3-4B -B aime24,aime25
     """
+    # start-up time: `autotts --help` imports every command module; the downloader loads with `data
+    # download`
     from autotts.data.download import DownloadResult, download_public
 
     if dest is None and os.environ.get(ENV_VAR) == SYNTHETIC:
@@ -186,6 +188,8 @@ def synth_command(
 
     Example: autotts data synth --out synth-store --questions 30 --branches 64
     """
+    # start-up time: `autotts --help` imports every command module; the generator loads with `data
+    # synth`
     from autotts.data.synthetic import write_synthetic_store
 
     if questions < 1:
@@ -213,13 +217,14 @@ def info_command(path: str = _PATH, as_json: bool = _JSON) -> None:
 
     Example: autotts data info ~/.local/share/autotts/replay/Qwen3-4B/aime24.json
     """
+    # start-up time: `autotts --help` imports every command module; the summary's modules load with
+    # `data summary`
     from autotts.data.loading import load_replay
     from autotts.data.summary import format_summary, summarize, summary_table
+    from autotts.data.synthetic import synthetic_replay_sets
 
     target = Path(path).expanduser()
     if path == SYNTHETIC and not target.exists():
-        from autotts.data.synthetic import synthetic_replay_sets
-
         summaries = [summarize(r) for r in synthetic_replay_sets()]
         title = "synthetic store"
     elif target.is_dir():

@@ -11,6 +11,9 @@ import typer
 from autotts.cli.common import DATA_HELP, all_cores, parse_betas, split_names
 from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.cli.interpreter_opt import INTERPRETER
+from autotts.data.catalog import SYNTHETIC
+from autotts.data.refs import data_refs
+from autotts.errors import UnknownName, UsageError
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
@@ -234,6 +237,8 @@ def discover_command(
     Example: autotts discover --out run --data synthetic --candidates examples/candidates
     --betas 0,0.5,1 --seeds 5 --heldout-seeds 5
     """
+    # start-up time: `autotts --help` imports every command module; discovery (Jinja2, the loop)
+    # loads with `discover`
     from autotts.discovery.api import discover
     from autotts.evaluation.interpreters import resolve_interpreter
 
@@ -258,6 +263,8 @@ def discover_command(
         printer.best = _best_so_far(out)
 
     if proposer == "optimizer":  # LLM-free discovery: its own driver (autotts optimize)
+        # start-up time: `autotts --help` imports every command module; the optimizer's command
+        # loads when asked for
         from autotts.cli.optimize_cmd import optimize
 
         optimize(out, resume=resume, data=data, models=models, search_benchmarks=search_benchmarks,
@@ -287,8 +294,6 @@ def discover_command(
         options = {"command": agent_cmd, "timeout": agent_timeout, "context_budget": context_budget}
     protocol_name = protocol
     if protocol_name not in ("reference", "subsample"):
-        from autotts.errors import UnknownName
-
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
     try:
         with executor_scope(executor, address, workers):
@@ -335,11 +340,10 @@ def _resume_settings(
     """The proposer kind and options recorded in ``out``'s run.json; a
     :class:`UsageError` naming every flag given on the command line that differs from
     the run's settings (they would otherwise be ignored)."""
-    from autotts.cli.common import data_refs
-    from autotts.data.catalog import SYNTHETIC
+    # start-up time: `autotts --help` imports every command module; discovery's modules load with
+    # `discover`
     from autotts.discovery.rundir import RunDir
     from autotts.discovery.settings import proposer_options, resume_conflicts
-    from autotts.errors import UsageError
 
     run = RunDir(out).settings()
 
@@ -377,6 +381,8 @@ def _resume_settings(
 def _best_so_far(out: Path) -> str:
     """The printer's "best" of the rounds already in ``out`` (a resumed run, finished or
     not, has one before any new round is recorded)."""
+    # start-up time: `autotts --help` imports every command module; discovery's modules load with
+    # `discover`
     from autotts.discovery.rundir import RunDir
     from autotts.discovery.selection import select
 
@@ -397,6 +403,8 @@ def report_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Default: RUN/report.html."),
 ) -> None:
     """Write one self-contained HTML page about a discovery run (opens offline)."""
+    # start-up time: `autotts --help` imports every command module; the report (Jinja2) loads with
+    # `report`
     from autotts.report.html import write_report
 
     path = write_report(run, out)

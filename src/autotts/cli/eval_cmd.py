@@ -203,6 +203,8 @@ def eval_command(
         elif traces is not None:
             result = _evaluate_with_traces(job, traces, track, traces_only, traces_sample)
         elif workers > 1:
+            # start-up time: `autotts --help` imports every command module; the split pool loads for
+            # --workers > 1
             from autotts.evaluation.split import evaluate_split
 
             result = evaluate_split(job, workers, progress=track)
@@ -391,6 +393,7 @@ def sweep_command(
         for job, r, shown in zip(jobs, results, _varying_params(jobs, results))
     ]
     if plot is not None and results:
+        # the plot extra (matplotlib), only for --plot
         from autotts.report.plots import CurvePoint, plot_curves
 
         curves: dict[str, list[CurvePoint]] = {}

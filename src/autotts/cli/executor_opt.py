@@ -48,6 +48,7 @@ def executor_scope(
             raise UsageError("--address needs --executor ray")
         yield
         return
+    # the ray extra, only for --executor ray
     from autotts.scale import RayExecutor
 
     cpus = workers if workers > 1 else None

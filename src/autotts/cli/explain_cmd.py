@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from autotts.cli.common import progress_bar, write_output
+from autotts.errors import UsageError
 from autotts.report.trace_view import (
     episode_label,
     episode_stats,
@@ -61,8 +62,6 @@ def explain_command(
     """
     if summary:
         if episode is not None:
-            from autotts.errors import UsageError
-
             raise UsageError("choose one of --episode and --summary")
         _summary(traces, out, quiet)
         return
@@ -89,6 +88,7 @@ def explain_command(
         lines += [f"    at {tokens:>9,.0f} tokens: {text}" for tokens, text in view.checks[-3:]]
     write_output("\n".join(lines) + "\n", None)
     if out is not None:
+        # the plot extra (matplotlib), only for --out
         from autotts.report.timeline import draw_timeline
 
         layout = draw_timeline(view, out)
@@ -96,9 +96,12 @@ def explain_command(
 
 
 def _summary(traces: Path, out: Path | None, quiet: bool) -> None:
+    # start-up time: `autotts --help` imports every command module; the trace summary loads with
+    # --summary
     from autotts.report.trace_summary import draw_summary, render_summary, summarise
 
     if out is not None:
+        # the plot extra (matplotlib), only for --out
         from autotts.report.plots import check_figure_path
 
         check_figure_path(out, "--out")

@@ -30,6 +30,8 @@ def replay_server(
     stored probe answer; usage reports the stored token counts. The trajectories
     have no text, so each token is a stand-in word ' §branch.position'.
     """
+    # start-up time: `autotts --help` imports every command module; the live extra's modules load
+    # with the command that serves
     from autotts.evaluation.jobs import load_data
     from autotts.live.http import run_app
     from autotts.live.replay_model import ReplayModel
@@ -82,6 +84,8 @@ def collect(
 
     Interrupted runs resume from OUT.partial.jsonl without redoing finished questions.
     """
+    # start-up time: `autotts --help` imports every command module; the live extra's modules
+    # (openai) load with `collect`
     import asyncio
     import time
 
@@ -190,6 +194,8 @@ def serve(
     counting every upstream token and an extra 'autotts' object; send 'beta' in the
     body to change β per request, 'seed' for reproducible sampling.
     """
+    # start-up time: `autotts --help` imports every command module; the live extra's modules
+    # (starlette) load with `serve`
     from autotts.live.client import Sampling
     from autotts.live.http import run_app
     from autotts.live.serving import ServeConfig, serve_app

@@ -13,9 +13,9 @@ from pathlib import Path
 import typer
 
 import autotts
-from autotts import __version__
 from autotts.cli.common import InterruptedAfterOutput
 from autotts.errors import AutoTTSError
+from autotts.version import __version__
 
 _PACKAGE = str(Path(autotts.__file__).parent)
 _python_format = warnings.formatwarning

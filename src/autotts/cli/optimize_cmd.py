@@ -8,7 +8,10 @@ from typing import Any
 
 import typer
 
-from autotts.cli.common import DATA_HELP, parse_betas, split_names
+from autotts.cli.common import DATA_HELP, all_cores, parse_betas, split_names
+from autotts.data.refs import data_refs
+from autotts.errors import UnknownName, UsageError
+from autotts.extras import require
 
 __all__ = ["optimize", "register"]
 
@@ -88,12 +91,12 @@ def optimize(
     quiet: bool = False,
 ) -> None:
     """Shared by ``optimize`` and ``discover --proposer optimizer``."""
-    from autotts.cli.common import all_cores, data_refs
+    # start-up time: `autotts --help` imports every command module; the optimizer's modules load
+    # with `optimize`
     from autotts.discovery.optimizer.driver import run_optimizer
     from autotts.discovery.optimizer.heldout import evaluate_heldout_curves
     from autotts.discovery.optimizer.worker import OptimizerSettings
     from autotts.discovery.settings import split_refs
-    from autotts.extras import require
 
     # before any data is read; cmaes only for the sampler that uses it
     require("optimize", "autotts optimize", "optuna")
@@ -148,6 +151,8 @@ def optimize(
     if heldout and not run.file("heldout.json").is_file():
         evaluate_heldout_curves(run, seeds=heldout_seeds, on_event=printer)
     if run.file("heldout.json").is_file():
+        # start-up time: `autotts --help` imports every command module; the optimizer's modules load
+        # with `optimize`
         from autotts.discovery.optimizer.heldout import mean_curves, summary_lines
 
         payload = run.read_json("heldout.json")
@@ -155,6 +160,7 @@ def optimize(
         for line in summary_lines(payload):
             typer.echo(f"  {line}")
         if plot is not None:
+            # the plot extra (matplotlib), only for --plot
             from autotts.report.plots import plot_curves
 
             label = f"search winner (trial {selection['trial']}, β = 0…1)"
@@ -170,9 +176,10 @@ def optimize(
 
 def _fixed_parts(items: list[str] | None) -> dict[str, str]:
     """``["widen=trend", "stop=momentum"]`` (or comma-separated) → ``{"widen": "trend", ...}``."""
+    # start-up time: `autotts --help` imports every command module; the optimizer's modules load
+    # with `optimize`
     from autotts.controllers.composable import PART_CHOICES
     from autotts.discovery.optimizer.space import DEPTHS
-    from autotts.errors import UnknownName, UsageError
 
     choices = {**PART_CHOICES, "depth": DEPTHS}
     fixed: dict[str, str] = {}

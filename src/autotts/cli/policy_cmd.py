@@ -59,6 +59,7 @@ def policy_search_command(
 
     Example: autotts policy-search --out pol --budget 48000 --export policy.py
     """
+    # start-up time of `autotts --help`: the search (NumPy, SciPy) loads when it runs
     from autotts.cli.common import check_output_dir, check_output_file, data_refs
     from autotts.discovery.policy.export import render_policy_file
     from autotts.discovery.policy.search import (
@@ -121,6 +122,7 @@ def policy_search_command(
         typer.echo(f"exported the policy to {export} (class TrainedPolicy)", err=True)
     if not heldout:
         return
+    # start-up time: the held-out evaluation loads only when asked for
     from autotts.discovery.policy.heldout import (
         CMC_POINTS,
         cmc_curve,

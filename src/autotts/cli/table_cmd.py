@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 
 import typer
@@ -39,8 +41,6 @@ def register(app: typer.Typer) -> None:
 def _method_key(text: str) -> str:
     """What a method name is, whatever its case, spacing or spelling of β: "CMC beta=0.5",
     "cmc β=.5" and "CMC β=0.5" are one key, "cmcβ0.5"; "sc@64" and "SC 64" are "sc64"."""
-    import re
-
     text = text.lower().replace("beta", "β")
     text = re.sub(r"\d*\.?\d+", lambda m: f"{float(m.group()):g}", text)
     return re.sub(r"[^a-z0-9β.]", "", text)
@@ -49,8 +49,6 @@ def _method_key(text: str) -> str:
 def method_label(text: str) -> str:
     """The table's label for ``text`` (see :func:`_method_key`); a :class:`UsageError`
     suggesting the closest labels, by that key, when there is none."""
-    import difflib
-
     labels = [*TABLE_METHODS, *DISCOVERED_METHODS]
     by_key = {_method_key(label): label for label in labels}
     key = _method_key(text)
@@ -130,6 +128,7 @@ def table_command(
     jobs = table_jobs(refs, protocol, chosen or None)
     table_ids = {id(job) for job in jobs}
     if plot is not None:
+        # the plot extra (matplotlib), only for --plot
         from autotts.evaluation.curves import curve_jobs
         from autotts.report.plots import check_figure_path
 
@@ -140,6 +139,7 @@ def table_command(
             jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
         )
     if plot is not None and results:
+        # the plot extra (matplotlib), only for --plot
         from autotts.report.grid import plot_table_grid
 
         shape = plot_table_grid(list(zip(jobs, results)), table_ids, plot, protocol.replicates)

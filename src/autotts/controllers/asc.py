@@ -69,6 +69,8 @@ class AdaptiveConsistency(Controller):
         return winner
 
     def vectorised(self) -> VectorisedRun:
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.vectorised.sequential import run_adaptive_consistency
 
         return lambda batch: run_adaptive_consistency(batch, self.max_samples, self.threshold)

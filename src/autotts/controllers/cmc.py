@@ -283,6 +283,8 @@ class ConfidenceMomentum(Controller):
         return "continue: " + ", ".join(why)
 
     def vectorised(self) -> VectorisedRun:
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.vectorised.cmc import run_cmc
 
         return lambda batch: run_cmc(batch, self.settings)

@@ -68,6 +68,8 @@ class EarlyStoppingConsistency(Controller):
         return winner
 
     def vectorised(self) -> VectorisedRun:
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.vectorised.sequential import run_early_stopping
 
         return lambda batch: run_early_stopping(batch, self.max_samples, self.window_size)

@@ -185,6 +185,8 @@ class ParallelProbe(Controller):
     def vectorised(self) -> VectorisedRun | None:
         if self.confidence_weighted:  # the batch kernel has no confidences: session by session
             return None
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.vectorised.parallel_probe import run_parallel_probe
 
         return lambda batch: run_parallel_probe(batch, self)

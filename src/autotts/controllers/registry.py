@@ -11,6 +11,7 @@ import ast
 import hashlib
 import importlib.util
 import inspect
+import json
 import sys
 import types
 import typing
@@ -26,6 +27,7 @@ from autotts.controllers.cmc import ConfidenceMomentum
 from autotts.controllers.discovered.swc import SteadyWideningConfidence
 from autotts.controllers.esc import EarlyStoppingConsistency
 from autotts.controllers.parallel_probe import ParallelProbe
+from autotts.controllers.references import split_reference
 from autotts.controllers.sc import SelfConsistency
 from autotts.controllers.schedules import check_beta
 from autotts.controllers.upstream import is_upstream_class, wrap_upstream
@@ -139,6 +141,8 @@ def build(spec: ControllerSpec) -> Controller:
         return _construct(entry.cls, spec.params, spec.name, entry.cls().params())
     if is_file_reference(spec.name):
         if not spec.trusted:
+            # start-up time: `import autotts` imports the registry; the sandbox's parent side loads
+            # for a controller file only
             from autotts.sandbox.candidate import read_candidate
             from autotts.sandbox.live_client import SandboxedController
 
@@ -227,8 +231,6 @@ def _coerce(value: Any, expected: type | None, what: str) -> Any:
 
 
 def _json_text(value: Any) -> str:
-    import json
-
     try:
         return json.dumps(value)
     except (TypeError, ValueError):
@@ -238,19 +240,6 @@ def _json_text(value: Any) -> str:
 def is_file_reference(name: str) -> bool:
     """Whether ``name`` names a controller file (``path.py`` or ``path.py:Class``)."""
     return name not in REGISTRY and (":" in name or name.endswith(".py"))
-
-
-def split_reference(reference: str) -> tuple[Path, str | None]:
-    """``path.py:Class`` -> ``(path.py, "Class")``; ``path.py`` -> ``(path.py, None)``."""
-    if reference.endswith(".py"):
-        return Path(reference), None
-    path_text, _, class_name = reference.rpartition(":")
-    if not path_text or not class_name:
-        raise UsageError(
-            f"expected a controller as path/to/file.py or path/to/file.py:ClassName, "
-            f"got {reference!r}"
-        )
-    return Path(path_text), class_name
 
 
 def _is_controller_class(module: ModuleType, value: Any) -> bool:

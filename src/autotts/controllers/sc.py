@@ -49,6 +49,8 @@ class SelfConsistency(Controller):
         return winner
 
     def vectorised(self) -> VectorisedRun:
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.vectorised.sequential import run_self_consistency
 
         return lambda batch: run_self_consistency(batch, self.n)

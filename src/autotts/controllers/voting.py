@@ -95,6 +95,8 @@ def confidence_table(size: int = TABLE_SIZE) -> npt.NDArray[np.float64]:
     # Lazily: only the first call pays for SciPy, and the sandbox's PyPy worker (no
     # NumPy there) imports this module for the vote helpers alone.
     import numpy as np
+
+    # start-up time: SciPy loads on the first exact confidence, not with the vote helpers
     from scipy.special import betainc
 
     top1 = np.arange(size, dtype=np.float64)[:, None]
@@ -129,6 +131,7 @@ def beta_confidence(top1: int, top2: int) -> float:
         return 0.0
     if top1 < TABLE_SIZE and top2 < TABLE_SIZE:
         return _table_rows()[top1][top2]
+    # start-up time: SciPy loads on the first exact confidence, not with the vote helpers
     from scipy.special import betainc
 
     return float(1 - betainc(top1 + 1, top2 + 1, 0.5))

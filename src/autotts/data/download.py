@@ -19,10 +19,10 @@ from typing import Literal
 
 import httpx
 
-from autotts import __version__
 from autotts.atomic import temp_file_beside
 from autotts.data.catalog import BENCHMARKS, MODELS, PUBLIC_URL_TEMPLATE, public_checksums
 from autotts.errors import ChecksumMismatch, DownloadError, UnknownName, UsageError
+from autotts.version import __version__
 
 __all__ = [
     "DownloadResult",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from autotts.data.refs import data_refs
 from autotts.discovery.history import load_history
 from autotts.discovery.loop import Event, run_discovery
 from autotts.discovery.proposers import make_proposer
@@ -90,8 +91,6 @@ def discover(
     ``scripted``; ``model``, ``base_url``, ... for the LLM proposers; ``command`` for
     ``agent``.
     """
-    from autotts.cli.common import data_refs  # the one place a store's files are listed
-
     settings = None
     if not resume:
         search, held = split_refs(

@@ -15,6 +15,7 @@ from typing import Any
 from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import point_from_result
 from autotts.discovery.rundir import RunDir
+from autotts.discovery.verdict import matched_baseline, paired_gain
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
@@ -61,8 +62,6 @@ def evaluate_heldout(
         point = point_from_result(result, job.spec.beta)
         points.append({"method": job.label, **point})
     # The verdict's pairing: the selection and its baseline at matched tokens, per question.
-    from autotts.discovery.verdict import matched_baseline, paired_gain
-
     base = matched_baseline(points, label)
     paired = None
     if base is not None:

@@ -9,6 +9,7 @@ where the run stopped. The search phase is handed the search files only.
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +31,18 @@ from autotts.discovery.heldout import evaluate_heldout
 from autotts.discovery.history import load_history
 from autotts.discovery.proposers.base import Proposal, ProposalContext, Proposer
 from autotts.discovery.racing import race_curves
-from autotts.discovery.rundir import RunDir, write_text_atomic
+from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomic
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import CandidateRejected, ControllerError, UsageError
-from autotts.evaluation.jobs import DataRef, EvalJob, current_executor, evaluate, load_data
+from autotts.evaluation.jobs import (
+    DataRef,
+    EvalJob,
+    load_data,
+    traced_records,
+)
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
-from autotts.scale.ray_executor import RayExecutor
 from autotts.scale.remote_check import check_here_or_on_ray
 
 __all__ = ["Event", "run_discovery"]
@@ -320,14 +325,10 @@ def _search_provenance(run: RunDir) -> list[dict[str, Any]]:
 
 
 def run_json(folder: Path, name: str, payload: Any) -> None:
-    from autotts.discovery.rundir import write_json_atomic
-
     write_json_atomic(folder / name, payload)
 
 
 def _drop_workspace(workdir: Path) -> None:
-    import shutil
-
     # The agent's scratch files are not part of the record; candidate.py is.
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -447,12 +448,7 @@ def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettin
 def _traced(job: EvalJob) -> list[EpisodeRecord]:
     """Every episode record of ``job`` with its trace: on the Ray cluster when this
     block's evaluations run there (``discover --executor ray``), else here."""
-    executor = current_executor()
-    if isinstance(executor, RayExecutor):
-        return executor.traced(job)
-    records: list[EpisodeRecord] = []
-    evaluate(job, trace_sink=lambda _r, _q, record: records.append(record))
-    return records
+    return traced_records(job)
 
 
 def _monotonicity(points: list[dict[str, Any]]) -> dict[str, Any]:

@@ -45,11 +45,18 @@ from typing import Any
 
 import numpy as np
 
-from autotts.evaluation.jobs import EvalJob, current_executor, load_data
+from autotts.evaluation.file_cell import sandbox_record
+from autotts.evaluation.jobs import (
+    EvalJob,
+    current_executor,
+    load_data,
+    process_pool,
+    start_pool_process,
+)
+from autotts.evaluation.kept_workers import keeping_workers
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable
-from autotts.evaluation.sandboxed import sandbox_record
 from autotts.evaluation.split import run_slice as _cell  # one cell: a block of seeds
 from autotts.scale.cells import Cell, CellStreaming
 
@@ -146,8 +153,6 @@ def race_curves(
     if isinstance(executor, CellStreaming):  # e.g. Ray: the same cells, on the cluster
         _run_streamed(executor, jobs, cells, blocks, race.arrived)
     elif workers <= 1:
-        from autotts.evaluation.kept_workers import keeping_workers
-
         with keeping_workers():
             for j, b in cells:
                 if race.arrived(j, b, _cell(jobs[j], *blocks[b])):
@@ -206,8 +211,6 @@ def _run_pool(
     workers: int,
     arrived: Callable[[int, int, _Part], bool],
 ) -> None:
-    from autotts.evaluation.jobs import process_pool, start_pool_process
-
     pool = process_pool(workers, start_pool_process)
     stop = False
     try:

@@ -13,12 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autotts import __version__
 from autotts.data.catalog import HELD_OUT_BENCHMARKS, MODELS, SEARCH_BENCHMARK, SYNTHETIC
+from autotts.discovery.racing import RULE
 from autotts.discovery.selection import RULES
 from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.interpreters import check_interpreter, interpreter_version
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
+from autotts.version import __version__
 
 __all__ = [
     "DEFAULT_BETAS",
@@ -91,8 +93,6 @@ class DiscoverySettings:
         names = {(r.store, r.model, r.benchmark) for r in self.search}
         if names & {(r.store, r.model, r.benchmark) for r in self.heldout}:
             raise UsageError("a file cannot be in both the search and the held-out set")
-        from autotts.evaluation.interpreters import check_interpreter
-
         check_interpreter(self.interpreter)
 
     @property
@@ -147,14 +147,10 @@ class DiscoverySettings:
 
 
 def _interpreter_version(interpreter: str) -> str:
-    from autotts.evaluation.interpreters import interpreter_version
-
     return interpreter_version(interpreter)
 
 
 def _race_rule() -> str:
-    from autotts.discovery.racing import RULE
-
     return RULE
 
 

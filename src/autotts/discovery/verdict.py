@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.registry import build
+from autotts.evaluation.audit import run_audited
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.paired import paired_bootstrap, question_diffs
 from autotts.evaluation.runner import EpisodeTable, run_episodes
+from autotts.sandbox import read_candidate
 
 __all__ = ["TOKEN_SLACK", "matched_baseline", "means", "paired_gain", "twins", "verdict"]
 
@@ -82,9 +85,6 @@ def _table(job: EvalJob) -> EpisodeTable:
     sandbox through the audited path every evaluation takes (here, not on a cluster)."""
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.audit import run_audited
-        from autotts.sandbox import read_candidate
-
         run, _audit = run_audited(
             read_candidate(job.spec.name),
             replay,
@@ -105,8 +105,6 @@ def paired_gain(
     """The selection's accuracy gain (points) over a baseline on the same files, with its
     paired bootstrap interval: both are run again episode by episode, which is what
     pairing needs and what the summary numbers of a held-out evaluation do not keep."""
-    from autotts.evaluation.paired import paired_bootstrap, question_diffs
-
     ours = [_table(job) for job in candidate_jobs]
     theirs = [_table(job) for job in baseline_jobs]
     return paired_bootstrap(question_diffs(ours, theirs)).heldout_dict()

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autotts.data.records import ReplaySet
+from autotts.env.charging import slot_charges
 
 __all__ = ["BatchOutcome", "EpisodeBatch"]
 
@@ -97,7 +98,4 @@ class EpisodeBatch:
 
     def cost_after(self, branch: IntArray, reads: IntArray, probe_freq: IntArray) -> IntArray:
         """Tokens charged for ``reads`` probe-by-probe reads of each ``branch`` (0 if unopened)."""
-        n_probes = self.n_probes[branch]
-        walked = probe_freq * np.minimum(reads, n_probes)
-        tail = np.maximum(0, self.tokens[branch] - probe_freq * n_probes)
-        return walked + np.where(reads > n_probes, tail, 0)
+        return slot_charges(reads, self.n_probes[branch], self.tokens[branch], probe_freq)

@@ -1,4 +1,4 @@
-"""The state of one replay episode and the one place where tokens are charged.
+"""The state of one replay episode, charged by the rule of :mod:`autotts.env.charging`.
 
 An episode replays one question's branches in a given order (the shuffled pool).
 Branches are numbered by *slot*: the order in which they are opened (0, 1, 2, ...).
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from autotts.env.charging import finish_charge
 from autotts.errors import BudgetExceeded, InvalidAction, NoMoreBranches
 
 if TYPE_CHECKING:  # the sandbox's lean worker imports slot_error where NumPy may be absent
@@ -127,10 +128,11 @@ class Episode:
         return self._n_probes[slot]
 
     def continue_cost(self, slot: int, to_end: bool = False) -> float:
-        """What :meth:`advance` would charge (assumes the slot may advance)."""
+        """What :meth:`advance` would charge (assumes the slot may advance), by the rule
+        of :mod:`autotts.env.charging`."""
         depth = self.depth[slot]
         if to_end or depth >= self._n_probes[slot]:
-            return max(0, self._tokens[slot] - self.probe_freq * depth)
+            return finish_charge(self._tokens[slot], self.probe_freq, depth)
         return self.probe_freq
 
     def affordable(self, tokens: float) -> bool:

@@ -19,7 +19,7 @@ Tokens are not charged per read: every successful primitive is in :attr:`log`
 (the action codes of :mod:`autotts.sandbox.replay`), and the accounts —
 reads per slot, tokens per slot, the total — are brought up to date from the
 log only when asked for (:attr:`tokens_used`, :attr:`cost`,
-:attr:`sequential_cost`), by the charging rule of :class:`Episode`.
+:attr:`sequential_cost`), by the charging rule (:mod:`autotts.env.charging`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain, repeat
 from typing import TYPE_CHECKING
 
+from autotts.env.charging import FULL, read_charge, slot_charge
 from autotts.env.episode import slot_error
 from autotts.env.limits import DEFAULT_MAX_STEPS, step_limit_error
 from autotts.env.session import Probe, Session
@@ -44,9 +45,6 @@ __all__ = ["FULL_READ", "PROBE_NEW", "FastSession", "read_table"]
 
 #: action codes of a log: probe_new(), full_read(); an index i >= 0 is probe_more(i)
 PROBE_NEW, FULL_READ = -1, -2
-
-#: reads counted for a branch generated to its end by a full read (no read charges more)
-_FULL = 1 << 62
 
 Read = tuple[str, bool]
 _tables: weakref.WeakKeyDictionary[ReplayQuestion, tuple[tuple[Read, ...], ...]] = (
@@ -73,19 +71,6 @@ def read_table(question: ReplayQuestion) -> tuple[tuple[Read, ...], ...]:
 
 def _flags(length: int) -> tuple[bool, ...]:
     return (False,) * (length - 1) + (True,)
-
-
-def _slot_charge(reads: int, n_probes: int, length: int, freq: int) -> int:
-    """Tokens charged to a branch after ``reads`` reads (:data:`_FULL`: one full read).
-
-    Δ for each of its ``n_probes`` probe points, then the rest of the branch
-    (``max(0, length - Δ·n_probes)``) for the read that finishes it; a full read costs
-    the branch's length.
-    """
-    if reads >= _FULL:
-        return length
-    charge = freq * min(reads, n_probes)
-    return charge + max(0, length - freq * n_probes) if reads > n_probes else charge
 
 
 class FastSession(Session):
@@ -217,7 +202,7 @@ class FastSession(Session):
             if action >= 0:
                 depths[action] += 1
             else:  # a full read's slot gets a depth past every probe: its answer is final
-                depths.append(1 if action == PROBE_NEW else _FULL)
+                depths.append(1 if action == PROBE_NEW else FULL)
         self._counted = len(log)
         row = table[self._order[branch]]
         depth = depths[branch]
@@ -269,16 +254,14 @@ class FastSession(Session):
         freq, tokens, n_probes = question.probe_freq, question.token_list, question.probe_count_list
         out: list[float] = []
         for b, k in zip(self._order, self._reads):
-            out.append(float(_slot_charge(k, n_probes[b], tokens[b], freq)))
+            out.append(float(slot_charge(k, n_probes[b], tokens[b], freq)))
         return out
 
     def _sync(self) -> None:
         """Bring reads per slot and the total up to date with the log.
 
-        The charging rule of :class:`Episode`: the ``k``-th read of a branch with
-        ``n`` probe points costs Δ while ``k <= n``, the rest of the branch
-        (``max(0, tokens - Δ·n)``) for ``k = n + 1``, nothing after; a full read costs
-        the branch's length and makes every later read free.
+        By the charging rule (:mod:`autotts.env.charging`); a full read makes every
+        later read of its branch free.
         """
         log = self.log
         start = self._synced
@@ -298,15 +281,15 @@ class FastSession(Session):
                 for action in log:
                     if action < 0:
                         if action == FULL_READ:
-                            reads[opened] = _FULL
+                            reads[opened] = FULL
                         opened += 1
             for b, k in zip(order, reads):
-                cost += _slot_charge(k, n_probes[b], tokens[b], freq)
+                cost += slot_charge(k, n_probes[b], tokens[b], freq)
         else:
             for action in log[start:]:
                 if action >= 0:
                     k = reads[action]
-                    if k >= _FULL:  # a fully read branch: its reads are free
+                    if k >= FULL:  # a fully read branch: its reads are free
                         continue
                     k += 1
                     reads[action] = k
@@ -316,12 +299,9 @@ class FastSession(Session):
                     reads.append(1)
                 else:
                     cost += tokens[order[len(reads)]]
-                    reads.append(_FULL)
+                    reads.append(FULL)
                     continue
-                n = n_probes[order[action]]
-                if k <= n:
-                    cost += freq
-                elif k == n + 1:
-                    cost += max(0, tokens[order[action]] - freq * n)
+                branch = order[action]
+                cost += read_charge(k, n_probes[branch], tokens[branch], freq)
         self._cost = cost
         self._synced = len(log)

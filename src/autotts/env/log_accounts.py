@@ -9,10 +9,8 @@ cell are one integer array (the action codes of :mod:`autotts.env.fast_session`:
 episodes by their lengths, and the legality test, the reads per slot, the tokens
 per slot and what was revealed are a few dozen array operations for all episodes.
 
-The charging rule is :class:`Episode`'s (reference protocol): the ``k``-th read of
-a branch with ``n`` probe points costs Δ while ``k <= n`` and the rest of the
-branch (``max(0, tokens - Δ·n)``) for ``k = n + 1``; a full read costs the branch's
-length. Tests compare every account with the call-by-call replay.
+The charging rule is :mod:`autotts.env.charging`'s (reference protocol: no probe
+charge). Tests compare every account with the call-by-call replay.
 
 Index names: ``e`` an episode, ``a`` an action, a *slot* an opened branch of one
 episode (numbered across all episodes in the order they were opened).
@@ -29,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autotts.data.records import ReplayQuestion
+from autotts.env.charging import slot_charges
 from autotts.env.fast_session import FULL_READ, PROBE_NEW
 
 __all__ = ["LogAccounts", "account_logs"]
@@ -143,10 +142,7 @@ def account_logs(
 
     k, probes, length = reads_per_slot, layout.n_probes[branch], layout.tokens[branch]
     freq = layout.probe_freq[question_of_slot]
-    charge = freq * np.minimum(k, probes) + np.where(
-        k > probes, np.maximum(0, length - freq * probes), 0
-    )
-    charge = np.where(full, length, charge)
+    charge = np.where(full, length, slot_charges(k, probes, length, freq))
     cost = np.bincount(episode_of_slot, weights=charge, minlength=n)
     longest = np.zeros(n, dtype=np.int64)
     some = opened > 0

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, Protocol
 
 from autotts.env.episode import slot_error
 
-__all__ = ["EpisodeBackend", "Probe", "Session", "TraceStep"]
+__all__ = ["EpisodeBackend", "Probe", "Session", "TraceStep", "trace_step"]
 
 
 class EpisodeBackend(Protocol):
@@ -55,6 +55,20 @@ class Probe(NamedTuple):
 
 
 TraceStep = dict[str, Any]
+
+
+def trace_step(
+    event: str, goal: str, input: Any, output: Any, state: Any, decision: str
+) -> TraceStep:
+    """One step of a trace, as every session records it (:meth:`Session.trace`)."""
+    return {
+        "event": event,
+        "goal": goal,
+        "input": input,
+        "output": output,
+        "state": state,
+        "decision": decision,
+    }
 
 
 class Session:
@@ -144,13 +158,4 @@ class Session:
     ) -> None:
         """Record a step ``{event, goal, input, output, state, decision}``; no-op unless tracing."""
         if self._trace is not None:
-            self._trace.append(
-                {
-                    "event": event,
-                    "goal": goal,
-                    "input": input,
-                    "output": output,
-                    "state": state,
-                    "decision": decision,
-                }
-            )
+            self._trace.append(trace_step(event, goal, input, output, state, decision))

@@ -54,6 +54,7 @@ from typing import Any
 
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
+from autotts.evaluation.kept_workers import run_kept
 from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
@@ -163,8 +164,6 @@ def run_file(
             "keep_logs": keep_logs,
         }
         if kept and trace_sink is None:
-            from autotts.evaluation.kept_workers import run_kept
-
             return run_kept(candidate, replay, episodes, **settings)
         return run_in_sandbox(candidate, replay, episodes, trace_sink=trace_sink, **settings)
 

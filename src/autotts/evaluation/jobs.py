@@ -15,64 +15,49 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build
 from autotts.data.catalog import SYNTHETIC
+from autotts.data.equivalence import ANSWER_MODES, canonicalise
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
+from autotts.data.refs import DataRef
+from autotts.data.synthetic import synthetic_replay_sets
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.file_cell import evaluate_sandboxed
+from autotts.evaluation.kept_workers import keep_for_process_life, keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
-from autotts.evaluation.runner import TraceSink, run_episodes
+from autotts.evaluation.runner import EpisodeRecord, TraceSink, run_episodes
 
 __all__ = [
     "DataRef",
     "EvalJob",
     "JobExecutor",
     "JobsInterrupted",
+    "TracingExecutor",
     "current_executor",
     "evaluate",
     "load_data",
     "run_jobs",
     "runs_in_sandbox",
+    "traced_records",
     "use_executor",
 ]
-
-
-@dataclass(frozen=True)
-class DataRef:
-    """One replay file: ``<store>/<model>/<benchmark>.json``, or the synthetic store."""
-
-    store: str
-    model: str
-    benchmark: str
-    #: "string" (reference protocol) or "equivalence" (see autotts.data.equivalence)
-    answers: str = "string"
-
-    @property
-    def path(self) -> Path:
-        return Path(self.store) / self.model / f"{self.benchmark}.json"
 
 
 @lru_cache(maxsize=32)
 def load_data(ref: DataRef) -> ReplaySet:
     """Load (once per process) the replay file a reference names."""
     if ref.answers != "string":
-        from dataclasses import replace
-
-        from autotts.data.equivalence import ANSWER_MODES, canonicalise
-
         if ref.answers not in ANSWER_MODES:
             raise UnknownName("answer comparison", ref.answers, ANSWER_MODES)
         return canonicalise(load_data(replace(ref, answers="string")))
     if ref.store == SYNTHETIC:
-        from autotts.data.synthetic import synthetic_replay_sets
-
         for replay in synthetic_replay_sets():
             if (replay.model, replay.benchmark) == (ref.model, ref.benchmark):
                 return replay
@@ -112,8 +97,6 @@ def evaluate(
     """
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.sandboxed import evaluate_sandboxed
-
         return evaluate_sandboxed(job, replay, trace_sink=trace_sink, progress=progress)
     controller = build(job.spec)
     table = run_episodes(
@@ -156,6 +139,16 @@ class JobExecutor(Protocol):
         ...
 
 
+@runtime_checkable
+class TracingExecutor(JobExecutor, Protocol):
+    """An executor that also runs a traced job, every episode's record with its trace
+    (e.g. :class:`autotts.scale.RayExecutor`: the digests of ``discover --executor ray``)."""
+
+    def traced(self, job: EvalJob) -> list[EpisodeRecord]:
+        """Every episode record of ``job``, in episode order, traces included."""
+        ...
+
+
 _executors: list[JobExecutor] = []
 
 
@@ -176,6 +169,17 @@ def use_executor(executor: JobExecutor | None) -> Iterator[None]:
         yield
     finally:
         _executors.remove(executor)
+
+
+def traced_records(job: EvalJob) -> list[EpisodeRecord]:
+    """Every episode record of ``job`` with its trace: on the executor :func:`use_executor`
+    set for this block when it runs traced jobs (a :class:`TracingExecutor`), else here."""
+    executor = current_executor()
+    if isinstance(executor, TracingExecutor):
+        return executor.traced(job)
+    records: list[EpisodeRecord] = []
+    evaluate(job, trace_sink=lambda _r, _q, record: records.append(record))
+    return records
 
 
 def run_jobs(
@@ -217,8 +221,6 @@ def run_jobs(
 
 
 def _keep_workers() -> contextlib.ExitStack:
-    from autotts.evaluation.kept_workers import keeping_workers
-
     stack = contextlib.ExitStack()
     stack.enter_context(keeping_workers())
     return stack
@@ -246,8 +248,6 @@ def process_pool(workers: int, initializer: Callable[[], None]) -> futures.Proce
 def start_pool_process() -> None:
     """Initializer of a pool process: leave Ctrl-C to the parent, keep sandboxed workers."""
     _ignore_sigint()
-    from autotts.evaluation.kept_workers import keep_for_process_life
-
     keep_for_process_life()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import multiprocessing.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,8 +74,6 @@ def keeping_workers() -> Iterator[None]:
 def keep_for_process_life() -> None:
     """Turn keeping on until this process exits (pool processes, Ray workers); the workers
     are closed then. Calling it again changes nothing."""
-    import multiprocessing.util
-
     if _state.get("for_life"):
         return
     _state["for_life"] = True

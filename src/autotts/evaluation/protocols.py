@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autotts.env.ordering import reference_orders
-from autotts.errors import UsageError
+from autotts.errors import UnknownName, UsageError
 
 __all__ = [
     "EvaluationProtocol",
@@ -136,6 +136,4 @@ def protocol_from_name(
         return ReferenceProtocol(seeds=seeds)
     if name == "subsample":
         return SubsampleProtocol(draws=draws, size=size, seed=seed)
-    from autotts.errors import UnknownName
-
     raise UnknownName("protocol", name, ["reference", "subsample"])

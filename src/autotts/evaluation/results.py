@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from autotts import __version__
 from autotts.evaluation.runner import EpisodeTable
+from autotts.version import __version__
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,6 @@ from autotts.data.records import ReplaySet
 from autotts.env.episode import Episode
 from autotts.errors import CandidateRejected, PartialEpisode
 from autotts.evaluation.protocols import EvaluationProtocol
-from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import (
     EpisodeRecord,
     EpisodeTable,
@@ -36,23 +35,17 @@ from autotts.sandbox import (
     SandboxWorker,
     decode_log,
     encode_question,
-    read_candidate,
     replay_log,
 )
 from autotts.sandbox.payload import encode_orders
 from autotts.sandbox.renaming import IDENTITY, AnswerRenaming, process_key, renaming_for
 from autotts.sandbox.replay import Accounts, check_claimed_cost, check_logs
 
-if TYPE_CHECKING:
-    from autotts.evaluation.jobs import EvalJob
-
 __all__ = [
     "EpisodeOutcome",
     "SandboxRun",
     "episode_list",
-    "evaluate_sandboxed",
     "run_in_sandbox",
-    "sandbox_record",
 ]
 
 
@@ -406,56 +399,3 @@ def _trace_failure(
         return  # an illegal partial log: nothing trustworthy to write
     steps = [renaming.restore_all(step) for step in partial.trace or []]
     trace_sink(r, q, crashed_record(episode, r, q, steps, error))
-
-
-def evaluate_sandboxed(
-    job: EvalJob,
-    replay: ReplaySet,
-    *,
-    trace_sink: TraceSink | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> EvalResult:
-    """:func:`autotts.evaluation.jobs.evaluate` for a controller file run in the sandbox."""
-    from autotts.evaluation import kept_workers
-    from autotts.evaluation.audit import run_audited
-
-    run, audit = run_audited(
-        read_candidate(job.spec.name),
-        replay,
-        job.protocol,
-        beta=job.spec.beta,
-        params=dict(job.spec.params),
-        max_steps=job.max_steps,
-        interpreter=job.interpreter,
-        # Inside run_jobs the cells of one candidate share a worker (see kept_workers).
-        kept=kept_workers.keeping(),
-        trace_sink=trace_sink,
-        progress=progress,
-    )
-    return EvalResult(
-        label=job.label or job.spec.label(),
-        # Which isolation layers ran it, and its audit: part of how the number was obtained.
-        controller={
-            **job.spec.to_dict(),
-            **sandbox_record(run.layers, run.interpreter),
-            "audit": audit,
-        },
-        params=run.params,
-        data=replay.provenance(),
-        protocol=job.protocol.to_dict(),
-        metrics=summarise(run.table),
-    )
-
-
-def sandbox_record(layers: list[str], interpreter: str) -> dict[str, Any]:
-    """How a controller file's result was obtained, for its ``controller`` record: the
-    isolation layers, the interpreter that ran it when it is not CPython, and its version
-    (callers pass the run's own interpreter, so a PyPy cell that fell back to CPython
-    says CPython)."""
-    from autotts.evaluation.interpreters import interpreter_version
-
-    record: dict[str, Any] = {"sandbox": layers}
-    if interpreter != "cpython":
-        record["interpreter"] = interpreter
-    record["interpreter_version"] = interpreter_version(interpreter)
-    return record

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.registry import build
+from autotts.evaluation.file_cell import run_file_cell, sandbox_record
 from autotts.evaluation.jobs import (
     EvalJob,
     _ignore_sigint,
@@ -25,7 +26,6 @@ from autotts.evaluation.jobs import (
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, run_episodes
-from autotts.evaluation.sandboxed import sandbox_record
 
 __all__ = ["ReplicateSlice", "evaluate_split", "run_slice"]
 
@@ -35,21 +35,7 @@ def run_slice(job: EvalJob, start: int, stop: int) -> tuple[EpisodeTable, dict[s
     protocol = ReplicateSlice(job.protocol, start, stop)
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):  # a controller file: in a sandboxed worker
-        from autotts.evaluation.audit import run_audited
-        from autotts.evaluation.kept_workers import keeping
-        from autotts.sandbox import read_candidate
-
-        run, audit = run_audited(
-            read_candidate(job.spec.name),
-            replay,
-            protocol,
-            beta=job.spec.beta,
-            params=dict(job.spec.params),
-            max_steps=job.max_steps,
-            interpreter=job.interpreter,
-            # the process's kept worker where keeping is on (a racing pool), else its own
-            kept=keeping(),
-        )
+        run, audit = run_file_cell(job, replay, protocol)
         about = {"params": run.params, "sandbox": run.layers, "audit": audit}
         return run.table, {**about, "interpreter": run.interpreter}
     controller = build(job.spec)

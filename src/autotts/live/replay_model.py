@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autotts.data.records import ReplaySet
+from autotts.env.charging import finish_charge
 from autotts.errors import UsageError
 from autotts.live.answers import ERR
 
@@ -153,7 +154,7 @@ class ReplayModel:
         else:
             # Asked to continue a finished trajectory: nothing more.
             text = "" if finished_text else standin_text(branch, position, end) + closing
-            completion = max(0, question.tokens[branch] - delta * depth)
+            completion = finish_charge(question.tokens[branch], delta, depth)
             reason = "stop"
         return {
             "text": text,

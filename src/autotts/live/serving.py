@@ -75,6 +75,7 @@ class ServeConfig:
 
 def serve_app(config: ServeConfig) -> Any:
     """The ASGI app; the upstream client lives as long as the app (lifespan)."""
+    # the live extra (starlette): imported with the app, under needs()
     from autotts.extras import needs
 
     with needs("live", "autotts serve"):
@@ -250,6 +251,7 @@ def _sandbox_pool(config: ServeConfig) -> ControllerPool | None:
     """
     if config.trusted or not is_file_reference(config.controller):
         return None
+    # start-up time: the sandbox's parent side loads for a controller file only
     from autotts.sandbox.candidate import read_candidate
 
     limits = SandboxLimits(

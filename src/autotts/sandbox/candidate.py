@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autotts.controllers.audit import AuditFinding, audit_source
-from autotts.controllers.registry import split_reference
+from autotts.controllers.references import split_reference
 from autotts.errors import CandidateRejected, UsageError
 
 __all__ = ["CandidateFile", "read_candidate", "split_reference"]

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
+from autotts.controllers.voting import confidence_table
 from autotts.errors import CandidateRejected, PartialEpisode
 from autotts.sandbox.layers import (
     WORKER_LAYERS,
@@ -125,8 +126,6 @@ def _load_reply(reply: dict[str, Any]) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _confidence_rows() -> list[list[float]]:
-    from autotts.controllers.voting import confidence_table
-
     rows: list[list[float]] = confidence_table().tolist()
     return rows
 

@@ -47,8 +47,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import autotts
 from autotts.errors import AutoTTSError
+from autotts.sandbox.landlock import abi_version
 
 __all__ = [
     "INTERPRETERS",
@@ -119,6 +119,7 @@ def _seccomp_available() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
+        # an optional dependency (the sandbox extra), probed here
         import pyseccomp  # noqa: F401
     except (ImportError, OSError):  # the package, or libseccomp itself, is missing
         return False
@@ -293,8 +294,6 @@ def _linux() -> bool:
 def _landlock_abi() -> int:
     if not _linux():
         return 0
-    from autotts.sandbox.landlock import abi_version
-
     try:
         return abi_version()
     except (OSError, AttributeError):  # no libc syscall(): no Landlock either
@@ -402,7 +401,7 @@ def _python_roots() -> list[Path]:
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
     # A venv's python is a symlink into the base installation; bind what it points at.
     roots.add(Path(os.path.realpath(sys.executable)).parent.parent)
-    roots.add(Path(autotts.__file__).resolve().parent)
+    roots.add(Path(__file__).resolve().parent.parent)  # autotts/, this file being in sandbox/
     # Packages installed outside the venv's prefix (e.g. editable installs of numpy).
     for entry in sys.path:
         path = Path(entry)

@@ -19,7 +19,7 @@ import json
 from typing import Any, BinaryIO
 
 from autotts.env.episode import slot_error
-from autotts.env.session import Probe
+from autotts.env.session import Probe, trace_step
 from autotts.errors import InvalidAction, NoMoreBranches
 from autotts.sandbox.worker_candidate import Failure, classify
 
@@ -143,16 +143,7 @@ class ForwardedSession:
         decision: str = "",
     ) -> None:
         if self._trace is not None:
-            self._trace.append(
-                {
-                    "event": event,
-                    "goal": goal,
-                    "input": input,
-                    "output": output,
-                    "state": state,
-                    "decision": decision,
-                }
-            )
+            self._trace.append(trace_step(event, goal, input, output, state, decision))
             if len(self._trace) > 2 * MAX_TRACE_STEPS:
                 del self._trace[:-MAX_TRACE_STEPS]
 

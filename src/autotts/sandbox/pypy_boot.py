@@ -73,6 +73,7 @@ def main() -> int:
             print(f"autotts worker: cannot load pyseccomp: {exc}", file=sys.stderr)
         argv = argv[2:]
     _packages()
+    # only now: the bare packages must be registered before any autotts import
     from autotts.sandbox.worker import main as serve
 
     return serve(argv)

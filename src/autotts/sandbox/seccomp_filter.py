@@ -147,6 +147,7 @@ def install_filter() -> None:
     Raises ``ImportError``/``OSError`` when seccomp is unavailable; the caller reports
     the layer as missing.
     """
+    # an optional dependency (the sandbox extra): the caller reports the layer missing
     import pyseccomp as sc
 
     f = sc.SyscallFilter(sc.KILL_PROCESS)

@@ -20,13 +20,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import sys
 import time
 from typing import Any, BinaryIO
 
-from autotts.env.fast_session import FULL_READ, PROBE_NEW  # the log's action codes
+from autotts.env.fast_session import FULL_READ, PROBE_NEW, FastSession  # the log's action codes
 from autotts.env.limits import DEFAULT_MAX_STEPS
+from autotts.env.session import Session
+from autotts.sandbox import privileges
 from autotts.sandbox.live_session import solve_forwarded
+from autotts.sandbox.plain import decode_order, encode_log
 from autotts.sandbox.protocol import MAX_INT, MAX_TRACE_DEPTH, MAX_TRACE_STEPS, MAX_TRACE_STRING
 from autotts.sandbox.worker_candidate import Candidate, Failure, classify
 
@@ -122,10 +126,6 @@ def _run(
     fast: bool = True,
     compact: bool = False,
 ) -> None:
-    from autotts.env.fast_session import FastSession
-    from autotts.env.session import Session
-    from autotts.sandbox.plain import decode_order, encode_log
-
     # Untraced episodes run in the lean session, which keeps the action log itself.
     lean = fast and not tracing
     if not lean and not _NUMPY:
@@ -242,6 +242,7 @@ def _general_sessions(
 ) -> tuple[Any, list[type[Any]]]:
     """A maker of general sessions (traced, or every read through an :class:`Episode`)
     and the classes they run on, for the evaluator-class guard."""
+    # The traced path only, which a PyPy worker never takes: its modules need not load there.
     from autotts.env.episode import Episode
     from autotts.env.limits import StepLimitedSession
     from autotts.env.tracing import TracingSession
@@ -294,9 +295,9 @@ def _snapshot(classes: list[type[Any]]) -> list[tuple[tuple[str, ...], tuple[int
 
 
 def _serve(requests: BinaryIO, out: BinaryIO) -> None:
-    if _NUMPY:
+    if _NUMPY:  # the payload's decoder needs NumPy; a PyPy worker decodes plain lists
         from autotts.sandbox.payload import decode_question
-    else:
+    else:  # (as above)
         from autotts.sandbox.plain import PlainQuestion as decode_question  # type: ignore[assignment]
 
     candidate: Candidate | None = None
@@ -313,6 +314,7 @@ def _serve(requests: BinaryIO, out: BinaryIO) -> None:
                 # module, so no module-level state of the candidate crosses cells.
                 layers = list(_INSTALLED)
                 if request.get("seccomp") and not filtered:
+                    # a layer's module loads only when that layer is asked for
                     from autotts.sandbox.seccomp_filter import install_filter
 
                     try:
@@ -379,8 +381,6 @@ def apply_limits(cpu_seconds: int, memory_mb: int) -> None:
     them (``logging``'s lock release) and lost. No candidate code has run yet here; the
     candidate cannot raise a hard limit afterwards.
     """
-    import resource
-
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 2))
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * mb,) * 2)
@@ -399,8 +399,6 @@ def isolate(layers: list[str], readable: list[str]) -> list[str]:
     Fails closed: raises ``OSError`` (the worker then exits before it serves) if one
     of ``layers`` cannot be installed.
     """
-    from autotts.sandbox import privileges
-
     unknown = set(layers) - {
         "namespaces",
         "no-new-privs",
@@ -434,11 +432,13 @@ def isolate(layers: list[str], readable: list[str]) -> list[str]:
             raise OSError("the worker still has capabilities after dropping them")
         held.append("unprivileged")
     if "landlock" in layers:
+        # a layer's module loads only when that layer is asked for
         from autotts.sandbox.landlock import restrict
 
         restrict(readable)
         held.append("landlock")
     if "seccomp" in layers:
+        # a layer's module loads only when that layer is asked for
         from autotts.sandbox.seccomp_filter import install_filter
 
         install_filter()

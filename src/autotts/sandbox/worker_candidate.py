@@ -15,6 +15,8 @@ import sys
 import types
 from typing import Any
 
+from autotts.controllers.base import Controller
+from autotts.controllers.upstream import is_upstream_class, wrap_upstream
 from autotts.sandbox.protocol import check_params
 
 __all__ = ["Candidate", "Failure", "classify"]
@@ -141,9 +143,6 @@ class Candidate:
     """The loaded candidate file and its controller class."""
 
     def __init__(self, source: str, filename: str, class_name: str | None) -> None:
-        from autotts.controllers.base import Controller
-        from autotts.controllers.upstream import is_upstream_class, wrap_upstream
-
         module = types.ModuleType("autotts_candidate")
         module.__file__ = filename
         sys.modules[module.__name__] = module

@@ -12,6 +12,7 @@ plain functions, tested without a cluster.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -21,11 +22,11 @@ import numpy as np
 from autotts.controllers.registry import build
 from autotts.data.records import ReplaySet
 from autotts.errors import UsageError
+from autotts.evaluation.file_cell import run_file_cell, sandbox_record
 from autotts.evaluation.jobs import EvalJob, runs_in_sandbox
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable, TraceSink, run_episodes
-from autotts.evaluation.sandboxed import sandbox_record
 from autotts.sandbox import CandidateFile
 
 __all__ = [
@@ -114,25 +115,11 @@ def evaluate_cell(
     With ``trace_sink`` every episode's trace goes to it (as :func:`~autotts.evaluation.
     jobs.evaluate` does).
     """
-    import os
-
     protocol = ReplicateSlice(job.protocol, start, stop)
     if runs_in_sandbox(job.spec):
-        from autotts.evaluation.audit import run_audited
-        from autotts.evaluation.kept_workers import keeping
-        from autotts.sandbox import read_candidate
-
-        run, audit = run_audited(
-            candidate if candidate is not None else read_candidate(job.spec.name),
-            replay,
-            protocol,
-            beta=job.spec.beta,
-            params=dict(job.spec.params),
-            max_steps=job.max_steps,
-            interpreter=job.interpreter,
-            # a Ray worker keeps its sandboxed worker from cell to cell (see _cell_task)
-            kept=keeping(),
-            trace_sink=trace_sink,
+        # a Ray worker keeps its sandboxed worker from cell to cell (see _cell_task)
+        run, audit = run_file_cell(
+            job, replay, protocol, candidate=candidate, trace_sink=trace_sink
         )
         return CellResult(
             run.table,

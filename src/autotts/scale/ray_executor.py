@@ -19,6 +19,7 @@ they come back as the same one-line error the local executor raises.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -32,11 +33,19 @@ from typing import Any
 from autotts.data.records import ReplaySet
 from autotts.errors import AutoTTSError, CandidateRejected, UsageError
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.kept_workers import keep_for_process_life
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.extras import needs
 from autotts.sandbox import CandidateFile, read_candidate
-from autotts.scale.cells import DEFAULT_SEED_BLOCK, Cell, CellResult, combine, plan_cells
+from autotts.scale.cells import (
+    DEFAULT_SEED_BLOCK,
+    Cell,
+    CellResult,
+    combine,
+    evaluate_cell,
+    plan_cells,
+)
 
 __all__ = ["INSTALL_HINT", "ClusterError", "RayExecutor", "import_ray"]
 
@@ -94,12 +103,7 @@ def _cell_task(
     local pool process does): the next cell of that candidate reuses it, with its
     imports and questions, and on PyPy its warm JIT. It ends with the Ray worker (its
     requests pipe closes)."""
-    import dataclasses
-
-    import ray
-
-    from autotts.evaluation.kept_workers import keep_for_process_life
-    from autotts.scale.cells import evaluate_cell
+    import ray  # the ray extra: this runs in a Ray worker, where it is installed
 
     keep_for_process_life()
     try:
@@ -113,8 +117,6 @@ def _traced_task(
     job: EvalJob, replay: ReplaySet, candidate: CandidateFile | None
 ) -> list[EpisodeRecord] | _Failure:
     """The body of a traced job's Ray task: every episode's record, trace included."""
-    from autotts.scale.cells import evaluate_cell
-
     records: list[EpisodeRecord] = []
     try:
         evaluate_cell(

@@ -14,6 +14,8 @@ class FastParts(PartsController):
     """A :class:`PartsController` that the evaluator may replay a batch at a time."""
 
     def vectorised(self) -> VectorisedRun:
+        # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
+        # worker, no NumPy)
         from autotts.controllers.composable.vectorised import run_parts
 
         knobs = self.knobs

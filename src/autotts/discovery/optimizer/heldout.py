@@ -28,6 +28,7 @@ from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.paired import paired_bootstrap, question_diffs
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
@@ -76,8 +77,6 @@ def bootstrap_gain(
     """Mean accuracy gain (points) of ``a`` over ``b`` and its paired bootstrap 95 % interval
     (:mod:`autotts.evaluation.paired`): each file's questions resampled on their own, or,
     with ``groups`` (per file, e.g. its benchmark), jointly for the files of one group."""
-    from autotts.evaluation.paired import paired_bootstrap, question_diffs
-
     diffs = question_diffs(a, b)
     return paired_bootstrap(diffs, groups=groups, draws=draws, seed=seed).heldout_dict()
 

@@ -32,6 +32,7 @@ from autotts.controllers.composable.builtins import cmc_parts
 from autotts.controllers.composable.vectorised import run_parts
 from autotts.data.records import NO_ANSWER, ReplaySet
 from autotts.env.batch import EpisodeBatch
+from autotts.evaluation.paired import question_diffs, resample_means
 from autotts.evaluation.protocols import ReferenceProtocol
 
 __all__ = [
@@ -223,8 +224,6 @@ def bootstrap_objective(
     operating point (the candidate's β chosen in ``gains``) and averages the points.
     A candidate whose gain rests on a few questions scores low.
     """
-    from autotts.evaluation.paired import question_diffs, resample_means
-
     rng = np.random.default_rng(seed)  # one stream for every point: draws differ per point
     total = np.zeros(draws)
     for i, g in enumerate(gains):

@@ -27,6 +27,7 @@ from autotts.discovery.optimizer.objective import (
 )
 from autotts.discovery.optimizer.space import cmc_start, suggest_schedule
 from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.jobs import DataRef, load_data
 from autotts.extras import needs
 
 __all__ = ["SAMPLERS", "OptimizerSettings", "make_sampler", "open_study", "worker_main"]
@@ -173,8 +174,6 @@ def worker_main(
     """Entry point of a worker process (``deadline`` is a ``time.time()`` instant)."""
     with needs("optimize", "the optimizer"):
         import optuna
-
-    from autotts.evaluation.jobs import DataRef, load_data
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     settings = OptimizerSettings(**settings_dict)

@@ -330,7 +330,7 @@ def black_box(
     on_event: Event | None = None,
 ) -> SearchResult:
     """TPE or CMA-ES (Optuna) over the rule weights, one draw per trial."""
-    from autotts.extras import needs, require
+    from autotts.extras import needs, require  # optional extra: Optuna, checked here
 
     require("optimize", f"--method {sampler}", "optuna")
     with needs("optimize", "the policy search"):

@@ -17,6 +17,7 @@ def make_proposer(kind: str, **options: Any) -> Proposer:
     opts = {k: v for k, v in options.items() if v is not None}
     try:
         if kind == "scripted":
+            # start-up time: a proposer's module loads when that kind is asked for
             from autotts.discovery.proposers.scripted import ScriptedProposer
 
             if "candidates" not in opts:
@@ -26,15 +27,18 @@ def make_proposer(kind: str, **options: Any) -> Proposer:
             if "model" not in opts:
                 raise UsageError(f"--proposer {kind} needs --llm-model NAME")
             if kind == "openai":
+                # the llm extra (openai) and start-up time: loaded for this kind only
                 from autotts.discovery.proposers.openai_chat import OpenAIProposer
 
                 return OpenAIProposer(**opts)
+            # the llm extra (anthropic) and start-up time: loaded for this kind only
             from autotts.discovery.proposers.anthropic_messages import AnthropicProposer
 
             return AnthropicProposer(**opts)
         if kind == "optimizer":
             raise UsageError("the optimizer proposes trials in bulk: run 'autotts optimize'")
         if kind == "agent":
+            # start-up time: a proposer's module loads when that kind is asked for
             from autotts.discovery.proposers.agent import AgentProposer
 
             if "command" not in opts:
