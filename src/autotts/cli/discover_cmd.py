@@ -444,6 +444,7 @@ def report_command(
         ...,
         help="A run directory written by 'autotts discover'; several put those runs side by "
         "side (an ablation against its full run, say).",
+        metavar="RUN",
         show_default=False,
     ),
     out: Path | None = typer.Option(
