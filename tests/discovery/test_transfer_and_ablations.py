@@ -292,3 +292,22 @@ def test_the_prompt_lacks_the_digest_only_with_no_trace_digest(
     # --no-beta's rules: one fixed setting, no β schedule asked for
     assert "No knob: write one fixed setting" in ablated[0]
     assert "One knob, `beta`" not in ablated[0] and "β → setting schedule" not in ablated[0]
+
+
+def test_optimize_takes_the_transfer_flags(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = autotts(
+        "optimize", "--out", str(out), "--data", "synthetic", "--time-budget", "30",
+        "--search-seeds", "2", "--trials-per-round", "2", "--workers", "1",
+        "--heldout-seeds", "1", "--quiet",
+        "--search-models", "Synth-Small", "--heldout-models", "Synth-Large",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings = _json(out / "run.json")
+    assert {(e["model"], e["benchmark"]) for e in settings["search"]} == {("Synth-Small", "aime24")}
+    held = {(p["model"], p["benchmark"]) for p in _json(out / "heldout.json")["points"]}
+    assert held == {("Synth-Large", b) for b in ("aime24", "aime25", "hmmt25")}
+    # the ablations are the LLM proposer's: the optimizer reads no prompt
+    refused = autotts("discover", "--proposer", "optimizer", "--out", str(tmp_path / "o"),
+                      "--data", "synthetic", "--no-beta")  # fmt: skip
+    assert refused.returncode == 2 and "reads none" in refused.stderr
