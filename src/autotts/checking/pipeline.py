@@ -71,11 +71,13 @@ def check_controller(
     limits: SandboxLimits | None = None,
     progress: Callable[[str], None] | None = None,
     audited_cells: int = AUDITED_CELLS,
+    monotone: bool = True,
 ) -> CheckReport:
     """Check the controller file ``reference`` (``path.py:Class`` or ``path.py``).
 
     ``audited_cells``: how many cells the look-ahead audit replays, each in a fresh worker
-    (:mod:`autotts.checking.lookahead`).
+    (:mod:`autotts.checking.lookahead`). ``monotone=False`` leaves out the β-monotonicity
+    test (``discover --no-beta``: a candidate with no β knob has no direction in β).
 
     Never raises for a bad candidate: every failure is a rejected :class:`CheckReport`.
     Bad arguments (no data, an empty β grid) raise :class:`~autotts.errors.UsageError`.
@@ -114,6 +116,7 @@ def check_controller(
                 say,
                 limits,
                 audited_cells,
+                monotone,
             )
         except _Rejected as exc:
             report.sandbox_layers = list(worker.layers)  # what held, as the worker loaded
@@ -134,6 +137,7 @@ def _pipeline(
     say: Callable[[str], None],
     limits: SandboxLimits | None,
     audited_cells: int,
+    with_monotone: bool = True,
 ) -> None:
     def step(name: str, action: Callable[[], CheckResult]) -> None:
         say(f"check: {name}")
@@ -250,7 +254,8 @@ def _pipeline(
     step("runs", run_all)
     step("deterministic", deterministic)
     step("look-ahead", lookahead)
-    step("monotone", monotone)
+    if with_monotone:
+        step("monotone", monotone)
 
 
 _REASON = {

@@ -119,7 +119,23 @@ def discover_command(
     rounds: int = typer.Option(5, "--rounds", "-r", min=1, help="Rounds to run."),
     data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
     models: list[str] | None = typer.Option(
-        None, "--models", help="Models (default: the four public ones, else all in the store)."
+        None,
+        "--models",
+        help="Models of the search and the held-out set (default: the four public ones, else "
+        "all in the store).",
+    ),
+    search_models: list[str] | None = typer.Option(
+        None,
+        "--search-models",
+        help="Models the search runs on (default: --models). With --heldout-models, a "
+        "transfer run: the selection is evaluated on models the search never saw; "
+        "transfer.json holds it per model × benchmark.",
+    ),
+    heldout_models: list[str] | None = typer.Option(
+        None,
+        "--heldout-models",
+        help="Models of the held-out set (default: --models); a model not searched is held "
+        "out on the search benchmarks too.",
     ),
     search_benchmarks: list[str] | None = typer.Option(
         None, "--search-benchmarks", help="Search set benchmarks (default: aime24)."
@@ -156,6 +172,19 @@ def discover_command(
         help="Evaluate each candidate's curve in seed blocks and stop once it clearly cannot "
         "beat the best round so far (the rule is in run.json; a stopped round keeps its "
         "partial curve and is never selected).",
+    ),
+    no_trace_digest: bool = typer.Option(
+        False,
+        "--no-trace-digest",
+        help="Ablation: the proposer sees the curves but no execution-trace digest (none is "
+        "computed, of the baselines or of the rounds).",
+    ),
+    no_beta: bool = typer.Option(
+        False,
+        "--no-beta",
+        help="Ablation: the proposer is told to write one fixed setting with no β knob; each "
+        "candidate is evaluated at one point (β=1, which it ignores) instead of a β sweep, "
+        "and the check's monotonicity test is skipped.",
     ),
     executor: str = EXECUTOR,
     address: str | None = ADDRESS,
@@ -267,9 +296,15 @@ def discover_command(
         # loads when asked for
         from autotts.cli.optimize_cmd import optimize
 
+        if no_trace_digest or no_beta:
+            raise UsageError(
+                "--no-trace-digest and --no-beta are ablations of a proposer that reads "
+                "prompts; --proposer optimizer reads none"
+            )
         optimize(out, resume=resume, data=data, models=models, search_benchmarks=search_benchmarks,
                  heldout_benchmarks=heldout_benchmarks, seed=seed, time_budget=max_time,
-                 workers=workers, heldout_seeds=heldout_seeds, quiet=quiet)  # fmt: skip
+                 workers=workers, heldout_seeds=heldout_seeds, quiet=quiet,
+                 search_models=search_models, heldout_models=heldout_models)  # fmt: skip
         return
     options: dict[str, Any] = {}
     if proposer == "scripted":
@@ -304,6 +339,10 @@ def discover_command(
                 models=split_names(models) or None,
                 search_benchmarks=split_names(search_benchmarks) or None,
                 heldout_benchmarks=split_names(heldout_benchmarks) or None,
+                search_models=split_names(search_models) or None,
+                heldout_models=split_names(heldout_models) or None,
+                no_trace_digest=no_trace_digest,
+                no_beta=no_beta,
                 betas=parse_betas(betas),
                 protocol=protocol_name,
                 seeds=seeds,
@@ -350,7 +389,13 @@ def _resume_settings(
     def recorded_form(name: str, value: Any) -> Any:
         if name == "betas":
             return parse_betas(value)
-        if name in ("models", "search_benchmarks", "heldout_benchmarks"):
+        if name in (
+            "models",
+            "search_models",
+            "heldout_models",
+            "search_benchmarks",
+            "heldout_benchmarks",
+        ):
             return split_names(value)
         if name == "data":
             store = data_refs(value)[0].store
@@ -399,13 +444,32 @@ def _describe_best(best: dict[str, Any]) -> str:
 
 
 def report_command(
-    run: Path = typer.Argument(..., help="A run directory written by 'autotts discover'."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Default: RUN/report.html."),
+    runs: list[Path] = typer.Argument(
+        ...,
+        help="A run directory written by 'autotts discover'; several put those runs side by "
+        "side (an ablation against its full run, say).",
+        metavar="RUN",
+        show_default=False,
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Default: RUN/report.html (one run; several need --out)."
+    ),
 ) -> None:
-    """Write one self-contained HTML page about a discovery run (opens offline)."""
+    """Write one self-contained HTML page about a discovery run, or about several side by
+    side: their selections' curves on one chart, the settings that differ and their
+    held-out results (the page opens offline).
+
+    Example: autotts report full-run no-digest-run --out ablation.html
+    """
     # start-up time: `autotts --help` imports every command module; the report (Jinja2) loads with
     # `report`
     from autotts.report.html import write_report
+    from autotts.report.side_by_side import write_side_by_side
 
-    path = write_report(run, out)
+    if len(runs) == 1:
+        path = write_report(runs[0], out)
+    elif out is None:
+        raise UsageError("several runs make one page: name it with --out, e.g. --out compare.html")
+    else:
+        path = write_side_by_side(runs, out)
     typer.echo(f"wrote {path}", err=True)

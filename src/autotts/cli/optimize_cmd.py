@@ -73,6 +73,8 @@ def optimize(
     models: list[str] | None = None,
     search_benchmarks: list[str] | None = None,
     heldout_benchmarks: list[str] | None = None,
+    search_models: list[str] | None = None,
+    heldout_models: list[str] | None = None,
     sampler: str = "tpe",
     seed: int = 0,
     time_budget: float | None = None,
@@ -111,6 +113,8 @@ def optimize(
             split_names(models) or None,
             split_names(search_benchmarks) or None,
             split_names(heldout_benchmarks) or None,
+            search_models=split_names(search_models) or None,
+            heldout_models=split_names(heldout_models) or None,
         )
         settings = OptimizerSettings(
             sampler=sampler,
@@ -201,7 +205,18 @@ def optimize_command(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (created; see --resume)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     data: str | None = typer.Option(None, "--data", "-d", help=DATA_HELP),
-    models: list[str] | None = typer.Option(None, "--models", help="Models (default: all four)."),
+    models: list[str] | None = typer.Option(
+        None, "--models", help="Models of the search and held-out sets (default: all four)."
+    ),
+    search_models: list[str] | None = typer.Option(
+        None, "--search-models", help="Models the search runs on (default: --models)."
+    ),
+    heldout_models: list[str] | None = typer.Option(
+        None,
+        "--heldout-models",
+        help="Models of the held-out set (default: --models); one not searched is held out "
+        "on the search benchmarks too.",
+    ),
     search_benchmarks: list[str] | None = typer.Option(
         None, "--search-benchmarks", help="Search set benchmarks (default: aime24)."
     ),
@@ -260,6 +275,8 @@ def optimize_command(
         models=models,
         search_benchmarks=search_benchmarks,
         heldout_benchmarks=heldout_benchmarks,
+        search_models=search_models,
+        heldout_models=heldout_models,
         sampler=sampler,
         seed=seed,
         time_budget=time_budget,

@@ -6,6 +6,7 @@ run = autotts.discover("run", candidates="examples/candidates", data="synthetic"
 run.rounds()            # index lines: verdict, best point, money
 run.selection()         # {"round", "beta", "rule", ...}
 run.heldout()           # the selection vs the baselines on the held-out files
+run.transfer()          # the selection per model × benchmark, with paired intervals
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class DiscoveryRun:
         path = self.dir.file("heldout.json")
         return self.dir.read_json("heldout.json") if path.is_file() else None
 
+    def transfer(self) -> dict[str, Any] | None:
+        """The selection per model × benchmark (``transfer.json``), once held out."""
+        path = self.dir.file("transfer.json")
+        return self.dir.read_json("transfer.json") if path.is_file() else None
+
     def __repr__(self) -> str:
         return f"DiscoveryRun({str(self.path)!r}, rounds={len(self.rounds())})"
 
@@ -83,6 +89,10 @@ def discover(
     on_event: Event | None = None,
     race: bool = False,
     interpreter: str = "cpython",
+    search_models: Sequence[str] | None = None,
+    heldout_models: Sequence[str] | None = None,
+    no_trace_digest: bool = False,
+    no_beta: bool = False,
     **proposer_options: Any,
 ) -> DiscoveryRun:
     """Run or resume a discovery into ``out`` (see ``autotts discover --help``).
@@ -90,6 +100,10 @@ def discover(
     ``proposer_options`` go to the proposer: ``candidates``/``class_name`` for
     ``scripted``; ``model``, ``base_url``, ... for the LLM proposers; ``command`` for
     ``agent``.
+
+    ``models`` names the models of both sets; ``search_models``/``heldout_models``
+    override it for one set each (search on some models, evaluate on others).
+    ``no_trace_digest`` and ``no_beta`` are the paper's discovery ablations.
     """
     settings = None
     if not resume:
@@ -98,6 +112,8 @@ def discover(
             list(models) if models else None,
             list(search_benchmarks) if search_benchmarks else None,
             list(heldout_benchmarks) if heldout_benchmarks else None,
+            search_models=list(search_models) if search_models else None,
+            heldout_models=list(heldout_models) if heldout_models else None,
         )
         settings = DiscoverySettings(
             search=search,
@@ -111,6 +127,8 @@ def discover(
             heldout_seeds=heldout_seeds,
             race=race,
             interpreter=interpreter,
+            no_trace_digest=no_trace_digest,
+            no_beta=no_beta,
         )
     run_discovery(
         out,

@@ -54,6 +54,8 @@ Event = Callable[[dict[str, Any]], None]
 
 #: Characters of each baseline's trace digest (five of them go into every prompt).
 BASELINE_DIGEST_CHARS = 2_500
+#: A round's traces.md under ``--no-trace-digest``: nothing was traced (no prompt shows it).
+NO_DIGEST = "# Trace digest\n\nNot computed: the run is the --no-trace-digest ablation.\n"
 
 
 @dataclass
@@ -156,7 +158,10 @@ def _search(
             methods[name] = {
                 "points": points,
                 "aggregate": aggregate(points),
-                "digest": _baseline_digest(name, search, settings),
+                # --no-trace-digest: nothing traced, so nothing can reach a prompt
+                "digest": ""
+                if settings.no_trace_digest
+                else _baseline_digest(name, search, settings),
             }
         run.write_json("baselines.json", {"methods": methods, "betas": settings.betas})
     baselines = run.read_json("baselines.json")
@@ -204,6 +209,8 @@ def _one_round(
             baselines,
             workdir,
             progress=lambda p: emit({**base, "phase": "propose", **p}),
+            no_trace_digest=settings.no_trace_digest,
+            no_beta=settings.no_beta,
         )
         proposal = proposer.propose(context)
         _write_proposal(tmp, proposal)
@@ -223,9 +230,8 @@ def _one_round(
             reference = f"{tmp / 'candidate.py'}:{class_name}"
             summary["class"] = class_name
             emit({**base, "phase": "check", "name": summary["name"]})
-            grid = sorted(
-                {settings.betas[0], settings.betas[len(settings.betas) // 2], settings.betas[-1]}
-            )
+            betas = settings.candidate_betas
+            grid = sorted({betas[0], betas[len(betas) // 2], betas[-1]})
             check = check_here_or_on_ray(
                 reference,
                 settings.search,
@@ -233,6 +239,8 @@ def _one_round(
                 seeds=settings.check_seeds,
                 # Every evaluation cell after it is open to the audit too: a few here.
                 audited_cells=DISCOVERY_CHECK_AUDITS,
+                # --no-beta: one fixed setting has no β direction to be monotone in
+                monotone=not settings.no_beta,
             ).to_dict()
             # Paths in messages name the round's final folder, not the temporary one.
             check["detail"] = str(check.get("detail") or "").replace(
@@ -271,7 +279,7 @@ def _one_round(
                 "best": best_point(agg),
                 # what re-running the round needs besides candidate.py
                 "controller": f"candidate.py:{summary['class']}" if "class" in summary else None,
-                "betas": list(settings.betas),
+                "betas": settings.candidate_betas,
                 "protocol": settings.protocol.to_dict(),
                 "data": _search_provenance(run),
             },
@@ -378,7 +386,7 @@ def _evaluate(
     jobs = curve_jobs(
         reference,
         settings.search,
-        settings.betas,
+        settings.candidate_betas,
         settings.protocol,
         interpreter=settings.interpreter,
     )
@@ -405,11 +413,16 @@ def _evaluate(
         # The sandbox's errors carry their own reason code (timeout, memory, ...).
         reason = exc.reason if isinstance(exc, CandidateRejected) else "crash"
         return [], "", {**check, "verdict": "rejected", "reason": reason, "detail": str(exc)}
-    check = {**check, "monotonicity": _monotonicity(points)}
+    if settings.no_beta:
+        check = {**check, "monotonicity": {"applies": False, "why": "--no-beta: one point"}}
+    else:
+        check = {**check, "monotonicity": _monotonicity(points)}
     if raced is not None:
         check["race"] = raced
     best = best_point(aggregate(points))
     assert best is not None
+    if settings.no_trace_digest:
+        return points, NO_DIGEST, check
     emit({**base, "phase": "digest", "beta": best["beta"]})
     traces: list[tuple[str, list[EpisodeRecord]]] = []
     for ref in settings.search:

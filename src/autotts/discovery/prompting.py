@@ -28,6 +28,7 @@ __all__ = [
     "history_text",
     "prompt_ladder",
     "render",
+    "rules_text",
     "user_prompt",
 ]
 
@@ -147,7 +148,12 @@ def baseline_code(names: tuple[str, ...] | None = None) -> dict[str, str]:
     }
 
 
-def _baselines(baselines: dict[str, Any], cut: PromptCut) -> dict[str, Any]:
+def rules_text(context: ProposalContext | None = None) -> str:
+    """The rules of discovery; under ``--no-beta`` they ask for one fixed setting."""
+    return render("rules.md.j2", no_beta=bool(context and context.no_beta))
+
+
+def _baselines(baselines: dict[str, Any], cut: PromptCut, digests: bool = True) -> dict[str, Any]:
     methods = {}
     for name, method in baselines.get("methods", {}).items():
         agg = list(method.get("aggregate", []))
@@ -157,7 +163,7 @@ def _baselines(baselines: dict[str, Any], cut: PromptCut) -> dict[str, Any]:
             agg = []
         methods[name] = {
             "aggregate": agg,
-            "digest": method.get("digest", "") if cut.digests else "",
+            "digest": method.get("digest", "") if cut.digests and digests else "",
         }
     return {**baselines, "methods": methods}
 
@@ -173,11 +179,15 @@ def history_text(
         history = [{**_brief(e), "brief": True} for e in context.history]
     else:
         history = cut_history(context.history, cut.history_budget)
+    # --no-trace-digest: no digest of any kind, the baselines' or a round's (a run of that
+    # ablation computes none, but a round's traces.md still says why it was not evaluated)
+    digests = not context.no_trace_digest
     return render(
         "history.md.j2",
         history=history,
-        baselines=_baselines(context.baselines, cut),
+        baselines=_baselines(context.baselines, cut, digests),
         skipped=len(context.history) if not cut.history else 0,
+        digests=digests,
     )
 
 
@@ -201,7 +211,9 @@ def user_prompt(
         round=context.round,
         rounds=context.rounds,
         guide=api_guide(cut.guide),
-        rules=render("rules.md.j2"),
+        rules=rules_text(context),
+        no_beta=context.no_beta,
+        no_trace_digest=context.no_trace_digest,
         baseline_code=baseline_code(cut.baseline_code),
         history=history_text(context, budget, cut),
     )

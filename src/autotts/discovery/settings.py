@@ -24,6 +24,7 @@ from autotts.version import __version__
 
 __all__ = [
     "DEFAULT_BETAS",
+    "NO_BETA_POINT",
     "DiscoverySettings",
     "proposer_options",
     "resume_conflicts",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 DEFAULT_BETAS = [round(0.1 * i, 10) for i in range(11)]
+#: The β a ``--no-beta`` candidate is built with. It is told to ignore β; should it read
+#: β anyway, 1 is the accuracy-first end the rules describe.
+NO_BETA_POINT = 1.0
 
 
 def split_refs(
@@ -38,13 +42,26 @@ def split_refs(
     models: list[str] | None = None,
     search_benchmarks: list[str] | None = None,
     heldout_benchmarks: list[str] | None = None,
+    *,
+    search_models: list[str] | None = None,
+    heldout_models: list[str] | None = None,
 ) -> tuple[list[DataRef], list[DataRef]]:
     """Search and held-out files of a store (defaults: AIME24 vs AIME25 + HMMT25).
 
-    Models default to the four public ones where the store has them, else all.
+    ``models`` names the models of both sets; ``search_models`` and ``heldout_models``
+    override it for one set each (transfer across model sizes). Models default to the
+    four public ones where the store has them, else all. The held-out set is every file
+    of a held-out model on a search or held-out benchmark that is not a search file: with
+    the same models on both sides that is the held-out benchmarks alone, and a model the
+    search never saw is held out on the search benchmarks too.
     """
     available = sorted({r.model for r in refs}, key=lambda m: (m not in MODELS, m))
-    chosen = models or ([m for m in available if m in MODELS] or available)
+    default = models or ([m for m in available if m in MODELS] or available)
+    search_m = search_models or default
+    held_m = heldout_models or default
+    for name in (*search_m, *held_m):
+        if name not in available:
+            raise UnknownName("model", name, available)
     search_b = search_benchmarks or [SEARCH_BENCHMARK]
     held_b = heldout_benchmarks or list(HELD_OUT_BENCHMARKS)
     overlap = set(search_b) & set(held_b)
@@ -56,10 +73,19 @@ def split_refs(
     refs = [
         r if r.store == SYNTHETIC else replace(r, store=str(Path(r.store).resolve())) for r in refs
     ]
-    search = [r for r in refs if r.model in chosen and r.benchmark in search_b]
-    heldout = [r for r in refs if r.model in chosen and r.benchmark in held_b]
+    search = [r for r in refs if r.model in search_m and r.benchmark in search_b]
+    searched = {(r.model, r.benchmark) for r in search}
+    heldout = [
+        r
+        for r in refs
+        if r.model in held_m
+        and (r.benchmark in held_b or r.benchmark in search_b)
+        and (r.model, r.benchmark) not in searched
+    ]
     if not search:
-        raise UsageError(f"no search files ({', '.join(search_b)}) for models {', '.join(chosen)}")
+        raise UsageError(
+            f"no search files ({', '.join(search_b)}) for models {', '.join(search_m)}"
+        )
     return search, heldout
 
 
@@ -80,6 +106,12 @@ class DiscoverySettings:
     race: bool = False
     #: what runs a candidate file's untraced cells (autotts.evaluation.interpreters)
     interpreter: str = "cpython"
+    #: ablation ``--no-trace-digest``: the proposer sees curves but no trace digest (none
+    #: is computed, of the baselines or of any round)
+    no_trace_digest: bool = False
+    #: ablation ``--no-beta``: candidates are one fixed setting with no β knob, evaluated
+    #: at the one point :data:`NO_BETA_POINT`; the check's monotonicity test is skipped
+    no_beta: bool = False
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -94,6 +126,16 @@ class DiscoverySettings:
         if names & {(r.store, r.model, r.benchmark) for r in self.heldout}:
             raise UsageError("a file cannot be in both the search and the held-out set")
         check_interpreter(self.interpreter)
+
+    @property
+    def candidate_betas(self) -> list[float]:
+        """The β values a candidate's curve is evaluated at: the grid, or with ``no_beta``
+        the one point (the baselines keep the whole grid either way)."""
+        return [NO_BETA_POINT] if self.no_beta else list(self.betas)
+
+    @property
+    def ablations(self) -> dict[str, bool]:
+        return {"no_trace_digest": self.no_trace_digest, "no_beta": self.no_beta}
 
     @property
     def protocol(self) -> EvaluationProtocol:
@@ -124,6 +166,13 @@ class DiscoverySettings:
             **({"race": {"rule": _race_rule()}} if self.race else {}),
             "interpreter": self.interpreter,
             "interpreter_version": _interpreter_version(self.interpreter),
+            # The sets' models, spelled out (transfer runs search on some, hold out others).
+            "models": {
+                "search": _models(self.search),
+                "heldout": _models(self.heldout),
+            },
+            "ablations": self.ablations,
+            **({"no_beta_point": NO_BETA_POINT} if self.no_beta else {}),
         }
 
     @classmethod
@@ -143,7 +192,13 @@ class DiscoverySettings:
             check_seeds=int(run.get("check_seeds", 1)),
             race="race" in run,
             interpreter=str(run.get("interpreter", "cpython")),
+            no_trace_digest=bool(run.get("ablations", {}).get("no_trace_digest", False)),
+            no_beta=bool(run.get("ablations", {}).get("no_beta", False)),
         )
+
+
+def _models(refs: list[DataRef]) -> list[str]:
+    return sorted({r.model for r in refs})
 
 
 def _interpreter_version(interpreter: str) -> str:
@@ -199,11 +254,27 @@ _RECORDED: dict[str, Any] = {
     "--rounds": lambda r: r.get("limits", {}).get("rounds"),
     "--max-cost": lambda r: r.get("limits", {}).get("max_cost"),
     "--max-time": lambda r: r.get("limits", {}).get("max_time"),
-    "--models": lambda r: sorted({e["model"] for e in r["search"] + r["heldout"]}),
+    "--models": lambda r: _recorded_models(r),
+    "--search-models": lambda r: sorted({e["model"] for e in r["search"]}),
+    "--heldout-models": lambda r: sorted({e["model"] for e in r["heldout"]}),
     "--search-benchmarks": lambda r: sorted({e["benchmark"] for e in r["search"]}),
-    "--heldout-benchmarks": lambda r: sorted({e["benchmark"] for e in r["heldout"]}),
+    # A model held out but never searched is held out on the search benchmarks too.
+    "--heldout-benchmarks": lambda r: sorted(
+        {e["benchmark"] for e in r["heldout"]} - {e["benchmark"] for e in r["search"]}
+    ),
+    "--no-trace-digest": lambda r: bool(r.get("ablations", {}).get("no_trace_digest", False)),
+    "--no-beta": lambda r: bool(r.get("ablations", {}).get("no_beta", False)),
     "--data": lambda r: r["search"][0]["store"],
 }
+
+#: flags whose value is a list of names, compared in any order
+_NAME_LISTS = (
+    "--models",
+    "--search-models",
+    "--heldout-models",
+    "--search-benchmarks",
+    "--heldout-benchmarks",
+)
 
 _PROPOSER_FLAGS = {
     "--candidates": "candidates",
@@ -218,6 +289,16 @@ _PROPOSER_FLAGS = {
     "--agent-cmd": "command",
     "--agent-timeout": "timeout",
 }
+
+
+def _recorded_models(run: dict[str, Any]) -> Any:
+    """What ``--models`` (both sets) stands for in a run: its one list of models, or, when
+    the search and held-out models differ, words no ``--models`` value can equal."""
+    search = sorted({e["model"] for e in run["search"]})
+    heldout = sorted({e["model"] for e in run["heldout"]})
+    if not heldout or heldout == search:
+        return search
+    return f"search models {','.join(search)} and held-out models {','.join(heldout)}"
 
 
 def resume_conflicts(run: dict[str, Any], given: dict[str, Any]) -> list[str]:
@@ -238,8 +319,7 @@ def resume_conflicts(run: dict[str, Any], given: dict[str, Any]) -> list[str]:
             recorded = _RECORDED[flag](run)
         else:
             continue
-        if isinstance(value, (list, tuple)) and flag in ("--models", "--search-benchmarks",
-                                                         "--heldout-benchmarks"):  # fmt: skip
+        if isinstance(value, (list, tuple)) and flag in _NAME_LISTS:
             value = sorted(value)
         if not _same(value, recorded):
             conflicts.append(f"{flag}: {_show(value)}, the run has {_show(recorded)}")

@@ -251,6 +251,22 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"files": files, "rows": rows, "charts": charts, "info": heldout}
 
 
+def _transfer(transfer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The transfer matrix as table rows: one per model, one cell per benchmark."""
+    if not transfer:
+        return None
+    cells = {(c["model"], c["benchmark"]): c for c in transfer["cells"]}
+    rows = [
+        {
+            "model": model,
+            "searched": model in transfer["search_models"],
+            "cells": [cells.get((model, bench)) for bench in transfer["benchmarks"]],
+        }
+        for model in transfer["models"]
+    ]
+    return {**transfer, "rows": rows}
+
+
 def _protocol_text(args: dict[str, Any]) -> str:
     if args.get("name") == "subsample":
         return (
@@ -268,6 +284,7 @@ def render_report(run_path: Path | str) -> str:
     baselines = run.read_json("baselines.json") if run.file("baselines.json").is_file() else {}
     selection = run.read_json("selection.json") if run.file("selection.json").is_file() else None
     heldout = run.read_json("heldout.json") if run.file("heldout.json").is_file() else None
+    transfer = run.read_json("transfer.json") if run.file("transfer.json").is_file() else None
     rounds = []
     for entry in history:
         folder = run.round_dir(entry["round"])
@@ -296,6 +313,8 @@ def render_report(run_path: Path | str) -> str:
         best_so_far=_best_so_far(history, baselines),
         selection=selection,
         heldout=_heldout(heldout),
+        transfer=_transfer(transfer),
+        ablations=[name for name, on in settings.get("ablations", {}).items() if on],
         totals={
             "money": history[-1].get("money_total", 0.0) if history else 0.0,
             "tokens": history[-1].get("proposer_tokens_total", 0) if history else 0,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from autotts.discovery.history import DEFAULT_CONTEXT_BUDGET
-from autotts.discovery.prompting import api_guide, baseline_code, history_text, render
+from autotts.discovery.prompting import api_guide, baseline_code, history_text, render, rules_text
 from autotts.discovery.proposers.base import Proposal, ProposalContext
 from autotts.discovery.selection import select
 from autotts.errors import UsageError
@@ -97,7 +97,9 @@ class AgentProposer:
             "agent_task.md.j2",
             round=context.round,
             rounds=context.rounds,
-            rules=render("rules.md.j2"),
+            rules=rules_text(context),
+            no_beta=context.no_beta,
+            no_trace_digest=context.no_trace_digest,
         )
         (ws / "TASK.md").write_text(task, "utf-8")
         return target, start, task

@@ -35,6 +35,10 @@ class ProposalContext:
     workdir: Path
     #: where progress goes (the terminal); None: nowhere
     progress: Progress | None = None
+    #: the run's ablations (``discover --no-trace-digest``/``--no-beta``): the prompt
+    #: then carries no trace digest, or asks for one fixed setting with no β knob
+    no_trace_digest: bool = False
+    no_beta: bool = False
 
     def report(self, event: dict[str, Any]) -> None:
         if self.progress is not None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from autotts.discovery.candidate import extract_code
 from autotts.discovery.history import DEFAULT_CONTEXT_BUDGET
-from autotts.discovery.prompting import prompt_ladder, render, user_prompt
+from autotts.discovery.prompting import prompt_ladder, render, rules_text, user_prompt
 from autotts.discovery.proposers.base import Progress, Proposal, ProposalContext
 from autotts.errors import UsageError
 
@@ -346,7 +346,7 @@ class ChatProposer:
             return Proposal(None, exchange=exchange, error=problem)
         summary = reply.split("```", 1)[0].strip()
         if self.critic:
-            code, summary = self._refine(system, code, summary, exchange, context.report)
+            code, summary = self._refine(system, code, summary, exchange, context)
         return Proposal(code, summary=summary, exchange=exchange)
 
     def _refine(
@@ -355,12 +355,19 @@ class ChatProposer:
         code: str,
         summary: str,
         exchange: dict[str, Any],
-        progress: Progress,
+        context: ProposalContext,
     ) -> tuple[str, str]:
         """The critic pass: the same model reviews its file against the rules and may
         return a corrected one. Its exchange is kept under ``critic`` and its tokens and
         money are added to the round's; a failed or code-less review keeps the draft."""
-        prompt = render("critic.md.j2", code=code, summary=summary, rules=render("rules.md.j2"))
+        prompt = render(
+            "critic.md.j2",
+            code=code,
+            summary=summary,
+            rules=rules_text(context),
+            no_beta=context.no_beta,
+        )
+        progress = context.report
         room = self._room(system, prompt)
         if room is None:
             exchange["critic"] = {"error": "the review does not fit the model's context window"}
