@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ class Script:
     ending: str = "\\boxed{}"
     #: what a probe decodes after the forced ``\\boxed{``
     probe: str = "7}"
+    #: seconds each request takes (a slow model: time for a client to watch or leave)
+    delay: float = 0.0
     prompts: list[str] = field(default_factory=list)
 
 
@@ -42,11 +45,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client cancelled the request: nobody to answer
 
     def do_GET(self) -> None:
         self._send(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
@@ -56,6 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt, max_tokens = body["prompt"], int(body["max_tokens"])
         script = self.script
         script.prompts.append(prompt)
+        time.sleep(script.delay)
         used = _tokens(prompt)
         if used + max_tokens > script.context:
             message = (
