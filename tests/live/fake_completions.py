@@ -28,6 +28,9 @@ class Script:
     ending: str = "\\boxed{}"
     #: what a probe decodes after the forced ``\\boxed{``
     probe: str = "7}"
+    #: when given, probe ``i`` decodes ``probes[i % len(probes)]`` instead (disagreeing
+    #: probes: a controller that waits for agreement keeps reading)
+    probes: tuple[str, ...] = ()
     #: seconds each request takes (a slow model: time for a client to watch or leave)
     delay: float = 0.0
     prompts: list[str] = field(default_factory=list)
@@ -73,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if prompt.endswith(PROBE_SUFFIX):
             text, reason = script.probe, "stop"
+            if script.probes:
+                done = sum(p.endswith(PROBE_SUFFIX) for p in script.prompts) - 1
+                text = script.probes[done % len(script.probes)]
         else:
             done = prompt.count(" ~")
             left = script.length - done
