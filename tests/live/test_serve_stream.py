@@ -4,6 +4,7 @@ that leaves cancels the upstream work."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -162,7 +163,7 @@ def test_the_official_client_streams_progress_then_the_answer() -> None:
         if "progress" in (c.model_extra or {}).get("autotts", {})
     ]
     assert len(progress) >= 2
-    for before, after in zip(progress, progress[1:]):
+    for before, after in itertools.pairwise(progress):
         assert after["tokens"] >= before["tokens"] and after["tokens"] > 0
         assert after["branches_used"] >= before["branches_used"] >= 1
     # Progress chunks say nothing a client would print: no content, no finish.
