@@ -8,12 +8,25 @@ reported for the request (trajectories, probes, cancelled prefetches), and an
 extra top-level ``autotts`` object — ``answer``, ``tokens`` (trajectory tokens the
 controller consumed, the replay protocol's cost), ``sequential_tokens`` (the
 longest branch: what the user waited for), ``branches_used``, ``stop_reason``,
-``beta``, ``controller``. Extra body fields: ``beta`` (β for this request) and
-the standard ``seed`` (reproducible branch sampling). ``GET /v1/models`` lists the
-served name, ``GET /health`` answers ``ok``. Requests beyond ``max_concurrent``
-wait; one taking longer than ``timeout`` is cancelled (504) with its upstream work. An
-upstream client error (4xx) comes back with its status, other upstream failures as 502;
-``n`` other than 1 is refused (400). Every request is logged as one line on stderr.
+``beta``, ``controller``, ``budget``. Extra body fields: ``beta`` (β for this request),
+``max_branches``, and the standard ``seed`` (reproducible branch sampling) and
+``max_completion_tokens``/``max_tokens`` (the request's token cap). ``GET /v1/models``
+lists the served name, ``GET /health`` answers ``ok``. Requests beyond ``max_concurrent``
+wait; one taking longer than ``timeout`` is cancelled (504) with its upstream work, as is
+one whose client disconnects. An upstream client error (4xx) comes back with its status,
+other upstream failures as 502; ``n`` other than 1 is refused (400). Every request is
+logged as one line on stderr.
+
+``"stream": true`` answers with the OpenAI API's server-sent ``chat.completion.chunk``
+events: the role at once, progress chunks (an empty delta and an ``autotts.progress``
+field) and keep-alive comments while the controller works, then the answer, the finish
+with the ``autotts`` object, the usage when ``stream_options.include_usage`` asks for it,
+``data: [DONE]``. A failure once the stream has started is an ``error`` event and
+``[DONE]``, as vLLM sends it.
+
+The per-request budget (:class:`~autotts.live.runtime.RequestBudget`) is the request's
+own caps within the server's ``max_tokens_per_request`` and ``max_branches`` (which are
+also the defaults); the runtime enforces it.
 
 A controller file not marked ``trusted`` runs in sandboxed worker processes
 (:mod:`autotts.sandbox.live_client`): the episode and its model calls stay in this
