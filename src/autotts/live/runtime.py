@@ -48,6 +48,7 @@ from autotts.errors import (
     AutoTTSError,
     BudgetExceeded,
     InvalidAction,
+    LiveServerError,
     NoMoreBranches,
     UsageError,
 )
@@ -471,6 +472,8 @@ async def solve_live(
     stopped = False
     try:
         answer = await loop.run_in_executor(executor, controller.solve, session)
+    except (LiveServerError, EpisodeClosed):
+        raise  # the upstream failed or the episode was ended: never the budget's doing
     except Exception:
         if not episode.read_refused:
             raise
