@@ -344,3 +344,21 @@ def test_a_client_leaving_cancels_the_upstream_work(stream: bool) -> None:
     if not stream:  # the request's log line says the client left
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"autotts-server-{port}.log"
         assert " POST /v1/chat/completions 499 " in log.read_text()
+
+
+def test_a_timeout_mid_stream_is_an_error_event() -> None:
+    script = Script(delay=0.3, probes=("1}", "2}"))
+    with fake_server(script) as url:
+        port = free_port()
+        command = autotts(
+            "serve", "--upstream", url, "--model", "m", "--controller", "cmc", "--beta", "1",
+            "--delta", "50", "--timeout", "1.5", "--port", str(port),
+        )  # fmt: skip
+        with running(command, port) as base:
+            body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True}
+            response, payloads = stream_raw(base, body)
+            assert requests_after(script, settle=0.5, watch=1.0) == 0  # the work was cancelled
+    assert response.status_code == 200 and payloads[-1] == "[DONE]"
+    assert json.loads(payloads[0])["choices"][0]["delta"]["role"] == "assistant"
+    error = json.loads(payloads[-2])["error"]
+    assert error == {"message": "no answer within 1.5 s", "type": "timeout", "code": 504}
