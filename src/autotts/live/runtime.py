@@ -187,6 +187,10 @@ class LiveEpisode:
         self._prefetch = prefetch
         self._branches: list[_Branch] = []
         self._closed = False
+        # close() (on the loop) against a request being sent (in the controller's thread):
+        # a request is either sent before the episode closed, and cancelled by it, or not
+        # sent at all.
+        self._sending = threading.Lock()
         self._max_branches = budget.max_branches
         self._tokens = _TokenLedger(budget.max_tokens)
         self._on_read = on_read
@@ -260,7 +264,7 @@ class LiveEpisode:
                 raise self._refused(f"branch {slot}'s read to the end")
             if grant < left:
                 self._tokens.hit = True
-            branch.pending = self._submit(self._request(branch, grant, with_probe=False))
+            self._send(branch, self._request(branch, grant, with_probe=False))
             chunk, _ = self._await_pending(branch)
             self._apply(branch, chunk, None, force_end=True)
             self._report()
@@ -269,7 +273,7 @@ class LiveEpisode:
             need = self._step_need(branch.generated)
             if not self._tokens.reserve(need):
                 raise self._refused(f"the next {self._delta} tokens of branch {slot}")
-            branch.pending = self._submit(self._request(branch, need, with_probe=True))
+            self._send(branch, self._request(branch, need, with_probe=True))
         chunk, probe = self._await_pending(branch)
         self._apply(branch, chunk, probe)
         self._report()
@@ -277,7 +281,7 @@ class LiveEpisode:
             # Read ahead only with what the cap leaves: a prefetch never stops a read.
             need = self._step_need(branch.generated)
             if self._tokens.reserve(need):
-                branch.pending = self._submit(self._request(branch, need, with_probe=True))
+                self._send(branch, self._request(branch, need, with_probe=True))
 
     def reveal(self, slot: int) -> str:
         branch = self._open(slot)
@@ -294,9 +298,10 @@ class LiveEpisode:
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
         """End the episode: cancel every request in flight; later reads raise EpisodeClosed."""
-        self._closed = True
-        for branch in self._branches:
-            self._cancel(branch)
+        with self._sending:
+            self._closed = True
+            for branch in self._branches:
+                self._cancel(branch)
 
     def progress(self) -> LiveProgress:
         return LiveProgress(len(self._branches), self.cost, self.usage.completion_tokens)
@@ -368,10 +373,14 @@ class LiveEpisode:
             branch.depth += 1
             branch.answer = probe
 
-    def _submit(
-        self, coro: Coroutine[Any, Any, tuple[Chunk, str | None]]
-    ) -> concurrent.futures.Future[tuple[Chunk, str | None]]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+    def _send(self, branch: _Branch, coro: Coroutine[Any, Any, tuple[Chunk, str | None]]) -> None:
+        """Start ``coro`` on the loop as the branch's pending request, unless the episode
+        has been closed (then :class:`EpisodeClosed`)."""
+        with self._sending:
+            if self._closed:
+                coro.close()
+                raise EpisodeClosed("the episode was ended (timeout or shutdown)")
+            branch.pending = asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def _await_pending(self, branch: _Branch) -> Any:
         """Block on the branch's request; it stays cancellable by :meth:`close` meanwhile."""
