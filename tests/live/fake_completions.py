@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ class Script:
     #: a probe's token log-probabilities, when the request asks for them (``logprobs``),
     #: from the trajectory's length so far in tokens (``None``: the server gives none)
     probe_logprobs: Callable[[int], list[float]] | None = None
+    #: when given, probe ``i`` decodes ``probes[i % len(probes)]`` instead (disagreeing
+    #: probes: a controller that waits for agreement keeps reading)
+    probes: tuple[str, ...] = ()
+    #: seconds each request takes (a slow model: time for a client to watch or leave)
+    delay: float = 0.0
     prompts: list[str] = field(default_factory=list)
 
 
@@ -45,11 +51,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client cancelled the request: nobody to answer
 
     def do_GET(self) -> None:
         self._send(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
@@ -59,6 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt, max_tokens = body["prompt"], int(body["max_tokens"])
         script = self.script
         script.prompts.append(prompt)
+        time.sleep(script.delay)
         used = _tokens(prompt)
         if used + max_tokens > script.context:
             message = (
@@ -70,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
         logprobs = None
         if prompt.endswith(PROBE_SUFFIX):
             text, reason = script.probe, "stop"
+            if script.probes:
+                done = sum(p.endswith(PROBE_SUFFIX) for p in script.prompts) - 1
+                text = script.probes[done % len(script.probes)]
             if body.get("logprobs") and script.probe_logprobs is not None:
                 values = script.probe_logprobs(prompt.count(" ~"))
                 # the legacy completions format: one entry per generated token

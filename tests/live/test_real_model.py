@@ -177,3 +177,61 @@ def test_collect_evaluate_and_serve_a_real_model(llama_server: str, tmp_path: Pa
     assert 0 < extra["tokens"] <= 4 * MAX_TOKENS
     assert response.choices[0].message.content == (extra["answer"] or "")
     assert response.usage is not None and response.usage.completion_tokens >= extra["tokens"]
+
+
+def test_stream_and_budgets_through_serve_over_a_real_model(llama_server: str) -> None:
+    """The official client's streaming call and LangChain's ChatOpenAI (plain and
+    streamed) through ``autotts serve`` over SmolLM2; the token and branch caps hold on
+    what llama.cpp reports. (Every request is capped: on 2 busy cores an uncapped CMC
+    episode takes minutes; tests/live/test_serve_budget.py shows what the caps cut.)"""
+    from langchain_openai import ChatOpenAI
+
+    cap, branches = 60, 2
+    port = free_port()
+    serve = autotts(
+        "serve", "--upstream", llama_server, "--model", "smollm2", "--controller", "cmc",
+        "--beta", "1", "--pool", "4", "--delta", str(DELTA), "--max-tokens", str(MAX_TOKENS),
+        "--template", "chatml", "--probe-tokens", "8", "--upstream-concurrency", "1",
+        "--port", str(port),
+    )  # fmt: skip
+    question = [{"role": "user", "content": QUESTIONS[1][0]}]
+    with running(serve, port) as base:
+        client = OpenAI(base_url=f"{base}/v1", api_key="unused")
+        chunks = list(
+            client.chat.completions.create(
+                model="smollm2",
+                messages=question,
+                seed=1,
+                stream=True,
+                stream_options={"include_usage": True},
+                max_completion_tokens=cap,
+                extra_body={"max_branches": branches},
+            )
+        )
+        llm = ChatOpenAI(
+            base_url=f"{base}/v1", api_key="unused", model="smollm2", max_tokens=cap, seed=2
+        )
+        invoked = llm.invoke(QUESTIONS[0][0])
+        streamed = "".join(str(c.content) for c in llm.stream(QUESTIONS[0][0]))
+
+    # The stream: the role, then only the answer as content, the finish, the usage.
+    assert chunks[0].choices[0].delta.role == "assistant"
+    finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finish) == 1
+    extra = finish[0].model_extra["autotts"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == (extra["answer"] or "")
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert 0 < chunks[-1].usage.completion_tokens <= cap
+    assert extra["budget"]["max_tokens"] == cap and extra["budget"]["max_branches"] == branches
+    assert extra["branches_used"] <= branches
+    # CMC at β = 1 wants far more than 60 tokens: the cap refused it something.
+    assert extra["budget"]["tokens_hit"]
+    stopped = extra["stop_reason"] == "token cap"
+    assert finish[0].choices[0].finish_reason == ("length" if stopped else "stop")
+    # LangChain gets the same kind of answer, plain and streamed, within its max_tokens.
+    assert isinstance(invoked.content, str)
+    assert invoked.usage_metadata is not None
+    assert 0 < invoked.usage_metadata["output_tokens"] <= cap
+    assert invoked.response_metadata["finish_reason"] in ("stop", "length")
+    assert isinstance(streamed, str)

@@ -166,8 +166,23 @@ def serve(
         "plain", "--template", help="Prompt: 'plain', 'chatml' or a text with {question}."
     ),
     delta: int = typer.Option(500, "--delta", help="Δ: tokens per chunk between probes."),
-    pool: int = typer.Option(128, "--pool", help="Branches a request may open at most."),
+    pool: int = typer.Option(
+        128, "--pool", help="Branches a request may open at most: the pool their seeds come from."
+    ),
     max_tokens: int = typer.Option(32768, "--max-tokens", help="Longest branch, in tokens."),
+    max_tokens_per_request: int | None = typer.Option(
+        None,
+        "--max-tokens-per-request",
+        help="Hard cap on the completion tokens one request spends upstream (chunks, probes, "
+        "read-ahead): the default, and the most a request may ask for with "
+        "'max_completion_tokens' (or 'max_tokens'). Default: no cap.",
+    ),
+    max_branches: int | None = typer.Option(
+        None,
+        "--max-branches",
+        help="Cap on the branches one request opens: the default, and the most a request "
+        "may ask for with 'max_branches'. Default: --pool.",
+    ),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
     probe_tokens: int = typer.Option(24, "--probe-tokens", help="Tokens decoded per probe."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds per request at most."),
@@ -192,7 +207,11 @@ def serve(
 
     POST /v1/chat/completions answers with the controller's final answer, 'usage'
     counting every upstream token and an extra 'autotts' object; send 'beta' in the
-    body to change β per request, 'seed' for reproducible sampling.
+    body to change β per request, 'seed' for reproducible sampling. With "stream": true
+    the reply is OpenAI's server-sent chunks: progress while the controller works, the
+    answer when it stops. A request past its token cap is stopped and answered with the
+    majority of what its branches showed (finish_reason 'length'); the 'autotts' object
+    reports the caps and whether they were hit.
     """
     # start-up time: `autotts --help` imports every command module; the live extra's modules
     # (starlette) load with `serve`
@@ -216,6 +235,8 @@ def serve(
         prefetch=prefetch,
         sampling=Sampling(temperature=temperature, probe_tokens=probe_tokens),
         trusted=trust,
+        max_tokens_per_request=max_tokens_per_request,
+        max_branches=max_branches,
     )
     app = serve_app(config)
     stderr.print(

@@ -9,7 +9,7 @@ from typing import Any
 from autotts.errors import UsageError
 from autotts.extras import needs
 
-__all__ = ["error_response", "read_json", "run_app"]
+__all__ = ["error_response", "read_json", "run_app", "sse_event"]
 
 
 def error_response(status: int, message: str, kind: str = "invalid_request_error") -> Any:
@@ -20,6 +20,12 @@ def error_response(status: int, message: str, kind: str = "invalid_request_error
     return JSONResponse(
         {"error": {"message": message, "type": kind, "code": status}}, status_code=status
     )
+
+
+def sse_event(data: dict[str, Any]) -> str:
+    """One server-sent event carrying ``data`` as compact JSON (one line: JSON escapes
+    newlines inside strings), as the OpenAI API streams its chunks."""
+    return f"data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
 
 
 async def read_json(request: Any) -> dict[str, Any]:

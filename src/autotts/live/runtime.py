@@ -13,7 +13,15 @@ drives a server instead of a replay table:
   chunk and probe are requested at once, while the controller reads the others,
   so the wait is the longest branch, not the sum (disable with ``prefetch=False``);
 * when the episode ends (an answer, an error or a timeout) every request still in
-  flight is cancelled — the live form of pruning the branches left behind.
+  flight is cancelled — the live form of pruning the branches left behind;
+* a :class:`RequestBudget` caps the episode: at most ``max_branches`` branches
+  (``can_branch`` turns false, opening another raises :class:`NoMoreBranches`) and at
+  most ``max_tokens`` completion tokens upstream, probes and prefetches included. Every
+  request reserves its ``max_tokens`` before it is sent, so the cap holds whatever the
+  requests in flight return; a read the rest cannot pay for raises
+  :class:`BudgetExceeded` (a read to the end is cut to what is left). A controller
+  stopped that way is answered for: the majority of the answers its branches last
+  showed (:attr:`LiveResult.budget_stopped`).
 
 The controller runs in a worker thread; requests run on the event loop the
 episode was made on. A controller stays a pure policy: it never sees the loop. A
@@ -27,18 +35,35 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from autotts.controllers.base import Controller
+from autotts.controllers.voting import majority
 from autotts.env.ordering import reference_order
 from autotts.env.session import Session, TraceStep
-from autotts.errors import AutoTTSError, InvalidAction, NoMoreBranches, UsageError
-from autotts.live.answers import parse_answer
+from autotts.errors import (
+    AutoTTSError,
+    BudgetExceeded,
+    InvalidAction,
+    LiveServerError,
+    NoMoreBranches,
+    UsageError,
+)
+from autotts.live.answers import ERR, parse_answer
 from autotts.live.client import Chunk, CompletionClient, Usage
 
-__all__ = ["EpisodeClosed", "LiveEpisode", "LiveResult", "branch_seeds", "solve_live"]
+__all__ = [
+    "EpisodeClosed",
+    "LiveEpisode",
+    "LiveProgress",
+    "LiveResult",
+    "RequestBudget",
+    "branch_seeds",
+    "solve_live",
+]
 
 
 class EpisodeClosed(AutoTTSError):
@@ -50,6 +75,74 @@ def branch_seeds(pool_size: int, seed: int | None) -> list[int] | None:
     protocol's shuffle of ``0..pool_size-1``, so over a replay server (sample ``s`` is
     stored branch ``s``) the episode opens branches in the order its replay does."""
     return None if seed is None else list(reference_order(pool_size, seed))
+
+
+@dataclass(frozen=True)
+class RequestBudget:
+    """Caps on one episode; ``None`` is no cap."""
+
+    #: completion tokens the upstream may generate for the episode, all requests included
+    max_tokens: int | None = None
+    #: branches the controller may open
+    max_branches: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_tokens", "max_branches"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be >= 1, got {value}")
+
+
+class _TokenLedger:
+    """Completion tokens committed to an episode: reported by finished requests plus the
+    whole allowance (``max_tokens``) of every request in flight.
+
+    Reserving before sending is what makes the cap hard: however the requests in flight
+    end, together they cannot report more than was reserved for them. Reserved from the
+    controller's thread, settled on the event loop, hence the lock.
+    """
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.committed = 0
+        #: the cap refused or shortened something the controller asked for
+        self.hit = False
+        #: the cap refused a read (raised BudgetExceeded into the controller)
+        self.refused = False
+        self._lock = threading.Lock()
+
+    def affords(self, tokens: int) -> bool:
+        with self._lock:
+            return self.cap is None or self.committed + tokens <= self.cap
+
+    def reserve(self, tokens: int) -> bool:
+        """Commit ``tokens`` if they fit under the cap; whether they did."""
+        with self._lock:
+            if self.cap is not None and self.committed + tokens > self.cap:
+                return False
+            self.committed += tokens
+            return True
+
+    def reserve_up_to(self, tokens: int) -> int:
+        """Commit as many of ``tokens`` as fit (0: none)."""
+        with self._lock:
+            grant = tokens if self.cap is None else max(0, min(tokens, self.cap - self.committed))
+            self.committed += grant
+            return grant
+
+    def settle(self, reserved: int, used: int) -> None:
+        """A request reserved ``reserved`` and is known to have used ``used``."""
+        with self._lock:
+            self.committed += used - reserved
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    """Where an episode stands after a read (what a streaming client is shown)."""
+
+    branches_used: int
+    tokens: float
+    completion_tokens: int
 
 
 @dataclass
@@ -78,9 +171,12 @@ class LiveEpisode:
         max_tokens: int = 32768,
         seeds: list[int] | None = None,
         prefetch: bool = True,
+        budget: RequestBudget | None = None,
+        on_read: Callable[[LiveProgress], None] | None = None,
     ) -> None:
         if delta < 1 or pool_size < 1 or max_tokens < 1:
             raise UsageError("delta, pool_size and max_tokens must be >= 1")
+        budget = budget or RequestBudget()
         self._client = client
         self._prompt = prompt
         self._loop = loop
@@ -91,6 +187,13 @@ class LiveEpisode:
         self._prefetch = prefetch
         self._branches: list[_Branch] = []
         self._closed = False
+        # close() (on the loop) against a request being sent (in the controller's thread):
+        # a request is either sent before the episode closed, and cancelled by it, or not
+        # sent at all.
+        self._sending = threading.Lock()
+        self._max_branches = budget.max_branches
+        self._tokens = _TokenLedger(budget.max_tokens)
+        self._on_read = on_read
         self.cost: float = 0
         #: every token the server reported for this episode (chunks, probes, prefetches)
         self.usage = Usage()
@@ -102,7 +205,31 @@ class LiveEpisode:
 
     @property
     def pool_size(self) -> int:
-        return self._pool
+        """Branches the controller may open: the pool, or fewer under the budget (a
+        controller asks through ``can_branch``, which compares this with ``opened``)."""
+        limit = self._pool
+        if self._max_branches is not None:
+            limit = min(limit, self._max_branches)
+        if len(self._branches) < limit and not self._tokens.affords(self._step_need(0)):
+            self._tokens.hit = True  # a branch more would not get its first read
+            limit = len(self._branches)
+        return limit
+
+    @property
+    def branch_cap_reached(self) -> bool:
+        """The branch cap (not the pool) is what keeps another branch from opening."""
+        cap = self._max_branches
+        return cap is not None and cap < self._pool and len(self._branches) >= cap
+
+    @property
+    def token_cap_hit(self) -> bool:
+        """The token cap refused or cut a read, or kept a branch from opening."""
+        return self._tokens.hit
+
+    @property
+    def read_refused(self) -> bool:
+        """The token cap refused the controller a read (it raised BudgetExceeded)."""
+        return self._tokens.refused
 
     @property
     def probe_freq(self) -> int:
@@ -116,6 +243,10 @@ class LiveEpisode:
         self._check_running()
         if len(self._branches) >= self._pool:
             raise NoMoreBranches(f"all {self._pool} branches are open already")
+        if len(self._branches) >= self.pool_size:
+            if self.branch_cap_reached:
+                raise NoMoreBranches(f"the request's cap of {self._max_branches} branches")
+            raise NoMoreBranches("the request's token cap leaves too little for a new branch")
         slot = len(self._branches)
         self._branches.append(_Branch(None if self._seeds is None else self._seeds[slot]))
         return slot
@@ -126,21 +257,31 @@ class LiveEpisode:
             self._cancel(branch)
             left = self._max_tokens - branch.generated
             self._check_running()
-            branch.pending = asyncio.run_coroutine_threadsafe(
-                self._client.chunk(
-                    self._prompt + branch.text, left, seed=branch.seed, usage=self.usage
-                ),
-                self._loop,
-            )
-            chunk = self._await_pending(branch)
+            # A read to the end gets what the cap leaves: a branch cut short, as at the
+            # length limit, is still an answer the controller can vote with.
+            grant = self._tokens.reserve_up_to(left)
+            if grant == 0:
+                raise self._refused(f"branch {slot}'s read to the end")
+            if grant < left:
+                self._tokens.hit = True
+            self._send(branch, self._request(branch, grant, with_probe=False))
+            chunk, _ = self._await_pending(branch)
             self._apply(branch, chunk, None, force_end=True)
+            self._report()
             return
         if branch.pending is None:
-            branch.pending = self._submit(self._step(branch))
+            need = self._step_need(branch.generated)
+            if not self._tokens.reserve(need):
+                raise self._refused(f"the next {self._delta} tokens of branch {slot}")
+            self._send(branch, self._request(branch, need, with_probe=True))
         chunk, probe = self._await_pending(branch)
         self._apply(branch, chunk, probe)
+        self._report()
         if self._prefetch and not branch.finished:
-            branch.pending = self._submit(self._step(branch))
+            # Read ahead only with what the cap leaves: a prefetch never stops a read.
+            need = self._step_need(branch.generated)
+            if self._tokens.reserve(need):
+                self._send(branch, self._request(branch, need, with_probe=True))
 
     def reveal(self, slot: int) -> str:
         branch = self._open(slot)
@@ -157,20 +298,66 @@ class LiveEpisode:
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
         """End the episode: cancel every request in flight; later reads raise EpisodeClosed."""
-        self._closed = True
-        for branch in self._branches:
-            self._cancel(branch)
+        with self._sending:
+            self._closed = True
+            for branch in self._branches:
+                self._cancel(branch)
+
+    def progress(self) -> LiveProgress:
+        return LiveProgress(len(self._branches), self.cost, self.usage.completion_tokens)
+
+    def best_answer(self) -> str | None:
+        """The majority of the answers the branches last showed (final or probed), ERR
+        left out: the answer of a controller the budget stopped before it answered."""
+        shown = [b.answer for b in self._branches if b.answer is not None and b.answer != ERR]
+        return majority(shown)
 
     # -- internals -----------------------------------------------------------------
-    async def _step(self, branch: _Branch) -> tuple[Chunk, str | None]:
-        """The branch's next chunk and, unless it ended, the probe after it."""
-        budget = min(self._delta, self._max_tokens - branch.generated)
-        prefix = self._prompt + branch.text
-        chunk = await self._client.chunk(prefix, budget, seed=branch.seed, usage=self.usage)
-        if chunk.finished or branch.generated + chunk.tokens >= self._max_tokens:
-            return chunk, None
-        probe = await self._client.probe(prefix + chunk.text, usage=self.usage)
-        return chunk, probe.answer
+    def _step_need(self, generated: int) -> int:
+        """Completion tokens a step at ``generated`` may take: its chunk and, unless the
+        chunk reaches the length limit, the probe after it."""
+        chunk = min(self._delta, self._max_tokens - generated)
+        probe = self._client.sampling.probe_tokens if generated + chunk < self._max_tokens else 0
+        return chunk + probe
+
+    def _refused(self, what: str) -> BudgetExceeded:
+        self._tokens.hit = self._tokens.refused = True
+        return BudgetExceeded(
+            f"the request's token cap ({self._tokens.cap}) leaves too little for {what}"
+        )
+
+    def _report(self) -> None:
+        if self._on_read is not None:
+            self._on_read(self.progress())
+
+    async def _request(
+        self, branch: _Branch, reserved: int, *, with_probe: bool
+    ) -> tuple[Chunk, str | None]:
+        """The branch's next chunk (at most ``reserved`` tokens without a probe, else Δ)
+        and, unless it ended, the probe after it; settles the reservation."""
+        spent = Usage()
+        done = False
+        try:
+            prefix = self._prompt + branch.text
+            size = min(self._delta, self._max_tokens - branch.generated) if with_probe else reserved
+            chunk = await self._client.chunk(prefix, size, seed=branch.seed, usage=spent)
+            if (
+                not with_probe
+                or chunk.finished
+                or branch.generated + chunk.tokens >= self._max_tokens
+            ):
+                done = True
+                return chunk, None
+            probe = await self._client.probe(prefix + chunk.text, usage=spent)
+            done = True
+            return chunk, probe.answer
+        finally:
+            for name in ("prompt_tokens", "completion_tokens", "requests"):
+                setattr(self.usage, name, getattr(self.usage, name) + getattr(spent, name))
+            # A request cancelled or failed in flight may have generated up to its
+            # allowance without saying so: it keeps all of its reservation.
+            used = spent.completion_tokens if done else max(reserved, spent.completion_tokens)
+            self._tokens.settle(reserved, used)
 
     def _apply(
         self, branch: _Branch, chunk: Chunk, probe: str | None, *, force_end: bool = False
@@ -186,10 +373,14 @@ class LiveEpisode:
             branch.depth += 1
             branch.answer = probe
 
-    def _submit(
-        self, coro: Coroutine[Any, Any, tuple[Chunk, str | None]]
-    ) -> concurrent.futures.Future[tuple[Chunk, str | None]]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+    def _send(self, branch: _Branch, coro: Coroutine[Any, Any, tuple[Chunk, str | None]]) -> None:
+        """Start ``coro`` on the loop as the branch's pending request, unless the episode
+        has been closed (then :class:`EpisodeClosed`)."""
+        with self._sending:
+            if self._closed:
+                coro.close()
+                raise EpisodeClosed("the episode was ended (timeout or shutdown)")
+            branch.pending = asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def _await_pending(self, branch: _Branch) -> Any:
         """Block on the branch's request; it stays cancellable by :meth:`close` meanwhile."""
@@ -237,6 +428,13 @@ class LiveResult:
     stop_reason: str
     usage: Usage = field(default_factory=Usage)
     trace: list[TraceStep] = field(default_factory=list)
+    budget: RequestBudget = field(default_factory=RequestBudget)
+    #: the token cap refused or cut a read, or kept a branch from opening
+    token_cap_hit: bool = False
+    #: the controller opened as many branches as the branch cap allows
+    branch_cap_hit: bool = False
+    #: the controller was stopped by the token cap; ``answer`` is the branches' majority
+    budget_stopped: bool = False
 
 
 async def solve_live(
@@ -250,14 +448,22 @@ async def solve_live(
     seed: int | None = None,
     prefetch: bool = True,
     executor: concurrent.futures.Executor | None = None,
+    budget: RequestBudget | None = None,
+    on_read: Callable[[LiveProgress], None] | None = None,
 ) -> LiveResult:
     """Run ``controller`` on ``prompt`` against ``client``'s server; cancel what is left.
 
     Cancelling this coroutine (e.g. ``asyncio.wait_for`` timing out) closes the
     episode: in-flight requests are cancelled and the controller's next read raises
-    :class:`EpisodeClosed`, ending its thread.
+    :class:`EpisodeClosed`, ending its thread. ``on_read`` is called (in the
+    controller's thread) after every read with where the episode stands.
+
+    A controller that fails after the token cap refused it a read (it let the
+    :class:`BudgetExceeded` through, or its sandboxed worker died of it) was stopped
+    by the budget, not broken: the episode answers with :meth:`LiveEpisode.best_answer`.
     """
     loop = asyncio.get_running_loop()
+    budget = budget or RequestBudget()
     episode = LiveEpisode(
         client,
         prompt,
@@ -267,11 +473,20 @@ async def solve_live(
         max_tokens=max_tokens,
         seeds=branch_seeds(pool_size, seed),
         prefetch=prefetch,
+        budget=budget,
+        on_read=on_read,
     )
     trace: list[TraceStep] = []
     session = Session(episode, trace)
+    stopped = False
     try:
         answer = await loop.run_in_executor(executor, controller.solve, session)
+    except (LiveServerError, EpisodeClosed):
+        raise  # the upstream failed or the episode was ended: never the budget's doing
+    except Exception:
+        if not episode.read_refused:
+            raise
+        answer, stopped = episode.best_answer(), True
     finally:
         episode.close()
     if answer is not None and not isinstance(answer, str):
@@ -289,7 +504,11 @@ async def solve_live(
         tokens=episode.cost,
         sequential_tokens=episode.sequential_cost,
         branches_used=episode.opened,
-        stop_reason=reason,
+        stop_reason="token cap" if stopped else reason,
         usage=episode.usage,
         trace=trace,
+        budget=budget,
+        token_cap_hit=episode.token_cap_hit,
+        branch_cap_hit=episode.branch_cap_reached,
+        budget_stopped=stopped,
     )

@@ -8,12 +8,25 @@ reported for the request (trajectories, probes, cancelled prefetches), and an
 extra top-level ``autotts`` object — ``answer``, ``tokens`` (trajectory tokens the
 controller consumed, the replay protocol's cost), ``sequential_tokens`` (the
 longest branch: what the user waited for), ``branches_used``, ``stop_reason``,
-``beta``, ``controller``. Extra body fields: ``beta`` (β for this request) and
-the standard ``seed`` (reproducible branch sampling). ``GET /v1/models`` lists the
-served name, ``GET /health`` answers ``ok``. Requests beyond ``max_concurrent``
-wait; one taking longer than ``timeout`` is cancelled (504) with its upstream work. An
-upstream client error (4xx) comes back with its status, other upstream failures as 502;
-``n`` other than 1 is refused (400). Every request is logged as one line on stderr.
+``beta``, ``controller``, ``budget``. Extra body fields: ``beta`` (β for this request),
+``max_branches``, and the standard ``seed`` (reproducible branch sampling) and
+``max_completion_tokens``/``max_tokens`` (the request's token cap). ``GET /v1/models``
+lists the served name, ``GET /health`` answers ``ok``. Requests beyond ``max_concurrent``
+wait; one taking longer than ``timeout`` is cancelled (504) with its upstream work, as is
+one whose client disconnects. An upstream client error (4xx) comes back with its status,
+other upstream failures as 502; ``n`` other than 1 is refused (400). Every request is
+logged as one line on stderr.
+
+``"stream": true`` answers with the OpenAI API's server-sent ``chat.completion.chunk``
+events: the role at once, progress chunks (an empty delta and an ``autotts.progress``
+field) and keep-alive comments while the controller works, then the answer, the finish
+with the ``autotts`` object, the usage when ``stream_options.include_usage`` asks for it,
+``data: [DONE]``. A failure once the stream has started is an ``error`` event and
+``[DONE]``, as vLLM sends it.
+
+The per-request budget (:class:`~autotts.live.runtime.RequestBudget`) is the request's
+own caps within the server's ``max_tokens_per_request`` and ``max_branches`` (which are
+also the defaults); the runtime enforces it.
 
 A controller file not marked ``trusted`` runs in sandboxed worker processes
 (:mod:`autotts.sandbox.live_client`): the episode and its model calls stay in this
@@ -29,7 +42,7 @@ import contextlib
 import itertools
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,13 +51,18 @@ from autotts.controllers.registry import ControllerSpec, build, is_file_referenc
 from autotts.controllers.schedules import check_beta
 from autotts.errors import AutoTTSError, LiveServerError, UsageError
 from autotts.live.client import CompletionClient, Sampling, UpstreamStatus
-from autotts.live.http import error_response, read_json
+from autotts.live.http import error_response, read_json, sse_event
 from autotts.live.prompts import render, resolve_template
-from autotts.live.runtime import solve_live
+from autotts.live.runtime import LiveProgress, LiveResult, RequestBudget, solve_live
 from autotts.sandbox.layers import SandboxLimits
 from autotts.sandbox.live_client import ControllerPool, SandboxedController
 
 __all__ = ["ServeConfig", "serve_app"]
+
+#: seconds without news after which a stream sends a keep-alive comment
+KEEPALIVE_SECONDS = 10.0
+#: seconds between two progress chunks of a stream, at least
+PROGRESS_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -67,10 +85,38 @@ class ServeConfig:
     trusted: bool = False
     #: write one line per request to stderr
     log_requests: bool = True
+    #: completion tokens a request may spend upstream at most (its default and its limit)
+    max_tokens_per_request: int | None = None
+    #: branches a request may open at most (its default and its limit); None: the pool
+    max_branches: int | None = None
 
     @property
     def name(self) -> str:
         return self.served_name or self.model
+
+    @property
+    def branch_limit(self) -> int:
+        return self.pool_size if self.max_branches is None else self.max_branches
+
+    @property
+    def smallest_token_cap(self) -> int:
+        """A cap below this pays for no read: one chunk of Δ tokens and its probe."""
+        return min(self.delta, self.max_tokens) + self.sampling.probe_tokens
+
+    def check(self) -> None:
+        """The budget flags make sense together (a bad one fails at start)."""
+        if self.max_branches is not None and not 1 <= self.max_branches <= self.pool_size:
+            raise UsageError(
+                f"--max-branches must be between 1 and --pool ({self.pool_size}), "
+                f"got {self.max_branches}"
+            )
+        cap = self.max_tokens_per_request
+        if cap is not None and cap < self.smallest_token_cap:
+            raise UsageError(
+                f"--max-tokens-per-request must be at least {self.smallest_token_cap} (one "
+                f"chunk of {min(self.delta, self.max_tokens)} tokens and its probe of "
+                f"{self.sampling.probe_tokens}), got {cap}"
+            )
 
 
 def serve_app(config: ServeConfig) -> Any:
@@ -81,10 +127,11 @@ def serve_app(config: ServeConfig) -> Any:
     with needs("live", "autotts serve"):
         from starlette.applications import Starlette
         from starlette.requests import Request
-        from starlette.responses import JSONResponse
+        from starlette.responses import JSONResponse, StreamingResponse
         from starlette.routing import Route
 
     resolve_template(config.template)
+    config.check()
     # A bad name, file or β fails at start, not per request; a sandboxed file's first
     # worker is started here and kept for the first request.
     pool = _sandbox_pool(config)
@@ -122,6 +169,66 @@ def serve_app(config: ServeConfig) -> Any:
         entry = {"id": config.name, "object": "model", "created": 0, "owned_by": "autotts"}
         return JSONResponse({"object": "list", "data": [entry]})
 
+    def parse(body: dict[str, Any]) -> _Job:
+        """The request's settings; :class:`UsageError` (a 400) for any bad field."""
+        stream, include_usage = _streaming(body)
+        if body.get("n", 1) not in (1, None):
+            raise UsageError(f"'n' must be 1 (one answer per request), got {body['n']!r}")
+        question = _question(body.get("messages"))
+        beta = body.get("beta", config.beta)
+        if not isinstance(beta, (int, float)) or isinstance(beta, bool):
+            raise UsageError(f"'beta' must be a number in [0, 1], got {beta!r}")
+        seed = body.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise UsageError(f"'seed' must be an integer, got {seed!r}")
+        budget = _request_budget(body, config)
+        if pool is None:
+            spec = ControllerSpec(config.controller, beta=float(beta), trusted=config.trusted)
+            controller: Controller = build(spec)
+        else:  # built anew in its worker for each request, as build() does here
+            controller = SandboxedController(pool, check_beta(float(beta)), None, {}, fresh=True)
+        return _Job(question, float(beta), seed, budget, controller, stream, include_usage)
+
+    async def solve(job: _Job, on_read: Callable[[LiveProgress], None] | None) -> LiveResult:
+        """The controller's episode; waits for a free slot first (``max_concurrent``)."""
+        async with state["gate"]:
+            return await asyncio.wait_for(
+                solve_live(
+                    job.controller,
+                    state["client"],
+                    render(config.template, job.question),
+                    delta=config.delta,
+                    pool_size=config.pool_size,
+                    max_tokens=config.max_tokens,
+                    seed=job.seed,
+                    prefetch=config.prefetch,
+                    executor=state["threads"],
+                    budget=job.budget,
+                    on_read=on_read,
+                ),
+                config.timeout,
+            )
+
+    def summary(job: _Job, result: LiveResult) -> dict[str, Any]:
+        """The reply's ``autotts`` object."""
+        return {
+            "answer": result.answer,
+            "tokens": result.tokens,
+            "sequential_tokens": result.sequential_tokens,
+            "branches_used": result.branches_used,
+            "stop_reason": result.stop_reason,
+            "beta": job.beta,
+            "controller": config.controller,
+            "upstream_requests": result.usage.requests,
+            "budget": {
+                "max_tokens": job.budget.max_tokens,
+                "max_branches": job.budget.max_branches,
+                "completion_tokens": result.usage.completion_tokens,
+                "tokens_hit": result.token_cap_hit,
+                "branches_hit": result.branch_cap_hit,
+            },
+        }
+
     async def chat(request: Request) -> Any:
         try:
             body = await read_json(request)
@@ -129,79 +236,139 @@ def serve_app(config: ServeConfig) -> Any:
                 return error_response(
                     404, f"model {body.get('model')!r} not found; this server has {config.name!r}"
                 )
-            if body.get("stream"):
-                raise UsageError("streaming is not supported: the answer exists only at the end")
-            if body.get("n", 1) not in (1, None):
-                raise UsageError(f"'n' must be 1 (one answer per request), got {body['n']!r}")
-            question = _question(body.get("messages"))
-            beta = body.get("beta", config.beta)
-            if not isinstance(beta, (int, float)) or isinstance(beta, bool):
-                raise UsageError(f"'beta' must be a number in [0, 1], got {beta!r}")
-            seed = body.get("seed")
-            if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-                raise UsageError(f"'seed' must be an integer, got {seed!r}")
-            if pool is None:
-                spec = ControllerSpec(config.controller, beta=float(beta), trusted=config.trusted)
-                controller: Controller = build(spec)
-            else:  # built anew in its worker for each request, as build() does here
-                controller = SandboxedController(
-                    pool, check_beta(float(beta)), None, {}, fresh=True
-                )
+            job = parse(body)
         except AutoTTSError as exc:
             return error_response(400, str(exc))
-        async with state["gate"]:
-            try:
-                result = await asyncio.wait_for(
-                    solve_live(
-                        controller,
-                        state["client"],
-                        render(config.template, question),
-                        delta=config.delta,
-                        pool_size=config.pool_size,
-                        max_tokens=config.max_tokens,
-                        seed=seed,
-                        prefetch=config.prefetch,
-                        executor=state["threads"],
-                    ),
-                    config.timeout,
-                )
-            except asyncio.TimeoutError:
-                return error_response(504, f"no answer within {config.timeout:g} s", "timeout")
-            except LiveServerError as exc:
-                # An upstream client error (a prompt past the context, a bad parameter) fails
-                # again on a retry: it goes back as the same 4xx, which clients do not retry.
-                # Anything else the upstream did wrong is this gateway's 502.
-                status = exc.status if isinstance(exc, UpstreamStatus) else 502
-                code = status if 400 <= status < 500 else 502
-                return error_response(code, f"upstream: {exc}", "upstream_error")
-            except AutoTTSError as exc:
-                return error_response(500, f"controller: {exc}", "controller_error")
+        reply_id, created = f"chatcmpl-autotts-{next(ids)}", int(time.time())
+        if job.stream:
+            return StreamingResponse(
+                stream(request, job, reply_id, created),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        work = asyncio.ensure_future(solve(job, None))
+        if not await _finished_unless_disconnected(request, work):
+            return error_response(499, "the client closed the request", "cancelled")
+        try:
+            result = work.result()
+        except (TimeoutError, AutoTTSError) as exc:
+            return error_response(*_failure(exc, config.timeout))
         return JSONResponse(
             {
-                "id": f"chatcmpl-autotts-{next(ids)}",
+                "id": reply_id,
                 "object": "chat.completion",
-                "created": int(time.time()),
+                "created": created,
                 "model": config.name,
                 "choices": [
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": result.answer or ""},
-                        "finish_reason": "stop",
+                        "finish_reason": _finish_reason(result),
                     }
                 ],
                 "usage": result.usage.to_openai(),
-                "autotts": {
-                    "answer": result.answer,
-                    "tokens": result.tokens,
-                    "sequential_tokens": result.sequential_tokens,
-                    "branches_used": result.branches_used,
-                    "stop_reason": result.stop_reason,
-                    "beta": float(beta),
-                    "controller": config.controller,
-                    "upstream_requests": result.usage.requests,
-                },
+                "autotts": summary(job, result),
             }
         )
+
+    async def stream(
+        request: Request, job: _Job, reply_id: str, created: int
+    ) -> AsyncIterator[str]:
+        """The reply as OpenAI's server-sent events: a role chunk at once, progress chunks
+        (empty deltas with an ``autotts.progress`` field) or keep-alive comments while the
+        controller works, then the answer, the finish, usage if asked for, ``[DONE]``.
+
+        The client leaving (or the stream being cancelled) cancels the episode and with it
+        every upstream request in flight."""
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+        latest: list[LiveProgress] = []
+
+        def noted(progress: LiveProgress) -> None:
+            latest[:] = [progress]
+            changed.set()
+
+        def on_read(progress: LiveProgress) -> None:  # the controller's thread
+            with contextlib.suppress(RuntimeError):  # the loop is gone: shutting down
+                loop.call_soon_threadsafe(noted, progress)
+
+        def chunk(choice: dict[str, Any] | None, **extra: Any) -> str:
+            event: dict[str, Any] = {
+                "id": reply_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": config.name,
+                "system_fingerprint": None,
+                "choices": [] if choice is None else [{"index": 0, "logprobs": None, **choice}],
+            }
+            if job.include_usage:  # OpenAI's shape: null on every chunk but the last
+                event["usage"] = None
+            event.update(extra)
+            return sse_event(event)
+
+        def delta(content: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {"delta": content, "finish_reason": finish}
+
+        work = asyncio.ensure_future(solve(job, on_read))
+        gone = asyncio.ensure_future(_disconnect(request))
+        try:
+            yield chunk(delta({"role": "assistant", "content": ""}))
+            shown = 0.0
+            while not work.done():
+                wake = asyncio.ensure_future(changed.wait())
+                try:
+                    await asyncio.wait(
+                        {work, gone, wake},
+                        timeout=KEEPALIVE_SECONDS,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    wake.cancel()
+                if gone.done():
+                    return
+                if not changed.is_set():
+                    # SSE comments: every client skips them, proxies see traffic.
+                    yield ": keep-alive\n\n"
+                    continue
+                # Reads come fast over a fast upstream: at most one progress chunk per
+                # PROGRESS_SECONDS, carrying where the episode stands by then.
+                pause = shown + PROGRESS_SECONDS - loop.time()
+                if pause > 0:
+                    await asyncio.wait({work, gone}, timeout=pause)
+                    if gone.done():
+                        return
+                changed.clear()
+                shown = loop.time()
+                progress = latest[0]
+                yield chunk(
+                    delta({}),
+                    autotts={
+                        "progress": {
+                            "branches_used": progress.branches_used,
+                            "tokens": progress.tokens,
+                            "completion_tokens": progress.completion_tokens,
+                        }
+                    },
+                )
+            try:
+                result = work.result()
+            except (TimeoutError, AutoTTSError) as exc:
+                # The status line went out with the first chunk: the error is an event
+                # (the official client raises it as an APIError), then the stream ends.
+                status, message, kind = _failure(exc, config.timeout)
+                yield sse_event({"error": {"message": message, "type": kind, "code": status}})
+                yield "data: [DONE]\n\n"
+                return
+            if result.answer:
+                yield chunk(delta({"content": result.answer}))
+            yield chunk(delta({}, _finish_reason(result)), autotts=summary(job, result))
+            if job.include_usage:
+                yield chunk(None, usage=result.usage.to_openai())
+            yield "data: [DONE]\n\n"
+        finally:
+            gone.cancel()
+            if not work.done():
+                work.cancel()
 
     app = Starlette(
         routes=[
@@ -277,3 +444,122 @@ def _question(messages: Any) -> str:
                 return content
             raise UsageError("the last user message has no text")
     raise UsageError("'messages' holds no user message")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One chat request, validated."""
+
+    question: str
+    beta: float
+    seed: int | None
+    budget: RequestBudget
+    controller: Controller
+    stream: bool
+    include_usage: bool
+
+
+def _streaming(body: dict[str, Any]) -> tuple[bool, bool]:
+    """``(stream, include_usage)`` from the body, as the OpenAI API reads them."""
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise UsageError(f"'stream' must be true or false, got {stream!r}")
+    options = body.get("stream_options")
+    if options is None:
+        return bool(stream), False
+    if not stream:
+        raise UsageError("'stream_options' is only allowed when 'stream' is true")
+    if not isinstance(options, dict):
+        raise UsageError(f"'stream_options' must be an object, got {options!r}")
+    include = options.get("include_usage", False)
+    if not isinstance(include, bool):
+        raise UsageError(f"'stream_options.include_usage' must be true or false, got {include!r}")
+    return True, include
+
+
+def _positive_int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UsageError(f"'{name}' must be a positive integer, got {value!r}")
+    return value
+
+
+def _request_budget(body: dict[str, Any], config: ServeConfig) -> RequestBudget:
+    """The request's caps: what it asks for within the server's limits, else the limits.
+
+    The token cap is OpenAI's own field, ``max_completion_tokens`` (or the older
+    ``max_tokens``): every completion token generated for the request counts, as a
+    reasoning model's hidden tokens do there.
+    """
+    tokens = _positive_int(body, "max_completion_tokens")
+    legacy = _positive_int(body, "max_tokens")
+    if tokens is not None and legacy is not None and tokens != legacy:
+        raise UsageError(
+            f"'max_tokens' ({legacy}) and 'max_completion_tokens' ({tokens}) differ; send one"
+        )
+    tokens = tokens if tokens is not None else legacy
+    name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    limit = config.max_tokens_per_request
+    if tokens is not None:
+        if limit is not None and tokens > limit:
+            raise UsageError(
+                f"'{name}' is {tokens}, above this server's limit of {limit} tokens per "
+                "request (--max-tokens-per-request)"
+            )
+        if tokens < config.smallest_token_cap:
+            raise UsageError(
+                f"'{name}' must be at least {config.smallest_token_cap} on this server, "
+                f"got {tokens}: one chunk of {min(config.delta, config.max_tokens)} tokens "
+                f"and its probe of {config.sampling.probe_tokens}, the least a read takes"
+            )
+    branches = _positive_int(body, "max_branches")
+    if branches is not None and branches > config.branch_limit:
+        raise UsageError(
+            f"'max_branches' is {branches}, above this server's limit of "
+            f"{config.branch_limit} (--max-branches)"
+        )
+    return RequestBudget(
+        max_tokens=tokens if tokens is not None else limit,
+        max_branches=branches if branches is not None else config.branch_limit,
+    )
+
+
+def _finish_reason(result: LiveResult) -> str:
+    """OpenAI's ``length`` when the token cap stopped the controller, else ``stop``."""
+    return "length" if result.budget_stopped else "stop"
+
+
+def _failure(exc: BaseException, timeout: float) -> tuple[int, str, str]:
+    """``(status, message, type)`` of a request that failed while being solved."""
+    if isinstance(exc, TimeoutError):
+        return 504, f"no answer within {timeout:g} s", "timeout"
+    if isinstance(exc, LiveServerError):
+        # An upstream client error (a prompt past the context, a bad parameter) fails
+        # again on a retry: it goes back as the same 4xx, which clients do not retry.
+        # Anything else the upstream did wrong is this gateway's 502.
+        status = exc.status if isinstance(exc, UpstreamStatus) else 502
+        return (status if 400 <= status < 500 else 502), f"upstream: {exc}", "upstream_error"
+    return 500, f"controller: {exc}", "controller_error"
+
+
+async def _disconnect(request: Any) -> None:
+    """Return once the client has gone (the body has been read: what comes next is the
+    ``http.disconnect`` message, sent when the connection closes)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _finished_unless_disconnected(request: Any, work: asyncio.Future[Any]) -> bool:
+    """Wait for ``work``; if the client goes first, cancel it (and its upstream requests)
+    and return False."""
+    gone = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        finished = work.done()
+        if not finished:
+            work.cancel()
+    return finished
