@@ -30,6 +30,7 @@ from autotts.discovery.optimizer.objective import (
     operating_gains,
 )
 from autotts.discovery.optimizer.rounds import write_candidate_round, write_rounds
+from autotts.discovery.optimizer.space import cmc_start
 from autotts.discovery.optimizer.worker import (
     STUDY_NAME,
     OptimizerSettings,
@@ -328,7 +329,11 @@ def _search(
     """Run one unit until its budget, early stopping or Ctrl-C: why it stopped, seconds."""
     deadline = time.time() + budget
     refs = [(r.store, r.model, r.benchmark) for r in search]
-    start = _unit_start(run, settings, unit)
+    if not study.trials:
+        # queued here, before any worker exists: queued by a worker, another worker could
+        # sample the first trial and the start would never run
+        first = _unit_start(run, settings, unit) or cmc_start()
+        study.enqueue_trial({k: v for k, v in first.items() if k not in settings.fixed_parts})
     ctx = multiprocessing.get_context("spawn")
     workers = [
         ctx.Process(
@@ -341,7 +346,6 @@ def _search(
                 deadline,
                 str(stop_file),
                 unit.study,
-                start,
             ),
             daemon=True,
         )

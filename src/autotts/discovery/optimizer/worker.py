@@ -248,12 +248,11 @@ def worker_main(
     deadline: float,
     stop_file: str,
     study_name: str = STUDY_NAME,
-    start: dict[str, Any] | None = None,
 ) -> None:
     """Entry point of a worker process (``deadline`` is a ``time.time()`` instant).
 
     ``settings_dict`` are one search's settings (its seed, split seed, fixed parts);
-    ``start`` the first trial's parameters (default: CMC's).
+    the driver has queued the study's first trial before starting the workers.
     """
     with needs("optimize", "the optimizer"):
         import optuna
@@ -265,9 +264,6 @@ def worker_main(
     replays = [load_data(DataRef(*args)) for args in replays_args]
     scorer = TrialScorer(SearchData(replays, settings.replay_seeds), settings)
     study = open_study(Path(journal), settings, worker, study_name)
-    if worker == 0 and not study.trials:
-        first = start if start is not None else cmc_start()
-        study.enqueue_trial({k: v for k, v in first.items() if k not in settings.fixed_parts})
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
         t0 = time.monotonic()
