@@ -3,6 +3,12 @@
 Run:  python benchmarks/optimizer_seeds.py --out RUN [--data ../shared/data/replay]
       [--budget 1500] [--search-seeds 3] [--replay-seeds 10] [--target 3600]
       python benchmarks/optimizer_seeds.py --run RUN      # measure a finished run only
+      python benchmarks/optimizer_seeds.py --trials-only 5 [--replay-seeds 10]
+
+``--trials-only K`` scores CMC's start schedule K times in this one process (one
+core, the search set, the default objective) and prints each trial's seconds: the
+cost of one trial without a search around it, for pricing budgets at the load of
+the moment.
 
 The first form runs ``autotts optimize --search-seeds N --workers 2 --no-heldout``
 with a (reduced) time budget and then measures its run directory; the second only
@@ -75,6 +81,27 @@ def measure(run: Path) -> dict[str, Any]:
     }
 
 
+def time_trials(data: str, replay_seeds: int, count: int) -> list[float]:
+    """Seconds of ``count`` trials of CMC's start schedule, scored in this process."""
+    from autotts.cli.common import data_refs
+    from autotts.discovery.optimizer.objective import SearchData
+    from autotts.discovery.optimizer.space import cmc_start, schedule_from_params
+    from autotts.discovery.optimizer.worker import OptimizerSettings, TrialScorer
+    from autotts.discovery.settings import split_refs
+    from autotts.evaluation.jobs import load_data
+
+    search, _ = split_refs(data_refs(data), None, None, None)
+    settings = OptimizerSettings(replay_seeds=replay_seeds)
+    scorer = TrialScorer(SearchData([load_data(r) for r in search], replay_seeds), settings)
+    schedule = schedule_from_params(cmc_start())
+    out = []
+    for _ in range(count):
+        started = time.perf_counter()
+        scorer.score(schedule)
+        out.append(time.perf_counter() - started)
+    return out
+
+
 def report(m: dict[str, Any], workers: int, target: float, trials: int) -> None:
     done = [s for s in m["stages"] if s["trials"]]
     n = sum(s["trials"] for s in done)
@@ -126,8 +153,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--target", type=float, default=3600.0)
     parser.add_argument("--trials", type=int, default=1000, help="trials per search to price")
+    parser.add_argument("--trials-only", type=int, default=0, help="time K trials, no search")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
+    if args.trials_only:
+        seconds = time_trials(args.data, args.replay_seeds, args.trials_only)
+        print("trial seconds: " + ", ".join(f"{s:.2f}" for s in seconds))
+        print(f"load average after: {os.getloadavg()}")
+        return
     run = args.run
     if run is None:
         if args.out is None:

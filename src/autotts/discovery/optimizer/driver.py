@@ -59,6 +59,13 @@ SELECTION_RULE = (
     "among the top_k trials by fit objective (fit questions of the search set), the best "
     "by validation objective (held-back questions of the search set)"
 )
+#: When a run's winner may replace the built-in found by an earlier search (``swc``).
+BUILTIN_RULE = (
+    "the winner replaces the built-in only if, on the held-out files (100 seeds), at each of "
+    "CMC's operating points (β=0.5, β=1.0) the β the search set chose for that budget has "
+    "mean tokens within CMC's and an accuracy gain whose paired-bootstrap 95 % lower bound "
+    "is above zero"
+)
 #: Replay seeds of the pooled score that picks the run's winner among the searches' picks.
 POOLED_SEEDS = 100
 
@@ -107,6 +114,7 @@ def preregistration(settings: OptimizerSettings) -> dict[str, Any]:
         "pooled_rule": f"the run's winner is the search pick with the highest objective "
         f"(same reading) on all search questions at {POOLED_SEEDS} replay seeds",
         "heldout": "evaluated once, after selection.json is written, for the winner only",
+        "builtin_rule": BUILTIN_RULE,
     }
 
 
