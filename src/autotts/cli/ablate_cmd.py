@@ -73,6 +73,8 @@ _PARTS = {
     "prune": ("never", "pool", "latest"),
     "stop": ("never", "momentum", "confidence", "window", "stable"),
     "vote": ("completed", "short", "latest"),
+    "give_up": ("never", "futile"),
+    "confidence": ("counts", "weighted"),
 }
 
 

@@ -78,13 +78,16 @@ def optimize(
     sampler: str = "tpe",
     seed: int = 0,
     time_budget: float | None = None,
-    search_seeds: int = 10,
+    replay_seeds: int = 10,
+    search_seeds: int = 1,
     betas: str = "0,0.25,0.5,0.75,1",
     workers: int | None = None,
     trials_per_round: int = 25,
     patience: int = 400,
     part_penalty: float = 0.1,
-    objective: str = "split",
+    objective: str = "cv",
+    metric: str = "two-point",
+    staged: bool = True,
     fix_parts: list[str] | None = None,
     export: Path | None = None,
     heldout: bool = True,
@@ -120,6 +123,7 @@ def optimize(
             sampler=sampler,
             seed=seed,
             time_budget=time_budget if time_budget is not None else 1800.0,
+            replay_seeds=replay_seeds,
             search_seeds=search_seeds,
             betas=parse_betas(betas),
             workers=all_cores(workers),
@@ -127,6 +131,8 @@ def optimize(
             patience=patience,
             part_penalty=part_penalty,
             objective=objective,
+            metric=metric,
+            staged=staged,
             fixed_parts=_fixed_parts(fix_parts),
         )
     try:
@@ -228,8 +234,15 @@ def optimize_command(
     time_budget: float | None = typer.Option(
         None, "--time-budget", help="Seconds of search (default 1800; with --resume: more)."
     ),
+    replay_seeds: int = typer.Option(
+        10, "--replay-seeds", min=1, help="Reference-protocol shuffle seeds during the search."
+    ),
     search_seeds: int = typer.Option(
-        10, "--search-seeds", min=1, help="Reference-protocol shuffle seeds during the search."
+        1,
+        "--search-seeds",
+        min=1,
+        help="Independent searches (seeds --seed … --seed+N-1) sharing the time budget; the "
+        "winner is the pick with the best objective on all search questions at 100 seeds.",
     ),
     betas: str = typer.Option("0,0.25,0.5,0.75,1", "--betas", help="β grid of every trial."),
     workers: int | None = typer.Option(
@@ -237,16 +250,32 @@ def optimize_command(
     ),
     trials_per_round: int = typer.Option(25, "--trials-per-round", min=1, help="Trials a round."),
     patience: int = typer.Option(
-        400, "--patience", min=1, help="Stop after this many trials without validation gain."
+        400,
+        "--patience",
+        min=1,
+        help="Stop a search (stage) when its selected trial is unchanged for this many trials.",
     ),
     part_penalty: float = typer.Option(
         0.1, "--part-penalty", min=0.0, help="Accuracy points charged per active part."
     ),
     objective: str = typer.Option(
-        "split",
+        "cv",
         "--objective",
-        help="split: fit questions, winner by held-back validation questions; bootstrap: all "
-        "search questions, scored by the 25th percentile of a question bootstrap.",
+        help="cv: 5-fold cross-validation over all search questions (each fold read at the β "
+        "the others choose); split: fit questions, winner by held-back validation questions "
+        "(split seeded by --seed); bootstrap: all questions, 25th percentile of a question "
+        "bootstrap.",
+    ),
+    metric: str = typer.Option(
+        "two-point",
+        "--metric",
+        help="two-point: gains at CMC's β=0.5 and β=1.0 budgets; auc: area over CMC's whole "
+        "token range (curves that stop short penalised).",
+    ),
+    staged: bool = typer.Option(
+        True,
+        "--staged/--joint",
+        help="Structure first (40 % of the time), then its knobs; or both together.",
     ),
     fix_parts: list[str] | None = typer.Option(
         None, "--fix-parts", help="Hold parts fixed, e.g. widen=trend,prune=pool."
@@ -261,9 +290,10 @@ def optimize_command(
 ) -> None:
     """Search composed controllers and their β schedules with a numerical optimiser (Optuna).
 
-    Objective (search set only): mean accuracy gain over CMC at CMC's β=0.5 and β=1.0
-    token budgets, on the fit questions; the winner is chosen by held-back validation
-    questions. Needs: pip install 'autotts\\[optimize]'.
+    Objective (search set only): accuracy gain over CMC at CMC's β=0.5 and β=1.0 token
+    budgets (or over its whole token range), read robustly (cross-validation by default);
+    the selection rule is written into run.json before the first trial, and held-out
+    files are read once, after selection. Needs: pip install 'autotts\\[optimize]'.
 
     Example: autotts optimize --out run --time-budget 1800
     --export winner.py
@@ -280,6 +310,7 @@ def optimize_command(
         sampler=sampler,
         seed=seed,
         time_budget=time_budget,
+        replay_seeds=replay_seeds,
         search_seeds=search_seeds,
         betas=betas,
         workers=workers,
@@ -287,6 +318,8 @@ def optimize_command(
         patience=patience,
         part_penalty=part_penalty,
         objective=objective,
+        metric=metric,
+        staged=staged,
         fix_parts=fix_parts,
         export=export,
         heldout=heldout,

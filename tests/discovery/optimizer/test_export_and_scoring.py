@@ -24,9 +24,10 @@ from ...controllers.random_replay import random_replay
 
 SCHEDULE = BetaSchedule(
     parts={"widen": "trend", "prune": "latest", "stop": "momentum", "vote": "short",
-           "depth": "burst"},
+           "depth": "burst", "give_up": "futile", "confidence": "weighted"},
     bounds={"n_init": (2.0, 7.0), "max_branches": (10.0, 40.0), "conf_thresh": (0.7, 0.95),
-            "ema_alpha": (0.3, 0.9), "short_power": (0.8, 2.0), "patience": (3.0, 9.0)},
+            "ema_alpha": (0.3, 0.9), "short_power": (0.8, 2.0), "patience": (3.0, 9.0),
+            "futile_after": (6.0, 12.0), "futile_conf": (0.6, 0.8)},
     power=1.7,
 )  # fmt: skip
 

@@ -18,7 +18,13 @@ loop of rounds; in each round the parts act in this fixed order:
 6. **stop**: ``"momentum"`` (EMA ≥ threshold and not falling by more than
    ``delta_slack``), ``"confidence"`` (instant confidence > threshold), ``"window"``
    (the branches opened since the last check finished unanimous), ``"stable"`` (the
-   latest answers' majority unchanged for ``T_stable`` rounds) or ``"never"``;
+   latest answers' majority unchanged for ``T_stable`` rounds) or ``"never"``; then
+   **give_up = "futile"**: after warm-up, once ``futile_after`` branches are open and
+   the pool's confidence is still below ``futile_conf``, answer now (questions whose
+   answers stay scattered however much is read: on the public data CMC's episodes that
+   end with nothing left to read are a tenth of its episodes, right 40 % of the time,
+   at more than twice the tokens; what they no longer spend lets a schedule spend
+   more at a given mean budget, on the questions still contested);
 7. the episode ends when no branch is live and no more can be opened;
 8. **widen**: ``"trend"`` opens ``widen_burst`` branches while the EMA is not
    rising and below threshold, ``"always"`` opens them every round, ``"never"`` does not.
@@ -27,8 +33,12 @@ The answer (``vote``): ``"completed"``, the majority of finished branches (ties:
 first finished); ``"short"``, the same with each vote weighted by
 ``(1 + length/Δ) ** -short_power`` (rounded to integers), because on these data
 shorter trajectories are right more often; ``"latest"``, the majority of the
-latest answers of branches not pruned. The hand-written built-ins are particular
-settings of these parts (:mod:`autotts.controllers.composable.builtins`).
+latest answers of branches not pruned. The pool's confidence (``confidence``):
+``"counts"``, the Beta confidence of the two highest counts; ``"weighted"``, of the
+two highest length-weighted tallies rescaled to the number of finished branches
+(``round(n·w/W)``, integers so every implementation agrees), so a pool whose
+winner rests on long, less reliable branches is less confident. The hand-written
+built-ins are particular settings of these parts (:mod:`autotts.controllers.composable.builtins`).
 """
 
 from __future__ import annotations
@@ -68,6 +78,8 @@ class Knobs:
     prune: str = "pool"  # never | pool | latest
     stop: str = "momentum"  # never | momentum | confidence | window | stable
     vote: str = "completed"  # completed | short | latest
+    give_up: str = "never"  # never | futile
+    confidence: str = "counts"  # counts | weighted
     n_init: int = 2
     max_branches: int = 64
     widen_burst: int = 1
@@ -83,6 +95,8 @@ class Knobs:
     min_complete: int = 2
     T_stable: int = 40
     short_power: float = 0.0
+    futile_after: int = 64
+    futile_conf: float = 0.5
     max_rounds: int = 500
 
 
@@ -122,6 +136,8 @@ KNOB_LIMITS: dict[str, tuple[float, float | None]] = {
     "min_complete": (0, None),
     "T_stable": (1, None),
     "short_power": (0, None),
+    "futile_after": (1, None),
+    "futile_conf": (0, 1),
     "max_rounds": (1, None),
 }
 
@@ -132,6 +148,8 @@ PART_NAMES: dict[str, tuple[str, ...]] = {
     "prune": ("never", "pool", "latest"),
     "stop": ("never", "momentum", "confidence", "window", "stable"),
     "vote": ("completed", "short", "latest"),
+    "give_up": ("never", "futile"),
+    "confidence": ("counts", "weighted"),
 }
 
 
@@ -179,7 +197,8 @@ class PartsController(Controller):
 
     def solve(self, session: Session) -> str | None:
         k = self.knobs
-        weights = length_weights(k.short_power) if k.vote == "short" else []
+        weighted = k.vote == "short" or k.confidence == "weighted"
+        weights = length_weights(k.short_power) if weighted else []
         branches: list[_Branch] = []
         completed: list[_Branch] = []  # in the order they finished
 
@@ -204,13 +223,24 @@ class PartsController(Controller):
         def pool() -> tuple[str | None, float]:
             answers = [br.latest for br in completed]
             winner, top1, top2 = vote_stats(answers)
-            if k.vote == "short" and answers:
+            if weights and answers:
                 tally: dict[str, int] = {}
                 for br in completed:
                     units = min(MAX_LENGTH_UNITS, int(br.spent // session.probe_freq))
                     tally[br.latest] = tally.get(br.latest, 0) + weights[units]
-                best = max(tally.values())
-                winner = next(a for a in answers if tally[a] == best)
+                if k.vote == "short":
+                    best = max(tally.values())
+                    winner = next(a for a in answers if tally[a] == best)
+                if k.confidence == "weighted":
+                    top = sorted(tally.values())
+                    w1, w2, total, n = (
+                        top[-1],
+                        top[-2] if len(top) > 1 else 0,
+                        sum(top),
+                        len(answers),
+                    )
+                    top1 = (2 * n * w1 + total) // (2 * total)
+                    top2 = (2 * n * w2 + total) // (2 * total)
             return winner, beta_confidence(top1, top2)
 
         def latest_majority() -> str | None:
@@ -320,6 +350,19 @@ class PartsController(Controller):
                     return finish(
                         answer(), "stable", f"leader unchanged for {stable} >= {k.T_stable} rounds"
                     )
+            # 6b. give up on a question whose answers stay scattered
+            if (
+                k.give_up == "futile"
+                and warm
+                and len(branches) >= k.futile_after
+                and conf < k.futile_conf
+            ):
+                return finish(
+                    answer(),
+                    "futile",
+                    f"{len(branches)} branches open >= {k.futile_after}, confidence "
+                    f"{conf:.3f} < {k.futile_conf}",
+                )
             # 7. nothing left to read
             can_open = len(branches) < k.max_branches and session.can_branch
             if not any(br.live for br in branches) and not (k.widen == "always" and can_open):

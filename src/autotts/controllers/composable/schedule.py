@@ -45,6 +45,10 @@ KNOB_RANGES: dict[str, KnobRange] = {
     "min_complete": KnobRange(1, 12, True, +1),
     "T_stable": KnobRange(1, 20, True, +1),
     "short_power": KnobRange(0.0, 3.0, False, 0),
+    # give up once this many branches are open (more: gives up later, spends more)
+    "futile_after": KnobRange(4, 64, True, +1),
+    # ... while the confidence is below this (lower: gives up less often, spends more)
+    "futile_conf": KnobRange(0.3, 0.95, False, -1),
 }
 
 #: Part slots and the parts a search may put in them (the first is the neutral one).
@@ -53,6 +57,8 @@ PART_CHOICES: dict[str, tuple[str, ...]] = {
     "prune": ("never", "pool", "latest"),
     "stop": ("never", "momentum", "confidence", "stable"),
     "vote": ("completed", "short"),
+    "give_up": ("never", "futile"),
+    "confidence": ("counts", "weighted"),
 }
 
 

@@ -88,6 +88,28 @@ class _State:
         return self.opened & ~self.finished & ~self.dropped & self.running[:, None]
 
 
+def _weighted_top2(
+    votes: np.ndarray, starts: np.ndarray, vocab: np.ndarray, done: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the two highest length-weighted tallies rescaled to the finished count.
+
+    ``votes`` holds every row's tallies back to back (row ``i`` from ``starts[i]``,
+    ``vocab[i]`` answers); ``round(n·w/W)`` in integers, as the plain controller does.
+    """
+    width = int(vocab.max()) if vocab.size else 0
+    cols = np.arange(max(width, 2))[None, :]
+    index = np.minimum(starts[:, None] + cols, max(votes.size - 1, 0))
+    tallies = np.where(cols < vocab[:, None], votes[index] if votes.size else 0, 0)
+    ordered = np.sort(tallies, axis=1)
+    w1, w2 = ordered[:, -1], ordered[:, -2]
+    total = tallies.sum(axis=1)
+    n = done.sum(axis=1).astype(np.int64)
+    safe = np.maximum(total, 1)
+    top1 = np.where(total > 0, (2 * n * w1 + safe) // (2 * safe), 0)
+    top2 = np.where(total > 0, (2 * n * w2 + safe) // (2 * safe), 0)
+    return top1, top2
+
+
 def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     """Replay every episode of ``batch`` with the composed controller of settings ``k``."""
     size = batch.size
@@ -116,15 +138,18 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             return
         latest, done, key = st.latest[r], st.finished[r], st.done_key[r]
         winner, top1, top2 = plurality(latest, done, st.final_vocab[r], key)
-        if k.vote == "short":
+        if k.vote == "short" or k.confidence == "weighted":
             units = np.minimum(MAX_LENGTH_UNITS, spent(r) // st.freq[r][:, None])
             vocab = st.final_vocab[r]
             ends = np.cumsum(vocab)
             slots = np.where(done, (ends - vocab)[:, None] + latest, 0)
             votes = np.bincount(slots[done], weights=weights[units][done], minlength=int(ends[-1]))
-            score = np.where(done, votes[slots] * _RANK_SPAN - key, -1.0)
-            pick = latest[np.arange(r.size), np.argmax(score, axis=1)]
-            winner = np.where(top1 > 0, pick, NO_ANSWER)
+            if k.vote == "short":
+                score = np.where(done, votes[slots] * _RANK_SPAN - key, -1.0)
+                pick = latest[np.arange(r.size), np.argmax(score, axis=1)]
+                winner = np.where(top1 > 0, pick, NO_ANSWER)
+            if k.confidence == "weighted":
+                top1, top2 = _weighted_top2(votes.astype(np.int64), ends - vocab, vocab, done)
         st.winner[r] = winner
         st.conf[r] = table[top1, top2]
 
@@ -219,6 +244,10 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             st.stable = np.where(st.leader == st.prev, st.stable + 1, 0)
             st.prev = st.leader.copy()
             settle(st.running & (st.stable >= k.T_stable), result())
+
+        # 6b. give up on questions whose answers stay scattered
+        if k.give_up == "futile" and warm:
+            settle(st.running & (st.n_open >= k.futile_after) & (st.conf < k.futile_conf), result())
 
         # 7. nothing left to read
         exhausted = st.running & ~st.live.any(axis=1)

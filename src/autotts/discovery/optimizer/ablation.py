@@ -2,7 +2,8 @@
 
 Neutral parts: widen → ``never`` (keep the initial width), prune → ``never``, stop →
 ``never`` (read until every branch finishes or the branch cap is reached), vote →
-``completed`` (plain majority of finished branches), aligned bursts → none
+``completed`` (plain majority of finished branches), give_up → ``never``, confidence
+→ ``counts``, aligned bursts → none
 (``burst_aligned = burst_other``: no extra depth for branches that agree). A slot
 already neutral is skipped. Each variant is replayed on a β grid; what a part
 contributes is read off the frontier: the area under accuracy vs log10 tokens,
@@ -31,6 +32,8 @@ NEUTRAL: dict[str, dict[str, Any]] = {
     "prune": {"prune": "never"},
     "stop": {"stop": "never"},
     "vote": {"vote": "completed"},
+    "give-up": {"give_up": "never"},
+    "weighted confidence": {"confidence": "counts"},
     "aligned bursts": {"burst_aligned": None},  # None: copy burst_other
 }
 

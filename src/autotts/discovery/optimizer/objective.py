@@ -204,7 +204,8 @@ def operating_gains(
 
 def active_parts(schedule: BetaSchedule) -> int:
     """Parts that differ from the neutral choice (never widen/prune/stop early, plain vote)."""
-    neutral = {"widen": "never", "prune": "never", "stop": "never", "vote": "completed"}
+    neutral = {"widen": "never", "prune": "never", "stop": "never", "vote": "completed",
+               "give_up": "never", "confidence": "counts"}  # fmt: skip
     return sum(1 for slot, part in schedule.parts.items() if neutral.get(slot, part) != part)
 
 

@@ -26,11 +26,15 @@ __all__ = ["covered_trials", "trial_record", "write_candidate_round", "write_rou
 Event = Callable[[dict[str, Any]], None]
 
 
-def covered_trials(run: RunDir) -> int:
-    """Trials already written into rounds (trial numbers below this are done)."""
+#: The study of rounds written before a run could hold several (one search, one stage).
+DEFAULT_STUDY = "autotts-optimizer"
+
+
+def covered_trials(run: RunDir, study: str = DEFAULT_STUDY) -> int:
+    """Trials of ``study`` already written into rounds (trial numbers below this are done)."""
     last = -1
     for entry in run.index():
-        if entry.get("trials"):
+        if entry.get("trials") and entry.get("study", DEFAULT_STUDY) == study:
             last = max(last, int(entry["trials"][1]))
     return last + 1
 
@@ -61,13 +65,14 @@ def write_rounds(
     *,
     flush: bool = False,
     emit: Event | None = None,
+    study: str = DEFAULT_STUDY,
 ) -> int:
     """Write every complete batch of finished trials not yet in a round; returns rounds written.
 
     ``trials`` are the study's trials; a batch is complete when its ``per_round``
     consecutive trials have all finished (or, with ``flush``, whatever finished remains).
     """
-    start = covered_trials(run)
+    start = covered_trials(run, study)
     pending = sorted((t for t in trials if t.number >= start), key=lambda t: t.number)
     finished = []
     for trial in pending:  # consecutive finished trials only
@@ -86,7 +91,7 @@ def write_rounds(
             "trials": [trial_record(t) for t in batch],
         }
         base = {"round": number, "rounds": None, "name": name, "trials": [batch[0].number,
-                batch[-1].number]}  # fmt: skip
+                batch[-1].number], "study": study}  # fmt: skip
         if not complete:
             summary = {**base, "verdict": "failed", "reason": "no trial finished", "aggregate": []}
             _write_round(run, number, None, proposal, summary, search, [], "")

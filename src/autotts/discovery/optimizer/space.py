@@ -43,9 +43,12 @@ def schedule_from_params(
 ) -> BetaSchedule:
     """The schedule a finished trial's ``params`` describe (inverse of :func:`suggest_schedule`)."""
     merged = {**params, **(fixed or {})}
-    parts = {slot: str(merged[slot]) for slot in (*PART_CHOICES, "depth")}
+    # trials of searches made before a part or knob existed lack it: it keeps its default
+    parts = {slot: str(merged[slot]) for slot in (*PART_CHOICES, "depth") if slot in merged}
     bounds = {
-        name: (float(merged[f"{name}_lo"]), float(merged[f"{name}_hi"])) for name in KNOB_RANGES
+        name: (float(merged[f"{name}_lo"]), float(merged[f"{name}_hi"]))
+        for name in KNOB_RANGES
+        if f"{name}_lo" in merged
     }
     return BetaSchedule(parts, bounds, float(merged["power"]))
 
@@ -72,10 +75,12 @@ def cmc_start() -> dict[str, Any]:
         "min_complete": (lo.min_complete, hi.min_complete),
         "T_stable": (1, 20),
         "short_power": (0.0, 0.0),
+        "futile_after": (64, 64),
+        "futile_conf": (0.5, 0.5),
     }
     params: dict[str, Any] = {
         "widen": "trend", "prune": "pool", "stop": "momentum", "vote": "completed",
-        "depth": "burst", "power": 1.0,
+        "depth": "burst", "give_up": "never", "confidence": "counts", "power": 1.0,
     }  # fmt: skip
     for name, (a, b) in ends.items():
         params[f"{name}_lo"], params[f"{name}_hi"] = a, b

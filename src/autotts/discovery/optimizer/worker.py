@@ -17,10 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from autotts.controllers.composable.builtins import cmc_parts
+from autotts.discovery.optimizer.criteria import (
+    METRICS,
+    QuestionTable,
+    bootstrap_score,
+    cv_score,
+    plain_score,
+)
 from autotts.discovery.optimizer.objective import (
     SearchData,
     active_parts,
-    bootstrap_objective,
     cmc_reference,
     operating_gains,
     split_questions,
@@ -30,9 +37,18 @@ from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.jobs import DataRef, load_data
 from autotts.extras import needs
 
-__all__ = ["SAMPLERS", "OptimizerSettings", "make_sampler", "open_study", "worker_main"]
+__all__ = [
+    "OBJECTIVES",
+    "SAMPLERS",
+    "OptimizerSettings",
+    "TrialScorer",
+    "make_sampler",
+    "open_study",
+    "worker_main",
+]
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "random")
+OBJECTIVES = ("split", "cv", "bootstrap")
 STUDY_NAME = "autotts-optimizer"
 
 
@@ -41,34 +57,71 @@ class OptimizerSettings:
     """Everything that fixes a search (stored in ``run.json`` under ``optimizer``)."""
 
     sampler: str = "tpe"
+    #: the first search's sampler seed; search k uses seed + k (its workers (seed+k)*1000+w)
     seed: int = 0
     time_budget: float = 1800.0
-    search_seeds: int = 10
+    #: reference-protocol shuffle seeds each trial is replayed with
+    replay_seeds: int = 10
     betas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
-    #: "split": fit/validation questions; "bootstrap": all questions, a low bootstrap quantile
-    objective: str = "split"
+    #: "split": fit/validation questions; "cv": K-fold over all questions (the β choice is
+    #: made without the scored fold); "bootstrap": all questions, a low bootstrap quantile
+    objective: str = "cv"
+    #: "two-point": CMC's β=0.5 and β=1.0 budgets; "auc": CMC's whole token range
+    metric: str = "two-point"
     #: part slots held fixed (not searched), e.g. {"widen": "trend"}
     fixed_parts: dict[str, str] = field(default_factory=dict)
     validation_questions: int = 10
-    split_seed: int = 0
+    #: the fit/validation split's (and CV folds') seed; None: each search's own seed
+    split_seed: int | None = None
+    cv_folds: int = 5
     part_penalty: float = 0.1
     trials_per_round: int = 25
     workers: int = 2
     patience: int = 400
     top_k: int = 10
+    #: independent searches in one run (seeds seed … seed+N-1), the winner by a pooled score
+    search_seeds: int = 1
+    #: structure first (``structure_share`` of each search's time), then its knobs
+    staged: bool = True
+    structure_share: float = 0.4
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise UnknownName("sampler", self.sampler, SAMPLERS)
-        if self.time_budget <= 0 or self.search_seeds < 1 or self.workers < 1:
-            raise UsageError("--time-budget, --search-seeds and --workers must be positive")
-        if self.objective not in ("split", "bootstrap"):
-            raise UnknownName("objective", self.objective, ("split", "bootstrap"))
-        if self.trials_per_round < 1 or self.top_k < 1:
-            raise UsageError("--trials-per-round and top_k must be >= 1")
+        if self.time_budget <= 0 or self.replay_seeds < 1 or self.workers < 1:
+            raise UsageError("--time-budget, --replay-seeds and --workers must be positive")
+        if self.search_seeds < 1:
+            raise UsageError("--search-seeds must be >= 1")
+        if self.objective not in OBJECTIVES:
+            raise UnknownName("objective", self.objective, OBJECTIVES)
+        if self.metric not in METRICS:
+            raise UnknownName("metric", self.metric, METRICS)
+        if self.trials_per_round < 1 or self.top_k < 1 or self.cv_folds < 2:
+            raise UsageError("--trials-per-round and top_k must be >= 1, cv_folds >= 2")
+        if not 0.0 < self.structure_share < 1.0:
+            raise UsageError("structure_share must be in (0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OptimizerSettings:
+        """Settings from ``run.json``, including runs written before several searches existed.
+
+        Those stored the replay seeds as ``search_seeds``, searched parts and knobs
+        together and split questions with ``split_seed = 0``.
+        """
+        data = dict(data)
+        if "replay_seeds" not in data:
+            data["replay_seeds"] = data.pop("search_seeds", 10)
+            data["search_seeds"] = 1
+            data.setdefault("staged", False)
+            data.setdefault("objective", "split")
+        return cls(**data)
+
+    def split_seed_for(self, search: int) -> int:
+        """The split (and folds) seed of search ``search``: drawn from its seed."""
+        return self.split_seed if self.split_seed is not None else self.seed + search
 
     @property
     def multi_objective(self) -> bool:
@@ -94,7 +147,9 @@ def make_sampler(settings: OptimizerSettings, worker: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def open_study(journal: Path, settings: OptimizerSettings, worker: int = 0) -> Any:
+def open_study(
+    journal: Path, settings: OptimizerSettings, worker: int = 0, name: str = STUDY_NAME
+) -> Any:
     with needs("optimize", "the optimizer"):
         import optuna
         from optuna.storages import JournalStorage
@@ -103,7 +158,7 @@ def open_study(journal: Path, settings: OptimizerSettings, worker: int = 0) -> A
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(journal)))
     return optuna.create_study(
-        study_name=STUDY_NAME,
+        study_name=name,
         storage=storage,
         sampler=make_sampler(settings, worker),
         directions=["maximize"] * (2 if settings.multi_objective else 1),
@@ -117,11 +172,37 @@ class TrialScorer:
     def __init__(self, data: SearchData, settings: OptimizerSettings) -> None:
         self.data = data
         self.settings = settings
+        self.split_seed = settings.split_seed_for(0)
         self.cmc = cmc_reference(data)
+        grid = sorted({*settings.betas, 0.0, 0.5, 1.0})
+        self.cmc_table = QuestionTable.from_curves(data.run(cmc_parts, grid), data.n_questions)
         val = min(settings.validation_questions, data.n_questions - 1)
-        self.fit, self.val = split_questions(data.n_questions, val, settings.split_seed)
-        if settings.objective == "bootstrap":  # every question, judged by a low quantile
+        self.fit, self.val = split_questions(data.n_questions, val, self.split_seed)
+        if settings.objective != "split":  # every question, read robustly
             self.fit = self.val = np.arange(data.n_questions)
+
+    def robust(self, curves: Any) -> tuple[float, float]:
+        """``(fit, validation)`` objective of ``curves`` before penalties."""
+        s = self.settings
+        table = QuestionTable.from_curves(curves, self.data.n_questions)
+        if s.objective == "split":
+            return (
+                plain_score(table, self.cmc_table, s.metric, self.fit),
+                plain_score(table, self.cmc_table, s.metric, self.val),
+            )
+        if s.objective == "cv":
+            score = cv_score(table, self.cmc_table, s.metric, self.split_seed, s.cv_folds)
+        else:
+            score = bootstrap_score(table, self.cmc_table, s.metric, self.split_seed)
+        return score, score
+
+    def pooled(self, curves: Any) -> float:
+        """The objective on every search question (before penalties)."""
+        if self.settings.objective == "split":
+            everyone = np.arange(self.data.n_questions)
+            table = QuestionTable.from_curves(curves, self.data.n_questions)
+            return plain_score(table, self.cmc_table, self.settings.metric, everyone)
+        return self.robust(curves)[0]
 
     def score(self, schedule: Any) -> dict[str, Any]:
         s = self.settings
@@ -145,12 +226,9 @@ class TrialScorer:
         tokens = np.array([[p["tokens"] for p in per_file if p["model"] == r.model]
                            for r in self.data.replays])  # fmt: skip
         monotone = bool((np.diff(tokens, axis=1) >= -1e-9).all())
-        fit_obj = float(np.mean([g["gain"] for g in fit])) - penalty - (0 if monotone else 1.0)
-        val_obj = float(np.mean([g["gain"] for g in val])) - penalty - (0 if monotone else 1.0)
-        if s.objective == "bootstrap":
-            fit_obj = bootstrap_objective(curves, self.cmc, fit, seed=s.split_seed)
-            fit_obj -= penalty + (0 if monotone else 1.0)
-            val_obj = fit_obj
+        fit_obj, val_obj = self.robust(curves)
+        charge = penalty + (0 if monotone else 1.0)
+        fit_obj, val_obj = fit_obj - charge, val_obj - charge
         return {
             "schedule": schedule.to_dict(),
             "fit_objective": fit_obj,
@@ -170,19 +248,21 @@ def worker_main(
     worker: int,
     deadline: float,
     stop_file: str,
+    study_name: str = STUDY_NAME,
 ) -> None:
-    """Entry point of a worker process (``deadline`` is a ``time.time()`` instant)."""
+    """Entry point of a worker process (``deadline`` is a ``time.time()`` instant).
+
+    ``settings_dict`` are one search's settings (its seed, split seed, fixed parts);
+    the driver has queued the study's first trial before starting the workers.
+    """
     with needs("optimize", "the optimizer"):
         import optuna
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     settings = OptimizerSettings(**settings_dict)
     replays = [load_data(DataRef(*args)) for args in replays_args]
-    scorer = TrialScorer(SearchData(replays, settings.search_seeds), settings)
-    study = open_study(Path(journal), settings, worker)
-    if worker == 0 and not study.trials:
-        start = {k: v for k, v in cmc_start().items() if k not in settings.fixed_parts}
-        study.enqueue_trial(start)
+    scorer = TrialScorer(SearchData(replays, settings.replay_seeds), settings)
+    study = open_study(Path(journal), settings, worker, study_name)
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
         t0 = time.monotonic()
@@ -200,6 +280,11 @@ def worker_main(
         if os.path.exists(stop_file) or time.time() >= deadline:
             study.stop()
 
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if worker == 0 and not finished and not os.path.exists(stop_file):
+        # Every unit scores at least its start trial, even when starting the workers took
+        # its whole share (short budgets on a loaded machine): a stage is never empty.
+        study.optimize(objective, n_trials=1, gc_after_trial=False)
     remaining = deadline - time.time()
     if remaining > 0 and not os.path.exists(stop_file):
         study.optimize(objective, timeout=remaining, callbacks=[halt], gc_after_trial=False)
