@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autotts.discovery.optimizer.objective import Curves
+from autotts.evaluation.paired import resample_means
 
 __all__ = [
     "AUC_BUDGETS",
@@ -183,5 +184,5 @@ def bootstrap_score(
     """``quantile`` of the mean gain over question resamples (choices on all questions)."""
     everyone = np.arange(cand.n_questions)
     gain = per_question_gain(cand, cmc, metric, everyone, everyone)
-    picks = np.random.default_rng(seed).integers(0, gain.size, size=(draws, gain.size))
-    return float(np.quantile(gain[picks].mean(axis=1), quantile))
+    means = resample_means([gain], draws, np.random.default_rng(seed))
+    return float(np.quantile(means, quantile))
