@@ -41,6 +41,7 @@ its own (:mod:`autotts.checking.lookahead`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -54,12 +55,13 @@ import numpy as np
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
 from autotts.evaluation.interpreters import run_file
+from autotts.evaluation.kept_workers import run_shadow
 from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
-from autotts.evaluation.sandboxed import EpisodeOutcome, SandboxRun, run_in_sandbox
-from autotts.sandbox import CandidateFile, SandboxLimits, replay_log
+from autotts.evaluation.sandboxed import EpisodeOutcome, SandboxRun
+from autotts.sandbox import CandidateFile, SandboxLimits
 from autotts.sandbox.renaming import process_key
-from autotts.sandbox.shadow import revealed_of, shadow_replay
+from autotts.sandbox.shadow import branch_fingerprints, revealed_of_logs, shadow_replay
 
 __all__ = [
     "AUDITS_VARIABLE",
@@ -245,52 +247,47 @@ def audit_cell(
     if not chosen:
         return {"audited": False}
     questions = len(replay)
+    fingerprints = branch_fingerprints(replay)
     shadows = []
     for replicate in chosen:
         seed = policy.seed(f"{cell}#{replicate}")
         rng = np.random.default_rng(seed)
         outcomes = real.outcomes[replicate * questions : (replicate + 1) * questions]
-        played = [
-            (
-                o.question,
-                o.order,
-                replay_log(replay.questions[o.question], o.order, o.log, None, where="audit"),
-            )
-            for o in outcomes
-        ]
-        revealed = revealed_of(replay, played)
+        # The logs were checked when the cell was played: what they revealed is read off
+        # them (revealed_of_logs), not replayed call by call.
+        revealed = revealed_of_logs(replay, [(o.question, o.order, o.log) for o in outcomes])
         real_size = round(REAL_SHARE * questions)
         kept_real = set(rng.choice(questions, size=real_size, replace=False).tolist())
         counterfactual = {q: r for q, r in revealed.items() if q not in kept_real}
         shadow = shadow_replay(replay, counterfactual, rng)
 
-        def replay_on(
-            interpreter: str, shadow: ReplaySet = shadow, replicate: int = replicate
-        ) -> SandboxRun:
-            return run_in_sandbox(
-                candidate,
-                shadow,
-                ReplicateSlice(protocol, replicate, replicate + 1),
-                beta=beta,
-                params=params,
-                max_steps=max_steps,
-                keep_logs=True,
-                limits=limits or SandboxLimits(interpreter=interpreter),
-                renaming=real.renaming,
-            )
-
+        judge = functools.partial(_judge, outcomes, set(counterfactual), beta)
         # A PyPy cell's shadow plays first on CPython, whose worker starts for a fraction of
         # a cold PyPy worker's CPU; only a difference there is replayed on PyPy, and only a
         # difference on the cell's own interpreter is a verdict. Sound either way: to match
         # on any interpreter, the shadow's play must equal the real play, which a controller
         # that used what it had not paid for cannot reproduce without it.
         first = "cpython" if limits is None else real.interpreter
-        try:
-            _compare(outcomes, replay_on(first).outcomes, set(counterfactual), beta)
-        except CandidateRejected:
-            if first == real.interpreter:
-                raise
-            _compare(outcomes, replay_on(real.interpreter).outcomes, set(counterfactual), beta)
+        for interpreter in dict.fromkeys([first, real.interpreter]):
+            try:
+                # In a worker that never held a version of this file's data: the kept shadow
+                # worker while it is fresh for it, else a new one (kept_workers.run_shadow).
+                run_shadow(
+                    candidate,
+                    shadow,
+                    ReplicateSlice(protocol, replicate, replicate + 1),
+                    questions=fingerprints,
+                    judge=judge,
+                    beta=beta,
+                    params=params,
+                    max_steps=max_steps,
+                    limits=limits or SandboxLimits(interpreter=interpreter),
+                    renaming=real.renaming,
+                )
+                break
+            except CandidateRejected:
+                if interpreter == real.interpreter:
+                    raise
         shadows.append(
             {"replicate": replicate, "seed": f"{seed:016x}", "counterfactual": len(counterfactual)}
         )
@@ -300,6 +297,15 @@ def audit_cell(
         "questions": questions,
         "interpreter": real.interpreter,
     }
+
+
+def _judge(
+    real: Sequence[EpisodeOutcome],
+    counterfactual: set[int],
+    beta: float | None,
+    shadow: SandboxRun,
+) -> None:
+    _compare(real, shadow.outcomes, counterfactual, beta)
 
 
 def _compare(
