@@ -8,6 +8,9 @@ what it read in the episode) and passes ``autotts check``; ``benchmarks/llm_roun
 times a discovery round of it.
 """
 
+# Typing as LLMs write it (typing.Dict, Optional): these files stand for their code.
+# ruff: noqa: UP006, UP035, UP037, UP045, RUF046
+
 from __future__ import annotations
 
 from collections import Counter

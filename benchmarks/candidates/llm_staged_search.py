@@ -8,6 +8,9 @@ writes its reasoning as f-strings. Honest: it decides only on what it read in th
 episode. ``benchmarks/llm_round.py`` times a discovery round of it.
 """
 
+# Typing as LLMs write it (typing.Dict, Optional): these files stand for their code.
+# ruff: noqa: UP006, UP035, UP045
+
 from __future__ import annotations
 
 import math

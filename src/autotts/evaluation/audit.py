@@ -18,7 +18,10 @@ of it), and never two versions of one question, whose agreement would give away
 what other episodes revealed. So no memo — of earlier episodes, other processes or
 the check — can make the replay agree, and nothing the worker sees while it plays
 tells it which of its episodes will be replayed: it cannot play honestly only where
-it is watched.
+it is watched. A shadow worker may replay shadows of *other* files before
+(:func:`~autotts.evaluation.kept_workers.run_shadow`: never one that shares a recorded
+branch with this file): what it holds of them says nothing about this file's hidden
+data. That lets one worker start serve a discovery round's audits of its four files.
 
 Every replayed episode must come out with the same action log and the same answer:
 
@@ -30,8 +33,8 @@ Every replayed episode must come out with the same action log and the same answe
   ``id``/``hash`` values, or earlier episodes (reason ``nondeterministic``); such
   a difference is reported first.
 
-Cost: one replicate and a worker's start per audited cell (about 1 % of a 100-seed
-cell, plus the start). Power: a controller that peeks on a fraction ``p`` of
+Cost: one replicate per audited cell (about 1 % of a 100-seed cell), plus a worker's
+start per audited file and shadow worker. Power: a controller that peeks on a fraction ``p`` of
 episodes, changing its play when it does, escapes the audit of ``n`` counterfactual
 episodes with probability ``(1 - p) ** n``; each audited replicate of a 30-question
 file replays 23 counterfactual episodes, so 40 % of a discovery round's 44 cells
@@ -76,7 +79,7 @@ __all__ = [
     "run_audited",
 ]
 
-#: Replicates of an audited cell the audit replays (each in a worker of its own).
+#: Replicates of an audited cell the audit replays (each in a worker fresh for its file).
 DEFAULT_AUDITS = 1
 
 #: Environment variable that sets that number for a process (0 turns audits off).
@@ -237,7 +240,9 @@ def audit_cell(
     limits: SandboxLimits | None = None,
 ) -> dict[str, Any]:
     """Audit the cell ``real`` (run with ``keep_logs``; ``cell`` its :func:`cell_name`):
-    replay each of ``policy``'s replicates of it in a fresh worker on its shadow.
+    replay each of ``policy``'s replicates of it on its shadow, in a worker that never
+    held a version of this file's data (a new one, or the kept shadow worker of other
+    files: :func:`~autotts.evaluation.kept_workers.run_shadow`).
 
     Returns the audit's record for the cell's result; raises
     :class:`CandidateRejected` (``peeking`` or ``nondeterministic``) when an episode

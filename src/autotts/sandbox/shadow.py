@@ -103,15 +103,25 @@ def revealed_of_logs(
 _Branch = tuple[tuple[str, ...], str, int]
 
 
-#: per question: its branches as strings, and sorted by their number of probes (see _Pools)
-_cache: weakref.WeakKeyDictionary[
-    ReplayQuestion, tuple[list[_Branch], tuple[list[_Branch], list[int]]]
-] = weakref.WeakKeyDictionary()
-
-
-def _cached(question: ReplayQuestion) -> tuple[list[_Branch], tuple[list[_Branch], list[int]]]:
-    """A question's branches, and its donor pool, built once for as long as it lives: every
+@dataclasses.dataclass(frozen=True)
+class _Question:
+    """What a shadow needs of one question, built once for as long as it lives: every
     audited cell of a file draws its shadow from the same questions."""
+
+    #: its branches as strings
+    branches: list[_Branch]
+    #: its branches sorted by their number of probes, and those numbers (see _Pools)
+    pool: tuple[list[_Branch], list[int]]
+    #: its answers other than KEPT_AS_IS, each with its position among them (see _into)
+    index: dict[str, int]
+    #: the fingerprint of each branch (see branch_fingerprints)
+    fingerprints: frozenset[int]
+
+
+_cache: weakref.WeakKeyDictionary[ReplayQuestion, _Question] = weakref.WeakKeyDictionary()
+
+
+def _cached(question: ReplayQuestion) -> _Question:
     found = _cache.get(question)
     if found is None:
         strings = question.answer_strings
@@ -121,13 +131,19 @@ def _cached(question: ReplayQuestion) -> tuple[list[_Branch], tuple[list[_Branch
             for b in range(question.n_branches)
         ]
         ordered = sorted(branches, key=lambda x: len(x[0]))
-        found = (branches, (ordered, [len(x[0]) for x in ordered]))
+        renamed = [a for a in question.answers if a not in KEPT_AS_IS]
+        found = _Question(
+            branches,
+            (ordered, [len(x[0]) for x in ordered]),
+            {a: i for i, a in enumerate(renamed)},
+            frozenset(hash(branch) for branch in branches),
+        )
         _cache[question] = found
     return found
 
 
 def _branches(question: ReplayQuestion) -> list[_Branch]:
-    return _cached(question)[0]
+    return _cached(question).branches
 
 
 def branch_fingerprints(replay: ReplaySet) -> frozenset[int]:
@@ -137,7 +153,7 @@ def branch_fingerprints(replay: ReplaySet) -> frozenset[int]:
     recorded trajectory share its fingerprint, whatever their names or the questions it
     is filed under, so the audit never gives such a worker a shadow of the other
     (:func:`~autotts.evaluation.kept_workers.run_shadow`)."""
-    return frozenset(hash(branch) for q in replay.questions for branch in _branches(q))
+    return frozenset().union(*(_cached(q).fingerprints for q in replay.questions))
 
 
 class _Pools:
@@ -149,7 +165,7 @@ class _Pools:
         self.replay = replay
 
     def branches(self, q: int) -> tuple[list[_Branch], list[int]]:
-        return _cached(self.replay.questions[q])[1]
+        return _cached(self.replay.questions[q]).pool
 
 
 def shadow_replay(
@@ -183,7 +199,7 @@ def _counterfactual(
 ) -> ReplayQuestion:
     real = _branches(question)
     own = [a for a in question.answers if a not in KEPT_AS_IS]
-    renames: dict[int, dict[str, str]] = {}  # per donor question: its answers onto ours
+    renames: dict[int, _Rename] = {}  # per donor question: its answers onto ours
     out: list[_Branch] = []
     for b, branch in enumerate(real):
         if b in seen.finished:
@@ -198,23 +214,36 @@ def _counterfactual(
         else:  # no donor branch is that deep: borrow the question's own deepest
             probes, final, tokens = max(real, key=lambda x: len(x[0]))
         if d not in renames:
-            renames[d] = _into(own, pools.replay.questions[d].answers, rng)
+            renames[d] = _into(own, _cached(pools.replay.questions[d]).index, rng)
         rename = renames[d]
-        borrowed = tuple(rename.get(a, a) for a in probes[depth:])
-        out.append((branch[0][:depth] + borrowed, rename.get(final, final), tokens))
+        borrowed = tuple(map(rename, probes[depth:]))
+        out.append((branch[0][:depth] + borrowed, rename(final), tokens))
     return _intern(out, question.probe_freq)
 
 
-def _into(own: list[str], theirs: Sequence[str], rng: np.random.Generator) -> dict[str, str]:
-    """A random map of a donor question's answers onto this question's answers."""
-    if not own:
-        return {}
-    picks = rng.permutation(len(own))
-    mapped: dict[str, str] = {}
-    for i, answer in enumerate(a for a in theirs if a not in KEPT_AS_IS):
+class _Rename:
+    """A random map of a donor question's answers onto this question's answers (an answer
+    it does not map, ``"ERR"``, stays as it is)."""
+
+    __slots__ = ("index", "own", "picks")
+
+    def __init__(self, own: list[str], index: dict[str, int], picks: list[int]) -> None:
+        self.own, self.index, self.picks = own, index, picks
+
+    def __call__(self, answer: str) -> str:
+        i = self.index.get(answer)
+        if i is None or not self.own:
+            return answer
         # More donor answers than own ones: the rest share own answers, as rare answers do.
-        mapped[answer] = own[int(picks[i % len(own)])]
-    return mapped
+        return self.own[self.picks[i % len(self.own)]]
+
+
+def _into(own: list[str], index: dict[str, int], rng: np.random.Generator) -> _Rename:
+    """The donor's answers (``index``: each with its position among them) onto ``own``:
+    the donor's ``i``-th answer becomes ``own[picks[i % len(own)]]`` for a random
+    permutation ``picks``, worked out only for the answers a shadow borrows."""
+    picks = rng.permutation(len(own)).tolist() if own else []
+    return _Rename(own, index, picks)
 
 
 def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
@@ -228,10 +257,13 @@ def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
         for answer in probes:
             vocab.setdefault(answer, len(vocab))
     width = max(len(p) for p, _, _ in branches) + 1
-    steps = np.empty((len(branches), width), dtype=np.int64)
-    for i, (probes, final, _) in enumerate(branches):
-        row = [vocab[a] for a in probes]
-        steps[i] = row + [vocab[final]] * (width - len(row))
+    steps = np.array(
+        [
+            [vocab[a] for a in probes] + [vocab[final]] * (width - len(probes))
+            for probes, final, _ in branches
+        ],
+        dtype=np.int64,
+    ).reshape(len(branches), width)
     return ReplayQuestion(
         text="",
         answers=tuple(vocab),
