@@ -85,10 +85,10 @@ DEFAULT_AUDITS = 1
 #: Environment variable that sets that number for a process (0 turns audits off).
 AUDITS_VARIABLE = "AUTOTTS_AUDITS"
 
-#: Share of cells audited, each drawn with the secret key. A worker's start is most of an
-#: audit's cost; 40 % of the cells keeps a discovery round's CPU within 1.3x of the
-#: previous release's, which had no such audit (``benchmarks/discovery_round.py --audits
-#: 0 1 --check``, docs/benchmarks.md).
+#: Share of cells audited, each drawn with the secret key. With 40 % of the cells a
+#: discovery round's CPU is 1.15x the previous release's, which had no such audit
+#: (``benchmarks/versus.py``, docs/benchmarks.md); a worker start, shared by the audits of
+#: different files, is still most of an audit's cost.
 DEFAULT_SHARE = 0.4
 
 #: Environment variable that sets that share for a process (0 to 1).
