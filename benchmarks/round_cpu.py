@@ -32,6 +32,7 @@ from autotts.data.catalog import MODELS, SEARCH_BENCHMARK
 from autotts.discovery import loop
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
 from autotts.discovery.settings import DEFAULT_BETAS
+from autotts.errors import ControllerError
 from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import ReferenceProtocol
 
@@ -82,7 +83,11 @@ def main() -> None:
         with _timed(out, "trace_digest"):
             for ref in refs:
                 spec = ControllerSpec(args.candidate, best["beta"])
-                loop._traced(EvalJob(ref, spec, ReferenceProtocol(1)))
+                try:
+                    loop._traced(EvalJob(ref, spec, ReferenceProtocol(1)))
+                except ControllerError as exc:  # the loop keeps the curves and says so
+                    out["trace_digest_failed"] = str(exc)[:300]
+                    break
     print(json.dumps(out))
 
 

@@ -170,7 +170,9 @@ class StagedSearch(Controller):
             "tokens": session.tokens_used,
         }
         trace.append(entry)
-        session.trace("read", input={"slot": slot}, output=entry, state={"reads": context["reads"]})
+        session.trace(
+            "observe", input={"slot": slot}, output=entry, state={"reads": context["reads"]}
+        )
         return obs
 
     def _note(self, session: Session, trace: List[Dict[str, Any]], event: str, text: str) -> None:
