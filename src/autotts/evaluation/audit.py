@@ -86,7 +86,7 @@ DEFAULT_AUDITS = 1
 AUDITS_VARIABLE = "AUTOTTS_AUDITS"
 
 #: Share of cells audited, each drawn with the secret key. With 40 % of the cells a
-#: discovery round's CPU is 1.15x the previous release's, which had no such audit
+#: discovery round's CPU is 1.10x the previous release's, which had no such audit
 #: (``benchmarks/versus.py``, docs/benchmarks.md); a worker start, shared by the audits of
 #: different files, is still most of an audit's cost.
 DEFAULT_SHARE = 0.4
