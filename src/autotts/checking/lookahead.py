@@ -23,6 +23,7 @@ from typing import Any
 from autotts.checking.report import CheckResult
 from autotts.data.records import ReplaySet
 from autotts.evaluation.audit import AuditPolicy, audit_cell, cell_name
+from autotts.evaluation.kept_workers import keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.sandboxed import SandboxRun
 from autotts.sandbox import CandidateFile, SandboxLimits
@@ -53,11 +54,19 @@ def shadow_audits(
     policy = AuditPolicy(os.urandom(32), audits=1)
     records: list[dict[str, Any]] = []
     per_file = audited_per_file(len(replays), len(runs) // len(replays), cells)
+    picked = []
+    done: list[tuple[int, float, dict[str, Any]]] = []
     for i, replay in enumerate(replays):
         betas = sorted(beta for (file, beta) in runs if file == i)
         # Which cells: the key's choice, as secret as the replicates it picks.
         chosen = sorted(betas, key=lambda b: policy.seed(f"pick:{replay.name}:{b!r}"))
-        for beta in sorted(chosen[:per_file]):
+        picked.append(sorted(chosen[:per_file]))
+    # Taking turns over the files, one shadow worker serves an audit of each file before a
+    # new one starts (kept_workers.run_shadow: a shadow worker audits one cell per file).
+    turns = [(i, b[k]) for k in range(per_file) for i, b in enumerate(picked) if k < len(b)]
+    with keeping_workers():
+        for i, beta in turns:
+            replay = replays[i]
             say(f"check: look-ahead audit on {replay.name} at β={beta:g}")
             record = audit_cell(
                 candidate,
@@ -71,7 +80,8 @@ def shadow_audits(
                 max_steps=None,
                 limits=limits,
             )
-            records.append({"data": replay.name, "beta": beta, **record})
+            done.append((i, beta, {"data": replay.name, "beta": beta, **record}))
+    records += [record for _, _, record in sorted(done, key=lambda d: d[:2])]  # by file
     counterfactual = sum(shadow["counterfactual"] for r in records for shadow in r["shadows"])
     return CheckResult(
         "look-ahead",

@@ -18,7 +18,10 @@ of it), and never two versions of one question, whose agreement would give away
 what other episodes revealed. So no memo — of earlier episodes, other processes or
 the check — can make the replay agree, and nothing the worker sees while it plays
 tells it which of its episodes will be replayed: it cannot play honestly only where
-it is watched.
+it is watched. A shadow worker may replay shadows of *other* files before
+(:func:`~autotts.evaluation.kept_workers.run_shadow`: never one that shares a recorded
+branch with this file): what it holds of them says nothing about this file's hidden
+data. That lets one worker start serve a discovery round's audits of its four files.
 
 Every replayed episode must come out with the same action log and the same answer:
 
@@ -30,8 +33,8 @@ Every replayed episode must come out with the same action log and the same answe
   ``id``/``hash`` values, or earlier episodes (reason ``nondeterministic``); such
   a difference is reported first.
 
-Cost: one replicate and a worker's start per audited cell (about 1 % of a 100-seed
-cell, plus the start). Power: a controller that peeks on a fraction ``p`` of
+Cost: one replicate per audited cell (about 1 % of a 100-seed cell), plus a worker's
+start per audited file and shadow worker. Power: a controller that peeks on a fraction ``p`` of
 episodes, changing its play when it does, escapes the audit of ``n`` counterfactual
 episodes with probability ``(1 - p) ** n``; each audited replicate of a 30-question
 file replays 23 counterfactual episodes, so 40 % of a discovery round's 44 cells
@@ -41,6 +44,7 @@ its own (:mod:`autotts.checking.lookahead`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -54,12 +58,13 @@ import numpy as np
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
 from autotts.evaluation.interpreters import run_file
+from autotts.evaluation.kept_workers import run_shadow
 from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
-from autotts.evaluation.sandboxed import EpisodeOutcome, SandboxRun, run_in_sandbox
-from autotts.sandbox import CandidateFile, SandboxLimits, replay_log
+from autotts.evaluation.sandboxed import EpisodeOutcome, SandboxRun
+from autotts.sandbox import CandidateFile, SandboxLimits
 from autotts.sandbox.renaming import process_key
-from autotts.sandbox.shadow import revealed_of, shadow_replay
+from autotts.sandbox.shadow import branch_fingerprints, revealed_of_logs, shadow_replay
 
 __all__ = [
     "AUDITS_VARIABLE",
@@ -74,16 +79,16 @@ __all__ = [
     "run_audited",
 ]
 
-#: Replicates of an audited cell the audit replays (each in a worker of its own).
+#: Replicates of an audited cell the audit replays (each in a worker fresh for its file).
 DEFAULT_AUDITS = 1
 
 #: Environment variable that sets that number for a process (0 turns audits off).
 AUDITS_VARIABLE = "AUTOTTS_AUDITS"
 
-#: Share of cells audited, each drawn with the secret key. A worker's start is most of an
-#: audit's cost; 40 % of the cells keeps a discovery round's CPU within 1.3x of the
-#: previous release's, which had no such audit (``benchmarks/discovery_round.py --audits
-#: 0 1 --check``, docs/benchmarks.md).
+#: Share of cells audited, each drawn with the secret key. With 40 % of the cells a
+#: discovery round's CPU is 1.10x the previous release's, which had no such audit
+#: (``benchmarks/versus.py``, docs/benchmarks.md); a worker start, shared by the audits of
+#: different files, is still most of an audit's cost.
 DEFAULT_SHARE = 0.4
 
 #: Environment variable that sets that share for a process (0 to 1).
@@ -235,7 +240,9 @@ def audit_cell(
     limits: SandboxLimits | None = None,
 ) -> dict[str, Any]:
     """Audit the cell ``real`` (run with ``keep_logs``; ``cell`` its :func:`cell_name`):
-    replay each of ``policy``'s replicates of it in a fresh worker on its shadow.
+    replay each of ``policy``'s replicates of it on its shadow, in a worker that never
+    held a version of this file's data (a new one, or the kept shadow worker of other
+    files: :func:`~autotts.evaluation.kept_workers.run_shadow`).
 
     Returns the audit's record for the cell's result; raises
     :class:`CandidateRejected` (``peeking`` or ``nondeterministic``) when an episode
@@ -245,52 +252,47 @@ def audit_cell(
     if not chosen:
         return {"audited": False}
     questions = len(replay)
+    fingerprints = branch_fingerprints(replay)
     shadows = []
     for replicate in chosen:
         seed = policy.seed(f"{cell}#{replicate}")
         rng = np.random.default_rng(seed)
         outcomes = real.outcomes[replicate * questions : (replicate + 1) * questions]
-        played = [
-            (
-                o.question,
-                o.order,
-                replay_log(replay.questions[o.question], o.order, o.log, None, where="audit"),
-            )
-            for o in outcomes
-        ]
-        revealed = revealed_of(replay, played)
+        # The logs were checked when the cell was played: what they revealed is read off
+        # them (revealed_of_logs), not replayed call by call.
+        revealed = revealed_of_logs(replay, [(o.question, o.order, o.log) for o in outcomes])
         real_size = round(REAL_SHARE * questions)
         kept_real = set(rng.choice(questions, size=real_size, replace=False).tolist())
         counterfactual = {q: r for q, r in revealed.items() if q not in kept_real}
         shadow = shadow_replay(replay, counterfactual, rng)
 
-        def replay_on(
-            interpreter: str, shadow: ReplaySet = shadow, replicate: int = replicate
-        ) -> SandboxRun:
-            return run_in_sandbox(
-                candidate,
-                shadow,
-                ReplicateSlice(protocol, replicate, replicate + 1),
-                beta=beta,
-                params=params,
-                max_steps=max_steps,
-                keep_logs=True,
-                limits=limits or SandboxLimits(interpreter=interpreter),
-                renaming=real.renaming,
-            )
-
+        judge = functools.partial(_judge, outcomes, set(counterfactual), beta)
         # A PyPy cell's shadow plays first on CPython, whose worker starts for a fraction of
         # a cold PyPy worker's CPU; only a difference there is replayed on PyPy, and only a
         # difference on the cell's own interpreter is a verdict. Sound either way: to match
         # on any interpreter, the shadow's play must equal the real play, which a controller
         # that used what it had not paid for cannot reproduce without it.
         first = "cpython" if limits is None else real.interpreter
-        try:
-            _compare(outcomes, replay_on(first).outcomes, set(counterfactual), beta)
-        except CandidateRejected:
-            if first == real.interpreter:
-                raise
-            _compare(outcomes, replay_on(real.interpreter).outcomes, set(counterfactual), beta)
+        for interpreter in dict.fromkeys([first, real.interpreter]):
+            try:
+                # In a worker that never held a version of this file's data: the kept shadow
+                # worker while it is fresh for it, else a new one (kept_workers.run_shadow).
+                run_shadow(
+                    candidate,
+                    shadow,
+                    ReplicateSlice(protocol, replicate, replicate + 1),
+                    questions=fingerprints,
+                    judge=judge,
+                    beta=beta,
+                    params=params,
+                    max_steps=max_steps,
+                    limits=limits or SandboxLimits(interpreter=interpreter),
+                    renaming=real.renaming,
+                )
+                break
+            except CandidateRejected:
+                if interpreter == real.interpreter:
+                    raise
         shadows.append(
             {"replicate": replicate, "seed": f"{seed:016x}", "counterfactual": len(counterfactual)}
         )
@@ -300,6 +302,15 @@ def audit_cell(
         "questions": questions,
         "interpreter": real.interpreter,
     }
+
+
+def _judge(
+    real: Sequence[EpisodeOutcome],
+    counterfactual: set[int],
+    beta: float | None,
+    shadow: SandboxRun,
+) -> None:
+    _compare(real, shadow.outcomes, counterfactual, beta)
 
 
 def _compare(

@@ -173,8 +173,10 @@ class SandboxWorker:
     # -- requests --------------------------------------------------------------
     def load(self, source: str, filename: str, class_name: str | None) -> dict[str, Any]:
         """Compile and import the candidate; returns its kind, class name and signature."""
-        if self.limits.interpreter == "pypy" and not self._sent_table:
-            # A PyPy worker has no SciPy: it serves beta_confidence from this table.
+        if not self._sent_table:
+            # A PyPy worker has no SciPy: it serves beta_confidence from this table. A
+            # CPython worker gets it too: importing SciPy for it was about 0.15 of the
+            # 0.4 CPU-s a fresh worker took up to its first results (benchmarks/audit_cost.py).
             self._request({"op": "confidence", "rows": _confidence_rows()})
             self._sent_table = True
         seccomp = "seccomp" in self.layers

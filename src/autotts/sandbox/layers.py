@@ -450,8 +450,9 @@ def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
             "-s",  # no user site-packages
             "-B",  # never write bytecode
             "-P",  # do not put the working folder on sys.path
-            "-m",
-            "autotts.sandbox.worker",
+            # Not -m autotts.sandbox.worker: the boot script skips the packages' __init__
+            # modules (NumPy, SciPy, most of autotts), a fresh worker's largest cost.
+            str(Path(__file__).with_name("pypy_boot.py")),
         ]
     # The worker sets its own rlimits from these before it reads a request (see
     # autotts.sandbox.worker.apply_limits), so before any candidate code runs.

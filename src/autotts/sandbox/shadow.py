@@ -12,9 +12,8 @@ renamed into the question's own answers (at random), so the seam between what wa
 read and what was borrowed does not show as answers foreign to the question. A probe's
 confidence (data that has them) goes with its answer: read probes keep theirs, borrowed
 ones bring the donor's, so a confidence read counterfactually is as consistent with its
-answer as a real one. The
-shadow keeps the file's questions, branch counts and shapes, and is interned the way
-the loader interns a file.
+answer as a real one. The shadow keeps the file's questions, branch counts and shapes,
+and is interned the way the loader interns a file.
 
 A controller that decides only on what it read therefore plays every episode of the
 shadow exactly as it played the real one, whatever it keeps in memory: the shadow's
@@ -28,15 +27,18 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from autotts.data.records import NO_ANSWER, ReplayQuestion, ReplaySet
 from autotts.env.episode import Episode
+from autotts.env.fast_session import FULL_READ
 from autotts.sandbox.renaming import KEPT_AS_IS
 
-__all__ = ["Revealed", "revealed_of", "shadow_replay"]
+__all__ = ["Revealed", "branch_fingerprints", "revealed_of", "revealed_of_logs", "shadow_replay"]
 
 
 @dataclasses.dataclass
@@ -67,40 +69,113 @@ def revealed_of(
     return out
 
 
+def revealed_of_logs(
+    replay: ReplaySet, episodes: Sequence[tuple[int, Sequence[int], Sequence[int]]]
+) -> dict[int, Revealed]:
+    """:func:`revealed_of` from the episodes' action logs ``(question, order, log)`` (logs
+    the evaluator has checked already), without replaying them call by call: a branch
+    read ``k`` times (its opening read included) with ``n`` probe points stands at depth
+    ``min(k, n)`` and is finished once ``k > n``; a full read finishes it at depth 0.
+    That is :class:`~autotts.env.episode.Episode`'s rule, and what a replay gave
+    (tested); the replay took a third of the audit's own CPU in the evaluator."""
+    out: dict[int, Revealed] = {q: Revealed() for q in range(len(replay))}
+    for q, order, log in episodes:
+        reads: list[int] = []  # per opened slot; -1: generated to its end by a full read
+        for action in log:
+            if action >= 0:
+                if reads[action] >= 0:
+                    reads[action] += 1
+            else:
+                reads.append(-1 if action == FULL_READ else 1)
+        seen, probes = out[q], replay.questions[q].probe_count_list
+        depth, finished = seen.depth, seen.finished
+        for slot, k in enumerate(reads):
+            branch = int(order[slot])
+            if k < 0:
+                finished.add(branch)
+                depth[branch] = depth.get(branch, 0)
+                continue
+            n = probes[branch]
+            if k > n:
+                finished.add(branch)
+            depth[branch] = max(depth.get(branch, 0), min(k, n))
+    return out
+
+
 #: One branch as strings: its probe answers, its final answer, its length in tokens, and
 #: its probes' confidences (``None`` each where it has none: always, for data without them).
 _Branch = tuple[tuple[str, ...], str, int, tuple[float | None, ...]]
 
 
-def _branches(question: ReplayQuestion) -> list[_Branch]:
-    strings = question.answer_strings
-    probes = question.probe_count_list
-    confidences = question.confidence_lists
-    return [
-        (
-            tuple(strings[b][: probes[b]]),
-            strings[b][probes[b]],
-            question.token_list[b],
-            (None,) * probes[b] if confidences is None else confidences[b],
+@dataclasses.dataclass(frozen=True)
+class _Question:
+    """What a shadow needs of one question, built once for as long as it lives: every
+    audited cell of a file draws its shadow from the same questions."""
+
+    #: its branches as strings
+    branches: list[_Branch]
+    #: its branches sorted by their number of probes, and those numbers (see _Pools)
+    pool: tuple[list[_Branch], list[int]]
+    #: its answers other than KEPT_AS_IS, each with its position among them (see _into)
+    index: dict[str, int]
+    #: the fingerprint of each branch (see branch_fingerprints)
+    fingerprints: frozenset[int]
+
+
+_cache: weakref.WeakKeyDictionary[ReplayQuestion, _Question] = weakref.WeakKeyDictionary()
+
+
+def _cached(question: ReplayQuestion) -> _Question:
+    found = _cache.get(question)
+    if found is None:
+        strings = question.answer_strings
+        probes = question.probe_count_list
+        confidences = question.confidence_lists
+        branches = [
+            (
+                tuple(strings[b][: probes[b]]),
+                strings[b][probes[b]],
+                question.token_list[b],
+                (None,) * probes[b] if confidences is None else confidences[b],
+            )
+            for b in range(question.n_branches)
+        ]
+        ordered = sorted(branches, key=lambda x: len(x[0]))
+        renamed = [a for a in question.answers if a not in KEPT_AS_IS]
+        found = _Question(
+            branches,
+            (ordered, [len(x[0]) for x in ordered]),
+            {a: i for i, a in enumerate(renamed)},
+            frozenset(hash(branch) for branch in branches),
         )
-        for b in range(question.n_branches)
-    ]
+        _cache[question] = found
+    return found
+
+
+def _branches(question: ReplayQuestion) -> list[_Branch]:
+    return _cached(question).branches
+
+
+def branch_fingerprints(replay: ReplaySet) -> frozenset[int]:
+    """A fingerprint (this process's hash) of every branch of ``replay``: its probe answers,
+    final answer and length. A worker that was sent a shadow of one file holds real
+    branches of it (the kept-real questions', and donors'); two files that share a
+    recorded trajectory share its fingerprint, whatever their names or the questions it
+    is filed under, so the audit never gives such a worker a shadow of the other
+    (:func:`~autotts.evaluation.kept_workers.run_shadow`)."""
+    return frozenset().union(*(_cached(q).fingerprints for q in replay.questions))
 
 
 class _Pools:
-    """Each question's branches sorted by their number of probes, built once per shadow:
-    a branch left unfinished at depth ``d`` borrows from a donor branch with at least
-    ``d`` probes (so "not finished after ``d`` reads" stays true)."""
+    """Each question's branches sorted by their number of probes: a branch left unfinished
+    at depth ``d`` borrows from a donor branch with at least ``d`` probes (so "not
+    finished after ``d`` reads" stays true)."""
 
     def __init__(self, replay: ReplaySet) -> None:
         self.replay = replay
-        self._sorted: dict[int, tuple[list[_Branch], list[int]]] = {}
 
     def branches(self, q: int) -> tuple[list[_Branch], list[int]]:
-        if q not in self._sorted:
-            ordered = sorted(_branches(self.replay.questions[q]), key=lambda x: len(x[0]))
-            self._sorted[q] = (ordered, [len(x[0]) for x in ordered])
-        return self._sorted[q]
+        return _cached(self.replay.questions[q]).pool
 
 
 def shadow_replay(
@@ -134,7 +209,7 @@ def _counterfactual(
 ) -> ReplayQuestion:
     real = _branches(question)
     own = [a for a in question.answers if a not in KEPT_AS_IS]
-    renames: dict[int, dict[str, str]] = {}  # per donor question: its answers onto ours
+    renames: dict[int, _Rename] = {}  # per donor question: its answers onto ours
     out: list[_Branch] = []
     for b, branch in enumerate(real):
         if b in seen.finished:
@@ -149,13 +224,13 @@ def _counterfactual(
         else:  # no donor branch is that deep: borrow the question's own deepest
             probes, final, tokens, confidences = max(real, key=lambda x: len(x[0]))
         if d not in renames:
-            renames[d] = _into(own, pools.replay.questions[d].answers, rng)
+            renames[d] = _into(own, _cached(pools.replay.questions[d]).index, rng)
         rename = renames[d]
-        borrowed = tuple(rename.get(a, a) for a in probes[depth:])
+        borrowed = tuple(map(rename, probes[depth:]))
         out.append(
             (
                 branch[0][:depth] + borrowed,
-                rename.get(final, final),
+                rename(final),
                 tokens,
                 branch[3][:depth] + confidences[depth:],
             )
@@ -163,16 +238,29 @@ def _counterfactual(
     return _intern(out, question.probe_freq)
 
 
-def _into(own: list[str], theirs: Sequence[str], rng: np.random.Generator) -> dict[str, str]:
-    """A random map of a donor question's answers onto this question's answers."""
-    if not own:
-        return {}
-    picks = rng.permutation(len(own))
-    mapped: dict[str, str] = {}
-    for i, answer in enumerate(a for a in theirs if a not in KEPT_AS_IS):
+class _Rename:
+    """A random map of a donor question's answers onto this question's answers (an answer
+    it does not map, ``"ERR"``, stays as it is)."""
+
+    __slots__ = ("index", "own", "picks")
+
+    def __init__(self, own: list[str], index: dict[str, int], picks: list[int]) -> None:
+        self.own, self.index, self.picks = own, index, picks
+
+    def __call__(self, answer: str) -> str:
+        i = self.index.get(answer)
+        if i is None or not self.own:
+            return answer
         # More donor answers than own ones: the rest share own answers, as rare answers do.
-        mapped[answer] = own[int(picks[i % len(own)])]
-    return mapped
+        return self.own[self.picks[i % len(self.own)]]
+
+
+def _into(own: list[str], index: dict[str, int], rng: np.random.Generator) -> _Rename:
+    """The donor's answers (``index``: each with its position among them) onto ``own``:
+    the donor's ``i``-th answer becomes ``own[picks[i % len(own)]]`` for a random
+    permutation ``picks``, worked out only for the answers a shadow borrows."""
+    picks = rng.permutation(len(own)).tolist() if own else []
+    return _Rename(own, index, picks)
 
 
 def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
@@ -186,12 +274,18 @@ def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
         for answer in probes:
             vocab.setdefault(answer, len(vocab))
     width = max(len(p) for p, _, _, _ in branches) + 1
-    steps = np.empty((len(branches), width), dtype=np.int64)
-    confidence = np.full((len(branches), width), np.nan)
-    for i, (probes, final, _, confidences) in enumerate(branches):
-        row = [vocab[a] for a in probes]
-        steps[i] = row + [vocab[final]] * (width - len(row))
-        confidence[i, : len(confidences)] = [np.nan if c is None else c for c in confidences]
+    steps = np.array(
+        [
+            [vocab[a] for a in probes] + [vocab[final]] * (width - len(probes))
+            for probes, final, _, _ in branches
+        ],
+        dtype=np.int64,
+    ).reshape(len(branches), width)
+    confidence: npt.NDArray[np.float64] | None = None
+    if any(c is not None for *_, confidences in branches for c in confidences):
+        confidence = np.full((len(branches), width), np.nan)
+        for i, (*_, confidences) in enumerate(branches):
+            confidence[i, : len(confidences)] = [np.nan if c is None else c for c in confidences]
     return ReplayQuestion(
         text="",
         answers=tuple(vocab),
@@ -201,8 +295,7 @@ def _intern(branches: list[_Branch], probe_freq: int) -> ReplayQuestion:
         tokens=np.asarray([t for _, _, t, _ in branches], dtype=np.int64),
         probe_freq=probe_freq,
         n_finals=n_finals,
-        # data without confidences keeps none (a NaN array would read the same, as None)
-        confidence=None if bool(np.isnan(confidence).all()) else confidence,
+        confidence=confidence,  # data without confidences keeps none
     )
 
 

@@ -17,6 +17,7 @@ the parent holds, :mod:`autotts.sandbox.live_session`), ``quit``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -34,15 +35,12 @@ from autotts.sandbox.plain import decode_order, encode_log
 from autotts.sandbox.protocol import MAX_INT, MAX_TRACE_DEPTH, MAX_TRACE_STEPS, MAX_TRACE_STRING
 from autotts.sandbox.worker_candidate import Candidate, Failure, classify
 
-# Under PyPy (:mod:`autotts.sandbox.pypy_boot`) this module runs on the standard library
-# and the pure-Python parts of autotts: NumPy and what needs it are imported only where
-# the general (traced) path needs them, which only the CPython worker is asked to run.
-try:
-    import numpy  # noqa: F401  (imported before the seccomp filter: it starts threads)
-
-    _NUMPY = True
-except ImportError:
-    _NUMPY = False
+# Started through :mod:`autotts.sandbox.pypy_boot` (PyPy and CPython alike), this module
+# runs on the standard library and the pure-Python parts of autotts: NumPy and what needs
+# it are imported only where the general (traced) path needs them, which only the CPython
+# worker is asked to run, or where the candidate imports them. (NumPy imports under the
+# seccomp filter: its BLAS starts no thread, OPENBLAS_NUM_THREADS=1 in worker_environment.)
+_NUMPY = importlib.util.find_spec("numpy") is not None
 
 __all__ = ["main"]
 
@@ -295,7 +293,9 @@ def _snapshot(classes: list[type[Any]]) -> list[tuple[tuple[str, ...], tuple[int
 
 
 def _serve(requests: BinaryIO, out: BinaryIO) -> None:
-    if _NUMPY:  # the payload's decoder needs NumPy; a PyPy worker decodes plain lists
+    # Imported here, not at the top: payload imports NumPy, which only a CPython worker has
+    # (and imports under the seccomp filter, see _NUMPY).
+    if _NUMPY:  # NumPy is there: the payload's decoder (as said above)
         from autotts.sandbox.payload import decode_question
     else:  # (as above)
         from autotts.sandbox.plain import PlainQuestion as decode_question  # type: ignore[assignment]
