@@ -17,6 +17,7 @@ answers (they come first, see :class:`~autotts.data.records.ReplayQuestion`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy.typing as npt
 from autotts.data.records import ReplaySet
 from autotts.env.charging import slot_charges
 
-__all__ = ["BatchOutcome", "EpisodeBatch"]
+__all__ = ["BatchOutcome", "EpisodeBatch", "merge_batches"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -99,3 +100,26 @@ class EpisodeBatch:
     def cost_after(self, branch: IntArray, reads: IntArray, probe_freq: IntArray) -> IntArray:
         """Tokens charged for ``reads`` probe-by-probe reads of each ``branch`` (0 if unopened)."""
         return slot_charges(reads, self.n_probes[branch], self.tokens[branch], probe_freq)
+
+
+def merge_batches(batches: Sequence[EpisodeBatch]) -> EpisodeBatch:
+    """One batch holding the episodes of several (answer ids stay per question)."""
+    if len(batches) == 1:
+        return batches[0]
+    if len({b.pool_size for b in batches}) != 1:
+        raise ValueError("the search files differ in branches per question")
+    width = max(b.steps.shape[1] for b in batches)
+    offsets = np.cumsum([0] + [b.steps.shape[0] for b in batches])
+    return EpisodeBatch(
+        question=np.concatenate([b.question for b in batches]),
+        branches=np.concatenate([b.branches + off for b, off in zip(batches, offsets)]),
+        steps=np.concatenate(
+            [np.pad(b.steps, ((0, 0), (0, width - b.steps.shape[1])), mode="edge") for b in batches]
+        ),
+        n_probes=np.concatenate([b.n_probes for b in batches]),
+        final=np.concatenate([b.final for b in batches]),
+        tokens=np.concatenate([b.tokens for b in batches]),
+        probe_freq=np.concatenate([b.probe_freq for b in batches]),
+        vocab=np.concatenate([b.vocab for b in batches]),
+        final_vocab=np.concatenate([b.final_vocab for b in batches]),
+    )

@@ -31,7 +31,7 @@ from autotts.controllers.composable import BetaSchedule, Knobs
 from autotts.controllers.composable.builtins import cmc_parts
 from autotts.controllers.composable.vectorised import run_parts
 from autotts.data.records import NO_ANSWER, ReplaySet
-from autotts.env.batch import EpisodeBatch
+from autotts.env.batch import EpisodeBatch, merge_batches
 from autotts.evaluation.paired import question_diffs, resample_means
 from autotts.evaluation.protocols import ReferenceProtocol
 
@@ -123,29 +123,6 @@ class SearchData:
             tokens.append(row_t)
             seq.append(row_s)
         return Curves(tuple(betas), correct, tokens, seq)
-
-
-def merge_batches(batches: Sequence[EpisodeBatch]) -> EpisodeBatch:
-    """One batch holding the episodes of several (answer ids stay per question)."""
-    if len(batches) == 1:
-        return batches[0]
-    if len({b.pool_size for b in batches}) != 1:
-        raise ValueError("the search files differ in branches per question")
-    width = max(b.steps.shape[1] for b in batches)
-    offsets = np.cumsum([0] + [b.steps.shape[0] for b in batches])
-    return EpisodeBatch(
-        question=np.concatenate([b.question for b in batches]),
-        branches=np.concatenate([b.branches + off for b, off in zip(batches, offsets)]),
-        steps=np.concatenate(
-            [np.pad(b.steps, ((0, 0), (0, width - b.steps.shape[1])), mode="edge") for b in batches]
-        ),
-        n_probes=np.concatenate([b.n_probes for b in batches]),
-        final=np.concatenate([b.final for b in batches]),
-        tokens=np.concatenate([b.tokens for b in batches]),
-        probe_freq=np.concatenate([b.probe_freq for b in batches]),
-        vocab=np.concatenate([b.vocab for b in batches]),
-        final_vocab=np.concatenate([b.final_vocab for b in batches]),
-    )
 
 
 def _knobs(schedule: object, beta: float) -> Knobs:

@@ -54,7 +54,7 @@ from autotts.discovery.policy.family import (
     log_prob_grad,
 )
 from autotts.discovery.policy.rollout import Decisions, rollout
-from autotts.env.batch import BatchOutcome, EpisodeBatch
+from autotts.env.batch import BatchOutcome, EpisodeBatch, merge_batches
 from autotts.errors import UsageError
 from autotts.evaluation.protocols import ReferenceProtocol
 
@@ -114,27 +114,6 @@ class Reward:
         return out
 
 
-def _merge(batches: Sequence[EpisodeBatch]) -> EpisodeBatch:
-    """One batch of the episodes of several files (each file's branch ids offset)."""
-    if len({b.pool_size for b in batches}) != 1:
-        raise UsageError("the search files differ in branches per question")
-    width = max(b.steps.shape[1] for b in batches)
-    offsets = np.cumsum([0] + [b.steps.shape[0] for b in batches])
-    return EpisodeBatch(
-        question=np.concatenate([b.question for b in batches]),
-        branches=np.concatenate([b.branches + off for b, off in zip(batches, offsets)]),
-        steps=np.concatenate(
-            [np.pad(b.steps, ((0, 0), (0, width - b.steps.shape[1])), mode="edge") for b in batches]
-        ),
-        n_probes=np.concatenate([b.n_probes for b in batches]),
-        final=np.concatenate([b.final for b in batches]),
-        tokens=np.concatenate([b.tokens for b in batches]),
-        probe_freq=np.concatenate([b.probe_freq for b in batches]),
-        vocab=np.concatenate([b.vocab for b in batches]),
-        final_vocab=np.concatenate([b.final_vocab for b in batches]),
-    )
-
-
 class SearchEpisodes:
     """Every (file, shuffle seed, question) episode of the search files, as one batch.
 
@@ -162,7 +141,10 @@ class SearchEpisodes:
             group.append(first + q_of)
             seed_of.append(np.repeat(np.arange(seeds), n_q))
             first += n_q
-        self.batch = _merge(parts)
+        try:
+            self.batch = merge_batches(parts)
+        except ValueError as error:  # files of different pool sizes: the user's choice of data
+            raise UsageError(str(error)) from None
         self.gold = np.concatenate(gold)
         self.group = np.concatenate(group)
         self.seed_of = np.concatenate(seed_of)
