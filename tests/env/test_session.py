@@ -200,9 +200,10 @@ def test_with_a_trace_list_every_step_is_a_dict_of_the_six_fields() -> None:
     assert session.tracing is True  # an empty list is still tracing
     session.trace("read", goal="find", input={"b": 0}, output="a", state=[1], decision="stop")
     session.trace("vote")
+    # "read" is the session's own event (env/tracing.py): the controller's is renamed
     assert steps == [
         {
-            "event": "read",
+            "event": "controller read",
             "goal": "find",
             "input": {"b": 0},
             "output": "a",

@@ -19,7 +19,9 @@ from autotts.env.limits import StepLimitedSession
 from autotts.env.tracing import TracingSession
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord, run_episodes
+from autotts.evaluation.sandboxed import run_in_sandbox
 from autotts.evaluation.trace_files import TraceWriter
+from autotts.sandbox import read_candidate
 from tests.controllers.random_replay import random_document, random_replay
 from tests.helpers import make_replay
 
@@ -257,3 +259,45 @@ def test_eval_traces_options(
     assert "need --traces" in capsys.readouterr().err
     assert main([*args, "--traces", str(traces), "--traces-only", "right"]) == 2
     assert "--traces-only must be one of all, wrong, correct" in capsys.readouterr().err
+
+
+OWN_READ_STEP = '''from autotts import Controller, Session
+
+
+class NamesItsStepRead(Controller):
+    """Logs its own step named "read", as LLM-written files do."""
+
+    name = "own-read-step"
+
+    def __init__(self, beta: float = 0.5) -> None:
+        self.beta = beta
+
+    def solve(self, session: Session) -> str | None:
+        answer, branch, _ = session.probe_new()
+        if session.tracing:
+            session.trace("read", input={"branch": branch}, output=answer, decision="look")
+        return answer
+'''
+
+
+def test_a_controller_step_named_read_is_kept_apart_from_the_session_reads(
+    tmp_path: Path,
+) -> None:
+    # A sandboxed worker's "read" steps must have the session's exact shape (a forged one
+    # is refused): the controller's own "read" is recorded under another name, so a
+    # traced run of such a file is neither rejected nor misread as an extra read.
+    path = tmp_path / "own_read.py"
+    path.write_text(OWN_READ_STEP)
+    replay = random_replay(3, questions=3)
+    records: list[EpisodeRecord] = []
+    run_in_sandbox(
+        read_candidate(str(path)),
+        replay,
+        ReferenceProtocol(seeds=2),
+        beta=0.5,
+        trace_sink=lambda r, q, record: records.append(record),
+    )
+    assert len(records) == 6
+    for record in records:
+        assert [s["event"] for s in record.trace][:2] == ["read", "controller read"]
+        assert record.trace[1]["decision"] == "look"
