@@ -173,12 +173,18 @@ def test_controller_files_run_in_the_sandbox_inside_ray_workers(
 
 
 def sandboxed_children(pid: int) -> set[int]:
-    """The sandboxed controller workers a process started (bubblewrap or the worker itself)."""
+    """The sandboxed controller workers a process started (bubblewrap or the worker itself).
+
+    A worker starts through the boot script (``autotts/sandbox/pypy_boot.py``, on CPython
+    as on PyPy; see ``autotts.sandbox.layers.worker_command``), not ``-m``."""
     return {
         child
         for child in descendants(pid)
-        if parent_of(child) == pid and "autotts.sandbox.worker" in full_command(child)
+        if parent_of(child) == pid and _WORKER_BOOT in full_command(child)
     }
+
+
+_WORKER_BOOT = "/autotts/sandbox/pypy_boot.py"
 
 
 def parent_of(pid: int) -> int:
@@ -208,13 +214,16 @@ def test_a_ray_worker_keeps_its_sandboxed_worker_from_cell_to_cell(cluster: str)
         ray_workers = set(executor.cell_pids.values())
         assert len(ray_workers) < len(executor.cell_pids) == 6  # several cells per worker
         kept.append({pid: sandboxed_children(pid) for pid in ray_workers})
+    # One kept sandboxed worker each for the cells, and at most one more: the audit's
+    # shadow worker (autotts.evaluation.kept_workers.run_shadow), kept apart from it.
     for pid, children in (*kept[0].items(), *kept[1].items()):
-        assert len(children) == 1, (pid, children)  # one kept sandboxed worker each
-    # A Ray worker that ran cells of both sweeps ran them all in one sandboxed worker.
+        assert 1 <= len(children) <= 2, (pid, children)
+    # A Ray worker that ran cells of both sweeps ran them all in one sandboxed worker (the
+    # shadow worker is replaced once it has audited a cell of the same data file).
     both = kept[0].keys() & kept[1].keys()
     assert both
     for pid in both:
-        assert kept[0][pid] == kept[1][pid]
+        assert kept[0][pid] & kept[1][pid], (pid, kept)
 
 
 @pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 is not installed")
