@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from autotts.controllers.registry import ControllerSpec
@@ -10,6 +11,9 @@ from autotts.evaluation.jobs import (
     DataRef,
     EvalJob,
     TracingExecutor,
+    process_pool,
+    start_pool_process,
+    stop_pool,
     traced_records,
     use_executor,
 )
@@ -68,3 +72,24 @@ def test_the_ray_executor_is_one() -> None:
     from autotts.scale import RayExecutor  # the scale package imports Ray only when used
 
     assert issubclass(RayExecutor, TracingExecutor)
+
+
+def _sleep_long() -> None:
+    time.sleep(60)
+
+
+def test_stopping_a_pool_ends_its_processes_and_its_manager_thread() -> None:
+    """What Ctrl-C does to a local pool: the running job's process is terminated and the
+    pool's manager thread has ended by the time ``stop_pool`` returns (a thread left
+    running races the interpreter's exit hook: "Bad file descriptor" after "interrupted")."""
+    pool = process_pool(2, start_pool_process)
+    pool.submit(_sleep_long)
+    time.sleep(1.0)  # the job is running
+    processes = list(pool._processes.values())  # type: ignore[union-attr]
+    manager = pool._executor_manager_thread  # type: ignore[attr-defined]
+    assert manager is not None and manager.is_alive()
+    started = time.monotonic()
+    stop_pool(pool)
+    assert time.monotonic() - started < 15
+    assert not manager.is_alive()
+    assert all(not p.is_alive() for p in processes)

@@ -185,6 +185,12 @@ def serve(
     ),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
     probe_tokens: int = typer.Option(24, "--probe-tokens", help="Tokens decoded per probe."),
+    logprobs: bool = typer.Option(
+        True,
+        "--logprobs/--no-logprobs",
+        help="Ask probes for log-probabilities, so session.probe_confidence() has a value "
+        "(turn off for a server that refuses 'logprobs').",
+    ),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds per request at most."),
     max_concurrent: int = typer.Option(4, "--max-concurrent", help="Requests solved at once."),
     upstream_concurrency: int = typer.Option(
@@ -233,7 +239,9 @@ def serve(
         max_concurrent=max_concurrent,
         upstream_concurrency=upstream_concurrency,
         prefetch=prefetch,
-        sampling=Sampling(temperature=temperature, probe_tokens=probe_tokens),
+        sampling=Sampling(
+            temperature=temperature, probe_tokens=probe_tokens, probe_logprobs=logprobs
+        ),
         trusted=trust,
         max_tokens_per_request=max_tokens_per_request,
         max_branches=max_branches,

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from autotts.data.records import NO_ANSWER, ReplayQuestion, ReplaySet
 from autotts.errors import DataFormatError
 
-__all__ = ["CONFIDENCE_KEY", "load_replay", "parse_replay"]
+__all__ = ["CONFIDENCE_KEY", "confidence_of", "load_replay", "parse_replay"]
 
 #: The optional per-question key with the probes' mean log-probabilities
 #: (docs/replay-protocol.md §1); files without it load exactly as before.
@@ -167,6 +167,15 @@ def _parse_question(item: Any, source: str, q: int) -> tuple[ReplayQuestion, str
     return question, gold_answer
 
 
+def confidence_of(mean_logprob: float | None) -> float | None:
+    """A probe answer's confidence from its tokens' mean log-probability: ``exp`` of it
+    (the one rule for replay files and live servers); ``None`` without a finite value. A
+    live server's rounding may give a mean a hair above 0: that is a confidence of 1."""
+    if mean_logprob is None or not math.isfinite(mean_logprob):
+        return None
+    return math.exp(min(mean_logprob, 0.0))
+
+
 def _parse_confidence(
     raw: Any, lengths: list[int], width: int, fail: Any
 ) -> npt.NDArray[np.float64] | None:
@@ -196,7 +205,7 @@ def _parse_confidence(
                     f"got {value!r}",
                     b,
                 )
-            out[b, k] = math.exp(value)
+            out[b, k] = confidence_of(value)
     return None if bool(np.isnan(out).all()) else out
 
 

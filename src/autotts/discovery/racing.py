@@ -52,6 +52,7 @@ from autotts.evaluation.jobs import (
     load_data,
     process_pool,
     start_pool_process,
+    stop_pool,
 )
 from autotts.evaluation.kept_workers import keeping_workers
 from autotts.evaluation.protocols import ReplicateSlice
@@ -226,10 +227,7 @@ def _run_pool(
         raise
     finally:
         if stop:  # cells in flight are abandoned: their workers are stopped
-            running = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in running:
-                process.terminate()
+            stop_pool(pool)
         else:
             pool.shutdown()
 

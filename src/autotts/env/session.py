@@ -116,13 +116,14 @@ class Session:
         ``branch`` returned: ``exp`` of its probe's mean token log-probability.
 
         ``None`` when that answer has none: a final answer, a probe the data recorded
-        without one, data without confidences (all the public files), a live model. It
+        without one, data without confidences (all the public files), a live server not
+        asked for (or not giving) log-probabilities. It
         costs nothing and reads nothing new; an unopened branch is an
         :class:`~autotts.errors.InvalidAction`, as for :meth:`probe_more`.
         """
         episode = self._episode
         confidence = getattr(episode, "confidence", None)
-        if confidence is None:  # a backend without confidences (e.g. a live model server)
+        if confidence is None:  # a backend without confidences
             error = slot_error(branch, episode.opened)
             if error is not None:
                 raise error

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -245,6 +246,25 @@ def process_pool(workers: int, initializer: Callable[[], None]) -> futures.Proce
     )
 
 
+def stop_pool(pool: futures.ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: cancel what has not started, terminate the processes running
+    jobs (a running job cannot be cancelled), and wait for its manager thread.
+
+    That thread is taken before ``shutdown()``, which forgets it. Left running, it closes
+    its wake-up pipe while the interpreter's exit hook writes to it, a race in
+    ``concurrent.futures`` that prints "OSError: Bad file descriptor" after
+    "interrupted" (seen in CI with ``--workers 2``)."""
+    running = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in running:
+        process.terminate()
+    for process in running:
+        process.join(timeout=5)
+    if isinstance(manager, threading.Thread):
+        manager.join(timeout=10)
+
+
 def start_pool_process() -> None:
     """Initializer of a pool process: leave Ctrl-C to the parent, keep sandboxed workers."""
     _ignore_sigint()
@@ -279,15 +299,6 @@ def _run_pool(
     except BaseException:
         # A running job cannot be cancelled; its worker is stopped instead, so Ctrl-C
         # returns at once rather than after the longest job in flight.
-        running = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in running:
-            process.terminate()
-        for process in running:
-            process.join(timeout=5)
-        # With its workers gone, let the pool's manager thread end now: left running, its
-        # wake-up pipe could be closed under the exit hook that writes to it (a traceback
-        # after "interrupted").
-        pool.shutdown(wait=True)
+        stop_pool(pool)
         raise
     pool.shutdown()

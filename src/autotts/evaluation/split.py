@@ -22,6 +22,7 @@ from autotts.evaluation.jobs import (
     load_data,
     process_pool,
     runs_in_sandbox,
+    stop_pool,
 )
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
@@ -71,10 +72,7 @@ def evaluate_split(
                 progress(done, replicates * questions)
     except BaseException:
         # As in run_jobs: stop the workers, so Ctrl-C or an error returns at once.
-        running = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in running:
-            process.terminate()
+        stop_pool(pool)
         raise
     pool.shutdown()
     ordered = [tables[i] for i in range(len(slices))]

@@ -19,7 +19,10 @@ How a request is understood (only the prompt text and ``max_tokens``/``seed``):
 * **probe or continuation** — text after the last stand-in word (a forced-answer
   suffix) makes it a probe; the answer is the stored probe at depth
   ``ceil(position/Δ)`` (the final answer past the last probe), returned as
-  ``answer}`` (nothing for ``ERR``), so ``\\boxed{`` + text parses back to it;
+  ``answer}`` (nothing for ``ERR``), so ``\\boxed{`` + text parses back to it,
+  with the stored confidence of that probe (data with ``probe_logprobs``) as
+  ``logprob``: the one token's log-probability, which a request asking for
+  ``logprobs`` gets back;
 * **continuation** — with ``max_tokens = k·Δ`` while ``k`` more probe points
   remain: the next ``k·Δ`` words, ``finish_reason="length"``; otherwise the rest of
   the branch, ending `` \\boxed{final}``, ``finish_reason="stop"``.
@@ -60,6 +63,7 @@ class _Question:
     finals: list[str]
     tokens: list[int]
     probe_freq: int
+    confidences: tuple[tuple[float | None, ...], ...] | None
 
 
 class ReplayModel:
@@ -78,6 +82,7 @@ class ReplayModel:
                         finals=[row[-1] for row in strings],
                         tokens=list(question.token_list),
                         probe_freq=question.probe_freq,
+                        confidences=question.confidence_lists,
                     )
                 )
         if not self._questions:
@@ -102,7 +107,9 @@ class ReplayModel:
         raise UsageError("the prompt contains none of the stored questions")
 
     def complete(self, prompt: str, max_tokens: int | None, seed: int | None) -> dict[str, Any]:
-        """``{text, finish_reason, prompt_tokens, completion_tokens, replay}`` for one request."""
+        """``{text, finish_reason, prompt_tokens, completion_tokens, replay, logprob}`` for
+        one request (``logprob``: a probe's stored confidence, as a log-probability, or
+        ``None``)."""
         if max_tokens is not None and max_tokens < 1:
             raise UsageError(f"max_tokens must be >= 1, got {max_tokens}")
         q = self.find_question(prompt)
@@ -123,11 +130,15 @@ class ReplayModel:
         finished_text = bool(closing) and position >= end and tail.startswith(closing)
         if finished_text:
             tail = tail[len(closing) :]
+        logprob = None
         if tail.strip():  # a probe
             if depth == 0:
                 answer = ERR
             elif depth <= n_probes and not finished_text:
                 answer = question.probes[branch][depth - 1]
+                if question.confidences is not None:
+                    confidence = question.confidences[branch][depth - 1]
+                    logprob = None if confidence is None else math.log(confidence)
             else:
                 answer = final
             text = "" if answer == ERR else answer + "}"
@@ -162,6 +173,7 @@ class ReplayModel:
             "prompt_tokens": len(prompt.split()),
             "completion_tokens": completion,
             "replay": {"question": q, "branch": branch, "branch_tokens": question.tokens[branch]},
+            "logprob": logprob,
         }
 
     def _new_sample(self, q: int, seed: int | None) -> int:

@@ -68,7 +68,7 @@ def replay_app(model: ReplayModel) -> Any:
                     {
                         "index": 0,
                         "text": out["text"],
-                        "logprobs": None,
+                        "logprobs": _logprobs(out) if body.get("logprobs") else None,
                         "finish_reason": out["finish_reason"],
                     }
                 ],
@@ -88,6 +88,20 @@ def replay_app(model: ReplayModel) -> Any:
             Route("/v1/completions", completions, methods=["POST"]),
         ]
     )
+
+
+def _logprobs(out: dict[str, Any]) -> dict[str, Any] | None:
+    """The completions API's ``logprobs`` object for a probe whose stored confidence is
+    known: its text as one token with that log-probability (so the mean a client takes
+    is the stored value); ``None`` where the data has none."""
+    if out["logprob"] is None:
+        return None
+    return {
+        "tokens": [out["text"]],
+        "token_logprobs": [out["logprob"]],
+        "top_logprobs": None,
+        "text_offset": [0],
+    }
 
 
 def _optional_int(body: dict[str, Any], key: str) -> int | None:

@@ -42,6 +42,7 @@ from typing import Any
 
 from autotts.controllers.base import Controller
 from autotts.controllers.voting import majority
+from autotts.data.loading import confidence_of
 from autotts.env.ordering import reference_order
 from autotts.env.session import Session, TraceStep
 from autotts.errors import (
@@ -53,7 +54,7 @@ from autotts.errors import (
     UsageError,
 )
 from autotts.live.answers import ERR, parse_answer
-from autotts.live.client import Chunk, CompletionClient, Usage
+from autotts.live.client import Chunk, CompletionClient, ProbeResult, Usage
 
 __all__ = [
     "EpisodeClosed",
@@ -154,6 +155,8 @@ class _Branch:
     depth: int = 0
     finished: bool = False
     answer: str | None = None  # latest probe answer, or the final answer once finished
+    #: exp of the latest probe's mean token log-probability (None: final, or none given)
+    confidence: float | None = None
     pending: concurrent.futures.Future[Any] | None = None
 
 
@@ -295,6 +298,14 @@ class LiveEpisode:
             self.advance(slot)
         return self.reveal(slot), branch.finished
 
+    def confidence(self, slot: int) -> float | None:
+        """The confidence of the answer branch ``slot`` showed last (see
+        :meth:`~autotts.env.session.Session.probe_confidence`): ``exp`` of its probe's
+        mean token log-probability, which the server gives when the client's sampling
+        asks probes for log-probabilities; ``None`` for a final answer or without one."""
+        branch = self._open(slot)
+        return None if branch.finished or branch.answer is None else branch.confidence
+
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
         """End the episode: cancel every request in flight; later reads raise EpisodeClosed."""
@@ -332,7 +343,7 @@ class LiveEpisode:
 
     async def _request(
         self, branch: _Branch, reserved: int, *, with_probe: bool
-    ) -> tuple[Chunk, str | None]:
+    ) -> tuple[Chunk, ProbeResult | None]:
         """The branch's next chunk (at most ``reserved`` tokens without a probe, else Δ)
         and, unless it ended, the probe after it; settles the reservation."""
         spent = Usage()
@@ -350,7 +361,7 @@ class LiveEpisode:
                 return chunk, None
             probe = await self._client.probe(prefix + chunk.text, usage=spent)
             done = True
-            return chunk, probe.answer
+            return chunk, probe
         finally:
             for name in ("prompt_tokens", "completion_tokens", "requests"):
                 setattr(self.usage, name, getattr(self.usage, name) + getattr(spent, name))
@@ -360,7 +371,7 @@ class LiveEpisode:
             self._tokens.settle(reserved, used)
 
     def _apply(
-        self, branch: _Branch, chunk: Chunk, probe: str | None, *, force_end: bool = False
+        self, branch: _Branch, chunk: Chunk, probe: ProbeResult | None, *, force_end: bool = False
     ) -> None:
         branch.text += chunk.text
         branch.generated += chunk.tokens
@@ -369,11 +380,15 @@ class LiveEpisode:
         if force_end or probe is None:
             branch.finished = True
             branch.answer = parse_answer(branch.text)
+            branch.confidence = None
         else:
             branch.depth += 1
-            branch.answer = probe
+            branch.answer = probe.answer
+            branch.confidence = confidence_of(probe.mean_logprob)
 
-    def _send(self, branch: _Branch, coro: Coroutine[Any, Any, tuple[Chunk, str | None]]) -> None:
+    def _send(
+        self, branch: _Branch, coro: Coroutine[Any, Any, tuple[Chunk, ProbeResult | None]]
+    ) -> None:
         """Start ``coro`` on the loop as the branch's pending request, unless the episode
         has been closed (then :class:`EpisodeClosed`)."""
         with self._sending:
