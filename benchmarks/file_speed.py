@@ -73,8 +73,9 @@ from autotts.controllers.registry import REGISTRY, ControllerSpec, build, load_c
 from autotts.data.loading import load_replay
 from autotts.data.records import ReplaySet
 from autotts.env.fast_session import FastSession
-from autotts.evaluation import interpreters, kept_workers
-from autotts.evaluation.interpreters import _cpython_only, run_file
+from autotts.evaluation.interpreters import InterpreterPolicy, run_file
+from autotts.evaluation.keeping import keeping_workers
+from autotts.evaluation.kept_workers import KeptWorkers
 from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, SubsampleProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
@@ -307,26 +308,27 @@ class KeptPyPy:
     def __init__(self, candidate: Any, replay: ReplaySet, beta: float) -> None:
         self.candidate, self.replay, self.beta = candidate, replay, beta
         self.keeping = contextlib.ExitStack()
-        self.keeping.enter_context(kept_workers.keeping_workers())
+        self.context = self.keeping.enter_context(keeping_workers())
         self.cold: tuple[float, float] | None = None
         #: a cell's CPU seconds -> (this process, the PyPy worker, the CPython sample)
         self.splits: dict[float, tuple[float, float, float]] = {}
 
     def cell(self, protocol: EvaluationProtocol) -> tuple[EpisodeTable, float, float]:
         # Every cell as the first of its job (a round's 44 cells are 44 jobs): compared.
-        interpreters._agreed.clear()
-        before = workers_cpu_by_interpreter()
+        self.context.interpreters = InterpreterPolicy()
+        before = workers_cpu_by_interpreter(self.context.workers)
         c, w = time.process_time(), time.perf_counter()
         run = run_file(
             self.candidate, self.replay, protocol, beta=self.beta, params=None,
-            max_steps=None, interpreter="pypy", kept=True,
+            max_steps=None, interpreter="pypy", workers=self.context.workers,
+            policy=self.context.interpreters,
         )  # fmt: skip
         cpu, wall = time.process_time() - c, time.perf_counter() - w
-        after = workers_cpu_by_interpreter()
+        after = workers_cpu_by_interpreter(self.context.workers)
         pypy_cpu, sample_cpu = (after.get(i, 0.0) - before.get(i, 0.0) for i in ("pypy", "cpython"))
         self.splits[cpu + pypy_cpu + sample_cpu] = (cpu, pypy_cpu, sample_cpu)
         cpu += pypy_cpu + sample_cpu
-        if self.candidate.sha256 in _cpython_only:
+        if self.candidate.sha256 in self.context.interpreters.cpython_only:
             raise SystemExit("the file did not run on PyPy: its PyPy numbers differ or failed")
         if self.cold is None:
             self.cold = (cpu, wall)
@@ -340,10 +342,10 @@ class KeptPyPy:
         self.keeping.close()
 
 
-def workers_cpu_by_interpreter() -> dict[str, float]:
+def workers_cpu_by_interpreter(kept: KeptWorkers) -> dict[str, float]:
     """CPU seconds the kept sandboxed workers reported so far, by interpreter."""
     out: dict[str, float] = {}
-    for worker in kept_workers.kept_now():
+    for worker in kept.workers():
         name = worker.limits.interpreter
         out[name] = out.get(name, 0.0) + worker.reported_cpu_seconds
     return out

@@ -10,8 +10,9 @@ import pytest
 
 from autotts.controllers.registry import ControllerSpec
 from autotts.errors import CandidateRejected
-from autotts.evaluation import kept_workers
 from autotts.evaluation.jobs import DataRef, EvalJob, expected_cost, load_data, run_jobs
+from autotts.evaluation.keeping import keeping_workers
+from autotts.evaluation.kept_workers import KeptWorkers
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.evaluation.split import ReplicateSlice
@@ -29,20 +30,20 @@ def _same(a: SandboxRun, b: SandboxRun) -> None:
     assert [o.answer for o in a.outcomes] == [o.answer for o in b.outcomes]
 
 
-def _kept_pid() -> int:
-    kept = kept_workers._state["kept"].get("cpython")
+def _kept_pid(workers: KeptWorkers) -> int:
+    kept = workers.cell_worker("cpython")
     assert kept is not None
-    return int(kept.worker._process.pid)
+    return int(kept._process.pid)
 
 
 def test_cells_on_a_kept_worker_equal_fresh_workers(small_ref: DataRef) -> None:
     candidate = read_candidate(str(FIRST_AGREEMENT))
     replay, protocol = load_data(small_ref), ReferenceProtocol(seeds=3)
-    with kept_workers.keeping_workers():
-        first = kept_workers.run_kept(candidate, replay, protocol, beta=0.0)
-        pid = _kept_pid()
-        kept = [kept_workers.run_kept(candidate, replay, protocol, beta=b) for b in (1.0, 0.5)]
-        assert _kept_pid() == pid  # one worker served every cell
+    with keeping_workers() as context:
+        first = context.workers.run(candidate, replay, protocol, beta=0.0)
+        pid = _kept_pid(context.workers)
+        kept = [context.workers.run(candidate, replay, protocol, beta=b) for b in (1.0, 0.5)]
+        assert _kept_pid(context.workers) == pid  # one worker served every cell
     assert own_descendants() == set()  # closed on leaving the block
     for beta, run in zip((0.0, 1.0, 0.5), [first, *kept]):
         _same(run, run_in_sandbox(candidate, replay, protocol, beta=beta))
@@ -58,9 +59,9 @@ def test_module_state_does_not_cross_cells(small_ref: DataRef, interpreter: str)
     limits = SandboxLimits(interpreter=interpreter)
     fresh = run_in_sandbox(candidate, replay, protocol, beta=0.5, limits=limits)
     assert sum(o.answer is not None for o in fresh.outcomes) == 3  # the counters work
-    with kept_workers.keeping_workers():
+    with keeping_workers() as context:
         runs = [
-            kept_workers.run_kept(candidate, replay, protocol, beta=0.5, limits=limits)
+            context.workers.run(candidate, replay, protocol, beta=0.5, limits=limits)
             for _ in range(3)
         ]
     for run in runs:
@@ -71,11 +72,11 @@ def test_a_failure_in_a_reused_worker_is_retried_on_a_fresh_one(small_ref: DataR
     candidate = read_candidate(str(KEPT / "fails_when_reused.py"))
     replay, protocol = load_data(small_ref), ReferenceProtocol(seeds=2)
     fresh = run_in_sandbox(candidate, replay, protocol, beta=0.5)
-    with kept_workers.keeping_workers():
-        kept_workers.run_kept(candidate, replay, protocol, beta=0.5)
-        pid = _kept_pid()
-        again = kept_workers.run_kept(candidate, replay, protocol, beta=0.5)
-        assert _kept_pid() != pid  # the reused worker crashed; a fresh one ran the cell
+    with keeping_workers() as context:
+        context.workers.run(candidate, replay, protocol, beta=0.5)
+        pid = _kept_pid(context.workers)
+        again = context.workers.run(candidate, replay, protocol, beta=0.5)
+        assert _kept_pid(context.workers) != pid  # the reused one crashed; a fresh one ran it
     _same(again, fresh)
 
 
@@ -84,10 +85,10 @@ def test_a_failing_candidate_gets_the_fresh_workers_verdict(small_ref: DataRef) 
     replay, protocol = load_data(small_ref), ReferenceProtocol(seeds=1)
     with pytest.raises(CandidateRejected) as fresh:
         run_in_sandbox(candidate, replay, protocol, beta=0.5)
-    with kept_workers.keeping_workers():
-        kept_workers.run_kept(read_candidate(str(FIRST_AGREEMENT)), replay, protocol, beta=0.5)
+    with keeping_workers() as context:
+        context.workers.run(read_candidate(str(FIRST_AGREEMENT)), replay, protocol, beta=0.5)
         with pytest.raises(CandidateRejected) as kept:
-            kept_workers.run_kept(candidate, replay, protocol, beta=0.5)
+            context.workers.run(candidate, replay, protocol, beta=0.5)
     assert (kept.value.reason, kept.value.detail) == (fresh.value.reason, fresh.value.detail)
     assert own_descendants() == set()
 
@@ -116,9 +117,9 @@ def test_run_jobs_shares_workers_keeps_job_order_and_leaves_no_process(
 def test_a_kept_worker_reports_cpu_per_cell(small_ref: DataRef) -> None:
     candidate = read_candidate(str(FIRST_AGREEMENT))
     replay = load_data(small_ref)
-    with kept_workers.keeping_workers():
+    with keeping_workers() as context:
         runs = [
-            kept_workers.run_kept(
+            context.workers.run(
                 candidate, replay, ReplicateSlice(ReferenceProtocol(4), a, a + 2), beta=0.5
             )
             for a in (0, 2)

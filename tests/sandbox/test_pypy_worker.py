@@ -15,8 +15,9 @@ import pytest
 
 from autotts.errors import CandidateRejected, UsageError
 from autotts.evaluation import interpreters, sandboxed
-from autotts.evaluation.interpreters import check_interpreter, run_file
+from autotts.evaluation.interpreters import InterpreterPolicy, check_interpreter, run_file
 from autotts.evaluation.jobs import DataRef, load_data
+from autotts.evaluation.keeping import keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, ReplicateSlice
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import SandboxLimits, available_layers, read_candidate
@@ -62,17 +63,15 @@ def test_a_file_gives_on_pypy_exactly_its_cpython_numbers(name: str, small_ref: 
 def test_the_cmc_shaped_file_on_real_data_on_a_kept_pypy_worker() -> None:
     """Several cells in one worker (the JIT warm from the earlier ones): each cell's
     numbers are those of a fresh CPython worker."""
-    from autotts.evaluation.kept_workers import keeping_workers
-
     candidate = read_candidate(str(ROOT / "examples" / "candidates" / "04_confidence_momentum.py"))
     replay, protocol = load_data(DataRef(str(REAL), "Qwen3-4B", "aime24")), ReferenceProtocol(4)
-    with keeping_workers():
+    with keeping_workers() as context:
         for beta in (0.2, 0.9, 0.2):
             kept = run_file(
                 candidate, replay, protocol, beta=beta, params=None, max_steps=None,
-                interpreter="pypy", kept=True,
+                interpreter="pypy", workers=context.workers, policy=context.interpreters,
             )  # fmt: skip
-            assert candidate.sha256 not in interpreters._cpython_only  # it ran on PyPy
+            assert candidate.sha256 not in context.interpreters.cpython_only  # ran on PyPy
             _same(kept, run_in_sandbox(candidate, replay, protocol, beta=beta))
     assert own_descendants() == set()
 
@@ -85,11 +84,13 @@ def test_a_file_pypy_cannot_run_runs_on_cpython_with_cpython_numbers(small_ref: 
     replay, protocol = load_data(small_ref), ReferenceProtocol(2)
     with pytest.raises(CandidateRejected):
         run_in_sandbox(candidate, replay, protocol, beta=0.5, limits=PYPY)
+    policy = InterpreterPolicy()
     ran = run_file(
-        candidate, replay, protocol, beta=0.5, params=None, max_steps=None, interpreter="pypy"
-    )
+        candidate, replay, protocol, beta=0.5, params=None, max_steps=None, interpreter="pypy",
+        policy=policy,
+    )  # fmt: skip
     _same(ran, run_in_sandbox(candidate, replay, protocol, beta=0.5))
-    assert candidate.sha256 in interpreters._cpython_only  # its later cells skip PyPy
+    assert candidate.sha256 in policy.cpython_only  # its later cells skip PyPy
 
 
 def test_a_file_whose_numbers_differ_on_pypy_runs_on_cpython(
@@ -115,22 +116,23 @@ def test_a_file_whose_numbers_differ_on_pypy_runs_on_cpython(
             break
     else:
         pytest.fail("no key among 8 gave a tie that PyPy and CPython order differently")
+    policy = InterpreterPolicy()
     with pytest.warns(RuntimeWarning, match="PyPy and CPython disagree .*question"):
         ran = run_file(
             candidate, replay, protocol, beta=0.5, params=None, max_steps=None,
-            interpreter="pypy",
+            interpreter="pypy", policy=policy,
         )  # fmt: skip
     _same(ran, on_cpython)
-    assert candidate.sha256 in interpreters._cpython_only
+    assert candidate.sha256 in policy.cpython_only
     sandboxed.file_renaming.cache_clear()  # later tests draw from the process's own key
 
 
 def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
     small_ref: DataRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Which runs a PyPy cell takes: PyPy, then, for the first cell of its job in this
-    process, the first replicate on CPython, compared; a cell no longer than the sample
-    runs on CPython alone."""
+    """Which runs a PyPy cell takes: PyPy, then, for the first cell of its job its policy
+    (a keeping block's) has seen, the first replicate on CPython, compared; a cell no
+    longer than the sample runs on CPython alone."""
     calls: list[tuple[str, int]] = []
     real = interpreters.run_in_sandbox
 
@@ -141,14 +143,14 @@ def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(interpreters, "run_in_sandbox", spy)
-    monkeypatch.setattr(interpreters, "_agreed", set())
+    policy = InterpreterPolicy()
     candidate = read_candidate(str(FIRST_AGREEMENT))
     replay = load_data(small_ref)
 
     def cell(protocol: EvaluationProtocol, beta: float = 0.5) -> None:
         run_file(
             candidate, replay, protocol, beta=beta, params=None, max_steps=None,
-            interpreter="pypy",
+            interpreter="pypy", policy=policy,
         )  # fmt: skip
 
     job = ReferenceProtocol(6)
@@ -160,7 +162,13 @@ def test_a_cell_counts_on_pypy_only_where_its_sample_agrees(
     assert calls[3:] == [("pypy", 3), ("cpython", 1)]  # another β is another job
     cell(ReferenceProtocol(1))
     assert calls[5:] == [("cpython", 1)]  # no longer than the sample: CPython alone
-    assert candidate.sha256 not in interpreters._cpython_only
+    assert candidate.sha256 not in policy.cpython_only
+    # Another block (a fresh policy) compares again: nothing carries over from this one.
+    run_file(
+        candidate, replay, ReplicateSlice(job, 3, 6), beta=0.5, params=None, max_steps=None,
+        interpreter="pypy", policy=InterpreterPolicy(),
+    )  # fmt: skip
+    assert calls[6:] == [("pypy", 3), ("cpython", 1)]
 
 
 def test_first_difference_names_what_differs(small_ref: DataRef) -> None:
@@ -207,7 +215,6 @@ def test_a_hostile_file_on_pypy_harms_nothing_and_gets_the_cpython_verdict(
 
     def outcome(interpreter: str) -> tuple[str, object]:
         pypy = interpreter == "pypy"
-        interpreters._cpython_only.discard(candidate.sha256)
         try:
             run = run_file(
                 candidate, replay, protocol, beta=0.0, params=None, max_steps=None,

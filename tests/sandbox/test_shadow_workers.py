@@ -14,7 +14,7 @@ from autotts.controllers.registry import REGISTRY, ControllerSpec
 from autotts.data.synthetic import write_synthetic_store
 from autotts.env.episode import Episode
 from autotts.errors import CandidateRejected
-from autotts.evaluation import kept_workers
+from autotts.evaluation import keeping, kept_workers
 from autotts.evaluation.audit import AUDITS_VARIABLE, SHARE_VARIABLE
 from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
@@ -100,7 +100,8 @@ def test_one_shadow_worker_audits_one_cell_of_each_file(
     # One worker plays the real cells; the shadows need two: each file's second audited
     # cell would find the first shadow worker holding a version of that file.
     assert len(_Counted.started) == 3
-    assert not kept_workers.kept_now()  # all closed when run_jobs ends
+    assert keeping.current() is None  # the block ended with run_jobs
+    assert not any(worker.alive for worker in _Counted.started)  # and closed its workers
 
 
 def test_a_memo_kept_across_audits_does_not_help_a_peeker(

@@ -23,7 +23,7 @@ from typing import Any
 from autotts.checking.report import CheckResult
 from autotts.data.records import ReplaySet
 from autotts.evaluation.audit import AuditPolicy, audit_cell, cell_name
-from autotts.evaluation.kept_workers import keeping_workers
+from autotts.evaluation.keeping import keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.sandboxed import SandboxRun
 from autotts.sandbox import CandidateFile, SandboxLimits

@@ -54,7 +54,7 @@ from autotts.evaluation.jobs import (
     start_pool_process,
     stop_pool,
 )
-from autotts.evaluation.kept_workers import keeping_workers
+from autotts.evaluation.keeping import keeping_workers
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable

@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.registry import build
-from autotts.evaluation.audit import run_audited
+from autotts.evaluation.file_cell import run_file_cell
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
 from autotts.evaluation.paired import paired_bootstrap, question_diffs
 from autotts.evaluation.runner import EpisodeTable, run_episodes
-from autotts.sandbox import read_candidate
 
 __all__ = ["TOKEN_SLACK", "matched_baseline", "means", "paired_gain", "twins", "verdict"]
 
@@ -82,19 +81,11 @@ def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _table(job: EvalJob) -> EpisodeTable:
     """Every episode's outcome, untraced: a built-in on its fast path, a file in the
-    sandbox through the audited path every evaluation takes (here, not on a cluster)."""
+    sandbox as every evaluation runs one (:func:`~autotts.evaluation.file_cell.run_file_cell`:
+    played and audited; here, not on a cluster)."""
     replay = load_data(job.data)
     if runs_in_sandbox(job.spec):
-        run, _audit = run_audited(
-            read_candidate(job.spec.name),
-            replay,
-            job.protocol,
-            beta=job.spec.beta,
-            params=dict(job.spec.params),
-            max_steps=job.max_steps,
-            interpreter=job.interpreter,
-            kept=False,
-        )
+        run, _audit = run_file_cell(job, replay, job.protocol)
         return run.table
     return run_episodes(build(job.spec), replay, job.protocol, max_steps=job.max_steps)
 

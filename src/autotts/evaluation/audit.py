@@ -58,7 +58,8 @@ import numpy as np
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
 from autotts.evaluation.interpreters import run_file
-from autotts.evaluation.kept_workers import run_shadow
+from autotts.evaluation.keeping import CellContext
+from autotts.evaluation.kept_workers import KeptWorkers, run_shadow
 from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
 from autotts.evaluation.sandboxed import EpisodeOutcome, SandboxRun
@@ -180,14 +181,16 @@ def run_audited(
     params: dict[str, Any] | None,
     max_steps: int | None,
     interpreter: str,
-    kept: bool,
+    context: CellContext | None = None,
     trace_sink: TraceSink | None = None,
     progress: Any = None,
     policy: AuditPolicy | None = None,
 ) -> tuple[SandboxRun, dict[str, Any]]:
     """One cell of a controller file (:func:`~autotts.evaluation.interpreters.run_file`),
     then its audit by ``policy`` (this process's by default): the one way every
-    evaluation runs a file. Returns the run and the audit's record.
+    evaluation runs a file. Returns the run and the audit's record. ``context`` is the
+    keeping block's (:mod:`~autotts.evaluation.keeping`): its kept workers and
+    interpreter rule; without one, the cell and its audit start workers of their own.
 
     A traced cell is not audited: it replays episodes an untraced cell of the same job
     plays and is audited in (traces are for reading, their numbers are the job's).
@@ -205,7 +208,8 @@ def run_audited(
         params=params,
         max_steps=max_steps,
         interpreter=interpreter,
-        kept=kept,
+        workers=None if context is None else context.workers,
+        policy=None if context is None else context.interpreters,
         trace_sink=trace_sink,
         progress=progress,
         keep_logs=audited,
@@ -222,6 +226,7 @@ def run_audited(
         beta=beta,
         params=params,
         max_steps=max_steps,
+        workers=None if context is None else context.workers,
     )
     return run, record
 
@@ -238,11 +243,12 @@ def audit_cell(
     params: dict[str, Any] | None,
     max_steps: int | None,
     limits: SandboxLimits | None = None,
+    workers: KeptWorkers | None = None,
 ) -> dict[str, Any]:
     """Audit the cell ``real`` (run with ``keep_logs``; ``cell`` its :func:`cell_name`):
     replay each of ``policy``'s replicates of it on its shadow, in a worker that never
-    held a version of this file's data (a new one, or the kept shadow worker of other
-    files: :func:`~autotts.evaluation.kept_workers.run_shadow`).
+    held a version of this file's data (a new one, or the shadow worker ``workers`` keep
+    while it has played only other files: :func:`~autotts.evaluation.kept_workers.run_shadow`).
 
     Returns the audit's record for the cell's result; raises
     :class:`CandidateRejected` (``peeking`` or ``nondeterministic``) when an episode
@@ -288,6 +294,7 @@ def audit_cell(
                     max_steps=max_steps,
                     limits=limits or SandboxLimits(interpreter=interpreter),
                     renaming=real.renaming,
+                    workers=workers,
                 )
                 break
             except CandidateRejected:

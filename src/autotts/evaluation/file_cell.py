@@ -1,6 +1,6 @@
 """A controller file's cell, as every evaluation runs it: the file read once, played in
 the sandbox on the interpreter :mod:`~autotts.evaluation.interpreters` picks, on the
-process's kept worker while keeping is on (:mod:`~autotts.evaluation.kept_workers`),
+kept workers of the open keeping block (:mod:`~autotts.evaluation.keeping`),
 and audited (:mod:`~autotts.evaluation.audit`); and the record of how a result of it
 was obtained.
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from autotts.data.records import ReplaySet
-from autotts.evaluation import kept_workers
+from autotts.evaluation import keeping
 from autotts.evaluation.audit import run_audited
 from autotts.evaluation.interpreters import interpreter_version
 from autotts.evaluation.protocols import EvaluationProtocol
@@ -53,9 +53,9 @@ def run_file_cell(
         params=dict(job.spec.params),
         max_steps=job.max_steps,
         interpreter=job.interpreter,
-        # The process's kept worker where keeping is on (run_jobs and its pool
-        # processes, a racing pool, a Ray worker): a candidate's cells share it.
-        kept=kept_workers.keeping(),
+        # The open keeping block's workers and interpreter rule (run_jobs and its pool
+        # processes, a racing pool, a Ray worker): a candidate's cells share them.
+        context=keeping.current(),
         trace_sink=trace_sink,
         progress=progress,
     )

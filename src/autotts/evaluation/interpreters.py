@@ -11,18 +11,18 @@ The rule, per cell:
 
 * an untraced cell runs on a PyPy worker (:mod:`autotts.sandbox.pypy_boot`);
 * the first such cell of a job — the file, its β and parameters, the replay file
-  and protocol — in this process has its first :data:`AGREEMENT_REPLICATES`
-  replicates run on CPython too, and every one of those episodes must come out the
-  same on both (answer, correct, tokens, longest branch) with the same resolved
-  parameters: then PyPy's cell counts, and so do this process's later cells of the
-  job (a round's job is one cell of 100 seeds; racing splits it into blocks of 10
+  and protocol — in a keeping block (its :class:`InterpreterPolicy`) has its first
+  :data:`AGREEMENT_REPLICATES` replicates run on CPython too, and every one of those
+  episodes must come out the same on both (answer, correct, tokens, longest branch)
+  with the same resolved parameters: then PyPy's cell counts, and so do the block's
+  later cells of the job (a round's job is one cell of 100 seeds; racing splits it into blocks of 10
   and Ray into cells of 25: comparing every block cost a raced round 43.3 s against
   34.2 s without a sample, once per job 37.6 and 34.9 s against 38.0 s, measured by
   ``benchmarks/discovery_round.py --workers 2 --race --interpreter pypy``);
 * if they differ, or PyPy rejects the cell, for any reason — the file imports
   NumPy or another module PyPy has not got here, uses syntax newer than Python
   3.9, or fails as it would anywhere — the cell runs again on CPython, and
-  CPython's result or verdict is the one that counts; the rest of this process's
+  CPython's result or verdict is the one that counts; the rest of the block's
   cells of that file go straight to CPython (a disagreement is also reported as a
   :class:`RuntimeWarning`, with the first episode that differs);
 * a traced cell (the digests, ``--traces``) and a cell of no more replicates than
@@ -54,7 +54,7 @@ from typing import Any
 
 from autotts.data.records import ReplaySet
 from autotts.errors import CandidateRejected, UsageError
-from autotts.evaluation.kept_workers import run_kept
+from autotts.evaluation.kept_workers import KeptWorkers
 from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
@@ -63,6 +63,7 @@ from autotts.sandbox.layers import INTERPRETERS, pypy_path
 
 __all__ = [
     "AGREEMENT_REPLICATES",
+    "InterpreterPolicy",
     "check_interpreter",
     "first_difference",
     "interpreter_version",
@@ -70,12 +71,20 @@ __all__ = [
     "run_file",
 ]
 
-#: files (by content hash) that PyPy rejected, or whose numbers it did not reproduce, in
-#: this process: CPython runs them from now on
-_cpython_only: set[str] = set()
 
-#: jobs (see _job_key) whose PyPy numbers agreed with CPython's sample in this process
-_agreed: set[tuple[Any, ...]] = set()
+class InterpreterPolicy:
+    """What the rule above has learnt within one keeping block
+    (:func:`~autotts.evaluation.keeping.keeping_workers`), passed to :func:`run_file`: a
+    cell's interpreter depends on the cells of that block only, never on what ran
+    before it in the process."""
+
+    def __init__(self) -> None:
+        #: files (by content hash) that PyPy rejected, or whose numbers it did not
+        #: reproduce: CPython runs them from now on
+        self.cpython_only: set[str] = set()
+        #: jobs (see _job_key) whose PyPy numbers agreed with CPython's sample
+        self.agreed: set[tuple[Any, ...]] = set()
+
 
 #: Replicates of a job's first PyPy cell that CPython runs as well, to compare: the
 #: first one, every question of the file (1 % of a 100-seed cell's episodes).
@@ -140,7 +149,8 @@ def run_file(
     params: dict[str, Any] | None,
     max_steps: int | None,
     interpreter: str = "cpython",
-    kept: bool = False,
+    workers: KeptWorkers | None = None,
+    policy: InterpreterPolicy | None = None,
     trace_sink: TraceSink | None = None,
     progress: Callable[[int, int], None] | None = None,
     keep_logs: bool = False,
@@ -148,11 +158,12 @@ def run_file(
     """One cell of ``candidate`` in the sandbox, on ``interpreter`` by the rule above
     (``keep_logs``: the outcomes keep their action logs, for the audit).
 
-    ``kept`` runs it on the process's kept worker
-    (:mod:`~autotts.evaluation.kept_workers`), unless it is traced; otherwise on a
-    worker of its own.
+    With ``workers`` (a keeping block's) it runs on their kept worker, unless it is
+    traced; otherwise on a worker of its own. ``policy`` is what the rule has learnt
+    of earlier cells (a keeping block's); without one, this cell is the first.
     """
     check_interpreter(interpreter)
+    policy = policy if policy is not None else InterpreterPolicy()
 
     def run(on: str, episodes: EvaluationProtocol, report: Any = None) -> SandboxRun:
         settings: dict[str, Any] = {
@@ -163,31 +174,31 @@ def run_file(
             "limits": SandboxLimits(interpreter=on),
             "keep_logs": keep_logs,
         }
-        if kept and trace_sink is None:
-            return run_kept(candidate, replay, episodes, **settings)
+        if workers is not None and trace_sink is None:
+            return workers.run(candidate, replay, episodes, **settings)
         return run_in_sandbox(candidate, replay, episodes, trace_sink=trace_sink, **settings)
 
     if (
         interpreter == "pypy"
         and trace_sink is None
         and protocol.replicates > AGREEMENT_REPLICATES
-        and candidate.sha256 not in _cpython_only
+        and candidate.sha256 not in policy.cpython_only
     ):
         job = _job_key(candidate, replay, protocol, beta, params, max_steps)
         try:
             on_pypy = run("pypy", protocol, progress)
         except CandidateRejected:
-            _cpython_only.add(candidate.sha256)
+            policy.cpython_only.add(candidate.sha256)
         else:
-            if job in _agreed:
+            if job in policy.agreed:
                 return on_pypy
             # CPython's verdict on the sample counts as it would on the whole cell.
             sample = run("cpython", ReplicateSlice(protocol, 0, AGREEMENT_REPLICATES))
             difference = first_difference(on_pypy, sample)
             if difference is None:
-                _agreed.add(job)
+                policy.agreed.add(job)
                 return on_pypy
-            _cpython_only.add(candidate.sha256)
+            policy.cpython_only.add(candidate.sha256)
             warnings.warn(
                 f"{candidate.path}: PyPy and CPython disagree ({difference}); "
                 "its cells run on CPython",

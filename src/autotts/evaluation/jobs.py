@@ -30,7 +30,7 @@ from autotts.data.synthetic import synthetic_replay_sets
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.file_cell import evaluate_sandboxed
-from autotts.evaluation.kept_workers import keep_for_process_life, keeping_workers
+from autotts.evaluation.keeping import keep_for_process_life, keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeRecord, TraceSink, run_episodes

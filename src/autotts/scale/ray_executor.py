@@ -33,7 +33,7 @@ from typing import Any
 from autotts.data.records import ReplaySet
 from autotts.errors import AutoTTSError, CandidateRejected, UsageError
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
-from autotts.evaluation.kept_workers import keep_for_process_life
+from autotts.evaluation.keeping import keep_for_process_life
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.extras import needs
@@ -99,7 +99,7 @@ def _cell_task(
     """The body of one Ray task (Ray passes ``replay`` from the object store).
 
     Ray runs many tasks in one worker process, so that process keeps the sandboxed
-    worker of the candidate it last ran (:mod:`autotts.evaluation.kept_workers`, as a
+    worker of the candidate it last ran (:mod:`autotts.evaluation.keeping`, as a
     local pool process does): the next cell of that candidate reuses it, with its
     imports and questions, and on PyPy its warm JIT. It ends with the Ray worker (its
     requests pipe closes)."""
