@@ -55,22 +55,15 @@ class ConfidenceRecorder(Controller):
 """
 
 
-class Recorder(Controller):
-    """The same, in this process."""
+def _recorder_class() -> type[Controller]:
+    """The same file's class, loaded in this process (the replay side of the comparison)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(RECORDER, "recorder.py", "exec"), namespace)
+    cls: type[Controller] = namespace["ConfidenceRecorder"]
+    return cls
 
-    name = "confidence-recorder"
 
-    def solve(self, session: Session) -> str | None:
-        seen: list[float | None] = []
-        for _ in range(3):
-            if not session.can_branch:
-                break
-            _, slot, finished = session.probe_new()
-            seen.append(session.probe_confidence(slot))
-            while not finished:
-                _, finished = session.probe_more(slot)
-                seen.append(session.probe_confidence(slot))
-        return json.dumps(seen)
+Recorder = _recorder_class()
 
 
 def with_confidences(seed: int) -> list[dict[str, Any]]:
