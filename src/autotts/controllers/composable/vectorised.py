@@ -159,24 +159,26 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             counted = st.opened[r] & ~st.dropped[r]
             st.leader[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
 
-    def result() -> np.ndarray:
-        """The answer each row would give now (``vote``)."""
+    def result(r: np.ndarray) -> np.ndarray:
+        """The answer rows ``r`` would give now (``vote``)."""
         if k.vote == "latest":
-            leader: np.ndarray = st.leader.copy()
+            leader: np.ndarray = st.leader[r]
             return leader
-        out: np.ndarray = st.winner.copy()
-        r = np.flatnonzero(out == NO_ANSWER)
-        if r.size:
-            counted = st.opened[r] & ~st.dropped[r]
-            out[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
+        out: np.ndarray = st.winner[r]
+        none = np.flatnonzero(out == NO_ANSWER)
+        if none.size:
+            q = r[none]
+            counted = (st.cols < st.n_open[q, None]) & ~st.dropped[q]
+            out[none] = plurality(st.latest[q], counted, st.vocab[q], runner_up=False)[0]
         return out
 
-    def settle(stop: np.ndarray, value: np.ndarray) -> None:
+    def settle(stop: np.ndarray, value: np.ndarray | None = None) -> None:
+        """End the rows ``stop`` with ``value`` (default: the answer they would give now)."""
         r = np.flatnonzero(stop)
         if not r.size:
             return
         charged = spent(r)
-        answer[st.row[r]] = value[r]
+        answer[st.row[r]] = result(r) if value is None else value[r]
         cost[st.row[r]] = charged.sum(axis=1)
         seq_cost[st.row[r]] = charged.max(axis=1)
         st.running[r] = False
@@ -230,9 +232,9 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
                 & (st.ema >= k.conf_thresh)
                 & (delta >= -k.delta_slack)
             )
-            settle(gate, result())
+            settle(gate)
         elif k.stop == "confidence" and warm:
-            settle(st.running & (n_done >= 2) & (st.conf > k.conf_thresh), result())
+            settle(st.running & (n_done >= 2) & (st.conf > k.conf_thresh))
         elif k.stop == "window":
             window = st.opened & (st.cols >= st.wstart[:, None])
             check = st.running & window.any(axis=1) & ~(window & ~st.finished).any(axis=1)
@@ -243,17 +245,17 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         elif k.stop == "stable":
             st.stable = np.where(st.leader == st.prev, st.stable + 1, 0)
             st.prev = st.leader.copy()
-            settle(st.running & (st.stable >= k.T_stable), result())
+            settle(st.running & (st.stable >= k.T_stable))
 
         # 6b. give up on questions whose answers stay scattered
         if k.give_up == "futile" and warm:
-            settle(st.running & (st.n_open >= k.futile_after) & (st.conf < k.futile_conf), result())
+            settle(st.running & (st.n_open >= k.futile_after) & (st.conf < k.futile_conf))
 
         # 7. nothing left to read
         exhausted = st.running & ~st.live.any(axis=1)
         if k.widen == "always":
             exhausted &= st.n_open >= capacity
-        settle(exhausted, result())
+        settle(exhausted)
 
         # 8. widen
         if k.widen == "always":
@@ -281,5 +283,5 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     if still.any():
         if need_leader:
             latest_leader(still)
-        settle(still, result())
+        settle(still)
     return BatchOutcome(answer, cost, seq_cost)
