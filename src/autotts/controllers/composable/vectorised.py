@@ -1,13 +1,18 @@
 """The composed controller over a whole batch of episodes (same parts, same order).
 
-A generalisation of :mod:`autotts.controllers.vectorised.cmc`: every episode runs
-the same round at the same time and each branch is a few integers (reads,
-probe_more calls, disagreement streak, flags). Ties in the completed pool go to
-the branch that finished first, so each finished branch carries a completion key
-that sorts like the episode-at-a-time append order (initial branches by opening
-order, then per round the depth pass, most-read first, then the widened ones).
-The test suite checks that this returns exactly what
-:meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
+Every episode runs the same round at the same time and each branch is a few
+integers (reads, probe_more calls, disagreement streak, flags). Ties in the
+completed pool go to the branch that finished first, so each finished branch
+carries a completion key that sorts like the episode-at-a-time append order
+(initial branches by opening order, then per round the depth pass, most-read
+first, then the widened ones). The test suite checks that this returns exactly
+what :meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
+
+It is also the built-in CMC's fast path (:meth:`ConfidenceMomentum.vectorised
+<autotts.controllers.cmc.ConfidenceMomentum.vectorised>` runs it on
+:func:`~autotts.controllers.cmc.cmc_knobs`), so the hot steps (pool pruning, the
+depth pass) work on the flat indices of the live branches rather than on every
+slot of every row.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
-from autotts.controllers.vectorised.rounds import ROUND_SPAN, WIDEN_OFFSET
 from autotts.controllers.vectorised.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
@@ -27,6 +31,8 @@ from autotts.env.batch import BatchOutcome, EpisodeBatch
 __all__ = ["run_parts"]
 
 _RANK_SPAN = float(1 << 20)
+ROUND_SPAN = 256  # completion keys: (round + 1) * span + position within the round
+WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
 _NONE = -2  # "no previous leader": differs from every answer id and from NO_ANSWER
 
 _PER_ROW = (
