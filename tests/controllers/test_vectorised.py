@@ -29,6 +29,21 @@ SPECS = [
         params={"num_chains": 16, "T": 4, "warm_up": 2, "prune_patience": 2, "probe_burst": 2},
     ),
     ControllerSpec("parallel-probe", params={"num_chains": 64, "T": 3, "max_steps": 5}),
+    # CMC's kernel is the composable one on its settings as parts (cmc_knobs): settings
+    # given one by one reach it too, including n_init above max_branch_use
+    ControllerSpec("cmc", params={"beta": 0.3, "n_init": 9, "max_branch_use": 5, "warm_up": 0}),
+    ControllerSpec(
+        "cmc",
+        params={
+            "beta": 0.6,
+            "burst_aligned": 3,
+            "abandon_patience": 1,
+            "T_ema": 1,
+            "widen_burst": 5,
+            "min_complete": 0,
+            "ema_alpha": 1.0,
+        },
+    ),
     *[ControllerSpec(name, beta=b) for name in REGISTRY for b in (0.0, 0.35, 0.8, 1.0)],
 ]
 

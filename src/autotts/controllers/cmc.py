@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.composable.plain import Knobs
 from autotts.controllers.schedules import MAX_BRANCHES, check_beta
 from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
@@ -22,7 +23,7 @@ from autotts.errors import UnknownName, UsageError
 if TYPE_CHECKING:
     from autotts.env.session import Session
 
-__all__ = ["CMCSettings", "ConfidenceMomentum", "cmc_schedule"]
+__all__ = ["CMCSettings", "ConfidenceMomentum", "cmc_knobs", "cmc_schedule"]
 
 #: Hard cap on rounds of the main loop.
 MAX_ROUNDS = 500
@@ -76,6 +77,20 @@ def cmc_schedule(beta: float) -> CMCSettings:
         trend_thresh=round(0.04 - 0.03 * b, 4),
         min_complete=max(2, round(2 + 3 * b)),
     )
+
+
+def cmc_knobs(s: CMCSettings) -> Knobs:
+    """CMC with settings ``s`` as composable parts: the composed controller with these
+    knobs returns exactly what :meth:`ConfidenceMomentum.solve` returns, and its
+    vectorised kernel is CMC's fast path."""
+    return Knobs(
+        widen="trend", depth="burst", prune="pool", stop="momentum", vote="completed",
+        n_init=s.n_init, max_branches=s.max_branch_use, widen_burst=s.widen_burst,
+        trend_thresh=s.trend_thresh, burst_aligned=s.burst_aligned, burst_other=1,
+        patience=s.abandon_patience, warm_up=s.warm_up, T_ema=s.T_ema, ema_alpha=s.ema_alpha,
+        conf_thresh=s.conf_thresh, delta_slack=s.delta_slack, min_complete=s.min_complete,
+        max_rounds=MAX_ROUNDS,
+    )  # fmt: skip
 
 
 class _Branch:
@@ -283,8 +298,10 @@ class ConfidenceMomentum(Controller):
         return "continue: " + ", ".join(why)
 
     def vectorised(self) -> VectorisedRun:
+        """The composable kernel on :func:`cmc_knobs` of these settings."""
         # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
         # worker, no NumPy)
-        from autotts.controllers.vectorised.cmc import run_cmc
+        from autotts.controllers.composable.vectorised import run_parts
 
-        return lambda batch: run_cmc(batch, self.settings)
+        knobs = cmc_knobs(self.settings)
+        return lambda batch: run_parts(batch, knobs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from autotts.controllers.cmc import cmc_schedule
+from autotts.controllers.cmc import cmc_knobs, cmc_schedule
 from autotts.controllers.composable.plain import Knobs
 from autotts.controllers.schedules import budget_schedule
 
@@ -57,15 +57,7 @@ def pp_parts(beta: float) -> Knobs:
 
 def cmc_parts(beta: float) -> Knobs:
     """CMC: its twelve settings at β, in the parts that carry them."""
-    s = cmc_schedule(beta)
-    return Knobs(
-        widen="trend", depth="burst", prune="pool", stop="momentum", vote="completed",
-        n_init=s.n_init, max_branches=s.max_branch_use, widen_burst=s.widen_burst,
-        trend_thresh=s.trend_thresh, burst_aligned=s.burst_aligned, burst_other=1,
-        patience=s.abandon_patience, warm_up=s.warm_up, T_ema=s.T_ema, ema_alpha=s.ema_alpha,
-        conf_thresh=s.conf_thresh, delta_slack=s.delta_slack, min_complete=s.min_complete,
-        max_rounds=500,
-    )  # fmt: skip
+    return cmc_knobs(cmc_schedule(beta))
 
 
 #: Built-in name → its composition.

@@ -1,29 +1,28 @@
 """The composed controller over a whole batch of episodes (same parts, same order).
 
-A generalisation of :mod:`autotts.controllers.vectorised.cmc`: every episode runs
-the same round at the same time and each branch is a few integers (reads,
-probe_more calls, disagreement streak, flags). Ties in the completed pool go to
-the branch that finished first, so each finished branch carries a completion key
-that sorts like the episode-at-a-time append order (initial branches by opening
-order, then per round the depth pass, most-read first, then the widened ones).
-The test suite checks that this returns exactly what
-:meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
+Every episode runs the same round at the same time and each branch is a few
+integers (reads, probe_more calls, disagreement streak, flags). Ties in the
+completed pool go to the branch that finished first, so each finished branch
+carries a completion key that sorts like the episode-at-a-time append order
+(initial branches by opening order, then per round the depth pass, most-read
+first, then the widened ones). The test suite checks that this returns exactly
+what :meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
+
+It is also the built-in CMC's fast path (:meth:`ConfidenceMomentum.vectorised
+<autotts.controllers.cmc.ConfidenceMomentum.vectorised>` runs it on
+:func:`~autotts.controllers.cmc.cmc_knobs`), so the hot steps (pool pruning, the
+depth pass) work on the flat indices of the live branches rather than on every
+slot of every row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
-from autotts.controllers.vectorised.rounds import (
-    ROUND_SPAN,
-    WIDEN_OFFSET,
-    burst_sizes,
-    depth_pass,
-    prune_disagreeing,
-)
 from autotts.controllers.vectorised.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
@@ -32,17 +31,25 @@ from autotts.env.batch import BatchOutcome, EpisodeBatch
 __all__ = ["run_parts"]
 
 _RANK_SPAN = float(1 << 20)
+ROUND_SPAN = 256  # completion keys: (round + 1) * span + position within the round
+WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
 _NONE = -2  # "no previous leader": differs from every answer id and from NO_ANSWER
 
 _PER_ROW = (
     "row", "running", "pool", "n_probes", "freq", "vocab", "final_vocab", "n_open",
     "reads", "latest", "finished", "dropped", "probes", "disagree", "done_key", "ema",
-    "history", "winner", "conf", "leader", "prev", "stable", "wstart",
+    "history", "winner", "conf", "leader", "prev", "stable", "wstart", "live",
 )  # fmt: skip
 
 
 class _State:
-    """Per-episode arrays; stopped rows are dropped once a quarter of them stopped."""
+    """Per-episode arrays; stopped rows are dropped once a quarter of them stopped.
+
+    ``live`` (opened, neither finished nor dropped, row running) is kept up to date by
+    every step that changes one of those, rather than recomputed from them each time.
+    Every per-branch array is C-contiguous, so ``a.reshape(-1)`` is a view and the
+    steps read and write the live branches through flat indices.
+    """
 
     def __init__(self, batch: EpisodeBatch, capacity: int, n_init: int, full: bool) -> None:
         size = batch.size
@@ -72,6 +79,7 @@ class _State:
         self.prev = np.full(size, _NONE, dtype=np.int64)
         self.stable = np.zeros(size, dtype=np.int64)
         self.wstart = np.zeros(size, dtype=np.int64)
+        self.live = opened & ~self.finished
 
     def compact(self) -> None:
         if self.running.sum() < 0.75 * self.running.size:
@@ -83,9 +91,111 @@ class _State:
     def opened(self) -> np.ndarray:
         return self.cols < self.n_open[:, None]
 
-    @property
-    def live(self) -> np.ndarray:
-        return self.opened & ~self.finished & ~self.dropped & self.running[:, None]
+    def drop(self, flat: np.ndarray) -> None:
+        """Drop the branches at flat indices ``flat``."""
+        self.dropped.reshape(-1)[flat] = True
+        self.live.reshape(-1)[flat] = False
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """The flat view of a per-branch array (they are all C-contiguous)."""
+    return a.reshape(-1)
+
+
+def _group_positions(rows: np.ndarray, order: np.ndarray, n_rows: int) -> np.ndarray:
+    """Position of each entry within its row once sorted by ``order`` (a permutation
+    that groups entries by row, e.g. from ``np.lexsort((..., rows))``)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    starts = np.cumsum(counts) - counts
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size) - starts[rows[order]]
+    return position
+
+
+def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
+    """Count each live branch's streak of disagreeing with its row's ``winner`` (rows
+    without one are not judged) and drop streaks of at least ``patience``, keeping two
+    live branches per row (longest streaks go first; ties: the branch opened first)."""
+    width = st.cols.size
+    idx = np.flatnonzero(st.live)
+    rows = idx // width
+    judged = winner[rows] != NO_ANSWER
+    idx, rows = idx[judged], rows[judged]
+    if not idx.size:
+        return
+    streak = np.where(_flat(st.latest)[idx] == winner[rows], 0, _flat(st.disagree)[idx] + 1)
+    _flat(st.disagree)[idx] = streak
+    stale = streak >= patience
+    if not stale.any():
+        return
+    n_rows = st.row.size
+    allowed = np.maximum(0, np.bincount(rows, minlength=n_rows) - 2)
+    s_idx, s_rows, s_streak = idx[stale], rows[stale], streak[stale]
+    over = np.bincount(s_rows, minlength=n_rows)[s_rows] > allowed[s_rows]
+    if over.any():
+        # entries are in (row, column) order; a stable sort by (row, -streak) keeps it
+        order = np.lexsort((-s_streak, s_rows))
+        keep = _group_positions(s_rows, order, n_rows) < allowed[s_rows]
+        s_idx = s_idx[keep]
+    st.drop(s_idx)
+
+
+def _depth_pass(
+    st: _State,
+    batch: EpisodeBatch,
+    winner: np.ndarray,
+    warm: bool,
+    bursts: tuple[int, int],
+    rnd: int,
+    recount: Callable[[np.ndarray], None],
+) -> None:
+    """Read up to a burst more probes of every live branch (never past its end):
+    ``bursts[0]`` on branches whose latest answer is their row's winner once warm,
+    ``bursts[1]`` elsewhere. A branch that reaches its final answer is finished, keyed
+    after earlier rounds in the order the branches were visited (most probed first;
+    ties: opened first), and the rows whose completed pool changed are recounted."""
+    aligned_burst, other_burst = bursts
+    width = st.cols.size
+    idx = np.flatnonzero(st.live)
+    rows = idx // width
+    if warm:
+        mine = winner[rows]
+        aligned = (_flat(st.latest)[idx] == mine) & (mine != NO_ANSWER)
+        burst: Any = np.where(aligned, aligned_burst, other_burst)
+    else:
+        burst = other_burst
+    reads = _flat(st.reads)[idx]
+    n_probes = _flat(st.n_probes)[idx]
+    step = np.minimum(burst, n_probes + 1 - reads)
+    if min(aligned_burst, other_burst) < 1:
+        moved = step > 0
+        idx, rows, reads, n_probes, step = (
+            idx[moved],
+            rows[moved],
+            reads[moved],
+            n_probes[moved],
+            step[moved],
+        )
+    reads = reads + step
+    probes_before = _flat(st.probes)[idx]
+    _flat(st.reads)[idx] = reads
+    _flat(st.probes)[idx] = probes_before + step
+    _flat(st.latest)[idx] = batch.answer_after(_flat(st.pool)[idx], reads)
+    newly = reads > n_probes
+    if not newly.any():
+        return
+    done, done_rows = idx[newly], rows[newly]
+    _flat(st.finished)[done] = True
+    _flat(st.live)[done] = False
+    n_rows = st.row.size
+    # keys within the round: their order is the visiting order (ranked among the
+    # branches finishing this round only, which sorts alike)
+    order = np.lexsort((-probes_before[newly], done_rows))
+    position = _group_positions(done_rows, order, n_rows)
+    _flat(st.done_key)[done] = (rnd + 1) * ROUND_SPAN + position
+    changed = np.zeros(n_rows, dtype=bool)
+    changed[done_rows] = True
+    recount(changed)
 
 
 def _weighted_top2(
@@ -159,27 +269,30 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             counted = st.opened[r] & ~st.dropped[r]
             st.leader[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
 
-    def result() -> np.ndarray:
-        """The answer each row would give now (``vote``)."""
+    def result(r: np.ndarray) -> np.ndarray:
+        """The answer rows ``r`` would give now (``vote``)."""
         if k.vote == "latest":
-            leader: np.ndarray = st.leader.copy()
+            leader: np.ndarray = st.leader[r]
             return leader
-        out: np.ndarray = st.winner.copy()
-        r = np.flatnonzero(out == NO_ANSWER)
-        if r.size:
-            counted = st.opened[r] & ~st.dropped[r]
-            out[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
+        out: np.ndarray = st.winner[r]
+        none = np.flatnonzero(out == NO_ANSWER)
+        if none.size:
+            q = r[none]
+            counted = (st.cols < st.n_open[q, None]) & ~st.dropped[q]
+            out[none] = plurality(st.latest[q], counted, st.vocab[q], runner_up=False)[0]
         return out
 
-    def settle(stop: np.ndarray, value: np.ndarray) -> None:
+    def settle(stop: np.ndarray, value: np.ndarray | None = None) -> None:
+        """End the rows ``stop`` with ``value`` (default: the answer they would give now)."""
         r = np.flatnonzero(stop)
         if not r.size:
             return
         charged = spent(r)
-        answer[st.row[r]] = value[r]
+        answer[st.row[r]] = result(r) if value is None else value[r]
         cost[st.row[r]] = charged.sum(axis=1)
         seq_cost[st.row[r]] = charged.max(axis=1)
         st.running[r] = False
+        st.live[r] = False
 
     recount(st.finished.any(axis=1))
     a = k.ema_alpha
@@ -196,12 +309,12 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
 
         # 2. drop branches that keep disagreeing with the pool's winner
         if k.prune == "pool" and warm and has_winner.any():
-            st.dropped |= prune_disagreeing(st, winner, k.patience)
+            _prune_pool(st, winner, k.patience)
 
         # 3. depth pass
         if not full:
-            burst = burst_sizes(st, winner, warm, k.burst_aligned, k.burst_other)
-            depth_pass(st, batch, burst, rnd, recount)
+            bursts = (k.burst_aligned, k.burst_other)
+            _depth_pass(st, batch, winner, warm, bursts, rnd, recount)
 
         # 4. re-smooth with the round's evidence, replacing this round's entry
         st.ema = (1.0 - a) * st.ema + a * st.conf
@@ -218,21 +331,16 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             st.disagree = np.where(judged, np.where(off, st.disagree + 1, 0), st.disagree)
             newly = judged & (st.disagree >= k.patience)
             if newly.any():
-                st.dropped |= newly
+                st.drop(np.flatnonzero(newly))
                 latest_leader(newly.any(axis=1))
 
         # 6. stop
-        n_done = st.finished.sum(axis=1)
         if k.stop == "momentum" and warm:
-            gate = (
-                st.running
-                & (n_done >= k.min_complete)
-                & (st.ema >= k.conf_thresh)
-                & (delta >= -k.delta_slack)
-            )
-            settle(gate, result())
+            gate = st.running & (st.ema >= k.conf_thresh) & (delta >= -k.delta_slack)
+            if gate.any():
+                settle(gate & (st.finished.sum(axis=1) >= k.min_complete))
         elif k.stop == "confidence" and warm:
-            settle(st.running & (n_done >= 2) & (st.conf > k.conf_thresh), result())
+            settle(st.running & (st.finished.sum(axis=1) >= 2) & (st.conf > k.conf_thresh))
         elif k.stop == "window":
             window = st.opened & (st.cols >= st.wstart[:, None])
             check = st.running & window.any(axis=1) & ~(window & ~st.finished).any(axis=1)
@@ -243,17 +351,17 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         elif k.stop == "stable":
             st.stable = np.where(st.leader == st.prev, st.stable + 1, 0)
             st.prev = st.leader.copy()
-            settle(st.running & (st.stable >= k.T_stable), result())
+            settle(st.running & (st.stable >= k.T_stable))
 
         # 6b. give up on questions whose answers stay scattered
         if k.give_up == "futile" and warm:
-            settle(st.running & (st.n_open >= k.futile_after) & (st.conf < k.futile_conf), result())
+            settle(st.running & (st.n_open >= k.futile_after) & (st.conf < k.futile_conf))
 
         # 7. nothing left to read
         exhausted = st.running & ~st.live.any(axis=1)
         if k.widen == "always":
             exhausted &= st.n_open >= capacity
-        settle(exhausted, result())
+        settle(exhausted)
 
         # 8. widen
         if k.widen == "always":
@@ -273,13 +381,15 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             st.latest[r, c] = batch.answer_after(st.pool[r, c], reads)
             done_now = st.n_probes[r, c] < reads
             st.finished[r, c] = done_now
+            st.live[r, c] = ~done_now
             st.done_key[r, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
             st.n_open[r] += 1
             grew[r[done_now]] = True
-        recount(grew)
+        if grew.any():
+            recount(grew)
     still = st.running
     if still.any():
         if need_leader:
             latest_leader(still)
-        settle(still, result())
+        settle(still)
     return BatchOutcome(answer, cost, seq_cost)

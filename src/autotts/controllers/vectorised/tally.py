@@ -1,4 +1,4 @@
-"""Plurality votes over rows of branch answers, and the bookkeeping of finished rows."""
+"""Plurality votes over rows of branch answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 from autotts.data.records import NO_ANSWER
 
-__all__ = ["plurality", "rank_within_rows"]
+__all__ = ["plurality"]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -54,12 +54,3 @@ def plurality(
         return winner, top1, np.zeros_like(top1)
     top2 = np.where(counted & (answers != winner[:, None]), count, 0).max(axis=1, initial=0)
     return winner, top1, top2
-
-
-def rank_within_rows(key: IntArray) -> IntArray:
-    """Position of every entry when its row is sorted by ``key`` (stable, ascending)."""
-    order = np.argsort(key, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    positions = np.broadcast_to(np.arange(key.shape[1]), key.shape)
-    np.put_along_axis(rank, order, positions, axis=1)
-    return rank
