@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +72,18 @@ class Curves:
                 tok[i] += tokens[:, q].mean()
         n = len(self.correct[0])
         return acc / n, tok / n
+
+    def point(self, i: int, f: int, replay: ReplaySet) -> dict[str, Any]:
+        """The recorded point of β ``betas[i]`` on file ``f`` (``replay``): accuracy (%) and
+        tokens averaged over seeds and questions, as a trial and the winner both store it."""
+        return {
+            "model": replay.model,
+            "benchmark": replay.benchmark,
+            "beta": self.betas[i],
+            "accuracy": 100.0 * float(self.correct[i][f].mean()),
+            "tokens": float(self.tokens[i][f].mean()),
+            "seq_tokens": float(self.seq_tokens[i][f].mean()),
+        }
 
 
 class SearchData:
