@@ -106,10 +106,8 @@ class SearchData:
                 raise ValueError(f"{replay.model}/{replay.benchmark}: questions differ in branches")
             n_q, n_branches = len(replay), sizes.pop()
             orders = np.stack([protocol.orders(n_branches, q) for q in range(n_q)], axis=1)
-            question_of = np.broadcast_to(np.arange(n_q), orders.shape[:2]).reshape(-1)
-            parts.append(
-                EpisodeBatch.build(replay, question_of, orders.reshape(-1, orders.shape[2]))
-            )
+            batch, question_of = EpisodeBatch.replicated(replay, range(n_q), orders)
+            parts.append(batch)
             self.shapes.append((seeds, n_q))
             gold.append(replay.gold_ids[question_of])
         self.batch = merge_batches(parts)
