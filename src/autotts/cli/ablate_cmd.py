@@ -12,6 +12,7 @@ import typer
 from autotts.cli.common import DATA_HELP, parse_betas, split_names
 from autotts.controllers.composable import Knobs, PartsController
 from autotts.controllers.composable.builtins import COMPOSED_BUILTINS
+from autotts.controllers.composable.plain import PART_NAMES
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.data.refs import data_refs
 from autotts.errors import UsageError
@@ -66,18 +67,6 @@ def _schedule(name: str, betas: list[float], trust: bool) -> Any:
     return knobs_at
 
 
-#: The parts each slot of a composed controller may hold (autotts.controllers.composable.plain).
-_PARTS = {
-    "widen": ("never", "trend", "always"),
-    "depth": ("burst", "full"),
-    "prune": ("never", "pool", "latest"),
-    "stop": ("never", "momentum", "confidence", "window", "stable"),
-    "vote": ("completed", "short", "latest"),
-    "give_up": ("never", "futile"),
-    "confidence": ("counts", "weighted"),
-}
-
-
 def knobs_from_params(params: dict[str, Any], name: str) -> Any:
     """The :class:`Knobs` a composed controller's ``params()`` hold, every value checked
     (a part among the known ones, a count a small non-negative integer, a finite number):
@@ -90,8 +79,9 @@ def knobs_from_params(params: dict[str, Any], name: str) -> Any:
                 f"params() have no {field.name!r}"
             )
         value, default = params[field.name], getattr(Knobs, field.name)
-        if field.name in _PARTS:
-            ok = value in _PARTS[field.name]
+        # the controller's own list of parts: a copy here once fell behind it (give_up, confidence)
+        if field.name in PART_NAMES:
+            ok = value in PART_NAMES[field.name]
         elif isinstance(default, int):
             ok = type(value) is int and 0 <= value <= 100_000
         else:

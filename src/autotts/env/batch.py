@@ -81,6 +81,18 @@ class EpisodeBatch:
             final_vocab=np.asarray([q.n_finals for q in qs], dtype=np.int64)[question],
         )
 
+    @classmethod
+    def replicated(
+        cls, replay: ReplaySet, questions: Sequence[int], orders: IntArray
+    ) -> tuple[EpisodeBatch, IntArray]:
+        """Episodes of every replicate of ``questions`` (all with one pool size) and each
+        episode's question: ``orders[r, i]`` is replicate ``r``'s branch order for
+        ``questions[i]``, its episode row ``r * len(questions) + i`` (replicate-major, as the
+        results' replicates × questions tables are filled from them)."""
+        question_of = np.broadcast_to(np.asarray(questions), orders.shape[:2]).reshape(-1)
+        batch = cls.build(replay, question_of, orders.reshape(-1, orders.shape[2]))
+        return batch, question_of
+
     @property
     def size(self) -> int:
         return int(self.branches.shape[0])

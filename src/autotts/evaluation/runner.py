@@ -96,8 +96,7 @@ def run_episodes(
     for n_branches, members in groups.items():
         orders = np.stack([protocol.orders(n_branches, q) for q in members], axis=1)
         if kernel is not None:
-            question_of = np.broadcast_to(np.asarray(members), orders.shape[:2]).reshape(-1)
-            batch = EpisodeBatch.build(replay, question_of, orders.reshape(-1, orders.shape[2]))
+            batch, question_of = EpisodeBatch.replicated(replay, members, orders)
             out = kernel(batch)
             gold = replay.gold_ids[question_of]
             hit = (out.answer == gold) & (out.answer != NO_ANSWER)

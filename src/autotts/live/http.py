@@ -9,7 +9,7 @@ from typing import Any
 from autotts.errors import UsageError
 from autotts.extras import needs
 
-__all__ = ["error_response", "read_json", "run_app", "sse_event"]
+__all__ = ["error_response", "read_json", "run_app", "sse_event", "unknown_model"]
 
 
 def error_response(status: int, message: str, kind: str = "invalid_request_error") -> Any:
@@ -20,6 +20,15 @@ def error_response(status: int, message: str, kind: str = "invalid_request_error
     return JSONResponse(
         {"error": {"message": message, "type": kind, "code": status}}, status_code=status
     )
+
+
+def unknown_model(body: dict[str, Any], served: str) -> Any | None:
+    """The 404 for a request naming a model other than ``served``, the one model the app
+    serves (a client asking for another must not silently get this one's answers);
+    ``None`` when the request names it."""
+    if body.get("model") == served:
+        return None
+    return error_response(404, f"model {body.get('model')!r} not found; this server has {served!r}")
 
 
 def sse_event(data: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from autotts.errors import UsageError
 from autotts.extras import needs
-from autotts.live.http import error_response, read_json
+from autotts.live.http import error_response, read_json, unknown_model
 from autotts.live.replay_model import ReplayModel
 
 __all__ = ["replay_app"]
@@ -40,10 +40,8 @@ def replay_app(model: ReplayModel) -> Any:
     async def completions(request: Request) -> Any:
         try:
             body = await read_json(request)
-            if body.get("model") != model.name:
-                return error_response(
-                    404, f"model {body.get('model')!r} not found; this server has {model.name!r}"
-                )
+            if (wrong_model := unknown_model(body, model.name)) is not None:
+                return wrong_model
             if body.get("stream"):
                 raise UsageError("the replay server does not stream")
             if body.get("n", 1) != 1:

@@ -51,7 +51,7 @@ from autotts.controllers.registry import ControllerSpec, build, is_file_referenc
 from autotts.controllers.schedules import check_beta
 from autotts.errors import AutoTTSError, LiveServerError, UsageError
 from autotts.live.client import CompletionClient, Sampling, UpstreamStatus
-from autotts.live.http import error_response, read_json, sse_event
+from autotts.live.http import error_response, read_json, sse_event, unknown_model
 from autotts.live.prompts import render, resolve_template
 from autotts.live.runtime import LiveProgress, LiveResult, RequestBudget, solve_live
 from autotts.sandbox.layers import SandboxLimits
@@ -232,10 +232,8 @@ def serve_app(config: ServeConfig) -> Any:
     async def chat(request: Request) -> Any:
         try:
             body = await read_json(request)
-            if body.get("model") != config.name:
-                return error_response(
-                    404, f"model {body.get('model')!r} not found; this server has {config.name!r}"
-                )
+            if (wrong_model := unknown_model(body, config.name)) is not None:
+                return wrong_model
             job = parse(body)
         except AutoTTSError as exc:
             return error_response(400, str(exc))

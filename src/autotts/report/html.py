@@ -25,14 +25,15 @@ from autotts.report.tables import format_tokens
 
 __all__ = ["render_report", "write_report"]
 
-_ENV = jinja2.Environment(
+#: The package's report templates, with their filters (this report and the side-by-side one).
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("autotts.report", "templates"),
     autoescape=jinja2.select_autoescape(default=True),
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters["ktok"] = format_tokens
+TEMPLATES.filters["ktok"] = format_tokens
 
 TOKENS = "tokens per question (log scale)"
 
@@ -302,7 +303,7 @@ def render_report(run_path: Path | str) -> str:
                 "folder": folder.relative_to(run.path).as_posix(),
             }
         )
-    return _ENV.get_template("report.html.j2").render(
+    return TEMPLATES.get_template("report.html.j2").render(
         run=str(run.path),
         settings=settings,
         protocol=_protocol_text(settings.get("protocol_args", {})),

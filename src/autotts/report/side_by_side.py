@@ -14,32 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from autotts.discovery.rundir import RunDir, write_text_atomic
 from autotts.discovery.verdict import means
 from autotts.errors import UsageError
 from autotts.report.html import (
     HELDOUT_COLOURS,
     ROUND_COLOURS,
+    TEMPLATES,
     TOKENS,
     _agg_points,
     _baseline_series,
     _betas,
 )
 from autotts.report.svg import PALETTE, Series, chart
-from autotts.report.tables import format_tokens
 
 __all__ = ["SETTINGS_COMPARED", "render_side_by_side", "write_side_by_side"]
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("autotts.report", "templates"),
-    autoescape=jinja2.select_autoescape(default=True),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["ktok"] = format_tokens
 
 
 def _names(entries: list[dict[str, Any]], key: str) -> str:
@@ -190,7 +179,7 @@ def render_side_by_side(paths: Sequence[Path | str]) -> str:
     runs = [_load(p) for p in folders]
     labels = _labels(folders)
     differing, same = _differing(runs)
-    return _ENV.get_template("side_by_side.html.j2").render(
+    return TEMPLATES.get_template("side_by_side.html.j2").render(
         runs=list(zip(labels, runs, [_heldout_row(r) for r in runs])),
         labels=labels,
         differing=differing,

@@ -100,11 +100,17 @@ def _bwrap_path() -> str | None:
 @functools.lru_cache(maxsize=1)
 def _bwrap_works() -> bool:
     """Whether bubblewrap can start the interpreter with the worker's bind set (once)."""
-    argv = _bwrap_argv()
+    return _starts_cleanly([*_bwrap_argv(), sys.executable, "-c", "pass"])
+
+
+def _starts_cleanly(argv: list[str], cwd: str | None = None) -> bool:
+    """Whether ``argv`` runs to exit status 0 within 30 s in the worker's environment: how
+    a layer is tried once before a worker relies on it (one that cannot start is off)."""
     try:
         done = subprocess.run(
-            [*argv, sys.executable, "-c", "pass"],
+            argv,
             env=worker_environment(),
+            cwd=cwd,
             capture_output=True,
             timeout=30,
             check=False,
@@ -313,18 +319,8 @@ def _namespaces_work() -> bool:
         "confine(sys.argv[1:])\n"
         "assert not os.path.exists('/proc/self') and os.path.exists(sys.prefix)\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", probe, *map(str, _readable_paths())],
-            env=worker_environment(),
-            cwd=tempfile.gettempdir(),
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+    argv = [sys.executable, "-c", probe, *map(str, _readable_paths())]
+    return _starts_cleanly(argv, cwd=tempfile.gettempdir())
 
 
 def _readable_paths() -> list[Path]:

@@ -473,15 +473,8 @@ def _select(
         curves = data.run(schedule, grid)
         gains = operating_gains(curves, cmc_reference(data))
         points = [
-            {
-                "model": replay.model,
-                "benchmark": replay.benchmark,
-                "beta": beta,
-                "accuracy": 100.0 * float(curves.correct[i][f].mean()),
-                "tokens": float(curves.tokens[i][f].mean()),
-                "seq_tokens": float(curves.seq_tokens[i][f].mean()),
-            }
-            for i, beta in enumerate(grid)
+            curves.point(i, f, replay)
+            for i in range(len(grid))
             for f, replay in enumerate(data.replays)
         ]
         number = run.next_round()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +73,18 @@ class Curves:
         n = len(self.correct[0])
         return acc / n, tok / n
 
+    def point(self, i: int, f: int, replay: ReplaySet) -> dict[str, Any]:
+        """The recorded point of β ``betas[i]`` on file ``f`` (``replay``): accuracy (%) and
+        tokens averaged over seeds and questions, as a trial and the winner both store it."""
+        return {
+            "model": replay.model,
+            "benchmark": replay.benchmark,
+            "beta": self.betas[i],
+            "accuracy": 100.0 * float(self.correct[i][f].mean()),
+            "tokens": float(self.tokens[i][f].mean()),
+            "seq_tokens": float(self.seq_tokens[i][f].mean()),
+        }
+
 
 class SearchData:
     """The search files as one episode batch (built once; reused by every trial).
@@ -93,10 +106,8 @@ class SearchData:
                 raise ValueError(f"{replay.model}/{replay.benchmark}: questions differ in branches")
             n_q, n_branches = len(replay), sizes.pop()
             orders = np.stack([protocol.orders(n_branches, q) for q in range(n_q)], axis=1)
-            question_of = np.broadcast_to(np.arange(n_q), orders.shape[:2]).reshape(-1)
-            parts.append(
-                EpisodeBatch.build(replay, question_of, orders.reshape(-1, orders.shape[2]))
-            )
+            batch, question_of = EpisodeBatch.replicated(replay, range(n_q), orders)
+            parts.append(batch)
             self.shapes.append((seeds, n_q))
             gold.append(replay.gold_ids[question_of])
         self.batch = merge_batches(parts)

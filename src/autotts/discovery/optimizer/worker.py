@@ -210,19 +210,11 @@ class TrialScorer:
         penalty = s.part_penalty * active_parts(schedule)
         fit = operating_gains(curves, self.cmc, self.fit)
         val = operating_gains(curves, self.cmc, self.val)
-        per_file = []
-        for f, replay in enumerate(self.data.replays):
-            for i, beta in enumerate(curves.betas):
-                per_file.append(
-                    {
-                        "model": replay.model,
-                        "benchmark": replay.benchmark,
-                        "beta": beta,
-                        "accuracy": 100.0 * float(curves.correct[i][f].mean()),
-                        "tokens": float(curves.tokens[i][f].mean()),
-                        "seq_tokens": float(curves.seq_tokens[i][f].mean()),
-                    }
-                )
+        per_file = [
+            curves.point(i, f, replay)
+            for f, replay in enumerate(self.data.replays)
+            for i in range(len(curves.betas))
+        ]
         tokens = np.array([[p["tokens"] for p in per_file if p["model"] == r.model]
                            for r in self.data.replays])  # fmt: skip
         monotone = bool((np.diff(tokens, axis=1) >= -1e-9).all())

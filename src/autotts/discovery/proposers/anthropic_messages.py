@@ -6,12 +6,10 @@ variable; ``--base-url`` points the client at another server speaking the API.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from autotts.discovery.proposers.base import Progress
 from autotts.discovery.proposers.llm import Abandoned, ChatProposer, RetryableError
-from autotts.errors import UsageError
 from autotts.extras import needs
 
 __all__ = ["AnthropicProposer"]
@@ -25,9 +23,7 @@ class AnthropicProposer(ChatProposer):
         super().__init__(model, **options)
         with needs("llm", "the anthropic proposer"):
             import anthropic
-        key = os.environ.get(self.api_key_env)
-        if not key and self.base_url is None:
-            raise UsageError(f"set {self.api_key_env} (or pass --base-url for a local server)")
+        key = self._api_key()
         self._anthropic = anthropic
         self._client = anthropic.Anthropic(
             api_key=key or "not-needed",

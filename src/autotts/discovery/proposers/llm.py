@@ -22,6 +22,7 @@ with. Any failure becomes a failed round, never an exception out of :meth:`propo
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -182,6 +183,14 @@ class ChatProposer:
         return (
             (self.price_in or 0.0) * input_tokens + (self.price_out or 0.0) * output_tokens
         ) / 1e6
+
+    def _api_key(self) -> str | None:
+        """The key in ``api_key_env``; only a server at ``--base-url`` (a local one) may
+        go without, so with neither the proposer cannot start."""
+        key = os.environ.get(self.api_key_env)
+        if not key and self.base_url is None:
+            raise UsageError(f"set {self.api_key_env} (or pass --base-url for a local server)")
+        return key
 
     # -- what a subclass provides -------------------------------------------------------
     def _call(

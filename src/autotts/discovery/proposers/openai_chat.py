@@ -19,7 +19,6 @@ the dialects that have them: ``/v1/models`` (vLLM's ``max_model_len``, llama.cpp
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import time
 from typing import Any
@@ -28,7 +27,6 @@ import httpx
 
 from autotts.discovery.proposers.base import Progress
 from autotts.discovery.proposers.llm import Abandoned, ChatProposer, RetryableError
-from autotts.errors import UsageError
 from autotts.extras import needs
 
 __all__ = ["OpenAIProposer"]
@@ -47,9 +45,7 @@ class OpenAIProposer(ChatProposer):
         super().__init__(model, **options)
         with needs("llm", "the openai proposer"):
             import openai
-        key = os.environ.get(self.api_key_env)
-        if not key and self.base_url is None:
-            raise UsageError(f"set {self.api_key_env} (or pass --base-url for a local server)")
+        key = self._api_key()
         self._openai = openai
         # The HTTP library the client is built on (httpx, or httpx2 in openai 3): its
         # errors reach us unwrapped when they happen while a stream is read.
