@@ -138,7 +138,8 @@ class ReplayModel:
                 answer = question.probes[branch][depth - 1]
                 if question.confidences is not None:
                     confidence = question.confidences[branch][depth - 1]
-                    logprob = None if confidence is None else math.log(confidence)
+                    # 0.0 (an underflowed exp) has no finite log-probability to send
+                    logprob = math.log(confidence) if confidence else None
             else:
                 answer = final
             text = "" if answer == ERR else answer + "}"

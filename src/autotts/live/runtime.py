@@ -54,6 +54,7 @@ from autotts.errors import (
     UsageError,
 )
 from autotts.live.answers import ERR, parse_answer
+from autotts.live.budget import RequestBudget, TokenLedger
 from autotts.live.client import Chunk, CompletionClient, ProbeResult, Usage
 
 __all__ = [
@@ -76,65 +77,6 @@ def branch_seeds(pool_size: int, seed: int | None) -> list[int] | None:
     protocol's shuffle of ``0..pool_size-1``, so over a replay server (sample ``s`` is
     stored branch ``s``) the episode opens branches in the order its replay does."""
     return None if seed is None else list(reference_order(pool_size, seed))
-
-
-@dataclass(frozen=True)
-class RequestBudget:
-    """Caps on one episode; ``None`` is no cap."""
-
-    #: completion tokens the upstream may generate for the episode, all requests included
-    max_tokens: int | None = None
-    #: branches the controller may open
-    max_branches: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("max_tokens", "max_branches"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UsageError(f"{name} must be >= 1, got {value}")
-
-
-class _TokenLedger:
-    """Completion tokens committed to an episode: reported by finished requests plus the
-    whole allowance (``max_tokens``) of every request in flight.
-
-    Reserving before sending is what makes the cap hard: however the requests in flight
-    end, together they cannot report more than was reserved for them. Reserved from the
-    controller's thread, settled on the event loop, hence the lock.
-    """
-
-    def __init__(self, cap: int | None) -> None:
-        self.cap = cap
-        self.committed = 0
-        #: the cap refused or shortened something the controller asked for
-        self.hit = False
-        #: the cap refused a read (raised BudgetExceeded into the controller)
-        self.refused = False
-        self._lock = threading.Lock()
-
-    def affords(self, tokens: int) -> bool:
-        with self._lock:
-            return self.cap is None or self.committed + tokens <= self.cap
-
-    def reserve(self, tokens: int) -> bool:
-        """Commit ``tokens`` if they fit under the cap; whether they did."""
-        with self._lock:
-            if self.cap is not None and self.committed + tokens > self.cap:
-                return False
-            self.committed += tokens
-            return True
-
-    def reserve_up_to(self, tokens: int) -> int:
-        """Commit as many of ``tokens`` as fit (0: none)."""
-        with self._lock:
-            grant = tokens if self.cap is None else max(0, min(tokens, self.cap - self.committed))
-            self.committed += grant
-            return grant
-
-    def settle(self, reserved: int, used: int) -> None:
-        """A request reserved ``reserved`` and is known to have used ``used``."""
-        with self._lock:
-            self.committed += used - reserved
 
 
 @dataclass(frozen=True)
@@ -195,7 +137,7 @@ class LiveEpisode:
         # sent at all.
         self._sending = threading.Lock()
         self._max_branches = budget.max_branches
-        self._tokens = _TokenLedger(budget.max_tokens)
+        self._tokens = TokenLedger(budget.max_tokens)
         self._on_read = on_read
         self.cost: float = 0
         #: every token the server reported for this episode (chunks, probes, prefetches)
@@ -303,8 +245,7 @@ class LiveEpisode:
         :meth:`~autotts.env.session.Session.probe_confidence`): ``exp`` of its probe's
         mean token log-probability, which the server gives when the client's sampling
         asks probes for log-probabilities; ``None`` for a final answer or without one."""
-        branch = self._open(slot)
-        return None if branch.finished or branch.answer is None else branch.confidence
+        return self._open(slot).confidence  # None once finished: _apply clears it
 
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
