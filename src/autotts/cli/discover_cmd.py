@@ -18,8 +18,8 @@ from autotts.errors import UnknownName, UsageError
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
     "OpenAI-compatible endpoint), anthropic (Messages API), agent (--agent-cmd) or optimizer "
-    "(no LLM: a numerical search, see 'autotts optimize --help'; --max-time is its budget, "
-    "--seed its sampler seed)."
+    "(no LLM: --search-time seconds of numerical search before each round, then the best "
+    "trial not proposed before; --seed is its sampler's seed)."
 )
 
 
@@ -43,7 +43,7 @@ class _Printer:
             return
         phase = e["phase"]
         where = f"round {e['round']}/{e['rounds']}" if "round" in e and "rounds" in e else ""
-        if phase == "propose" and {"prompt_tokens", "retry", "tokens"} & e.keys():
+        if phase == "propose" and {"prompt_tokens", "retry", "tokens", "trials"} & e.keys():
             self._propose(where, e)
         elif phase in ("baselines", "evaluate", "heldout") and "done" in e:
             now = time.monotonic()
@@ -80,7 +80,8 @@ class _Printer:
             self._line(where, phase, str(detail))
 
     def _propose(self, where: str, e: dict[str, Any]) -> None:
-        """The proposer at work: the fitted prompt, retries, the reply as it streams in."""
+        """The proposer at work: the fitted prompt, retries, the reply as it streams in, the
+        optimizer's trials."""
         if "prompt_tokens" in e:
             self.last_stream = 0.0  # a new request: its first piece is shown at once
             window = f" of a {e['window']:,}-token window" if e.get("window") else ""
@@ -88,6 +89,15 @@ class _Printer:
             text = (
                 f"prompt {e['prompt_tokens']:,} tokens ({e['counted_by']}){window}, "
                 f"up to {e['max_tokens']:,} to answer{cut}"
+            )
+        elif "trials" in e:  # the optimizer's search before its proposal
+            now = time.monotonic()
+            if now - self.last_stream < 5.0:
+                return
+            self.last_stream = now
+            text = (
+                f"searching: {e['trials']:,} trials after {e['seconds']:.0f} s "
+                f"({e['budget']:g} s of trials once its processes have started)"
             )
         elif "retry" in e:
             text = f"retry {e['retry']}/{e['of']} in {e['wait']:.0f} s after {e['error']}"
@@ -148,7 +158,9 @@ def discover_command(
     seeds: int = typer.Option(100, "--seeds", min=1, help="reference: shuffle seeds."),
     draws: int = typer.Option(20, "--draws", min=2, help="subsample: random pools."),
     size: int = typer.Option(64, "--size", min=1, help="subsample: branches per pool."),
-    seed: int = typer.Option(0, "--seed", help="subsample: seed of the draws."),
+    seed: int = typer.Option(
+        0, "--seed", help="subsample: seed of the draws; optimizer: its sampler's seed."
+    ),
     heldout_seeds: int = typer.Option(
         100, "--heldout-seeds", min=1, help="Seeds of the held-out evaluation (reference)."
     ),
@@ -252,6 +264,13 @@ def discover_command(
         help="openai/anthropic: a second pass of the same model reviews each candidate "
         "against the rules and may correct it before evaluation.",
     ),
+    search_time: float | None = typer.Option(
+        None,
+        "--search-time",
+        min=0.001,
+        help="optimizer: seconds of numerical search before each proposal (default 60), on "
+        "--workers processes.",
+    ),
     agent_cmd: str | None = typer.Option(
         None, "--agent-cmd", help="agent: command run in the round's workspace, e.g. 'claude -p'."
     ),
@@ -274,6 +293,7 @@ def discover_command(
     workers = all_cores(workers)
     interpreter = resolve_interpreter(interpreter)
     printer = _Printer(quiet)
+    recorded_options: dict[str, Any] = {}
     if resume:
         # A resume takes its settings from run.json; flags given again must agree with it.
         values = dict(locals())
@@ -291,21 +311,6 @@ def discover_command(
         agent_timeout = recorded_options.get("timeout", agent_timeout)
         printer.best = _best_so_far(out)
 
-    if proposer == "optimizer":  # LLM-free discovery: its own driver (autotts optimize)
-        # start-up time: `autotts --help` imports every command module; the optimizer's command
-        # loads when asked for
-        from autotts.cli.optimize_cmd import optimize
-
-        if no_trace_digest or no_beta:
-            raise UsageError(
-                "--no-trace-digest and --no-beta are ablations of a proposer that reads "
-                "prompts; --proposer optimizer reads none"
-            )
-        optimize(out, resume=resume, data=data, models=models, search_benchmarks=search_benchmarks,
-                 heldout_benchmarks=heldout_benchmarks, seed=seed, time_budget=max_time,
-                 workers=workers, heldout_seeds=heldout_seeds, quiet=quiet,
-                 search_models=search_models, heldout_models=heldout_models)  # fmt: skip
-        return
     options: dict[str, Any] = {}
     if proposer == "scripted":
         options = {"candidates": candidates, "class_name": class_name}
@@ -327,6 +332,10 @@ def discover_command(
         }
     elif proposer == "agent":
         options = {"command": agent_cmd, "timeout": agent_timeout, "context_budget": context_budget}
+    elif proposer == "optimizer":
+        # a resume searches with the recorded settings, on this machine's --workers
+        given = {"seconds": search_time, "seed": seed}
+        options = {**(recorded_options if resume else given), "processes": workers}
     protocol_name = protocol
     if protocol_name not in ("reference", "subsample"):
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])

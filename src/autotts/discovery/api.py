@@ -21,6 +21,7 @@ from autotts.discovery.loop import Event, run_discovery
 from autotts.discovery.proposers import make_proposer
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DEFAULT_BETAS, DiscoverySettings, split_refs
+from autotts.errors import UsageError
 
 __all__ = ["DiscoveryRun", "discover"]
 
@@ -99,12 +100,17 @@ def discover(
 
     ``proposer_options`` go to the proposer: ``candidates``/``class_name`` for
     ``scripted``; ``model``, ``base_url``, ... for the LLM proposers; ``command`` for
-    ``agent``.
+    ``agent``; ``seconds``, ``seed``, ``sampler``, ``fixed_parts``, ... for ``optimizer``.
 
     ``models`` names the models of both sets; ``search_models``/``heldout_models``
     override it for one set each (search on some models, evaluate on others).
     ``no_trace_digest`` and ``no_beta`` are the paper's discovery ablations.
     """
+    if proposer == "optimizer" and (no_trace_digest or no_beta):
+        raise UsageError(
+            "--no-trace-digest and --no-beta are ablations of a proposer that reads prompts; "
+            "--proposer optimizer reads none"
+        )
     settings = None
     if not resume:
         search, held = split_refs(

@@ -54,6 +54,8 @@ Event = Callable[[dict[str, Any]], None]
 
 #: Characters of each baseline's trace digest (five of them go into every prompt).
 BASELINE_DIGEST_CHARS = 2_500
+#: The folder a proposer keeps between rounds (ProposalContext.state).
+PROPOSER_STATE = "proposer"
 #: A round's traces.md under ``--no-trace-digest``: nothing was traced (no prompt shows it).
 NO_DIGEST = "# Trace digest\n\nNot computed: the run is the --no-trace-digest ablation.\n"
 
@@ -82,6 +84,11 @@ def run_discovery(
     emit = on_event or (lambda _e: None)
     run = RunDir(out)
     if resume:
+        if "optimizer" in run.settings():
+            raise UsageError(
+                f"{run.path} was written by 'autotts optimize': resume it with "
+                f"'autotts optimize --resume --out {run.path}'"
+            )
         settings = DiscoverySettings.from_run_json(run.settings())
         recorded = run.settings()["proposer"].get("kind")
         if recorded != proposer.kind:
@@ -211,6 +218,8 @@ def _one_round(
             progress=lambda p: emit({**base, "phase": "propose", **p}),
             no_trace_digest=settings.no_trace_digest,
             no_beta=settings.no_beta,
+            search=list(settings.search),
+            state=run.file(PROPOSER_STATE),
         )
         proposal = proposer.propose(context)
         _write_proposal(tmp, proposal)

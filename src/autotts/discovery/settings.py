@@ -236,6 +236,10 @@ def proposer_options(run: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         }
     if kind == "agent":
         return kind, {"command": recorded.get("command"), "timeout": recorded.get("timeout")}
+    if kind == "optimizer" and "optimizer" not in run:  # the loop's proposer, not `optimize`
+        keys = ("seconds", "sampler", "seed", "replay_seeds", "objective", "metric",
+                "fixed_parts", "processes", "top_k")  # fmt: skip
+        return kind, {key: recorded[key] for key in keys if key in recorded}
     return kind, {}
 
 
@@ -288,6 +292,7 @@ _PROPOSER_FLAGS = {
     "--critic": "critic",
     "--agent-cmd": "command",
     "--agent-timeout": "timeout",
+    "--search-time": "seconds",
 }
 
 

@@ -80,19 +80,6 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
         assert key in heldout["selection"]
 
 
-def test_discover_with_optimizer_proposer_runs_the_optimizer(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    done = subprocess.run(
-        [*CLI, "discover", "--proposer", "optimizer", "--out", str(run), "--data", "synthetic",
-         "--max-time", "15", "--workers", "1", "--heldout-seeds", "1", "--quiet"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    meta = json.loads((run / "run.json").read_text())
-    assert meta["mode"] == "optimizer" and meta["optimizer"]["time_budget"] == 15
-    assert (run / "selection.json").is_file() and (run / "heldout.json").is_file()
-
-
 def test_bad_sampler_is_a_one_line_error(tmp_path: Path) -> None:
     done = subprocess.run(
         [*CLI, "optimize", "--out", str(tmp_path / "r"), "--data", "synthetic", "--sampler", "x"],

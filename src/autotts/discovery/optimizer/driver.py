@@ -13,7 +13,6 @@ pooled search-set score at 100 replay seeds → a final round holding it →
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,19 +29,17 @@ from autotts.discovery.optimizer.objective import (
     operating_gains,
 )
 from autotts.discovery.optimizer.rounds import write_candidate_round, write_rounds
-from autotts.discovery.optimizer.space import cmc_start
+from autotts.discovery.optimizer.trials import fail_stale, run_trials
 from autotts.discovery.optimizer.worker import (
     STUDY_NAME,
     OptimizerSettings,
     TrialScorer,
     open_study,
-    worker_main,
 )
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef, load_data
-from autotts.extras import needs
 
 __all__ = [
     "SELECTION_RULE",
@@ -258,7 +255,7 @@ def run_optimizer(
             share = unit.share / sum(u.share for u in todo[i:])
             unit_settings = _unit_settings(run, settings, unit)
             study = open_study(journal, unit_settings, name=unit.study)
-            _fail_stale(study)
+            fail_stale(study)
             if left * share > 0:
                 stop_file.unlink(missing_ok=True)
                 reason, used = _search(run, study, unit, unit_settings, search, meta,
@@ -314,15 +311,6 @@ def _searched_seconds(run: RunDir) -> float:
     return float(run.read_json("optimizer_time.json")["seconds"]) if path.is_file() else 0.0
 
 
-def _fail_stale(study: Any) -> None:
-    """Trials left RUNNING by a killed run will never finish: mark them failed."""
-    with needs("optimize", "the optimizer"):
-        from optuna.trial import TrialState
-
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-
-
 def _search(
     run: RunDir,
     study: Any,
@@ -335,73 +323,41 @@ def _search(
     emit: Event,
 ) -> tuple[str, float]:
     """Run one unit until its budget, early stopping or Ctrl-C: why it stopped, seconds."""
-    deadline = time.time() + budget
-    refs = [(r.store, r.model, r.benchmark) for r in search]
-    if not study.trials:
-        # queued here, before any worker exists: queued by a worker, another worker could
-        # sample the first trial and the start would never run
-        first = _unit_start(run, settings, unit) or cmc_start()
-        study.enqueue_trial({k: v for k, v in first.items() if k not in settings.fixed_parts})
-    ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(
-            target=worker_main,
-            args=(
-                str(run.file("optuna.journal")),
-                refs,
-                settings.to_dict(),
-                w,
-                deadline,
-                str(stop_file),
-                unit.study,
-            ),
-            daemon=True,
-        )
-        for w in range(settings.workers)
-    ]
-    for proc in workers:
-        proc.start()
     emit({"phase": "start", "workers": settings.workers, "budget": budget,
           "search": unit.search, "stage": unit.stage})  # fmt: skip
-    started = time.monotonic()
     before = _searched_seconds(run)
     early = EarlyStop(settings.top_k, settings.patience)
-    reason = "time budget"
-    last_rounds = time.monotonic()
+    last_rounds = [time.monotonic()]
+
+    def tick(elapsed: float) -> str | None:
+        run.write_json("optimizer_time.json", {"seconds": before + elapsed})
+        reason = None
+        trials = finished_trials(study)
+        if trials:
+            emit({"phase": "progress", "trials": len(trials), "elapsed": elapsed,
+                  "frontier": _frontier(trials)})  # fmt: skip
+            if early.update(trials):
+                reason = (f"early stopping: the selected trial ({early.pick}) unchanged "
+                          f"for {settings.patience} trials")  # fmt: skip
+        if time.monotonic() - last_rounds[0] > 10:
+            _rounds(run, study, unit, settings, search, meta, emit)
+            last_rounds[0] = time.monotonic()
+        return reason
+
     try:
-        while any(p.is_alive() for p in workers):
-            time.sleep(2.0)
-            run.write_json("optimizer_time.json", {"seconds": before + time.monotonic() - started})
-            trials = finished_trials(study)
-            if trials:
-                emit({"phase": "progress", "trials": len(trials), "elapsed":
-                      time.monotonic() - started, "frontier": _frontier(trials)})  # fmt: skip
-                if early.update(trials) and not stop_file.exists():
-                    stop_file.touch()
-                    reason = (f"early stopping: the selected trial ({early.pick}) unchanged "
-                              f"for {settings.patience} trials")  # fmt: skip
-                    emit({"phase": "stop", "reason": reason})
-            if time.monotonic() - last_rounds > 10:
-                _rounds(run, study, unit, settings, search, meta, emit)
-                last_rounds = time.monotonic()
+        start = _unit_start(run, settings, unit)
+        journal = run.file("optuna.journal")
+        reason, used = run_trials(
+            study, unit.study, journal, settings, search, budget, stop_file, tick, start=start
+        )
     except KeyboardInterrupt:
-        stop_file.touch()
-        _join(workers)
         _rounds(run, study, unit, settings, search, meta, emit, flush=True)
         raise
-    _join(workers)
-    used = time.monotonic() - started
+    if reason is not None:
+        emit({"phase": "stop", "reason": reason})
     run.write_json("optimizer_time.json", {"seconds": before + used})
     _rounds(run, study, unit, settings, search, meta, emit, flush=True)
-    return reason, used
-
-
-def _join(workers: list[Any]) -> None:
-    for proc in workers:
-        proc.join(timeout=60)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=10)
+    return reason or "time budget", used
 
 
 def _rounds(

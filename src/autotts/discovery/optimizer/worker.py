@@ -241,8 +241,13 @@ def worker_main(
     deadline: float,
     stop_file: str,
     study_name: str = STUDY_NAME,
+    seconds_from_ready: float | None = None,
 ) -> None:
     """Entry point of a worker process (``deadline`` is a ``time.time()`` instant).
+
+    With ``seconds_from_ready``, the deadline is instead that many seconds after the
+    worker has loaded its data: a short slice of search (the optimiser proposer's)
+    would otherwise be spent starting the process.
 
     ``settings_dict`` are one search's settings (its seed, split seed, fixed parts);
     the driver has queued the study's first trial before starting the workers.
@@ -255,6 +260,8 @@ def worker_main(
     replays = [load_data(DataRef(*args)) for args in replays_args]
     scorer = TrialScorer(SearchData(replays, settings.replay_seeds), settings)
     study = open_study(Path(journal), settings, worker, study_name)
+    if seconds_from_ready is not None:
+        deadline = time.time() + seconds_from_ready
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
         t0 = time.monotonic()

@@ -9,7 +9,7 @@ from autotts.errors import UnknownName, UsageError
 
 __all__ = ["KINDS", "Proposal", "ProposalContext", "Proposer", "make_proposer"]
 
-KINDS = ("scripted", "openai", "anthropic", "agent")
+KINDS = ("scripted", "openai", "anthropic", "agent", "optimizer")
 
 
 def make_proposer(kind: str, **options: Any) -> Proposer:
@@ -36,7 +36,10 @@ def make_proposer(kind: str, **options: Any) -> Proposer:
 
             return AnthropicProposer(**opts)
         if kind == "optimizer":
-            raise UsageError("the optimizer proposes trials in bulk: run 'autotts optimize'")
+            # the optimize extra (Optuna) and start-up time: loaded for this kind only
+            from autotts.discovery.proposers.optimizer import OptimizerProposer
+
+            return OptimizerProposer(**opts)
         if kind == "agent":
             # start-up time: a proposer's module loads when that kind is asked for
             from autotts.discovery.proposers.agent import AgentProposer

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from autotts.evaluation.jobs import DataRef
+
 __all__ = ["Progress", "Proposal", "ProposalContext", "Proposer"]
 
 #: What a proposer reports while it works: ``{"tokens", "seconds"}`` as a reply streams
@@ -39,6 +41,12 @@ class ProposalContext:
     #: then carries no trace digest, or asks for one fixed setting with no β knob
     no_trace_digest: bool = False
     no_beta: bool = False
+    #: the search files, for a proposer that evaluates on its own (the optimiser); the
+    #: held-out files are never here
+    search: list[DataRef] = field(default_factory=list)
+    #: a folder kept from round to round and across resumes (``RUN/proposer``): what a
+    #: proposer carries between rounds (the optimiser's study); None: nothing is kept
+    state: Path | None = None
 
     def report(self, event: dict[str, Any]) -> None:
         if self.progress is not None:
