@@ -299,10 +299,19 @@ def test_optimize_takes_the_transfer_flags(tmp_path: Path) -> None:
     done = autotts(
         "optimize", "--out", str(out), "--data", "synthetic", "--time-budget", "30",
         "--search-seeds", "2", "--trials-per-round", "2", "--workers", "1",
-        "--heldout-seeds", "1", "--quiet",
+        "--heldout-seeds", "2", "--quiet", "--every-pick",
         "--search-models", "Synth-Small", "--heldout-models", "Synth-Large",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # --every-pick: both searches' picks, evaluated after the winner's own held-out file; the
+    # winner's numbers there are heldout.json's (same tables, same resampling)
+    picks = _json(out / "heldout_picks.json")
+    assert [p["search"] for p in picks["picks"]] == [0, 1]
+    assert sum(p["selected"] for p in picks["picks"]) == 1
+    winner = next(p for p in picks["picks"] if p["selected"])
+    assert winner["gains"] == _json(out / "heldout.json")["gains"]
+    assert picks["passing"] == sum(p["passes"] for p in picks["picks"])
+    assert "picks pass" in done.stdout
     settings = _json(out / "run.json")
     assert {(e["model"], e["benchmark"]) for e in settings["search"]} == {("Synth-Small", "aime24")}
     held = {(p["model"], p["benchmark"]) for p in _json(out / "heldout.json")["points"]}

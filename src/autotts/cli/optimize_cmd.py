@@ -94,8 +94,9 @@ def optimize(
     heldout_seeds: int = 100,
     plot: Path | None = None,
     quiet: bool = False,
+    every_pick: bool = False,
 ) -> None:
-    """Shared by ``optimize`` and ``discover --proposer optimizer``."""
+    """``autotts optimize``: the flags' values, parsed by :func:`optimize_command`."""
     # start-up time: `autotts --help` imports every command module; the optimizer's modules load
     # with `optimize`
     from autotts.discovery.optimizer.driver import run_optimizer
@@ -178,10 +179,40 @@ def optimize(
                 mean_curves(payload, label), plot, title="held-out: AIME25 + HMMT25, 4 models"
             )
             typer.echo(f"wrote {plot}", err=True)
+    if every_pick:
+        _every_pick(run, heldout_seeds, printer)
     typer.echo(
         f"selected trial {selection['trial']} (rounds/{int(selection['round']):04d}/candidate.py:"
         f"{selection['class']}); 'autotts report {out}' writes the page"
     )
+
+
+def _every_pick(run: Any, seeds: int, printer: Any) -> None:
+    """Every search's pick against CMC on the held-out files, and how many pass the rule."""
+    # start-up time: `autotts --help` imports every command module; the optimizer's modules load
+    # with `optimize`
+    from autotts.discovery.optimizer.stability import PICKS_FILE, evaluate_every_pick
+
+    if run.file(PICKS_FILE).is_file():
+        result = run.read_json(PICKS_FILE)
+    else:
+        result = evaluate_every_pick(run, seeds=seeds, on_event=printer)
+    typer.echo("every search's pick on the held-out files (a report; it chose nothing):")
+    for pick in result["picks"]:
+        rows = []
+        for budget in pick["gains"]:
+            for c in (c for c in budget["candidates"] if c["search_choice"]):
+                rows.append(
+                    f"≤CMC{budget['cmc_beta']:g}: β={c['beta']:g} {c['gain']:+.2f} "
+                    f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]"
+                    + ("" if c["within_budget"] else " over budget")
+                )
+        tag = ", the winner" if pick["selected"] else ""
+        verdict = "passes" if pick["passes"] else "does not pass"
+        typer.echo(
+            f"  search {pick['search']} (trial {pick['trial']}{tag}): {'; '.join(rows)}: {verdict}"
+        )
+    typer.echo(f"  {result['passing']} of {len(result['picks'])} picks pass")
 
 
 def _fixed_parts(items: list[str] | None) -> dict[str, str]:
@@ -287,6 +318,13 @@ def optimize_command(
     heldout_seeds: int = typer.Option(100, "--heldout-seeds", min=1, help="Held-out seeds."),
     plot: Path | None = typer.Option(None, "--plot", help="Held-out curves vs CMC and SC."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    every_pick: bool = typer.Option(
+        False,
+        "--every-pick",
+        help="After the winner's held-out evaluation, evaluate every search's pick on the "
+        "held-out files too (heldout_picks.json): how many of the --search-seeds searches "
+        "found a controller that beats CMC. A report only: never used to choose.",
+    ),
 ) -> None:
     """Search composed controllers and their β schedules with a numerical optimiser (Optuna).
 
@@ -326,4 +364,5 @@ def optimize_command(
         heldout_seeds=heldout_seeds,
         plot=plot,
         quiet=quiet,
+        every_pick=every_pick,
     )

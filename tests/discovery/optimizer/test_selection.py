@@ -184,3 +184,27 @@ def test_rule_is_on_disk_before_the_first_trial_and_searches_are_pooled(
     best = max(picks, key=lambda p: p["pooled_score"])
     assert selection["search"] == best["search"] and selection["trial"] == best["trial"]
     assert selection["preregistered"] == preregistration(settings)
+
+
+def test_every_pick_waits_for_the_winners_heldout_file(tmp_path: Path) -> None:
+    from autotts.discovery.optimizer.stability import evaluate_every_pick
+    from autotts.discovery.rundir import RunDir
+    from autotts.errors import UsageError
+
+    (tmp_path / "run.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"heldout\.json"):
+        evaluate_every_pick(RunDir(tmp_path))
+
+
+def test_a_pick_passes_only_when_both_budgets_pass() -> None:
+    from autotts.discovery.optimizer.stability import passes
+
+    def budget(low: float, within: bool = True) -> dict[str, object]:
+        rows = [{"search_choice": True, "within_budget": within, "ci95": [low, low + 1]},
+                {"search_choice": False, "within_budget": True, "ci95": [-5.0, 5.0]}]  # fmt: skip
+        return {"candidates": rows}
+
+    assert passes([budget(0.1), budget(0.2)])
+    assert not passes([budget(0.1), budget(-0.01)])
+    assert not passes([budget(0.1, within=False), budget(0.2)])
+    assert not passes([{"candidates": []}, budget(0.2)])

@@ -61,7 +61,7 @@ BUILTIN_RULE = (
     "the winner replaces the built-in only if, on the held-out files (100 seeds), at each of "
     "CMC's operating points (β=0.5, β=1.0) the β the search set chose for that budget has "
     "mean tokens within CMC's and an accuracy gain whose paired-bootstrap 95 % lower bound "
-    "is above zero"
+    "is above zero (questions resampled jointly across models)"
 )
 #: Replay seeds of the pooled score that picks the run's winner among the searches' picks.
 POOLED_SEEDS = 100

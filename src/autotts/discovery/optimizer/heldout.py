@@ -8,7 +8,9 @@ seeds by default). Reported, averaged over the held-out files:
 * at each of CMC's operating points (β = 0.5, 1.0): the winner at the β the
   *search set* chose for that budget, and every grid β whose held-out tokens are
   within CMC's; for each, the accuracy gain with a paired bootstrap 95 % interval
-  over questions (questions resampled per file, 10,000 draws, seed 0);
+  over questions (10,000 draws, seed 0): ``ci95`` draws each question once for all
+  models (files of one benchmark share their draws), ``ci95_per_file`` draws every
+  file on its own (narrower, and what records before 2026-12-07 reported);
 * the share of SC@64's tokens at which the curve first reaches SC@64's accuracy
   (linear interpolation between grid points).
 """
@@ -32,7 +34,15 @@ from autotts.evaluation.paired import paired_bootstrap, question_diffs
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
-__all__ = ["Curve", "bootstrap_gain", "evaluate_heldout_curves", "heldout_curves", "sc64_share"]
+__all__ = [
+    "Curve",
+    "bootstrap_gain",
+    "compare_on",
+    "evaluate_heldout_curves",
+    "heldout_curves",
+    "reference_curves",
+    "sc64_share",
+]
 
 GRID = [round(0.1 * i, 10) for i in range(11)]
 SC_GRID = [round(0.1 * i, 10) for i in range(11)]
@@ -115,15 +125,19 @@ def evaluate_heldout_curves(
     return payload
 
 
-def compare_on(
-    refs: Sequence[DataRef],
-    make: Callable[[float], Controller],
-    selection: dict[str, Any],
-    seeds: int,
-    on_event: Event | None = None,
-    label: str = "winner",
-) -> dict[str, Any]:
-    """The winner vs CMC and SC on ``refs``: points, operating-point gains, SC@64 share."""
+def reference_curves(
+    refs: Sequence[DataRef], seeds: int, on_event: Event | None = None
+) -> dict[str, Curve]:
+    """CMC's and SC's held-out curves, which every comparison on ``refs`` shares."""
+    total = len(refs) * (len(GRID) + len(SC_GRID))
+    tick = _counter(total, on_event)
+    return {
+        "cmc": heldout_curves(lambda b: build(ControllerSpec("cmc", b)), refs, GRID, seeds, tick),
+        "sc": heldout_curves(lambda b: build(ControllerSpec("sc", b)), refs, SC_GRID, seeds, tick),
+    }
+
+
+def _counter(total: int, on_event: Event | None) -> Callable[[], None]:
     done = [0]
 
     def tick() -> None:
@@ -131,14 +145,28 @@ def compare_on(
         if on_event:
             on_event({"phase": "heldout", "done": done[0], "total": total})
 
+    return tick
+
+
+def compare_on(
+    refs: Sequence[DataRef],
+    make: Callable[[float], Controller],
+    selection: dict[str, Any],
+    seeds: int,
+    on_event: Event | None = None,
+    label: str = "winner",
+    references: dict[str, Curve] | None = None,
+) -> dict[str, Any]:
+    """The winner vs CMC and SC on ``refs``: points, operating-point gains, SC@64 share.
+
+    ``references``: CMC's and SC's curves from :func:`reference_curves`, when several
+    controllers are compared on the same files."""
     # the β the search chose for each budget are evaluated too, beside the grid
     chosen = selection.get("betas_at_cmc_budgets", {})
     grid = sorted(set(GRID) | {float(b) for b in chosen.values()})
-    total = len(refs) * (len(grid) + len(GRID) + len(SC_GRID))
     curves = {
-        label: heldout_curves(make, refs, grid, seeds, tick),
-        "cmc": heldout_curves(lambda b: build(ControllerSpec("cmc", b)), refs, GRID, seeds, tick),
-        "sc": heldout_curves(lambda b: build(ControllerSpec("sc", b)), refs, SC_GRID, seeds, tick),
+        label: heldout_curves(make, refs, grid, seeds, _counter(len(refs) * len(grid), on_event)),
+        **(references if references is not None else reference_curves(refs, seeds, on_event)),
     }
     points = []
     for method, curve in curves.items():
@@ -153,6 +181,11 @@ def compare_on(
                     "tokens": float(t.cost.mean()), "seq_tokens": float(t.sequential_cost.mean()),
                 })  # fmt: skip
     by_beta = {m: dict(c) for m, c in curves.items()}
+    # A benchmark's files hold the same questions for every model: a draw takes a question
+    # for all models at once (a hard question is hard for each), the protocol the project's
+    # targets are stated in. Each file drawn on its own, as records before 2026-12-07 were,
+    # is kept beside it as ``ci95_per_file``.
+    benchmarks = [ref.benchmark for ref in refs]
     gains = []
     for cmc_beta in (0.5, 1.0):
         ref_tables = by_beta["cmc"][cmc_beta]
@@ -162,9 +195,11 @@ def compare_on(
             acc, tok, _ = _mean(tables)
             search_choice = abs(float(chosen.get(str(cmc_beta), -1)) - beta) < 1e-9
             if tok <= ref_tok or search_choice:
+                per_file = bootstrap_gain(tables, ref_tables)["ci95"]
                 rows.append({"beta": beta, "accuracy": acc, "tokens": tok,
                              "within_budget": tok <= ref_tok, "search_choice": search_choice,
-                             **bootstrap_gain(tables, ref_tables)})  # fmt: skip
+                             **bootstrap_gain(tables, ref_tables, groups=benchmarks),
+                             "ci95_per_file": per_file})  # fmt: skip
         gains.append({"cmc_beta": cmc_beta, "cmc_accuracy": ref_acc, "cmc_tokens": ref_tok,
                       "candidates": rows})  # fmt: skip
     sc64 = by_beta["sc"][1.0]
