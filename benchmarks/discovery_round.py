@@ -60,7 +60,7 @@ from autotts.discovery.settings import DEFAULT_BETAS
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
-from autotts.sandbox.layers import INTERPRETERS
+from autotts.sandbox.interpreter import INTERPRETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -80,7 +80,7 @@ from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, 
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
 from autotts.sandbox import SandboxWorker, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE = f"{ROOT / 'examples/candidates/04_confidence_momentum.py'}:ConfidenceMomentumPort"

@@ -34,7 +34,7 @@ from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import episode_list, run_in_sandbox
 from autotts.sandbox import SandboxLimits, SandboxWorker, layers, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 from autotts.sandbox.payload import encode_question
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import pytest
 import typer.main
 
 from autotts.cli.main import app
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import run_episodes
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import SandboxLimits, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 from autotts.sandbox.shadow import Revealed, shadow_replay
 
 HERE = Path(__file__).parent

@@ -23,7 +23,7 @@ from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import run_in_sandbox
 from autotts.sandbox import SandboxLimits, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 from autotts.sandbox.payload import decode_log, encode_log, encode_orders
 from autotts.sandbox.plain import decode_order
 from autotts.sandbox.replay import FULL_READ, PROBE_NEW, check_logs, replay_log, replay_log_fast

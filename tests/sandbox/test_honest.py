@@ -168,7 +168,8 @@ def test_the_worker_process_runs_under_its_rlimits_and_environment(interpreter: 
     """The worker sets its rlimits itself before it serves (not the parent between fork
     and exec), and its environment is exactly the one autotts gives it (PyPy's nursery
     size included): read back from /proc once it has answered, on either interpreter."""
-    from autotts.sandbox.layers import PYPY_GC_NURSERY, pypy_path, worker_environment
+    from autotts.sandbox.interpreter import PYPY_GC_NURSERY, pypy_path
+    from autotts.sandbox.layers import worker_environment
     from tests.sandbox.conftest import own_descendants
 
     if interpreter == "pypy" and pypy_path() is None:

@@ -29,7 +29,8 @@ import pytest
 
 from autotts.sandbox import SandboxLimits, SandboxWorker, available_layers
 from autotts.sandbox import layers as layers_module
-from autotts.sandbox.layers import IsolationUnavailable, pypy_path
+from autotts.sandbox.interpreter import pypy_path
+from autotts.sandbox.layers import IsolationUnavailable
 from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 HOSTILE = Path(__file__).parent / "hostile"

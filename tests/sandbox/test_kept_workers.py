@@ -17,7 +17,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.evaluation.split import ReplicateSlice
 from autotts.sandbox import SandboxLimits, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants
 
 KEPT = Path(__file__).parent / "kept"

@@ -29,7 +29,7 @@ from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord, run_episodes
 from autotts.evaluation.sandboxed import run_in_sandbox
 from autotts.sandbox import SandboxLimits, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 from autotts.sandbox.protocol import (
     FAILURES,
     MAX_PARAMS,

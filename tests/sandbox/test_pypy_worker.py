@@ -21,7 +21,7 @@ from autotts.evaluation.keeping import keeping_workers
 from autotts.evaluation.protocols import EvaluationProtocol, ReferenceProtocol, ReplicateSlice
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import SandboxLimits, available_layers, read_candidate
-from autotts.sandbox.layers import pypy_path
+from autotts.sandbox.interpreter import pypy_path
 from tests.sandbox.conftest import CONTROLLERS, FIRST_AGREEMENT, ROOT, own_descendants
 from tests.sandbox.test_hostile import HOSTILE, _persistent_files
 

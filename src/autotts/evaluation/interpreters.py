@@ -59,7 +59,7 @@ from autotts.evaluation.protocols import EvaluationProtocol, ReplicateSlice
 from autotts.evaluation.runner import TraceSink
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
 from autotts.sandbox import CandidateFile, SandboxLimits
-from autotts.sandbox.layers import INTERPRETERS, pypy_path
+from autotts.sandbox.interpreter import INTERPRETERS, pypy_path
 
 __all__ = [
     "AGREEMENT_REPLICATES",

@@ -48,17 +48,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autotts.errors import AutoTTSError
+from autotts.sandbox.interpreter import INTERPRETERS, JIT_OPTIONS, PYPY_GC_NURSERY, pypy_path
 from autotts.sandbox.landlock import abi_version
 
 __all__ = [
-    "INTERPRETERS",
     "IsolationUnavailable",
     "SandboxLimits",
     "available_layers",
     "describe_layers",
     "held_layers",
     "isolation_layers",
-    "pypy_path",
     "worker_command",
     "worker_environment",
 ]
@@ -410,28 +409,6 @@ def _python_roots() -> list[Path]:
         if not any(path.is_relative_to(k) for k in kept):
             kept.append(path)
     return kept
-
-
-INTERPRETERS = ("cpython", "pypy")
-
-#: PyPy's JIT compiles loops, functions and bridges sooner than by default: a kept worker
-#: spends its first cells warming up, and over a dozen cells of a CMC-shaped file this
-#: took 14-17 % less CPU time (``benchmarks/pypy_jit.py``). "" keeps PyPy's defaults.
-JIT_OPTIONS = "threshold=300,function_threshold=400,trace_eagerness=50"
-
-#: The size of PyPy's nursery (where new objects are allocated; a minor collection
-#: empties it). PyPy sizes it from the CPU cache (the L2, 512 KB on this project's machines),
-#: and a controller file allocates small lists and tuples on every read. With 16 MB
-#: the worker's own work over 12 cells of a CMC-shaped file took 7.7 CPU-s against
-#: 8.3 with the JIT setting alone and 8.9 with PyPy's defaults (means of 3 runs each,
-#: ``python benchmarks/pypy_jit.py --alone``). Set in the worker's environment, which
-#: CPython ignores; "" keeps PyPy's default.
-PYPY_GC_NURSERY = "16MB"
-
-
-def pypy_path() -> str | None:
-    """The PyPy 3 interpreter a ``"pypy"`` worker runs on (``pypy3`` on PATH), if any."""
-    return shutil.which("pypy3")
 
 
 def worker_command(limits: SandboxLimits, tag: str) -> list[str]:
