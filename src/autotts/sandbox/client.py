@@ -31,7 +31,6 @@ from typing import IO, Any, NoReturn
 from autotts.controllers.voting import confidence_table
 from autotts.errors import CandidateRejected, PartialEpisode
 from autotts.sandbox.layers import (
-    WORKER_LAYERS,
     SandboxLimits,
     held_layers,
     isolation_layers,
@@ -51,6 +50,16 @@ from autotts.sandbox.protocol import (
     parse_line,
     quote,
 )
+from autotts.sandbox.replies import (
+    EPISODE_FAILURES,
+    FAILURE_KEYS,
+    MESSAGE_LABEL,
+    REQUEST_FAILURES,
+    TEXT_LABEL,
+    exactly,
+    load_reply,
+    no_trace,
+)
 
 __all__ = ["SandboxWorker"]
 
@@ -60,68 +69,6 @@ _SIGNAL_REASONS = {
     signal.SIGXFSZ: ("forbidden", "was killed for writing past the file-size limit"),
     signal.SIGKILL: ("memory", "was killed by SIGKILL (out of memory or CPU hard limit)"),
 }
-
-
-#: Fields a failure report may have (the worker's ``_serve``).
-_FAILURE_KEYS = frozenset(
-    {"ok", "reason", "what", "episode", "type", "line", "class", "text", "partial"}
-)
-#: Failures of one episode of a run: they name it, and may carry what it did before.
-_EPISODE_FAILURES = frozenset({"solve-raised", "bad-return", "bad-answer", "patched", "log"})
-#: The failures each request can end in (any request: ``internal``); a report of another
-#: is malformed, so a candidate cannot pass a failure of its run off as, say, a load error.
-_REQUEST_FAILURES = {
-    "load": frozenset(
-        {"syntax", "load-raised", "no-class", "unknown-class", "abstract", "not-a-controller"}
-        | {"signature", "internal"}
-    ),
-    "build": frozenset({"init-raised", "params-raised", "params", "internal"}),
-    "run": _EPISODE_FAILURES | {"internal"},
-    # one episode over a forwarded session (autotts.sandbox.live_client)
-    "session": _EPISODE_FAILURES | {"internal"},
-}
-#: How the candidate's text is introduced: an exception's message, or (below) other text.
-_MESSAGE_LABEL = "the controller's message"
-_TEXT_LABEL = {
-    "no-class": "controller classes found",
-    "unknown-class": "controller classes found",
-    "params": "the problem, as the worker put it",
-    "internal": "the worker's message",
-}
-
-
-def _none(value: object) -> list[dict[str, Any]] | None:
-    """The trace of an untraced episode's partial: there is none."""
-    if value is not None:
-        raise ProtocolError("an untraced episode sent a trace")
-    return None
-
-
-def _keys(*names: str) -> Callable[[dict[str, Any]], bool]:
-    """A reply shape: exactly these fields (their values are checked by the caller)."""
-    expected = frozenset(names)
-    return lambda reply: reply.keys() == expected
-
-
-def _load_reply(reply: dict[str, Any]) -> bool:
-    signature, layers = reply.get("signature"), reply.get("layers")
-    return (
-        reply.keys() == {"ok", "kind", "class", "signature", "layers"}
-        and reply["kind"] in ("native", "upstream")
-        and is_identifier(reply["class"])
-        and type(signature) is list
-        and len(signature) <= 256
-        and all(
-            type(p) is dict
-            and p.keys() == {"name", "required"}
-            and is_identifier(p["name"])
-            and type(p["required"]) is bool
-            for p in signature
-        )
-        and type(layers) is list
-        and len(set(layers)) == len(layers) <= len(WORKER_LAYERS)
-        and all(layer in WORKER_LAYERS for layer in layers)
-    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -191,7 +138,7 @@ class SandboxWorker:
                 "class": class_name,
                 "seccomp": seccomp,
             },
-            _load_reply,
+            load_reply,
         )
         self.class_name = reply["class"]
         self.layers = held_layers(self.layers, reply["layers"])
@@ -201,7 +148,7 @@ class SandboxWorker:
         """Instantiate the controller; returns its recorded parameters (checked here as
         in the worker: :func:`~autotts.sandbox.protocol.check_params`)."""
         reply = self._request(
-            {"op": "build", "beta": beta, "params": params or {}}, _keys("ok", "params")
+            {"op": "build", "beta": beta, "params": params or {}}, exactly("ok", "params")
         )
         problem = check_params(reply["params"])
         if problem is not None:
@@ -364,7 +311,7 @@ class SandboxWorker:
         reply = self._read()
         if reply.get("ok") is False:
             self._reject(reply, None, False, str(message.get("op")))
-        if reply.get("ok") is not True or not (shape or _keys("ok"))(reply):
+        if reply.get("ok") is not True or not (shape or exactly("ok"))(reply):
             self._cheated(f"the worker sent a malformed reply to {message.get('op')!r}")
         return reply
 
@@ -387,12 +334,12 @@ class SandboxWorker:
         entry = FAILURES.get(what)
         episode, line, kind = message.get("episode"), message.get("line"), message.get("type")
         text, partial, cls = message.get("text"), message.get("partial"), message.get("class")
-        in_episode = what in _EPISODE_FAILURES
+        in_episode = what in EPISODE_FAILURES
         if (
             entry is None
-            or what not in _REQUEST_FAILURES.get(op, {"internal"})
+            or what not in REQUEST_FAILURES.get(op, {"internal"})
             or reason not in entry[0]
-            or not message.keys() <= _FAILURE_KEYS
+            or not message.keys() <= FAILURE_KEYS
             or not ((type(episode) is int and episode == index) if in_episode else episode is None)
             or not (line is None or is_int(line, 1, 10**7))
             or not (kind is None or is_dotted_name(kind))
@@ -409,7 +356,7 @@ class SandboxWorker:
                 steps = partial["t"]
                 checked = PartialEpisode(
                     check_log(partial["l"]),
-                    check_trace(steps) if trace else _none(steps),
+                    check_trace(steps) if trace else no_trace(steps),
                 )
             except ProtocolError:
                 raise CandidateRejected(
@@ -420,7 +367,7 @@ class SandboxWorker:
             cls=cls or self.class_name, type=kind or "an exception", where=where
         )
         if text:
-            detail += f"; {_TEXT_LABEL.get(what, _MESSAGE_LABEL)}: {quote(text)}"
+            detail += f"; {TEXT_LABEL.get(what, MESSAGE_LABEL)}: {quote(text)}"
         raise CandidateRejected(str(reason), detail, episode, checked)
 
     def _write(self, message: dict[str, Any]) -> None:
