@@ -90,6 +90,7 @@ MISSING = [
     ("serve --upstream http://127.0.0.1:9/v1 --model m --port 9", "uvicorn", "live"),
     ("optimize --out run --data synthetic", "optuna", "optimize"),
     ("optimize --out run --data synthetic --sampler cmaes", "cmaes", "optimize"),
+    ("discover --out run --data synthetic --proposer optimizer", "optuna", "optimize"),
     ("eval --data synthetic -c sc --answers equivalence", "math_verify", "live"),
     ("sweep --data synthetic -c sc --answers equivalence", "math_verify", "live"),
     ("sweep --data synthetic -c sc --plot f.png", "matplotlib", "plot"),
@@ -125,6 +126,7 @@ def test_a_missing_extra_is_one_line_naming_the_install(
     assert f"pip install 'autotts[{extra}]'" in done.stderr
     assert missing in done.stderr
     assert done.stderr.strip().count("\n") == 0 or "error:" in done.stderr.splitlines()[-1]
+    assert not (tmp_path / "run").exists()  # it failed at its start, before writing anything
 
 
 def test_extras_table_matches_pyproject() -> None:

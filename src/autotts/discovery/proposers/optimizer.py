@@ -27,6 +27,7 @@ from autotts.discovery.optimizer.trials import fail_stale, run_trials
 from autotts.discovery.optimizer.worker import STUDY_NAME, OptimizerSettings, open_study
 from autotts.discovery.proposers.base import Proposal, ProposalContext
 from autotts.errors import UsageError
+from autotts.extras import require
 
 __all__ = ["DEFAULT_SECONDS", "OptimizerProposer"]
 
@@ -54,6 +55,8 @@ class OptimizerProposer:
     ) -> None:
         if seconds <= 0:
             raise UsageError(f"--search-time must be positive, got {seconds:g}")
+        # before the run directory or any data: a missing extra fails the command at once
+        require("optimize", "--proposer optimizer", "optuna")
         self.seconds = float(seconds)
         # Validated here (unknown sampler, objective, ...), before the run directory exists.
         self.settings = OptimizerSettings(
