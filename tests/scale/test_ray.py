@@ -24,12 +24,13 @@ from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import curve_jobs
 from autotts.discovery.racing import MIN_SEEDS, race_curves
 from autotts.errors import CandidateRejected
-from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data, run_jobs, use_executor
+from autotts.evaluation.cells import plan_cells
+from autotts.evaluation.executors import run_jobs, use_executor
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
-from autotts.scale.cells import plan_cells
 from tests.helpers import same_numbers, without_audit, without_audits
 from tests.sandbox.conftest import descendants, own_descendants
 

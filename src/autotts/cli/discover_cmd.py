@@ -14,6 +14,7 @@ from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.data.catalog import SYNTHETIC
 from autotts.data.refs import data_refs
 from autotts.errors import UnknownName, UsageError
+from autotts.evaluation.executors import use_executor
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
@@ -331,7 +332,8 @@ def discover_command(
     if protocol_name not in ("reference", "subsample"):
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
     try:
-        with executor_scope(executor, address, workers):
+        # discovery's evaluations are many calls below: they find the executor in the block
+        with executor_scope(executor, address, workers) as chosen, use_executor(chosen):
             run = discover(
                 out,
                 proposer=proposer,

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult
 

@@ -17,7 +17,8 @@ from autotts.discovery.curves import point_from_result
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.verdict import matched_baseline, paired_gain
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.table import table_jobs

@@ -35,12 +35,8 @@ from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomi
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import CandidateRejected, ControllerError, UsageError
-from autotts.evaluation.jobs import (
-    DataRef,
-    EvalJob,
-    load_data,
-    traced_records,
-)
+from autotts.evaluation.executors import traced_records
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.scale.remote_check import check_here_or_on_ray

@@ -21,7 +21,8 @@ from autotts.checking.report import CheckReport
 from autotts.controllers.registry import split_reference
 from autotts.data.catalog import SYNTHETIC
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import DataRef, current_executor
+from autotts.evaluation.executors import current_executor
+from autotts.evaluation.jobs import DataRef
 from autotts.scale.ray_executor import ClusterError, RayExecutor, first_line
 
 __all__ = ["check_here_or_on_ray", "check_on_ray"]
@@ -98,7 +99,7 @@ def check_on_ray(
 
 def check_here_or_on_ray(reference: str, data: Sequence[DataRef], **options: Any) -> CheckReport:
     """The check on the Ray cluster when the evaluations of this block run there
-    (:func:`~autotts.evaluation.jobs.use_executor` set a :class:`RayExecutor`: ``discover
+    (:func:`~autotts.evaluation.executors.use_executor` set a :class:`RayExecutor`: ``discover
     --executor ray``), else in this process."""
     executor = current_executor()
     if isinstance(executor, RayExecutor):
