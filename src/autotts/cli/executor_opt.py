@@ -38,11 +38,14 @@ def executor_scope(
     address: str | None,
     workers: int,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    num_cpus: int | None = None,
 ) -> Iterator[JobExecutor | None]:
     """The executor ``--executor`` names, open for the block: None for ``local`` (the
     evaluation entry points then use this machine's ``--workers`` processes), a connected
     :class:`~autotts.scale.RayExecutor` for ``ray`` (closed on leaving); the command
-    passes it on. ``progress(done, total)`` counts Ray cells as they finish."""
+    passes it on. ``progress(done, total)`` counts Ray cells as they finish; a private
+    local Ray instance gets ``num_cpus`` CPUs (default: ``workers``, every core for 1)."""
     if executor not in EXECUTORS:
         raise UnknownName("executor", executor, EXECUTORS)
     if executor == "local":
@@ -53,6 +56,6 @@ def executor_scope(
     # the ray extra, only for --executor ray
     from autotts.scale import RayExecutor
 
-    cpus = workers if workers > 1 else None
+    cpus = num_cpus or (workers if workers > 1 else None)
     with RayExecutor(address, num_cpus=cpus, progress=progress) as ray:
         yield ray
