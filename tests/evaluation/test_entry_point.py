@@ -20,7 +20,6 @@ from autotts.evaluation.executors import (
     evaluate_job,
     evaluate_split,
     run_jobs,
-    use_executor,
 )
 from autotts.evaluation.jobs import DataRef, EvalJob, evaluate
 from autotts.evaluation.protocols import ReferenceProtocol
@@ -119,9 +118,7 @@ def test_run_jobs_hands_the_jobs_to_one_executor(monkeypatch: pytest.MonkeyPatch
     assert spy.calls == [("run", 1, 2), ("run", 2, 2)]
     remote = _Remote()
     assert run_jobs(jobs, workers=2, executor=remote) == here
-    with use_executor(remote):  # the block's executor, when none is given
-        assert run_jobs(jobs, workers=2) == here
-    assert remote.ran == [jobs, jobs] and len(spy.calls) == 2
+    assert remote.ran == [jobs] and len(spy.calls) == 2
 
 
 def test_a_split_stops_its_pool_when_a_cell_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The one executor protocol: traced jobs go to the block's executor whatever its class;
+"""The one executor protocol: traced jobs go to the executor given whatever its class;
 a local pool stops at once."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from autotts.evaluation.executors import (
     JobExecutor,
     LocalExecutor,
     traced_records,
-    use_executor,
 )
 from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.pool import process_pool, start_pool_process, stop_pool
@@ -47,13 +46,10 @@ class _Elsewhere:
         return []
 
 
-def test_the_blocks_executor_traces_the_job() -> None:
+def test_the_executor_given_traces_the_job() -> None:
     executor = _Elsewhere()
-    with use_executor(executor):
-        assert traced_records(JOB) == []
+    assert traced_records(JOB, executor) == []
     assert executor.asked == [JOB]
-    # given explicitly, it is used with no block open
-    assert traced_records(JOB, _Elsewhere()) == []
 
 
 def test_without_one_the_job_is_traced_here() -> None:

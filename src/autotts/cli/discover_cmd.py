@@ -14,7 +14,6 @@ from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.data.catalog import SYNTHETIC
 from autotts.data.refs import data_refs
 from autotts.errors import UnknownName, UsageError
-from autotts.evaluation.executors import use_executor
 
 _KIND_HELP = (
     "scripted (--candidates DIR: the folder's files in name order), openai (any "
@@ -332,8 +331,7 @@ def discover_command(
     if protocol_name not in ("reference", "subsample"):
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
     try:
-        # discovery's evaluations are many calls below: they find the executor in the block
-        with executor_scope(executor, address, workers) as chosen, use_executor(chosen):
+        with executor_scope(executor, address, workers) as chosen:
             run = discover(
                 out,
                 proposer=proposer,
@@ -356,6 +354,7 @@ def discover_command(
                 heldout_seeds=heldout_seeds,
                 resume=resume,
                 workers=workers,
+                executor=chosen,
                 on_event=printer,
                 race=race,
                 interpreter=interpreter,

@@ -29,9 +29,9 @@ recorded as such (``protocol.replicates`` in each result; ``race`` in
 held-out evaluation and the baselines always run every seed.
 
 The blocks are cells (:mod:`~autotts.evaluation.cells`) streamed by an executor, which
-every executor can do (:class:`~autotts.evaluation.executors.JobExecutor`): the one given,
-else the one set by :func:`~autotts.evaluation.executors.use_executor` (``discover
---executor ray``), else this machine's ``workers`` processes; the same numbers on each.
+every executor can do (:class:`~autotts.evaluation.executors.JobExecutor`): the one given
+(a Ray cluster's for ``discover --executor ray``), else this machine's ``workers``
+processes; the same numbers on each.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from autotts.evaluation.cells import Cell, CellResult
-from autotts.evaluation.executors import JobExecutor, LocalExecutor, current_executor
+from autotts.evaluation.executors import JobExecutor, LocalExecutor
 from autotts.evaluation.file_cell import sandbox_record
 from autotts.evaluation.jobs import EvalJob, load_data
 from autotts.evaluation.protocols import ReplicateSlice
@@ -132,8 +132,8 @@ def race_curves(
 ) -> RaceOutcome:
     """Evaluate curve jobs (one protocol for all) in seed blocks, racing ``incumbent`` (percent).
 
-    The blocks run on ``executor`` (default: the one set by ``use_executor``, else
-    ``workers`` local processes). ``on_done(cells_done, cells_total)`` reports progress.
+    The blocks run on ``executor`` (default: ``workers`` local processes).
+    ``on_done(cells_done, cells_total)`` reports progress.
     """
     total = jobs[0].protocol.replicates
     edges = [*range(0, total, block), total]
@@ -141,7 +141,7 @@ def race_curves(
     cells = [(j, b) for b in range(len(blocks)) for j in range(len(jobs))]
     race = _Race(jobs, len(blocks), [edges[i + 1] for i in range(len(blocks))], total, incumbent)
     race.min_seeds, race.on_done, race.cells = min_seeds, on_done, len(cells)
-    chosen = executor or current_executor() or LocalExecutor(max(1, workers))
+    chosen = executor or LocalExecutor(max(1, workers))
     block_of = {start: b for b, (start, _) in enumerate(blocks)}
     # Block-major, so a block completes early and racing can look at it.
     planned = [Cell(j, *blocks[b]) for j, b in cells]

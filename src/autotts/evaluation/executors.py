@@ -5,9 +5,12 @@ Two entry points choose the path; nothing above them (the CLI, discovery) does:
 - :func:`evaluate_job` runs one job: with a trace sink, in this process (the traces
   are written here); on the executor when one is given; split into cells over a local
   pool for ``workers > 1``; else in this process.
-- :func:`run_jobs` runs several jobs on an executor: the one given, else the one
-  :func:`use_executor` set for the block, else a :class:`LocalExecutor` of ``workers``
-  processes. It calls ``executor.run(jobs, record)`` whatever the executor is.
+- :func:`run_jobs` runs several jobs on an executor: the one given, else a
+  :class:`LocalExecutor` of ``workers`` processes. It calls ``executor.run(jobs,
+  record)`` whatever the executor is.
+
+The executor is an object passed down by whoever opened it (the command, or a caller of
+:func:`autotts.discover`); no module state chooses it.
 
 Every executor implements the one protocol, :class:`JobExecutor`: run whole jobs, stream
 cells (blocks of replicates, :mod:`~autotts.evaluation.cells`) as they finish, and run a
@@ -24,8 +27,7 @@ from __future__ import annotations
 import concurrent.futures as futures
 import contextlib
 import itertools
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Sequence
 from typing import Protocol
 
 from autotts.errors import UsageError
@@ -41,13 +43,11 @@ __all__ = [
     "JobExecutor",
     "JobsInterrupted",
     "LocalExecutor",
-    "current_executor",
     "evaluate_job",
     "evaluate_split",
     "expected_cost",
     "run_jobs",
     "traced_records",
-    "use_executor",
 ]
 
 #: cells with their results, each once, as they finish; closing it starts no more cells
@@ -150,32 +150,6 @@ def _run_cell(job: EvalJob, start: int, stop: int) -> CellResult:
     return evaluate_cell(job, load_data(job.data), start, stop)
 
 
-_executors: list[JobExecutor] = []
-
-
-def current_executor() -> JobExecutor | None:
-    """The executor :func:`use_executor` set for this block, if any."""
-    return _executors[-1] if _executors else None
-
-
-@contextmanager
-def use_executor(executor: JobExecutor | None) -> Iterator[None]:
-    """Within the block, :func:`run_jobs`, racing and :func:`traced_records` calls without
-    an explicit executor use this one (None: the local processes).
-
-    Only discovery relies on it: its evaluations are many calls deep below the command
-    (``run_discovery`` and its rounds), which take ``workers`` but no executor; every
-    other caller passes its executor explicitly."""
-    if executor is None:
-        yield
-        return
-    _executors.append(executor)
-    try:
-        yield
-    finally:
-        _executors.remove(executor)
-
-
 def run_jobs(
     jobs: Sequence[EvalJob],
     *,
@@ -183,14 +157,14 @@ def run_jobs(
     on_done: Callable[[int, EvalResult], None] | None = None,
     executor: JobExecutor | None = None,
 ) -> list[EvalResult]:
-    """Run jobs on ``executor`` (default: the one :func:`use_executor` set, else a
-    :class:`LocalExecutor` of ``workers`` processes); results in job order.
+    """Run jobs on ``executor`` (default: a :class:`LocalExecutor` of ``workers``
+    processes); results in job order.
 
     On Ctrl-C, raises :class:`JobsInterrupted` carrying the results that finished.
     """
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
-    chosen = executor or current_executor() or LocalExecutor(workers)
+    chosen = executor or LocalExecutor(workers)
     finished: dict[int, EvalResult] = {}
 
     def record(i: int, result: EvalResult) -> None:
@@ -261,9 +235,9 @@ def evaluate_split(
 
 
 def traced_records(job: EvalJob, executor: JobExecutor | None = None) -> list[EpisodeRecord]:
-    """Every episode record of ``job`` with its trace, on ``executor`` (default: the one
-    :func:`use_executor` set for this block, else this process)."""
-    return (executor or current_executor() or LocalExecutor()).traced(job)
+    """Every episode record of ``job`` with its trace, on ``executor`` (default: this
+    process)."""
+    return (executor or LocalExecutor()).traced(job)
 
 
 def expected_cost(job: EvalJob) -> float:

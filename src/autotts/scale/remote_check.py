@@ -21,7 +21,7 @@ from autotts.checking.report import CheckReport
 from autotts.controllers.registry import split_reference
 from autotts.data.catalog import SYNTHETIC
 from autotts.errors import UsageError
-from autotts.evaluation.executors import JobExecutor, current_executor
+from autotts.evaluation.executors import JobExecutor
 from autotts.evaluation.jobs import DataRef
 from autotts.scale.ray_executor import ClusterError, RayExecutor, first_line
 
@@ -104,13 +104,12 @@ def check_here_or_on_ray(
     **options: Any,
 ) -> CheckReport:
     """The check where the evaluations run: as one task on the Ray cluster when
-    ``executor`` (default: the block's, :func:`~autotts.evaluation.executors.use_executor`:
-    ``discover --executor ray``) is a :class:`RayExecutor`, else in this process.
+    ``executor`` is a :class:`RayExecutor` (``check`` or ``discover --executor ray``),
+    else in this process.
 
     The check is not jobs but one sandboxed worker's fixed sequence, so it is not part
     of the executor protocol: only Ray has a way to run it elsewhere. A ``progress``
     option reports the steps of a check run here (a remote one reports none)."""
-    executor = executor or current_executor()
     if isinstance(executor, RayExecutor):
         options.pop("progress", None)  # a callable of this process: it cannot travel
         return check_on_ray(reference, data, executor, **options)
