@@ -57,7 +57,8 @@ from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate
 from autotts.discovery.loop import DISCOVERY_CHECK_AUDITS
 from autotts.discovery.racing import race_curves
 from autotts.discovery.settings import DEFAULT_BETAS
-from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 from autotts.sandbox.interpreter import INTERPRETERS

@@ -20,7 +20,8 @@ from dataclasses import replace
 
 from autotts.data.catalog import list_store, resolve_data_dir
 from autotts.data.equivalence import prepare
-from autotts.evaluation.jobs import DataRef, load_data, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.table import table_jobs, table_rows
 

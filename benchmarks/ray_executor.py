@@ -25,7 +25,8 @@ from pathlib import Path
 
 from autotts.controllers.registry import ControllerSpec
 from autotts.data.catalog import BENCHMARKS, MODELS
-from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.table import table_jobs

@@ -33,6 +33,7 @@ from autotts.discovery import loop
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
 from autotts.discovery.settings import DEFAULT_BETAS
 from autotts.errors import ControllerError
+from autotts.evaluation.executors import LocalExecutor
 from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import ReferenceProtocol
 
@@ -84,7 +85,7 @@ def main() -> None:
             for ref in refs:
                 spec = ControllerSpec(args.candidate, best["beta"])
                 try:
-                    loop._traced(EvalJob(ref, spec, ReferenceProtocol(1)))
+                    loop._traced(EvalJob(ref, spec, ReferenceProtocol(1)), LocalExecutor())
                 except ControllerError as exc:  # the loop keeps the curves and says so
                     out["trace_digest_failed"] = str(exc)[:300]
                     break

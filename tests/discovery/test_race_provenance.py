@@ -9,7 +9,8 @@ import pytest
 
 from autotts.discovery.curves import curve_jobs
 from autotts.discovery.racing import race_curves
-from autotts.evaluation.jobs import DataRef, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef
 from autotts.evaluation.protocols import ReferenceProtocol
 from tests.conftest import ROOT
 

@@ -14,9 +14,9 @@ from autotts.discovery.api import discover
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
 from autotts.discovery.racing import MIN_SEEDS, RULE, Z, race_curves, upper_bounds
 from autotts.discovery.selection import select
-from autotts.evaluation.jobs import DataRef, evaluate, run_jobs
-from autotts.evaluation.protocols import ReferenceProtocol
-from autotts.evaluation.split import ReplicateSlice
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, evaluate
+from autotts.evaluation.protocols import ReferenceProtocol, ReplicateSlice
 from tests.conftest import ROOT
 
 REFS = [DataRef("synthetic", model, "aime24") for model in ("Synth-Small", "Synth-Large")]

@@ -1,22 +1,25 @@
-"""Traced jobs go to the block's executor when it can run them, whatever its class."""
+"""The one executor protocol: traced jobs go to the executor given whatever its class;
+a local pool stops at once."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from autotts.controllers.registry import ControllerSpec
 from autotts.data.catalog import SYNTHETIC
-from autotts.evaluation.jobs import (
-    DataRef,
-    EvalJob,
-    TracingExecutor,
-    process_pool,
-    start_pool_process,
-    stop_pool,
+from autotts.evaluation.cells import Cell
+from autotts.evaluation.executors import (
+    CellStream,
+    JobExecutor,
+    LocalExecutor,
     traced_records,
-    use_executor,
 )
+from autotts.evaluation.jobs import DataRef, EvalJob
+from autotts.evaluation.pool import process_pool, start_pool_process, stop_pool
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.runner import EpisodeRecord
@@ -26,8 +29,8 @@ JOB = EvalJob(
 )
 
 
-class _Tracing:
-    """Not a RayExecutor: only the two methods of the protocol."""
+class _Elsewhere:
+    """Not a RayExecutor: only the methods of the protocol."""
 
     def __init__(self) -> None:
         self.asked: list[EvalJob] = []
@@ -35,43 +38,41 @@ class _Tracing:
     def run(self, jobs: Sequence[EvalJob], record: Callable[[int, EvalResult], None]) -> None:
         raise AssertionError("a traced job is not run as a plain job")
 
+    def stream_cells(self, jobs: Sequence[EvalJob], cells: Sequence[Cell]) -> CellStream:
+        raise AssertionError("a traced job is not run as cells")
+
     def traced(self, job: EvalJob) -> list[EpisodeRecord]:
         self.asked.append(job)
         return []
 
 
-class _Plain:
-    def run(self, jobs: Sequence[EvalJob], record: Callable[[int, EvalResult], None]) -> None:
-        raise AssertionError("not used")
-
-
-def test_a_tracing_executor_runs_the_traced_job() -> None:
-    executor = _Tracing()
-    assert isinstance(executor, TracingExecutor)
-    with use_executor(executor):
-        assert traced_records(JOB) == []
+def test_the_executor_given_traces_the_job() -> None:
+    executor = _Elsewhere()
+    assert traced_records(JOB, executor) == []
     assert executor.asked == [JOB]
 
 
 def test_without_one_the_job_is_traced_here() -> None:
-    assert not isinstance(_Plain(), TracingExecutor)
-    for executor in (None, _Plain()):
-        with use_executor(executor):
-            records = traced_records(JOB)
-        # every episode (2 seeds x 30 questions), each with its trace
-        assert len(records) == 60
-        assert {(r.replicate, r.question) for r in records} == {
-            (r, q) for r in range(2) for q in range(30)
-        }
-        assert all(record.trace for record in records)
+    records = traced_records(JOB)
+    # every episode (2 seeds x 30 questions), each with its trace
+    assert len(records) == 60
+    assert {(r.replicate, r.question) for r in records} == {
+        (r, q) for r in range(2) for q in range(30)
+    }
+    assert all(record.trace for record in records)
 
 
-def test_the_ray_executor_is_one() -> None:
-    """What discovery's digests rely on to trace on the cluster (checked by shape, as
-    :func:`traced_records` asks; no cluster is started)."""
+@pytest.mark.parametrize("kind", ["local", "ray"])
+def test_every_executor_implements_the_one_protocol(kind: str) -> None:
+    """Every method of :class:`JobExecutor`, taking its parameters by the same names (mypy
+    checks the types where the CLI hands a RayExecutor on; no cluster is started here)."""
     from autotts.scale import RayExecutor  # the scale package imports Ray only when used
 
-    assert issubclass(RayExecutor, TracingExecutor)
+    cls = LocalExecutor if kind == "local" else RayExecutor
+    for name in ("run", "stream_cells", "traced"):
+        wanted = list(inspect.signature(getattr(JobExecutor, name)).parameters)
+        given = list(inspect.signature(getattr(cls, name)).parameters)
+        assert given[: len(wanted)] == wanted, (kind, name)
 
 
 def _sleep_long() -> None:

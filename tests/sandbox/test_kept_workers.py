@@ -10,12 +10,12 @@ import pytest
 
 from autotts.controllers.registry import ControllerSpec
 from autotts.errors import CandidateRejected
-from autotts.evaluation.jobs import DataRef, EvalJob, expected_cost, load_data, run_jobs
+from autotts.evaluation.executors import expected_cost, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.keeping import keeping_workers
 from autotts.evaluation.kept_workers import KeptWorkers
-from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.protocols import ReferenceProtocol, ReplicateSlice
 from autotts.evaluation.sandboxed import SandboxRun, run_in_sandbox
-from autotts.evaluation.split import ReplicateSlice
 from autotts.sandbox import SandboxLimits, read_candidate
 from autotts.sandbox.interpreter import pypy_path
 from tests.sandbox.conftest import FIRST_AGREEMENT, own_descendants

@@ -16,7 +16,8 @@ from autotts.env.episode import Episode
 from autotts.errors import CandidateRejected
 from autotts.evaluation import keeping, kept_workers
 from autotts.evaluation.audit import AUDITS_VARIABLE, SHARE_VARIABLE
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.sandbox import SandboxWorker, replay_log
 from autotts.sandbox.shadow import Revealed, branch_fingerprints, revealed_of_logs

@@ -24,12 +24,13 @@ from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import curve_jobs
 from autotts.discovery.racing import MIN_SEEDS, race_curves
 from autotts.errors import CandidateRejected
-from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data, run_jobs, use_executor
+from autotts.evaluation.cells import plan_cells
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, evaluate, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.sandbox import SandboxLimits, available_layers
 from autotts.scale import RayExecutor
-from autotts.scale.cells import plan_cells
 from tests.helpers import same_numbers, without_audit, without_audits
 from tests.sandbox.conftest import descendants, own_descendants
 
@@ -427,9 +428,7 @@ def test_racing_through_ray_gives_the_local_race(cluster: str, incumbent: float)
     refs = [DataRef("synthetic", model, "aime24") for model in ("Synth-Small", "Synth-Large")]
     jobs = curve_jobs(FIRST_AGREEMENT, refs, [0.0, 1.0], ReferenceProtocol(40))
     local = race_curves(jobs, incumbent, workers=2)
-    executor = RayExecutor()
-    with use_executor(executor):
-        remote = race_curves(jobs, incumbent, workers=2)
+    remote = race_curves(jobs, incumbent, workers=2, executor=RayExecutor())
     assert remote.stopped == local.stopped == (incumbent > 50)
     assert remote.seeds_run == local.seeds_run == (MIN_SEEDS if incumbent > 50 else 40)
     assert remote.bounds == local.bounds

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from autotts.controllers.registry import ControllerSpec
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.executors import run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.scale import RayExecutor
 from tests.helpers import same_numbers

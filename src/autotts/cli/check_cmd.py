@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
-from autotts.checking import DEFAULT_SEEDS, MONOTONE_TOLERANCE, check_controller
+from autotts.checking import DEFAULT_SEEDS, MONOTONE_TOLERANCE
 from autotts.checking.lookahead import AUDITED_CELLS
 from autotts.cli.common import DATA_HELP, data_refs, parse_betas
-from autotts.cli.executor_opt import ADDRESS, EXECUTOR, EXECUTORS
-from autotts.errors import UnknownName, UsageError
+from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
+from autotts.errors import UsageError
 from autotts.sandbox import split_reference
 from autotts.sandbox.layers import describe_layers
+from autotts.scale.remote_check import check_here_or_on_ray
 
 __all__ = ["CHECK_HELP", "check_command", "register"]
 
@@ -67,27 +68,18 @@ def check_command(
     refs = data_refs(data, [model] if model else None, [benchmark] if benchmark else None)
     if model is None:
         refs = [r for r in refs if r.model == refs[0].model]
-    if executor not in EXECUTORS:
-        raise UnknownName("executor", executor, EXECUTORS)
-    if executor == "local":
-        if address is not None:
-            raise UsageError("--address needs --executor ray")
-        report = check_controller(
+    # the whole check is one Ray task on the cluster (its steps are not streamed back)
+    with executor_scope(executor, address, 1, num_cpus=1) as chosen:
+        if chosen is not None and not as_json:
+            typer.echo(f"checking {reference} on Ray …", err=True)
+        report = check_here_or_on_ray(
             reference,
             refs,
+            chosen,
             betas=parse_betas(betas),
             seeds=seeds,
             progress=None if as_json else lambda message: typer.echo(message, err=True),
         )
-    else:  # the whole check as one task on the cluster (its steps are not streamed back)
-        # the ray extra, only for --executor ray
-        from autotts.scale import RayExecutor
-        from autotts.scale.remote_check import check_on_ray
-
-        if not as_json:
-            typer.echo(f"checking {reference} on Ray …", err=True)
-        with RayExecutor(address, num_cpus=1) as ray:
-            report = check_on_ray(reference, refs, ray, betas=parse_betas(betas), seeds=seeds)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

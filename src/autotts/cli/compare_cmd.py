@@ -40,8 +40,9 @@ from autotts.cli.executor_opt import ADDRESS, EXECUTOR, executor_scope
 from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.controllers.registry import REGISTRY, ControllerSpec, is_file_reference
 from autotts.errors import UsageError
+from autotts.evaluation.executors import run_jobs
 from autotts.evaluation.interpreters import check_interpreter, resolve_interpreter
-from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.paired import MATCH_RULES, CurvePoint, compare, question_key
 from autotts.evaluation.protocols import protocol_from_name
 from autotts.evaluation.results import SCHEMA_VERSION, EvalResult, to_json
@@ -193,12 +194,13 @@ def compare_command(
                                         interpreter=interpreter))  # fmt: skip
                 plan.append((side, i, ref, keys[key]))
     with (
-        executor_scope(executor, address, workers),
+        executor_scope(executor, address, workers) as chosen,
         progress_bar(len(jobs), "compare", not quiet) as advance,
     ):
         results = run_jobs(
             jobs,
             workers=workers,
+            executor=chosen,
             on_done=lambda i, _r: advance(f"{jobs[i].label} {jobs[i].data.model}"),
         )
     groups = {

@@ -340,7 +340,7 @@ def discover_command(
     if protocol_name not in ("reference", "subsample"):
         raise UnknownName("protocol", protocol_name, ["reference", "subsample"])
     try:
-        with executor_scope(executor, address, workers):
+        with executor_scope(executor, address, workers) as chosen:
             run = discover(
                 out,
                 proposer=proposer,
@@ -363,6 +363,7 @@ def discover_command(
                 heldout_seeds=heldout_seeds,
                 resume=resume,
                 workers=workers,
+                executor=chosen,
                 on_event=printer,
                 race=race,
                 interpreter=interpreter,

@@ -29,15 +29,9 @@ from autotts.cli.interpreter_opt import INTERPRETER
 from autotts.controllers.registry import REGISTRY, ControllerSpec, build, is_file_reference
 from autotts.env.limits import DEFAULT_MAX_STEPS
 from autotts.errors import UsageError
+from autotts.evaluation.executors import JobExecutor, JobsInterrupted, evaluate_job, run_jobs
 from autotts.evaluation.interpreters import check_interpreter, resolve_interpreter
-from autotts.evaluation.jobs import (
-    EvalJob,
-    JobsInterrupted,
-    evaluate,
-    load_data,
-    run_jobs,
-    runs_in_sandbox,
-)
+from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
 from autotts.evaluation.protocols import EvaluationProtocol, protocol_from_name
 from autotts.evaluation.results import EvalResult, to_csv, to_json
 from autotts.evaluation.trace_files import KEEP_CHOICES, TraceWriter, check_filter
@@ -192,24 +186,15 @@ def eval_command(
     if traces is not None and executor != "local":
         raise UsageError("--traces runs in this process: use it with --executor local")
     with progress_bar(total, "episodes", not quiet) as advance:
-        track = lambda done, _total: advance(completed=done)  # noqa: E731
-        if executor != "local":  # cells of the one job; progress in episodes of finished cells
+        # in episodes on this machine, in cells on Ray: shown as the share of episodes
+        def track(done: int, of: int) -> None:
+            advance(completed=total * done // max(of, 1))
 
-            def cells(done: int, of: int) -> None:
-                advance(completed=total * done // of)
-
-            with executor_scope(executor, address, workers, progress=cells):
-                result = run_jobs([job])[0]
-        elif traces is not None:
-            result = _evaluate_with_traces(job, traces, track, traces_only, traces_sample)
-        elif workers > 1:
-            # start-up time: `autotts --help` imports every command module; the split pool loads for
-            # --workers > 1
-            from autotts.evaluation.split import evaluate_split
-
-            result = evaluate_split(job, workers, progress=track)
-        else:
-            result = evaluate(job, progress=track)
+        with executor_scope(executor, address, workers, progress=track) as chosen:
+            if traces is not None:
+                result = _evaluate_with_traces(job, traces, track, traces_only, traces_sample)
+            else:
+                result = evaluate_job(job, workers=workers, executor=chosen, progress=track)
     if as_json:
         write_output(to_json(result.to_dict()), out)
     elif as_csv:
@@ -253,7 +238,7 @@ def _evaluate_with_traces(
         # a sample is bounded by N; every other trace file grows with the episodes
         watched = sink if sample is not None else TraceSizeWatch(sink, handle, total, path)
         try:
-            result = evaluate(job, trace_sink=watched, progress=progress)
+            result = evaluate_job(job, trace_sink=watched, progress=progress)
         finally:  # a sample is written at the end, also when interrupted
             written = sink.close()
     typer.echo(f"wrote {written} episode traces to {path}", err=True)
@@ -377,9 +362,9 @@ def sweep_command(
         for name in names
         for b in values
     ]
-    with executor_scope(executor, address, workers):
+    with executor_scope(executor, address, workers) as chosen:
         jobs, results, interrupted = _run_keeping_finished(
-            jobs, workers, "sweep", quiet, lambda job: job.spec.label()
+            jobs, workers, "sweep", quiet, lambda job: job.spec.label(), chosen
         )
     rows = [
         {
@@ -448,7 +433,12 @@ def _varying_params(jobs: list[EvalJob], results: list[EvalResult]) -> list[str]
 
 
 def _run_keeping_finished(
-    jobs: list[EvalJob], workers: int, label: str, quiet: bool, describe: Any
+    jobs: list[EvalJob],
+    workers: int,
+    label: str,
+    quiet: bool,
+    describe: Any,
+    executor: JobExecutor | None = None,
 ) -> tuple[list[EvalJob], list[EvalResult], bool]:
     """Run with a progress bar; on Ctrl-C keep the jobs that finished.
 
@@ -459,7 +449,10 @@ def _run_keeping_finished(
     with progress_bar(len(jobs), label, not quiet) as advance:
         try:
             results = run_jobs(
-                jobs, workers=workers, on_done=lambda i, r: advance(describe(jobs[i]))
+                jobs,
+                workers=workers,
+                executor=executor,
+                on_done=lambda i, r: advance(describe(jobs[i])),
             )
             return jobs, results, False
         except JobsInterrupted as exc:

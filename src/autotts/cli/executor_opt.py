@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import typer
 
 from autotts.errors import UnknownName, UsageError
-from autotts.evaluation.jobs import use_executor
+from autotts.evaluation.executors import JobExecutor
 
 __all__ = ["ADDRESS", "EXECUTOR", "EXECUTORS", "executor_scope"]
 
@@ -38,19 +38,24 @@ def executor_scope(
     address: str | None,
     workers: int,
     progress: Callable[[int, int], None] | None = None,
-) -> Iterator[None]:
-    """Run the block with its evaluation jobs on ``executor``; ``progress(done, total)``
-    counts Ray cells as they finish."""
+    *,
+    num_cpus: int | None = None,
+) -> Iterator[JobExecutor | None]:
+    """The executor ``--executor`` names, open for the block: None for ``local`` (the
+    evaluation entry points then use this machine's ``--workers`` processes), a connected
+    :class:`~autotts.scale.RayExecutor` for ``ray`` (closed on leaving); the command
+    passes it on. ``progress(done, total)`` counts Ray cells as they finish; a private
+    local Ray instance gets ``num_cpus`` CPUs (default: ``workers``, every core for 1)."""
     if executor not in EXECUTORS:
         raise UnknownName("executor", executor, EXECUTORS)
     if executor == "local":
         if address is not None:
             raise UsageError("--address needs --executor ray")
-        yield
+        yield None
         return
     # the ray extra, only for --executor ray
     from autotts.scale import RayExecutor
 
-    cpus = workers if workers > 1 else None
-    with RayExecutor(address, num_cpus=cpus, progress=progress) as ray, use_executor(ray):
-        yield
+    cpus = num_cpus or (workers if workers > 1 else None)
+    with RayExecutor(address, num_cpus=cpus, progress=progress) as ray:
+        yield ray

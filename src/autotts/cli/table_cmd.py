@@ -134,9 +134,14 @@ def table_command(
 
         check_figure_path(plot)
         jobs += curve_jobs(refs, protocol, parse_betas(plot_betas))
-    with executor_scope(executor, address, workers):
+    with executor_scope(executor, address, workers) as where:
         jobs, results, interrupted = _run_keeping_finished(
-            jobs, workers, "table", quiet, lambda job: f"{job.data.model}/{job.data.benchmark}"
+            jobs,
+            workers,
+            "table",
+            quiet,
+            lambda job: f"{job.data.model}/{job.data.benchmark}",
+            where,
         )
     if plot is not None and results:
         # the plot extra (matplotlib), only for --plot

@@ -22,6 +22,7 @@ from autotts.discovery.proposers import make_proposer
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DEFAULT_BETAS, DiscoverySettings, split_refs
 from autotts.errors import UsageError
+from autotts.evaluation.executors import JobExecutor
 
 __all__ = ["DiscoveryRun", "discover"]
 
@@ -94,6 +95,7 @@ def discover(
     heldout_models: Sequence[str] | None = None,
     no_trace_digest: bool = False,
     no_beta: bool = False,
+    executor: JobExecutor | None = None,
     **proposer_options: Any,
 ) -> DiscoveryRun:
     """Run or resume a discovery into ``out`` (see ``autotts discover --help``).
@@ -104,7 +106,9 @@ def discover(
 
     ``models`` names the models of both sets; ``search_models``/``heldout_models``
     override it for one set each (search on some models, evaluate on others).
-    ``no_trace_digest`` and ``no_beta`` are the paper's discovery ablations.
+    ``no_trace_digest`` and ``no_beta`` are the paper's discovery ablations. The
+    evaluations run on ``executor`` (e.g. a connected :class:`autotts.scale.RayExecutor`;
+    default: ``workers`` local processes).
     """
     if proposer == "optimizer" and (no_trace_digest or no_beta):
         raise UsageError(
@@ -142,6 +146,7 @@ def discover(
         settings,
         resume=resume,
         workers=workers,
+        executor=executor,
         on_event=on_event,
     )
     return DiscoveryRun(out)

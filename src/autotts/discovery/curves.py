@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
-from autotts.evaluation.jobs import DataRef, EvalJob, run_jobs
+from autotts.evaluation.executors import JobExecutor, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import EvaluationProtocol
 from autotts.evaluation.results import EvalResult
 
@@ -74,9 +75,11 @@ def evaluate_curves(
     *,
     workers: int = 1,
     on_done: Callable[[int, EvalResult], None] | None = None,
+    executor: JobExecutor | None = None,
 ) -> list[dict[str, Any]]:
-    """Run curve jobs (see :func:`curve_jobs`) and return their points in job order."""
-    results = run_jobs(jobs, workers=workers, on_done=on_done)
+    """Run curve jobs (see :func:`curve_jobs`) on ``executor`` (default: ``workers`` local
+    processes) and return their points in job order."""
+    results = run_jobs(jobs, workers=workers, on_done=on_done, executor=executor)
     return [point_from_result(r, job.spec.beta) for job, r in zip(jobs, results)]
 
 

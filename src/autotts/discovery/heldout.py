@@ -17,7 +17,8 @@ from autotts.discovery.curves import point_from_result
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.verdict import matched_baseline, paired_gain
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import DataRef, EvalJob, load_data, run_jobs
+from autotts.evaluation.executors import JobExecutor, run_jobs
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.results import EvalResult
 from autotts.evaluation.table import table_jobs
@@ -32,8 +33,10 @@ def evaluate_heldout(
     seeds: int = 100,
     workers: int = 1,
     on_done: Callable[[int, int], None] | None = None,
+    executor: JobExecutor | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the selection on ``heldout`` and write ``heldout.json``; returns its object."""
+    """Evaluate the selection on ``heldout`` (on ``executor``; default: ``workers`` local
+    processes) and write ``heldout.json``; returns its object."""
     if not run.file("selection.json").is_file():
         raise UsageError("held-out files are evaluated only after selection.json exists")
     selection = run.read_json("selection.json")
@@ -56,7 +59,7 @@ def evaluate_heldout(
         if on_done:
             on_done(done[0], len(jobs))
 
-    results = run_jobs(jobs, workers=workers, on_done=tick)
+    results = run_jobs(jobs, workers=workers, on_done=tick, executor=executor)
     points = []
     for job, result in zip(jobs, results):
         point = point_from_result(result, job.spec.beta)

@@ -35,12 +35,8 @@ from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomi
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import CandidateRejected, ControllerError, UsageError
-from autotts.evaluation.jobs import (
-    DataRef,
-    EvalJob,
-    load_data,
-    traced_records,
-)
+from autotts.evaluation.executors import JobExecutor, LocalExecutor, traced_records
+from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeRecord
 from autotts.scale.remote_check import check_here_or_on_ray
@@ -74,14 +70,17 @@ def run_discovery(
     *,
     resume: bool = False,
     workers: int = 1,
+    executor: JobExecutor | None = None,
     on_event: Event | None = None,
 ) -> RunDir:
     """Run (or resume) a discovery into ``out``; returns the run directory.
 
-    A new run needs ``settings``; a resumed one reads them from ``run.json``.
+    A new run needs ``settings``; a resumed one reads them from ``run.json``. Its
+    evaluations run on ``executor`` (default: ``workers`` local processes).
     KeyboardInterrupt propagates after the round in flight is discarded.
     """
     emit = on_event or (lambda _e: None)
+    where = executor or LocalExecutor(workers)
     run = RunDir(out)
     if resume:
         if "optimizer" in run.settings():
@@ -103,7 +102,7 @@ def run_discovery(
         run.create(settings.to_run_json(proposer.describe()))
     assert settings is not None
     if not run.file("selection.json").is_file():
-        _search(run, settings, proposer, workers, emit)
+        _search(run, settings, proposer, where, emit)
         _select(run, settings, emit)
     if (
         not run.file("heldout.json").is_file()
@@ -116,7 +115,7 @@ def run_discovery(
                 run,
                 settings.heldout,
                 seeds=settings.heldout_seeds,
-                workers=workers,
+                executor=where,
                 on_done=lambda d, t: emit({"phase": "heldout", "done": d, "total": t}),
             )
     emit({"phase": "done", "run": str(run.path)})
@@ -143,7 +142,7 @@ def _spent(run: RunDir) -> _Spent:
 
 
 def _search(
-    run: RunDir, settings: DiscoverySettings, proposer: Proposer, workers: int, emit: Event
+    run: RunDir, settings: DiscoverySettings, proposer: Proposer, where: JobExecutor, emit: Event
 ) -> None:
     search = list(settings.search)  # the only data the search phase is given
     if not run.file("baselines.json").is_file():
@@ -159,7 +158,7 @@ def _search(
         for name in BASELINE_CONTROLLERS:
             points = evaluate_curves(
                 curve_jobs(name, search, settings.betas, settings.protocol),
-                workers=workers,
+                executor=where,
                 on_done=tick,
             )
             methods[name] = {
@@ -168,7 +167,7 @@ def _search(
                 # --no-trace-digest: nothing traced, so nothing can reach a prompt
                 "digest": ""
                 if settings.no_trace_digest
-                else _baseline_digest(name, search, settings),
+                else _baseline_digest(name, search, settings, where),
             }
         run.write_json("baselines.json", {"methods": methods, "betas": settings.betas})
     baselines = run.read_json("baselines.json")
@@ -190,7 +189,7 @@ def _search(
         if stop:
             emit({"phase": "stop", "round": number, "reason": stop})
             return
-        _one_round(run, settings, proposer, baselines, number, spent, workers, emit)
+        _one_round(run, settings, proposer, baselines, number, spent, where, emit)
 
 
 def _one_round(
@@ -200,7 +199,7 @@ def _one_round(
     baselines: dict[str, Any],
     number: int,
     spent: _Spent,
-    workers: int,
+    where: JobExecutor,
     emit: Event,
 ) -> None:
     t0 = time.monotonic()
@@ -244,6 +243,7 @@ def _one_round(
             check = check_here_or_on_ray(
                 reference,
                 settings.search,
+                where,
                 betas=grid,
                 seeds=settings.check_seeds,
                 # Every evaluation cell after it is open to the audit too: a few here.
@@ -268,7 +268,7 @@ def _one_round(
             if check["verdict"] == "accepted":
                 incumbent = _incumbent(run) if settings.race else None
                 points, digest, check = _evaluate(
-                    reference, settings, check, workers, base, emit, incumbent
+                    reference, settings, check, where, base, emit, incumbent
                 )
             if not digest:
                 digest = f"# Trace digest\n\nNot evaluated: {check['reason']}: {check['detail']}\n"
@@ -382,7 +382,7 @@ def _evaluate(
     reference: str,
     settings: DiscoverySettings,
     check: dict[str, Any],
-    workers: int,
+    where: JobExecutor,
     base: dict[str, Any],
     emit: Event,
     incumbent: float | None = None,
@@ -404,7 +404,7 @@ def _evaluate(
         if incumbent is None:
             points = evaluate_curves(
                 jobs,
-                workers=workers,
+                executor=where,
                 on_done=lambda i, r: emit(
                     {**base, "phase": "evaluate", "done": i + 1, "total": len(jobs)}
                 ),
@@ -413,7 +413,7 @@ def _evaluate(
             outcome = race_curves(
                 jobs,
                 incumbent,
-                workers=workers,
+                executor=where,
                 on_done=lambda d, t: emit({**base, "phase": "evaluate", "done": d, "total": t}),
             )
             points = [point_from_result(r, j.spec.beta) for j, r in zip(jobs, outcome.results)]
@@ -439,7 +439,7 @@ def _evaluate(
             ref, ControllerSpec(reference, best["beta"]), ReferenceProtocol(settings.digest_seeds)
         )
         try:
-            records = _traced(job)
+            records = _traced(job, where)
         except ControllerError as exc:  # fails only when tracing: say so, keep the curves
             return points, f"# Trace digest\n\nTracing the candidate failed: {exc}\n", check
         traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
@@ -452,14 +452,17 @@ def _incumbent(run: RunDir) -> float | None:
     return None if chosen is None else float(chosen["search_accuracy"])
 
 
-def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettings) -> str:
+def _baseline_digest(
+    name: str, search: list[DataRef], settings: DiscoverySettings, where: JobExecutor
+) -> str:
     """A short digest of a baseline's traces at the middle of the β grid."""
     beta = settings.betas[len(settings.betas) // 2]
     traces = [
         (
             f"{ref.model}/{ref.benchmark} at β={beta:g}",
             _traced(
-                EvalJob(ref, ControllerSpec(name, beta), ReferenceProtocol(settings.digest_seeds))
+                EvalJob(ref, ControllerSpec(name, beta), ReferenceProtocol(settings.digest_seeds)),
+                where,
             ),
         )
         for ref in search
@@ -467,10 +470,10 @@ def _baseline_digest(name: str, search: list[DataRef], settings: DiscoverySettin
     return trace_digest(traces, title=name, max_chars=BASELINE_DIGEST_CHARS)
 
 
-def _traced(job: EvalJob) -> list[EpisodeRecord]:
-    """Every episode record of ``job`` with its trace: on the Ray cluster when this
-    block's evaluations run there (``discover --executor ray``), else here."""
-    return traced_records(job)
+def _traced(job: EvalJob, where: JobExecutor) -> list[EpisodeRecord]:
+    """Every episode record of ``job`` with its trace, computed by ``where`` (on the Ray
+    cluster for ``discover --executor ray``, else here)."""
+    return traced_records(job, where)
 
 
 def _monotonicity(points: list[dict[str, Any]]) -> dict[str, Any]:

@@ -28,14 +28,14 @@ recorded as such (``protocol.replicates`` in each result; ``race`` in
 ``check.json``), and is never selected. Racing is for the search phase only: the
 held-out evaluation and the baselines always run every seed.
 
-The blocks run on this machine's processes (``workers``), or on the executor set by
-:func:`~autotts.evaluation.jobs.use_executor` when it hands cells back as they
-finish (:class:`~autotts.scale.cells.CellStreaming`: Ray), with the same numbers.
+The blocks are cells (:mod:`~autotts.evaluation.cells`) streamed by an executor, which
+every executor can do (:class:`~autotts.evaluation.executors.JobExecutor`): the one given
+(a Ray cluster's for ``discover --executor ray``), else this machine's ``workers``
+processes; the same numbers on each.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import contextlib
 import itertools
 import math
@@ -45,21 +45,13 @@ from typing import Any
 
 import numpy as np
 
+from autotts.evaluation.cells import Cell, CellResult
+from autotts.evaluation.executors import JobExecutor, LocalExecutor
 from autotts.evaluation.file_cell import sandbox_record
-from autotts.evaluation.jobs import (
-    EvalJob,
-    current_executor,
-    load_data,
-    process_pool,
-    start_pool_process,
-    stop_pool,
-)
-from autotts.evaluation.keeping import keeping_workers
+from autotts.evaluation.jobs import EvalJob, load_data
 from autotts.evaluation.protocols import ReplicateSlice
 from autotts.evaluation.results import EvalResult, summarise
 from autotts.evaluation.runner import EpisodeTable
-from autotts.evaluation.split import run_slice as _cell  # one cell: a block of seeds
-from autotts.scale.cells import Cell, CellStreaming
 
 __all__ = ["BLOCK_SEEDS", "MIN_SEEDS", "RULE", "RaceOutcome", "Z", "race_curves", "upper_bounds"]
 
@@ -69,9 +61,6 @@ BLOCK_SEEDS = 10
 MIN_SEEDS = 20
 #: standard deviations of the one-sided bound
 Z = 4.0
-#: one cell's episode table, with its parameters (and sandbox layers)
-_Part = tuple[EpisodeTable, dict[str, Any]]
-
 RULE = (
     f"after n >= {MIN_SEEDS} of N seeds (blocks of {BLOCK_SEEDS}), stop when at every β an "
     f"upper bound on the N-seed mean search-set accuracy is below the incumbent's best: "
@@ -139,9 +128,11 @@ def race_curves(
     on_done: Callable[[int, int], None] | None = None,
     block: int = BLOCK_SEEDS,
     min_seeds: int = MIN_SEEDS,
+    executor: JobExecutor | None = None,
 ) -> RaceOutcome:
     """Evaluate curve jobs (one protocol for all) in seed blocks, racing ``incumbent`` (percent).
 
+    The blocks run on ``executor`` (default: ``workers`` local processes).
     ``on_done(cells_done, cells_total)`` reports progress.
     """
     total = jobs[0].protocol.replicates
@@ -150,23 +141,18 @@ def race_curves(
     cells = [(j, b) for b in range(len(blocks)) for j in range(len(jobs))]
     race = _Race(jobs, len(blocks), [edges[i + 1] for i in range(len(blocks))], total, incumbent)
     race.min_seeds, race.on_done, race.cells = min_seeds, on_done, len(cells)
-    executor = current_executor()
-    if isinstance(executor, CellStreaming):  # e.g. Ray: the same cells, on the cluster
-        _run_streamed(executor, jobs, cells, blocks, race.arrived)
-    elif workers <= 1:
-        with keeping_workers():
-            for j, b in cells:
-                if race.arrived(j, b, _cell(jobs[j], *blocks[b])):
-                    break
-    else:
-        _run_pool(jobs, cells, blocks, workers, race.arrived)
+    chosen = executor or LocalExecutor(max(1, workers))
+    block_of = {start: b for b, (start, _) in enumerate(blocks)}
+    # Block-major, so a block completes early and racing can look at it.
+    planned = [Cell(j, *blocks[b]) for j, b in cells]
+    with contextlib.closing(chosen.stream_cells(jobs, planned)) as stream:
+        for cell, part in stream:  # leaving early starts no more cells
+            if race.arrived(cell.job, block_of[cell.start], part):
+                break
     seeds_run = edges[race.complete]
     parts = [[race.tables[(j, b)] for b in range(race.complete)] for j in range(len(jobs))]
-    tables = [_stack([p[0] for p in job_parts]) for job_parts in parts]
-    results = [
-        _result(job, table, [p[1] for p in job_parts])
-        for job, table, job_parts in zip(jobs, tables, parts)
-    ]
+    tables = [_stack([p.table for p in job_parts]) for job_parts in parts]
+    results = [_result(job, table, job_parts) for job, table, job_parts in zip(jobs, tables, parts)]
     return RaceOutcome(results, tables, seeds_run, total, race.stopped, race.bounds)
 
 
@@ -178,7 +164,7 @@ class _Race:
     ) -> None:
         self.jobs, self.blocks, self.ends, self.total = jobs, blocks, ends, total
         self.incumbent = incumbent
-        self.tables: dict[tuple[int, int], _Part] = {}
+        self.tables: dict[tuple[int, int], CellResult] = {}
         self.complete = 0  # blocks 0..complete-1 are in for every job
         self.stopped = False
         self.bounds: dict[float, float] = {}
@@ -186,7 +172,7 @@ class _Race:
         self.on_done: Callable[[int, int], None] | None = None
         self.cells = 0
 
-    def arrived(self, j: int, b: int, part: _Part) -> bool:
+    def arrived(self, j: int, b: int, part: CellResult) -> bool:
         """Record cell (job ``j``, block ``b``); True when racing says stop."""
         self.tables[(j, b)] = part
         if self.on_done is not None:
@@ -205,59 +191,14 @@ class _Race:
         return False
 
 
-def _run_pool(
-    jobs: Sequence[EvalJob],
-    cells: list[tuple[int, int]],
-    blocks: list[tuple[int, int]],
-    workers: int,
-    arrived: Callable[[int, int, _Part], bool],
-) -> None:
-    pool = process_pool(workers, start_pool_process)
-    stop = False
-    try:
-        # Block-major, so a block completes early and racing can look at it.
-        pending = {pool.submit(_cell, jobs[j], *blocks[b]): (j, b) for j, b in cells}
-        for future in futures.as_completed(pending):
-            j, b = pending[future]
-            if arrived(j, b, future.result()):
-                stop = True
-                break
-    except BaseException:
-        stop = True
-        raise
-    finally:
-        if stop:  # cells in flight are abandoned: their workers are stopped
-            stop_pool(pool)
-        else:
-            pool.shutdown()
-
-
-def _run_streamed(
-    executor: CellStreaming,
-    jobs: Sequence[EvalJob],
-    cells: list[tuple[int, int]],
-    blocks: list[tuple[int, int]],
-    arrived: Callable[[int, int, _Part], bool],
-) -> None:
-    block_of = {start: b for b, (start, _) in enumerate(blocks)}
-    planned = [Cell(j, *blocks[b]) for j, b in cells]  # block-major, as on the local pool
-    with contextlib.closing(executor.stream_cells(jobs, planned)) as stream:
-        for cell, part in stream:  # leaving early submits no more cells
-            about: dict[str, Any] = {"params": part.params}
-            if part.sandbox is not None:
-                about.update(sandbox=part.sandbox, audit=part.audit, interpreter=part.interpreter)
-            if arrived(cell.job, block_of[cell.start], (part.table, about)):
-                return
-
-
 def _seen(
     jobs: Sequence[EvalJob],
-    tables: dict[tuple[int, int], _Part],
+    tables: dict[tuple[int, int], CellResult],
     complete: int,
 ) -> dict[float, list[np.ndarray]]:
     seen: dict[float, list[np.ndarray]] = {}
     for j, job in enumerate(jobs):
-        stacked = np.concatenate([tables[(j, b)][0].correct for b in range(complete)])
+        stacked = np.concatenate([tables[(j, b)].table.correct for b in range(complete)])
         seen.setdefault(job.spec.beta if job.spec.beta is not None else 0.0, []).append(stacked)
     return seen
 
@@ -271,10 +212,10 @@ def _stack(tables: list[EpisodeTable]) -> EpisodeTable:
     )
 
 
-def _result(job: EvalJob, table: EpisodeTable, blocks: list[dict[str, Any]]) -> EvalResult:
+def _result(job: EvalJob, table: EpisodeTable, blocks: list[CellResult]) -> EvalResult:
     """The job's result on the seeds ``table`` covers (all of them: what evaluate() returns);
-    ``blocks`` are what each seed block's cell said of how it ran, in seed order."""
-    about = blocks[0]
+    ``blocks`` are the seed blocks' cells, in seed order (with how each ran)."""
+    first = blocks[0]
     replicates = table.correct.shape[0]
     protocol = (
         job.protocol
@@ -287,14 +228,14 @@ def _result(job: EvalJob, table: EpisodeTable, blocks: list[dict[str, Any]]) -> 
             **job.spec.to_dict(),
             **(
                 {
-                    **sandbox_record(about["sandbox"], about["interpreter"]),
-                    "audit": [block.get("audit") for block in blocks],
+                    **sandbox_record(first.sandbox, first.interpreter),
+                    "audit": [block.audit for block in blocks],
                 }
-                if "sandbox" in about
+                if first.sandbox is not None
                 else {}
             ),
         },
-        params=about["params"],
+        params=first.params,
         data=load_data(job.data).provenance(),
         protocol=protocol.to_dict(),
         metrics=summarise(table),

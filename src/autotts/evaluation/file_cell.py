@@ -4,9 +4,9 @@ kept workers of the open keeping block (:mod:`~autotts.evaluation.keeping`),
 and audited (:mod:`~autotts.evaluation.audit`); and the record of how a result of it
 was obtained.
 
-:func:`~autotts.evaluation.jobs.evaluate`, the split evaluation
-(:mod:`~autotts.evaluation.split`) and a Ray cell (:mod:`autotts.scale.cells`) all
-come here, so a cell of a file is run one way whatever orchestrates it.
+:func:`~autotts.evaluation.jobs.evaluate` and every cell
+(:mod:`~autotts.evaluation.cells`: a split ``eval``, racing, Ray) all come here, so a
+cell of a file is run one way whatever orchestrates it.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ block's context and passes it down; the worker and interpreter functions below i
 no state of their own. Outside a block a cell starts its own worker and is the first
 cell its interpreter rule has seen.
 
-:func:`~autotts.evaluation.jobs.run_jobs`, a racing pool and ``autotts check`` open a
-block for their own duration; a pool process or a Ray worker keeps one for its life
+:func:`~autotts.evaluation.executors.run_jobs`, a local cell stream and ``autotts check``
+open a block for their own duration; a pool process or a Ray worker keeps one for its life
 (:func:`keep_for_process_life`). Nested blocks share the outer block's context, which
 closes its workers when the outermost block ends.
 """

@@ -22,7 +22,7 @@ beside the PyPy one), and every cell of that candidate:
   candidate that a fresh worker accepts.
 
 Keeping is off by default, so a plain :func:`~autotts.evaluation.jobs.evaluate`
-leaves no process behind; :func:`~autotts.evaluation.jobs.run_jobs` opens a block for
+leaves no process behind; :func:`~autotts.evaluation.executors.run_jobs` opens a block for
 its own duration and in its pool processes (:mod:`~autotts.evaluation.keeping`).
 
 The audit's shadow replays (:mod:`~autotts.evaluation.audit`) get a kept worker of their

@@ -4,7 +4,7 @@ Importing this package does not import Ray; :class:`RayExecutor` does, when it
 connects. Install with ``pip install 'autotts[ray]'``.
 """
 
-from autotts.scale.cells import (
+from autotts.evaluation.cells import (
     DEFAULT_SEED_BLOCK,
     Cell,
     CellResult,

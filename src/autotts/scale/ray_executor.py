@@ -1,6 +1,6 @@
 """Run evaluation jobs on a Ray cluster, cell by cell, with the local executor's numbers.
 
-Each job is split into cells (:mod:`autotts.scale.cells`): a block of its
+Each job is split into cells (:mod:`autotts.evaluation.cells`): a block of its
 replicates. The driver loads every replay file once and puts it in Ray's object
 store once (Ray copies it to a node the first time a task there needs it; the
 workers never read the data files, so the cluster needs none of them). A
@@ -9,7 +9,7 @@ in the Ray worker it still runs in the sandbox (a child process of the Ray
 worker), and the Ray worker replays and scores its logs.
 
 Results stream back as cells finish; a job is recorded once all its cells are in,
-and :func:`autotts.evaluation.jobs.run_jobs` returns them in job order. A Ray
+and :func:`autotts.evaluation.executors.run_jobs` returns them in job order. A Ray
 worker that dies mid-cell (a crash, a SIGKILL, a lost node) has its cell re-run by
 Ray (task retries); each cell's result is kept under its key exactly once, so a
 result can never count twice. Errors of the candidate or the data are not retried:
@@ -32,13 +32,7 @@ from typing import Any
 
 from autotts.data.records import ReplaySet
 from autotts.errors import AutoTTSError, CandidateRejected, UsageError
-from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
-from autotts.evaluation.keeping import keep_for_process_life
-from autotts.evaluation.results import EvalResult
-from autotts.evaluation.runner import EpisodeRecord
-from autotts.extras import needs
-from autotts.sandbox import CandidateFile, read_candidate
-from autotts.scale.cells import (
+from autotts.evaluation.cells import (
     DEFAULT_SEED_BLOCK,
     Cell,
     CellResult,
@@ -46,6 +40,12 @@ from autotts.scale.cells import (
     evaluate_cell,
     plan_cells,
 )
+from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
+from autotts.evaluation.keeping import keep_for_process_life
+from autotts.evaluation.results import EvalResult
+from autotts.evaluation.runner import EpisodeRecord
+from autotts.extras import needs
+from autotts.sandbox import CandidateFile, read_candidate
 
 __all__ = ["INSTALL_HINT", "ClusterError", "RayExecutor", "import_ray"]
 
@@ -154,7 +154,7 @@ def _check_reachable(address: str) -> None:
 
 
 class RayExecutor:
-    """A :class:`~autotts.evaluation.jobs.JobExecutor` on Ray.
+    """A :class:`~autotts.evaluation.executors.JobExecutor` on Ray.
 
     ``address`` None starts a private local Ray instance with ``num_cpus`` CPUs (stopped
     again on :meth:`close`); ``"auto"`` or ``HOST:PORT`` joins an existing cluster (see

@@ -21,7 +21,8 @@ from autotts.checking.report import CheckReport
 from autotts.controllers.registry import split_reference
 from autotts.data.catalog import SYNTHETIC
 from autotts.errors import UsageError
-from autotts.evaluation.jobs import DataRef, current_executor
+from autotts.evaluation.executors import JobExecutor
+from autotts.evaluation.jobs import DataRef
 from autotts.scale.ray_executor import ClusterError, RayExecutor, first_line
 
 __all__ = ["check_here_or_on_ray", "check_on_ray"]
@@ -96,11 +97,20 @@ def check_on_ray(
     return report
 
 
-def check_here_or_on_ray(reference: str, data: Sequence[DataRef], **options: Any) -> CheckReport:
-    """The check on the Ray cluster when the evaluations of this block run there
-    (:func:`~autotts.evaluation.jobs.use_executor` set a :class:`RayExecutor`: ``discover
-    --executor ray``), else in this process."""
-    executor = current_executor()
+def check_here_or_on_ray(
+    reference: str,
+    data: Sequence[DataRef],
+    executor: JobExecutor | None = None,
+    **options: Any,
+) -> CheckReport:
+    """The check where the evaluations run: as one task on the Ray cluster when
+    ``executor`` is a :class:`RayExecutor` (``check`` or ``discover --executor ray``),
+    else in this process.
+
+    The check is not jobs but one sandboxed worker's fixed sequence, so it is not part
+    of the executor protocol: only Ray has a way to run it elsewhere. A ``progress``
+    option reports the steps of a check run here (a remote one reports none)."""
     if isinstance(executor, RayExecutor):
+        options.pop("progress", None)  # a callable of this process: it cannot travel
         return check_on_ray(reference, data, executor, **options)
     return check_controller(reference, data, **options)

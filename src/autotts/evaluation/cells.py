@@ -1,21 +1,22 @@
-"""Cells: the unit of work a distributed executor fans out.
+"""Cells: the unit of work an executor fans out (a local pool or Ray).
 
 A cell is one job (controller × β × replay file) restricted to a block of its
 protocol's replicates (for the reference protocol: a range of shuffle seeds).
 Episodes are independent, so a job's per-episode tables from its cells, stacked in
 replicate order, are exactly the table one local run builds, and the metrics —
-computed once, on the whole table — are bit-identical to the local executor's.
+computed once, on the whole table — are bit-identical to a whole-job run.
 
-Nothing here imports Ray: planning cells, evaluating one, and combining them are
-plain functions, tested without a cluster.
+Every executor (:mod:`autotts.evaluation.executors`) streams cells: ``eval --workers N``
+splits its one job into cells, racing reads blocks of seeds as they come in, and Ray
+runs every job as cells. Planning cells, evaluating one, and combining them are plain
+functions here, so all of them run a cell one way.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,6 @@ __all__ = [
     "DEFAULT_SEED_BLOCK",
     "Cell",
     "CellResult",
-    "CellStreaming",
     "combine",
     "evaluate_cell",
     "plan_cells",
@@ -71,18 +71,6 @@ class CellResult:
     #: for a controller file, the cell's audit record and the interpreter that ran it
     audit: dict[str, Any] | None = None
     interpreter: str = "cpython"
-
-
-@runtime_checkable
-class CellStreaming(Protocol):
-    """An executor that runs given cells and hands each back as it finishes (racing needs
-    the blocks of seeds as they come in; :class:`autotts.scale.RayExecutor` is one)."""
-
-    def stream_cells(
-        self, jobs: Sequence[EvalJob], cells: Sequence[Cell]
-    ) -> Generator[tuple[Cell, CellResult], None, None]:
-        """Yield every cell once with its result; closing the iterator starts no more cells."""
-        ...
 
 
 def plan_cells(jobs: list[EvalJob], seed_block: int = DEFAULT_SEED_BLOCK) -> list[Cell]:
