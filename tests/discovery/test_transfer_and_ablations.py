@@ -306,7 +306,9 @@ def test_optimize_takes_the_transfer_flags(tmp_path: Path) -> None:
     # --every-pick: both searches' picks, evaluated after the winner's own held-out file; the
     # winner's numbers there are heldout.json's (same tables, same resampling)
     picks = _json(out / "heldout_picks.json")
-    assert [p["search"] for p in picks["picks"]] == [0, 1]
+    # every search that finished a trial (on a loaded machine the second may not, in 30 s)
+    searches = [p["search"] for p in _json(out / "selection.json")["searches"]]
+    assert [p["search"] for p in picks["picks"]] == searches and searches[0] == 0
     assert sum(p["selected"] for p in picks["picks"]) == 1
     winner = next(p for p in picks["picks"] if p["selected"])
     assert winner["gains"] == _json(out / "heldout.json")["gains"]
