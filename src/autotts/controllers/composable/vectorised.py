@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
-from autotts.controllers.vectorised.tally import plurality
+from autotts.controllers.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
 from autotts.env.batch import BatchOutcome, EpisodeBatch
@@ -38,7 +38,8 @@ _NONE = -2  # "no previous leader": differs from every answer id and from NO_ANS
 _PER_ROW = (
     "row", "running", "pool", "n_probes", "freq", "vocab", "final_vocab", "n_open",
     "reads", "latest", "finished", "dropped", "probes", "disagree", "done_key", "ema",
-    "history", "winner", "conf", "leader", "prev", "stable", "wstart", "live",
+    "history", "winner", "conf", "leader", "prev", "stable", "wstart", "live", "moved",
+    "n_dropped",
 )  # fmt: skip
 
 
@@ -47,8 +48,10 @@ class _State:
 
     ``live`` (opened, neither finished nor dropped, row running) is kept up to date by
     every step that changes one of those, rather than recomputed from them each time.
-    Every per-branch array is C-contiguous, so ``a.reshape(-1)`` is a view and the
-    steps read and write the live branches through flat indices.
+    So is ``moved``: the rows whose latest answers or set of counted branches changed
+    since their ``leader`` was last counted (a leader that nothing changed is not
+    counted again). Every per-branch array is C-contiguous, so ``a.reshape(-1)`` is a
+    view and the steps read and write the live branches through flat indices.
     """
 
     def __init__(self, batch: EpisodeBatch, capacity: int, n_init: int, full: bool) -> None:
@@ -80,6 +83,8 @@ class _State:
         self.stable = np.zeros(size, dtype=np.int64)
         self.wstart = np.zeros(size, dtype=np.int64)
         self.live = opened & ~self.finished
+        self.moved = np.ones(size, dtype=bool)
+        self.n_dropped = np.zeros(size, dtype=np.int64)
 
     def compact(self) -> None:
         if self.running.sum() < 0.75 * self.running.size:
@@ -87,14 +92,18 @@ class _State:
             for name in _PER_ROW:
                 setattr(self, name, getattr(self, name)[keep])
 
-    @property
-    def opened(self) -> np.ndarray:
-        return self.cols < self.n_open[:, None]
+    def opened(self, r: Any = slice(None)) -> np.ndarray:
+        """Which branches of rows ``r`` (default: every row) are open."""
+        out: np.ndarray = self.cols < self.n_open[r, None]
+        return out
 
     def drop(self, flat: np.ndarray) -> None:
         """Drop the branches at flat indices ``flat``."""
         self.dropped.reshape(-1)[flat] = True
         self.live.reshape(-1)[flat] = False
+        rows = flat // self.cols.size
+        self.moved[rows] = True
+        self.n_dropped += np.bincount(rows, minlength=self.row.size)
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -140,27 +149,46 @@ def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
     st.drop(s_idx)
 
 
-def _depth_pass(
-    st: _State,
-    batch: EpisodeBatch,
-    winner: np.ndarray,
-    warm: bool,
-    bursts: tuple[int, int],
-    rnd: int,
-    recount: Callable[[np.ndarray], None],
-) -> None:
-    """Read up to a burst more probes of every live branch (never past its end):
-    ``bursts[0]`` on branches whose latest answer is their row's winner once warm,
-    ``bursts[1]`` elsewhere. A branch that reaches its final answer is finished, keyed
-    after earlier rounds in the order the branches were visited (most probed first;
-    ties: opened first), and the rows whose completed pool changed are recounted."""
-    aligned_burst, other_burst = bursts
+def _prune_latest(st: _State, patience: int) -> None:
+    """Count each live branch's streak of disagreeing with its row's ``leader`` (the
+    majority of the latest answers; rows with fewer than two branches not dropped are not
+    judged) and drop streaks of at least ``patience``."""
     width = st.cols.size
     idx = np.flatnonzero(st.live)
     rows = idx // width
-    if warm:
-        mine = winner[rows]
-        aligned = (_flat(st.latest)[idx] == mine) & (mine != NO_ANSWER)
+    judged = (st.n_open - st.n_dropped)[rows] > 1
+    if not judged.all():
+        idx, rows = idx[judged], rows[judged]
+    off = _flat(st.latest)[idx] != st.leader[rows]
+    streak = np.where(off, _flat(st.disagree)[idx] + 1, 0)
+    _flat(st.disagree)[idx] = streak
+    stale = streak >= patience
+    if stale.any():
+        st.drop(idx[stale])
+
+
+def _depth_pass(
+    st: _State,
+    batch: EpisodeBatch,
+    winner: np.ndarray | None,
+    bursts: tuple[int, int],
+    rnd: int,
+    recount: Callable[[np.ndarray], None] | None,
+) -> None:
+    """Read up to a burst more probes of every live branch (never past its end):
+    ``bursts[0]`` on branches whose latest answer is their row's ``winner`` (``None``:
+    before warm-up, or when both bursts are equal), ``bursts[1]`` elsewhere. A branch that
+    reaches its final answer is finished; with a ``recount`` (the completed pool is read)
+    it is keyed after earlier rounds in the order the branches were visited (most probed
+    first; ties: opened first), and the rows whose completed pool changed are recounted.
+    Rows where a latest answer changed are marked ``moved``."""
+    aligned_burst, other_burst = bursts
+    width = st.cols.size
+    idx = np.flatnonzero(st.live)
+    before = _flat(st.latest)[idx]
+    if winner is not None:
+        mine = winner[idx // width]
+        aligned = (before == mine) & (mine != NO_ANSWER)
         burst: Any = np.where(aligned, aligned_burst, other_burst)
     else:
         burst = other_burst
@@ -169,24 +197,30 @@ def _depth_pass(
     step = np.minimum(burst, n_probes + 1 - reads)
     if min(aligned_burst, other_burst) < 1:
         moved = step > 0
-        idx, rows, reads, n_probes, step = (
+        idx, reads, n_probes, step, before = (
             idx[moved],
-            rows[moved],
             reads[moved],
             n_probes[moved],
             step[moved],
+            before[moved],
         )
     reads = reads + step
-    probes_before = _flat(st.probes)[idx]
     _flat(st.reads)[idx] = reads
-    _flat(st.probes)[idx] = probes_before + step
-    _flat(st.latest)[idx] = batch.answer_after(_flat(st.pool)[idx], reads)
+    latest = batch.answer_after(_flat(st.pool)[idx], reads)
+    _flat(st.latest)[idx] = latest
+    st.moved[idx[latest != before] // width] = True
     newly = reads > n_probes
+    if recount is not None:
+        probes_before = _flat(st.probes)[idx]
+        _flat(st.probes)[idx] = probes_before + step
     if not newly.any():
         return
-    done, done_rows = idx[newly], rows[newly]
+    done = idx[newly]
+    done_rows = done // width
     _flat(st.finished)[done] = True
     _flat(st.live)[done] = False
+    if recount is None:
+        return
     n_rows = st.row.size
     # keys within the round: their order is the visiting order (ranked among the
     # branches finishing this round only, which sorts alike)
@@ -196,6 +230,43 @@ def _depth_pass(
     changed = np.zeros(n_rows, dtype=bool)
     changed[done_rows] = True
     recount(changed)
+
+
+def _widen(
+    st: _State,
+    batch: EpisodeBatch,
+    r: np.ndarray,
+    burst: int,
+    rnd: int,
+    full: bool,
+    recount: Callable[[np.ndarray], None],
+) -> None:
+    """Open up to ``burst`` more branches in each of the rows ``r`` (never beyond the
+    capacity), all at once: the ``j``-th opened in a row is keyed after this round's depth
+    pass as ``j``, as if they were opened one by one. With ``full`` depth each is read to
+    its end; the rows whose completed pool grew are recounted."""
+    capacity = st.cols.size
+    take = np.minimum(burst, capacity - st.n_open[r])
+    rows = np.repeat(r, take)
+    if not rows.size:
+        return
+    ends = np.cumsum(take)
+    j = np.arange(rows.size) - np.repeat(ends - take, take)  # position within its row
+    c = st.n_open[rows] + j
+    n_probes = st.n_probes[rows, c]
+    reads = n_probes + 1 if full else np.ones(rows.size, dtype=np.int64)
+    st.reads[rows, c] = reads
+    st.latest[rows, c] = batch.answer_after(st.pool[rows, c], reads)
+    done_now = n_probes < reads
+    st.finished[rows, c] = done_now
+    st.live[rows, c] = ~done_now
+    st.done_key[rows, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
+    st.n_open[r] += take
+    st.moved[rows] = True
+    if done_now.any():
+        grew = np.zeros(st.row.size, dtype=bool)
+        grew[rows[done_now]] = True
+        recount(grew)
 
 
 def _weighted_top2(
@@ -234,18 +305,27 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     st = _State(batch, capacity, n_init, full)
     table = confidence_table()
     weights = np.asarray(length_weights(k.short_power), dtype=np.float64)
+    # What these knobs read decides what is kept up to date (work whose result nothing
+    # reads is skipped; the built-ins each use a few parts, e.g. SC none that reads the
+    # pool before its last round, Parallel-Probe never the pool at all).
     need_leader = k.prune == "latest" or k.stop == "stable" or k.vote == "latest"
+    smoothed = k.stop == "momentum" or k.widen == "trend"  # the EMA and its trend
+    aligned_reads = not full and k.burst_aligned != k.burst_other
+    # the completed pool's winner or confidence is read during the rounds ...
+    pool_each_round = (
+        smoothed or aligned_reads or k.prune == "pool" or k.stop == "confidence"
+        or k.give_up == "futile"
+    )  # fmt: skip
+    # ... or only by the answer: then a row's pool is counted once, when it stops
+    pool_at_end = k.vote != "latest"
 
     def spent(r: np.ndarray) -> np.ndarray:
         if full:
-            return np.where(st.opened[r], batch.tokens[st.pool[r]], 0)
+            return np.where(st.opened(r), batch.tokens[st.pool[r]], 0)
         return batch.cost_after(st.pool[r], st.reads[r], st.freq[r][:, None])
 
-    def recount(changed: Any) -> None:
-        """Winner and confidence of the completed pool, for the rows whose pool changed."""
-        r = np.flatnonzero(changed)
-        if not r.size:
-            return
+    def count_pool(r: np.ndarray) -> None:
+        """Winner and confidence of the completed pool of rows ``r``."""
         latest, done, key = st.latest[r], st.finished[r], st.done_key[r]
         winner, top1, top2 = plurality(latest, done, st.final_vocab[r], key)
         if k.vote == "short" or k.confidence == "weighted":
@@ -263,22 +343,33 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         st.winner[r] = winner
         st.conf[r] = table[top1, top2]
 
+    def recount(changed: Any) -> None:
+        """Count the pools of the rows whose pool changed (when the rounds read them)."""
+        if pool_each_round:
+            r = np.flatnonzero(changed)
+            if r.size:
+                count_pool(r)
+
     def latest_leader(rows: Any) -> None:
-        r = np.flatnonzero(rows)
+        """Count the latest answers' majority again in ``rows`` where it may have moved."""
+        r = np.flatnonzero(rows & st.moved)
         if r.size:
-            counted = st.opened[r] & ~st.dropped[r]
+            counted = st.opened(r) & ~st.dropped[r]
             st.leader[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
+            st.moved[r] = False
 
     def result(r: np.ndarray) -> np.ndarray:
         """The answer rows ``r`` would give now (``vote``)."""
         if k.vote == "latest":
             leader: np.ndarray = st.leader[r]
             return leader
+        if not pool_each_round:
+            count_pool(r)
         out: np.ndarray = st.winner[r]
         none = np.flatnonzero(out == NO_ANSWER)
         if none.size:
             q = r[none]
-            counted = (st.cols < st.n_open[q, None]) & ~st.dropped[q]
+            counted = st.opened(q) & ~st.dropped[q]
             out[none] = plurality(st.latest[q], counted, st.vocab[q], runner_up=False)[0]
         return out
 
@@ -296,6 +387,7 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
 
     recount(st.finished.any(axis=1))
     a = k.ema_alpha
+    delta: Any = 0.0
     for rnd in range(k.max_rounds):
         st.compact()
         if not st.running.any():
@@ -303,36 +395,32 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         warm = rnd >= k.warm_up
         # 1. smoothed pool confidence
         winner = st.winner
-        has_winner = winner != NO_ANSWER
-        st.ema = (1.0 - a) * st.ema + a * st.conf
-        st.history = np.concatenate([st.history, st.ema[:, None]], axis=1)[:, -k.T_ema :]
+        if smoothed:
+            st.ema = (1.0 - a) * st.ema + a * st.conf
+            st.history = np.concatenate([st.history, st.ema[:, None]], axis=1)[:, -k.T_ema :]
 
         # 2. drop branches that keep disagreeing with the pool's winner
-        if k.prune == "pool" and warm and has_winner.any():
+        if k.prune == "pool" and warm and (winner != NO_ANSWER).any():
             _prune_pool(st, winner, k.patience)
 
         # 3. depth pass
         if not full:
             bursts = (k.burst_aligned, k.burst_other)
-            _depth_pass(st, batch, winner, warm, bursts, rnd, recount)
+            mine = winner if warm and aligned_reads else None
+            _depth_pass(st, batch, mine, bursts, rnd, recount if pool_at_end else None)
 
         # 4. re-smooth with the round's evidence, replacing this round's entry
-        st.ema = (1.0 - a) * st.ema + a * st.conf
-        st.history[:, -1] = st.ema
-        delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0 * st.ema
+        if smoothed:
+            st.ema = (1.0 - a) * st.ema + a * st.conf
+            st.history[:, -1] = st.ema
+            delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0 * st.ema
 
         # 5. drop branches that keep disagreeing with the latest answers' majority
         if need_leader:
             latest_leader(st.running)
         if k.prune == "latest" and warm:
-            active = st.opened & ~st.dropped
-            judged = active & ~st.finished & ((active.sum(axis=1) > 1) & st.running)[:, None]
-            off = st.latest != st.leader[:, None]
-            st.disagree = np.where(judged, np.where(off, st.disagree + 1, 0), st.disagree)
-            newly = judged & (st.disagree >= k.patience)
-            if newly.any():
-                st.drop(np.flatnonzero(newly))
-                latest_leader(newly.any(axis=1))
+            _prune_latest(st, k.patience)
+            latest_leader(st.running)  # the rows that lost a branch
 
         # 6. stop
         if k.stop == "momentum" and warm:
@@ -342,7 +430,7 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         elif k.stop == "confidence" and warm:
             settle(st.running & (st.finished.sum(axis=1) >= 2) & (st.conf > k.conf_thresh))
         elif k.stop == "window":
-            window = st.opened & (st.cols >= st.wstart[:, None])
+            window = st.opened() & (st.cols >= st.wstart[:, None])
             check = st.running & window.any(axis=1) & ~(window & ~st.finished).any(axis=1)
             first = st.latest[np.arange(st.row.size), np.minimum(st.wstart, st.cols.size - 1)]
             unanimous = check & ~(window & (st.latest != first[:, None])).any(axis=1)
@@ -365,28 +453,12 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
 
         # 8. widen
         if k.widen == "always":
-            widen = st.running.copy()
+            widen = st.running
         elif k.widen == "trend" and rnd >= max(1, k.warm_up // 2):
             widen = st.running & (delta <= k.trend_thresh) & (st.ema < k.conf_thresh)
         else:
             continue
-        grew = np.zeros(st.row.size, dtype=bool)
-        for j in range(k.widen_burst):
-            r = np.flatnonzero(widen & (st.n_open < capacity))
-            if not r.size:
-                break
-            c = st.n_open[r]
-            reads = st.n_probes[r, c] + 1 if full else np.ones(r.size, dtype=np.int64)
-            st.reads[r, c] = reads
-            st.latest[r, c] = batch.answer_after(st.pool[r, c], reads)
-            done_now = st.n_probes[r, c] < reads
-            st.finished[r, c] = done_now
-            st.live[r, c] = ~done_now
-            st.done_key[r, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
-            st.n_open[r] += 1
-            grew[r[done_now]] = True
-        if grew.any():
-            recount(grew)
+        _widen(st, batch, np.flatnonzero(widen), k.widen_burst, rnd, full, recount)
     still = st.running
     if still.any():
         if need_leader:
