@@ -55,6 +55,8 @@ DATA = HERE.parents[2] / "shared" / "data" / "replay"
 FILES = "Qwen3-4B/aime24,Qwen3-4B/aime25,Qwen3-4B/hmmt25"
 BETAS = "0,0.25,0.5,0.75,1"
 CONTROLLERS = "sc,asc,esc,parallel-probe,cmc"
+# release -> (its python, its environment)
+Sides = dict[str, tuple[str, dict[str, str]]]
 # `autotts table` as its console script runs it, for an interpreter given by path
 TABLE = "import sys; from autotts.cli.main import main; sys.argv[0] = 'autotts'; sys.exit(main())"
 
@@ -81,7 +83,7 @@ def main() -> None:
     env_old = dict(os.environ)
     if args.old_path:
         env_old["PYTHONPATH"] = os.pathsep.join([args.old_path, env_old.get("PYTHONPATH", "")])
-    sides = {"old": (args.old, env_old), "new": (sys.executable, dict(os.environ))}
+    sides: Sides = {"old": (args.old, env_old), "new": (sys.executable, dict(os.environ))}
     print(f"load average before: {_load()}", flush=True)
     if args.pairs:
         compare_kernels(sides, cells, args.pairs)
@@ -138,8 +140,8 @@ def run_cells(data: str, controllers: str, files: str, betas: str, seeds: str) -
     }
 
 
-def compare_kernels(sides: dict[str, tuple[str, dict[str, str]]], cells: list[str], pairs: int) -> None:
-    """Run the kernel cells under the old release and this one, ``pairs`` times each, alternately."""
+def compare_kernels(sides: Sides, cells: list[str], pairs: int) -> None:
+    """Run the kernel cells under both releases, ``pairs`` times each, alternately."""
     command = [str(HERE), "--worker", "--data", cells[0], "--controllers", cells[1]]
     command += ["--files", cells[2], "--betas", cells[3], "--seeds", cells[4]]
     runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
@@ -192,9 +194,7 @@ def compare_kernels(sides: dict[str, tuple[str, dict[str, str]]], cells: list[st
         print(line, flush=True)
 
 
-def compare_tables(
-    sides: dict[str, tuple[str, dict[str, str]]], data: str, seeds: int, pairs: int
-) -> None:
+def compare_tables(sides: Sides, data: str, seeds: int, pairs: int) -> None:
     """Run ``autotts table --workers 1 --json`` under both releases, ``pairs`` times each,
     alternately: wall and CPU seconds, and whether the outputs are byte-identical."""
     args = ["table", "--workers", "1", "--quiet", "--json", "--data", data, "--seeds", str(seeds)]

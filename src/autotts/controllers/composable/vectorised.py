@@ -1,18 +1,21 @@
 """The composed controller over a whole batch of episodes (same parts, same order).
 
 Every episode runs the same round at the same time and each branch is a few
-integers (reads, probe_more calls, disagreement streak, flags). Ties in the
-completed pool go to the branch that finished first, so each finished branch
-carries a completion key that sorts like the episode-at-a-time append order
+integers (where its reads have got to, probe_more calls, disagreement streak, flags).
+Ties in the completed pool go to the branch that finished first, so each finished
+branch carries a completion key that sorts like the episode-at-a-time append order
 (initial branches by opening order, then per round the depth pass, most-read
 first, then the widened ones). The test suite checks that this returns exactly
 what :meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
 
-It is also the built-in CMC's fast path (:meth:`ConfidenceMomentum.vectorised
-<autotts.controllers.cmc.ConfidenceMomentum.vectorised>` runs it on
-:func:`~autotts.controllers.cmc.cmc_knobs`), so the hot steps (pool pruning, the
-depth pass) work on the flat indices of the live branches rather than on every
-slot of every row.
+It is also the fast path of every built-in: SC, ASC, ESC, Parallel-Probe and CMC
+run it on their settings as parts (``sc_knobs``, ``asc_knobs``, ``esc_knobs``,
+``pp_knobs``, ``cmc_knobs`` beside each controller). So it keeps up to date only
+what a knob set reads (:class:`_Needs`: SC's pool is counted once, when it answers;
+Parallel-Probe's never, its leader only in rows whose latest answers moved; ASC's
+confidence vote by vote), full reads are a gather of final answers, and the hot
+steps (pruning, the depth pass) work on the flat indices of the live branches
+rather than on every slot of every row.
 """
 
 from __future__ import annotations
@@ -104,12 +107,12 @@ class _State:
         opened[:, :n_init] = True
         self.n_open = np.full(size, n_init, dtype=np.int64)
         self.dropped = np.zeros((size, capacity), dtype=bool)
-        # Per-branch arrays the knobs never read are left empty (width 0). Full reads
-        # finish a branch when it opens, with its final answer; nothing counts its reads,
-        # and its pool's completion order is the opening order (the columns).
+        # Per-branch arrays the knobs never read are left empty (width 0).
         # A branch read probe by probe is where its reads have got to in ``batch.steps``
         # (flat): ``at`` indexes its latest answer (one before its first while unopened),
-        # ``last`` its final answer, so a read is one step along and one take.
+        # ``last`` its final answer, so a read is one step along and one take. A full read
+        # finishes a branch when it opens, with its final answer: nothing counts its
+        # reads, and the pool's completion order is the opening order (the columns).
         self.steps = batch.steps.reshape(-1)
         self.steps_width = batch.steps.shape[1]
         if k.depth == "full":
@@ -245,7 +248,7 @@ def _depth_pass(
     reaches its final answer is finished and handed to ``recount``; when ``keyed`` (the
     completed pool's ties are read) it is keyed after earlier rounds in the order the
     branches were visited (most probed first; ties: opened first). Rows where a latest
-    answer changed are marked ``moved``."""
+    answer changed are marked ``moved`` (when the leader is kept)."""
     aligned_burst, other_burst = bursts
     width = st.cols.size
     idx = np.flatnonzero(st.live)
@@ -322,7 +325,7 @@ def _widen(
     done_now = st.last[rows, c] == first
     st.finished[rows, c] = done_now
     st.live[rows, c] = ~done_now
-    if st.done_key.size:
+    if st.done_key.size:  # the pool's ties are read (_Needs.keyed)
         st.done_key[rows, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
     if done_now.any():
         recount(rows[done_now] * capacity + c[done_now])
@@ -389,7 +392,8 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     needs = _Needs.of(k)
     st = _State(batch, capacity, n_init, k, needs)
     table = confidence_table()
-    weights = np.asarray(length_weights(k.short_power), dtype=np.float64)
+    weighted = k.vote == "short" or k.confidence == "weighted"
+    weights = np.asarray(length_weights(k.short_power) if weighted else [], dtype=np.float64)
 
     def spent(r: np.ndarray) -> np.ndarray:
         if full:
@@ -404,7 +408,7 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         # full reads complete in opening order: the columns
         key = np.broadcast_to(st.cols, done.shape) if full else st.done_key[r]
         winner, top1, top2 = plurality(latest, done, st.final_vocab[r], None if full else key)
-        if k.vote == "short" or k.confidence == "weighted":
+        if weighted:
             units = np.minimum(MAX_LENGTH_UNITS, spent(r) // st.freq[r][:, None])
             vocab = st.final_vocab[r]
             ends = np.cumsum(vocab)
