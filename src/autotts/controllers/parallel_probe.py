@@ -184,7 +184,8 @@ class ParallelProbe(Controller):
         return f"continue: majority {show(winner)} stable for {stable} < T={self.T}; {left} live"
 
     def vectorised(self) -> VectorisedRun | None:
-        """The composable kernel on :func:`pp_knobs` of this controller."""
+        """The composable kernel on :func:`pp_knobs` of this controller (none for a
+        confidence-weighted vote)."""
         if self.confidence_weighted:  # the batch kernel has no confidences: session by session
             return None
         # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's

@@ -216,10 +216,10 @@ def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
     st.drop(s_idx)
 
 
-def _prune_latest(st: _State, patience: int) -> None:
+def _prune_latest(st: _State, patience: int) -> bool:
     """Count each live branch's streak of disagreeing with its row's ``leader`` (the
     majority of the latest answers; rows with fewer than two branches not dropped are not
-    judged) and drop streaks of at least ``patience``."""
+    judged) and drop streaks of at least ``patience``; whether any was dropped."""
     width = st.cols.size
     idx = np.flatnonzero(st.live)
     rows = idx // width
@@ -230,8 +230,10 @@ def _prune_latest(st: _State, patience: int) -> None:
     streak = np.where(off, _flat(st.disagree)[idx] + 1, 0)
     _flat(st.disagree)[idx] = streak
     stale = streak >= patience
-    if stale.any():
-        st.drop(idx[stale])
+    if not stale.any():
+        return False
+    st.drop(idx[stale])
+    return True
 
 
 def _depth_pass(
@@ -510,8 +512,7 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         # 5. drop branches that keep disagreeing with the latest answers' majority
         if needs.leader:
             latest_leader(st.running)
-        if k.prune == "latest" and warm:
-            _prune_latest(st, k.patience)
+        if k.prune == "latest" and warm and _prune_latest(st, k.patience):
             latest_leader(st.running)  # the rows that lost a branch
 
         # 6. stop
