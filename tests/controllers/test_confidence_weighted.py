@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autotts.controllers.parallel_probe import ParallelProbe
+from autotts.controllers.parallel_probe import ParallelProbe, pp_knobs
 from autotts.controllers.registry import ControllerSpec, build
 from autotts.controllers.voting import majority, weighted_majority
 from autotts.data.loading import load_replay, parse_replay
@@ -47,6 +47,8 @@ def test_the_option_is_a_parameter_and_recorded_only_when_set() -> None:
     assert weighted.params()["confidence_weighted"] is True
     assert weighted.vectorised() is None  # the batch kernel knows no confidences
     assert plain.vectorised() is not None
+    with pytest.raises(ValueError, match="no composable parts"):
+        pp_knobs(weighted)  # no part weighs a vote by confidence
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -29,6 +29,17 @@ SPECS = [
         params={"num_chains": 16, "T": 4, "warm_up": 2, "prune_patience": 2, "probe_burst": 2},
     ),
     ControllerSpec("parallel-probe", params={"num_chains": 64, "T": 3, "max_steps": 5}),
+    # the built-ins' kernel is the composable one on their settings as parts (sc_knobs, ...):
+    # settings at their edges reach it too
+    ControllerSpec("asc", params={"max_samples": 9, "threshold": 0.0}),
+    ControllerSpec("asc", params={"max_samples": 30, "threshold": 1.0}),
+    ControllerSpec("esc", params={"max_samples": 5, "window_size": 8}),
+    ControllerSpec("esc", params={"max_samples": 30, "window_size": 1}),
+    ControllerSpec(
+        "parallel-probe",
+        params={"num_chains": 5, "T": 1, "warm_up": 0, "prune_patience": 3, "probe_burst": 4},
+    ),
+    ControllerSpec("parallel-probe", params={"num_chains": 3, "max_steps": 1}),
     # CMC's kernel is the composable one on its settings as parts (cmc_knobs): settings
     # given one by one reach it too, including n_init above max_branch_use
     ControllerSpec("cmc", params={"beta": 0.3, "n_init": 9, "max_branch_use": 5, "warm_up": 0}),

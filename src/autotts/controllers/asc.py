@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.composable.plain import Knobs
+from autotts.controllers.sc import FULL_READS
 from autotts.controllers.schedules import budget_schedule
 from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import beta_confidence, majority, vote_stats
@@ -13,7 +16,7 @@ from autotts.errors import UsageError
 if TYPE_CHECKING:
     from autotts.env.session import Session
 
-__all__ = ["AdaptiveConsistency"]
+__all__ = ["AdaptiveConsistency", "asc_knobs"]
 
 
 class AdaptiveConsistency(Controller):
@@ -69,8 +72,20 @@ class AdaptiveConsistency(Controller):
         return winner
 
     def vectorised(self) -> VectorisedRun:
+        """The composable kernel on :func:`asc_knobs` of this controller."""
         # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
         # worker, no NumPy)
-        from autotts.controllers.vectorised.sequential import run_adaptive_consistency
+        from autotts.controllers.composable.vectorised import run_parts
 
-        return lambda batch: run_adaptive_consistency(batch, self.max_samples, self.threshold)
+        knobs = asc_knobs(self)
+        return lambda batch: run_parts(batch, knobs)
+
+
+def asc_knobs(asc: AdaptiveConsistency) -> Knobs:
+    """ASC with ``asc``'s settings as composable parts: one full read per round until the
+    Beta confidence of two or more answers exceeds the threshold; the composed controller
+    with these knobs returns exactly what :meth:`AdaptiveConsistency.solve` returns."""
+    return replace(
+        FULL_READS, widen="always", widen_burst=1, stop="confidence", conf_thresh=asc.threshold,
+        n_init=1, max_branches=asc.max_samples,
+    )  # fmt: skip

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.composable.plain import Knobs
+from autotts.controllers.sc import FULL_READS
 from autotts.controllers.schedules import budget_schedule
 from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import majority
@@ -13,7 +16,7 @@ from autotts.errors import UsageError
 if TYPE_CHECKING:
     from autotts.env.session import Session
 
-__all__ = ["EarlyStoppingConsistency"]
+__all__ = ["EarlyStoppingConsistency", "esc_knobs"]
 
 
 class EarlyStoppingConsistency(Controller):
@@ -68,8 +71,22 @@ class EarlyStoppingConsistency(Controller):
         return winner
 
     def vectorised(self) -> VectorisedRun:
+        """The composable kernel on :func:`esc_knobs` of this controller."""
         # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
         # worker, no NumPy)
-        from autotts.controllers.vectorised.sequential import run_early_stopping
+        from autotts.controllers.composable.vectorised import run_parts
 
-        return lambda batch: run_early_stopping(batch, self.max_samples, self.window_size)
+        knobs = esc_knobs(self)
+        return lambda batch: run_parts(batch, knobs)
+
+
+def esc_knobs(esc: EarlyStoppingConsistency) -> Knobs:
+    """ESC with ``esc``'s settings as composable parts: windows of ``window_size`` full
+    reads, at most ``max_samples // window_size`` of them, stopping on a unanimous window;
+    the composed controller with these knobs returns exactly what
+    :meth:`EarlyStoppingConsistency.solve` returns."""
+    w = esc.window_size
+    return replace(
+        FULL_READS, widen="always", widen_burst=w, stop="window", n_init=w,
+        max_branches=(esc.max_samples // w) * w,
+    )  # fmt: skip

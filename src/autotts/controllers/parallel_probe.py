@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.composable.plain import Knobs
 from autotts.controllers.schedules import budget_schedule
 from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import majority, weighted_majority
@@ -21,7 +22,7 @@ from autotts.errors import UsageError
 if TYPE_CHECKING:
     from autotts.env.session import Session
 
-__all__ = ["ParallelProbe"]
+__all__ = ["ParallelProbe", "pp_knobs"]
 
 
 class ParallelProbe(Controller):
@@ -183,13 +184,32 @@ class ParallelProbe(Controller):
         return f"continue: majority {show(winner)} stable for {stable} < T={self.T}; {left} live"
 
     def vectorised(self) -> VectorisedRun | None:
+        """The composable kernel on :func:`pp_knobs` of this controller (none for a
+        confidence-weighted vote)."""
         if self.confidence_weighted:  # the batch kernel has no confidences: session by session
             return None
         # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
         # worker, no NumPy)
-        from autotts.controllers.vectorised.parallel_probe import run_parallel_probe
+        from autotts.controllers.composable.vectorised import run_parts
 
-        return lambda batch: run_parallel_probe(batch, self)
+        knobs = pp_knobs(self)
+        return lambda batch: run_parts(batch, knobs)
+
+
+def pp_knobs(pp: ParallelProbe) -> Knobs:
+    """Parallel-Probe with ``pp``'s settings as composable parts: a lock-step cohort of
+    ``num_chains`` read ``probe_burst`` probes a round, pruned off the latest answers'
+    majority, stopped once that majority is stable; the composed controller with these
+    knobs returns exactly what :meth:`ParallelProbe.solve` returns. The parts have no
+    confidence-weighted vote, so a ``confidence_weighted`` controller has none."""
+    if pp.confidence_weighted:
+        raise ValueError("parallel-probe: a confidence-weighted vote has no composable parts")
+    return Knobs(
+        widen="never", depth="burst", prune="latest", stop="stable", vote="latest",
+        n_init=pp.num_chains, max_branches=pp.num_chains, burst_aligned=pp.probe_burst,
+        burst_other=pp.probe_burst, patience=pp.prune_patience, warm_up=pp.warm_up,
+        T_stable=pp.T, max_rounds=pp.max_steps,
+    )  # fmt: skip
 
 
 def _weight(session: Session, branch: int) -> float:

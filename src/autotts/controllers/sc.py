@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from autotts.controllers.base import Controller, VectorisedRun
+from autotts.controllers.composable.plain import Knobs
 from autotts.controllers.schedules import budget_schedule
 from autotts.controllers.stopping import record_stop, show
 from autotts.controllers.voting import majority
@@ -13,7 +15,11 @@ from autotts.errors import UsageError
 if TYPE_CHECKING:
     from autotts.env.session import Session
 
-__all__ = ["SelfConsistency"]
+__all__ = ["FULL_READS", "SelfConsistency", "sc_knobs"]
+
+#: What SC, ASC and ESC share as composable parts: a branch is read to its end when it
+#: is opened, nothing is pruned, the finished answers are voted, from the first round.
+FULL_READS = Knobs(depth="full", prune="never", vote="completed", warm_up=0)
 
 
 class SelfConsistency(Controller):
@@ -49,8 +55,17 @@ class SelfConsistency(Controller):
         return winner
 
     def vectorised(self) -> VectorisedRun:
+        """The composable kernel on :func:`sc_knobs` of this controller."""
         # NumPy: the kernel needs it; the plain controller stays importable without it (PyPy's
         # worker, no NumPy)
-        from autotts.controllers.vectorised.sequential import run_self_consistency
+        from autotts.controllers.composable.vectorised import run_parts
 
-        return lambda batch: run_self_consistency(batch, self.n)
+        knobs = sc_knobs(self)
+        return lambda batch: run_parts(batch, knobs)
+
+
+def sc_knobs(sc: SelfConsistency) -> Knobs:
+    """SC with ``sc``'s settings as composable parts: open ``n`` branches at once, read
+    each to its end, vote; the composed controller with these knobs returns exactly what
+    :meth:`SelfConsistency.solve` returns."""
+    return replace(FULL_READS, widen="never", stop="never", n_init=sc.n, max_branches=sc.n)

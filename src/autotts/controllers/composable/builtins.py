@@ -2,57 +2,43 @@
 
 Each function gives the :class:`Knobs` that make the composed controller behave
 exactly like the built-in at β (same answers, same tokens: the test suite checks
-it on the public data).
+it on the public data). Both halves have one home each: the β schedule is the
+built-in's ``from_beta`` (or :func:`cmc_schedule`), its settings as parts the
+``*_knobs`` function beside it, which is also what the built-in's fast path runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
+from autotts.controllers.asc import AdaptiveConsistency, asc_knobs
 from autotts.controllers.cmc import cmc_knobs, cmc_schedule
 from autotts.controllers.composable.plain import Knobs
-from autotts.controllers.schedules import budget_schedule
+from autotts.controllers.esc import EarlyStoppingConsistency, esc_knobs
+from autotts.controllers.parallel_probe import ParallelProbe, pp_knobs
+from autotts.controllers.sc import SelfConsistency, sc_knobs
 
 __all__ = ["COMPOSED_BUILTINS", "asc_parts", "cmc_parts", "esc_parts", "pp_parts", "sc_parts"]
-
-#: Every full-read built-in: read a branch to its end when opened, no pruning, no warm-up.
-_FULL_READS = Knobs(depth="full", prune="never", vote="completed", warm_up=0)
 
 
 def sc_parts(beta: float) -> Knobs:
     """SC: open n branches, read each to its end, majority vote."""
-    n = budget_schedule(beta)
-    return replace(_FULL_READS, widen="never", stop="never", n_init=n, max_branches=n)
+    return sc_knobs(SelfConsistency.from_beta(beta))
 
 
-def asc_parts(beta: float, threshold: float = 0.95) -> Knobs:
+def asc_parts(beta: float) -> Knobs:
     """ASC: one full read per round until the Beta confidence exceeds the threshold."""
-    n = budget_schedule(beta)
-    return replace(
-        _FULL_READS, widen="always", widen_burst=1, stop="confidence", conf_thresh=threshold,
-        n_init=1, max_branches=n,
-    )  # fmt: skip
+    return asc_knobs(AdaptiveConsistency.from_beta(beta))
 
 
 def esc_parts(beta: float) -> Knobs:
     """ESC: windows of full reads; stop on a unanimous window."""
-    n = budget_schedule(beta)
-    w = min(8, n)
-    return replace(
-        _FULL_READS, widen="always", widen_burst=w, stop="window", n_init=w,
-        max_branches=(n // w) * w,
-    )  # fmt: skip
+    return esc_knobs(EarlyStoppingConsistency.from_beta(beta))
 
 
 def pp_parts(beta: float) -> Knobs:
     """Parallel-Probe: a lock-step cohort, prune off the latest majority, stop when stable."""
-    n = budget_schedule(beta)
-    return Knobs(
-        widen="never", depth="burst", prune="latest", stop="stable", vote="latest",
-        n_init=n, max_branches=n, burst_aligned=1, burst_other=1, patience=7,
-        warm_up=15, T_stable=40, max_rounds=100,
-    )  # fmt: skip
+    return pp_knobs(ParallelProbe.from_beta(beta))
 
 
 def cmc_parts(beta: float) -> Knobs:

@@ -1,29 +1,33 @@
 """The composed controller over a whole batch of episodes (same parts, same order).
 
 Every episode runs the same round at the same time and each branch is a few
-integers (reads, probe_more calls, disagreement streak, flags). Ties in the
-completed pool go to the branch that finished first, so each finished branch
-carries a completion key that sorts like the episode-at-a-time append order
+integers (where its reads have got to, probe_more calls, disagreement streak, flags).
+Ties in the completed pool go to the branch that finished first, so each finished
+branch carries a completion key that sorts like the episode-at-a-time append order
 (initial branches by opening order, then per round the depth pass, most-read
 first, then the widened ones). The test suite checks that this returns exactly
 what :meth:`~autotts.controllers.composable.plain.PartsController.solve` returns.
 
-It is also the built-in CMC's fast path (:meth:`ConfidenceMomentum.vectorised
-<autotts.controllers.cmc.ConfidenceMomentum.vectorised>` runs it on
-:func:`~autotts.controllers.cmc.cmc_knobs`), so the hot steps (pool pruning, the
-depth pass) work on the flat indices of the live branches rather than on every
-slot of every row.
+It is also the fast path of every built-in: SC, ASC, ESC, Parallel-Probe and CMC
+run it on their settings as parts (``sc_knobs``, ``asc_knobs``, ``esc_knobs``,
+``pp_knobs``, ``cmc_knobs`` beside each controller). So it keeps up to date only
+what a knob set reads (:class:`_Needs`: SC's pool is counted once, when it answers;
+Parallel-Probe's never, its leader only in rows whose latest answers moved; ASC's
+confidence vote by vote), full reads are a gather of final answers, and the hot
+steps (pruning, the depth pass) work on the flat indices of the live branches
+rather than on every slot of every row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
-from autotts.controllers.vectorised.tally import plurality
+from autotts.controllers.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
 from autotts.env.batch import BatchOutcome, EpisodeBatch
@@ -36,10 +40,43 @@ WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
 _NONE = -2  # "no previous leader": differs from every answer id and from NO_ANSWER
 
 _PER_ROW = (
-    "row", "running", "pool", "n_probes", "freq", "vocab", "final_vocab", "n_open",
-    "reads", "latest", "finished", "dropped", "probes", "disagree", "done_key", "ema",
-    "history", "winner", "conf", "leader", "prev", "stable", "wstart", "live",
+    "row", "running", "pool", "last", "freq", "vocab", "final_vocab", "n_open",
+    "at", "latest", "finished", "dropped", "probes", "disagree", "done_key", "ema",
+    "history", "winner", "conf", "leader", "prev", "stable", "wstart", "live", "moved",
+    "n_dropped", "votes", "top1", "top2", "lead",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """What a knob set reads, so what the kernel keeps up to date: work whose result
+    nothing reads is skipped (the built-ins each use a few parts: SC reads nothing before
+    its answer, Parallel-Probe never the completed pool)."""
+
+    leader: bool  # the majority of the latest answers
+    smoothed: bool  # the EMA of the pool's confidence and its trend
+    aligned: bool  # which branches agree with the pool's winner (their burst differs)
+    eager: bool  # the pool's winner (or weighted confidence): counted again as it grows
+    tallied: bool  # only the pool's confidence from counts: kept up to date vote by vote
+    keyed: bool  # the order branches finished in (the pool's ties)
+
+    @classmethod
+    def of(cls, k: Knobs) -> _Needs:
+        smoothed = k.stop == "momentum" or k.widen == "trend"
+        aligned = k.depth != "full" and k.burst_aligned != k.burst_other
+        winner_each_round = aligned or k.prune == "pool"
+        conf_each_round = smoothed or k.stop == "confidence" or k.give_up == "futile"
+        tallied = conf_each_round and not winner_each_round and k.confidence == "counts"
+        eager = winner_each_round or (conf_each_round and not tallied)
+        return cls(
+            leader=k.prune == "latest" or k.stop == "stable" or k.vote == "latest",
+            smoothed=smoothed,
+            aligned=aligned,
+            eager=eager,
+            tallied=tallied,
+            # without eager counts the pool is counted when a row stops, if its vote reads it
+            keyed=eager or k.vote != "latest",
+        )
 
 
 class _State:
@@ -47,30 +84,51 @@ class _State:
 
     ``live`` (opened, neither finished nor dropped, row running) is kept up to date by
     every step that changes one of those, rather than recomputed from them each time.
-    Every per-branch array is C-contiguous, so ``a.reshape(-1)`` is a view and the
-    steps read and write the live branches through flat indices.
+    So is ``moved``: the rows whose latest answers or set of counted branches changed
+    since their ``leader`` was last counted (a leader that nothing changed is not
+    counted again). Every per-branch array is C-contiguous, so ``a.reshape(-1)`` is a
+    view and the steps read and write the live branches through flat indices.
     """
 
-    def __init__(self, batch: EpisodeBatch, capacity: int, n_init: int, full: bool) -> None:
+    def __init__(
+        self, batch: EpisodeBatch, capacity: int, n_init: int, k: Knobs, needs: _Needs
+    ) -> None:
+        keyed = needs.keyed
+        self.tracks_moves = needs.leader
         size = batch.size
         self.row = np.arange(size)
         self.running = np.ones(size, dtype=bool)
         self.pool = np.ascontiguousarray(batch.branches[:, :capacity])
-        self.n_probes = batch.n_probes[self.pool]
         self.freq = batch.probe_freq
         self.vocab = batch.vocab
         self.final_vocab = batch.final_vocab
         self.cols = np.arange(capacity)[None, :]
-        opened = np.broadcast_to(self.cols < n_init, self.pool.shape)
+        opened = np.zeros((size, capacity), dtype=bool)  # C-contiguous, as all derived
+        opened[:, :n_init] = True
         self.n_open = np.full(size, n_init, dtype=np.int64)
-        first = self.n_probes + 1 if full else np.ones_like(self.n_probes)
-        self.reads = np.where(opened, first, 0)
-        self.latest = np.where(opened, batch.answer_after(self.pool, np.maximum(self.reads, 1)), 0)
-        self.finished = opened & (self.reads > self.n_probes)
         self.dropped = np.zeros((size, capacity), dtype=bool)
-        self.probes = np.zeros((size, capacity), dtype=np.int64)
-        self.disagree = np.zeros((size, capacity), dtype=np.int64)
-        self.done_key = np.where(self.finished, self.cols, 0)
+        # Per-branch arrays the knobs never read are left empty (width 0).
+        # A branch read probe by probe is where its reads have got to in ``batch.steps``
+        # (flat): ``at`` indexes its latest answer (one before its first while unopened),
+        # ``last`` its final answer, so a read is one step along and one take. A full read
+        # finishes a branch when it opens, with its final answer: nothing counts its
+        # reads, and the pool's completion order is the opening order (the columns).
+        self.steps = batch.steps.reshape(-1)
+        self.steps_width = batch.steps.shape[1]
+        if k.depth == "full":
+            self.at = self.last = self.probes = self.done_key = _none(size)
+            self.latest = np.where(opened, batch.final[self.pool], 0)
+            self.finished = opened
+        else:
+            first = self.pool * self.steps_width
+            self.at = np.where(opened, first, first - 1)
+            self.last = first + batch.n_probes[self.pool]
+            self.latest = np.where(opened, self.steps.take(first), 0)
+            self.finished = opened & (self.last == first)
+            self.probes = np.zeros((size, capacity), dtype=np.int64) if keyed else _none(size)
+            self.done_key = np.where(self.finished, self.cols, 0) if keyed else _none(size)
+        pruning = k.prune != "never"
+        self.disagree = np.zeros((size, capacity), dtype=np.int64) if pruning else _none(size)
         self.ema = np.zeros(size)
         self.history = np.zeros((size, 0))
         self.winner = np.full(size, NO_ANSWER, dtype=np.int64)
@@ -80,6 +138,15 @@ class _State:
         self.stable = np.zeros(size, dtype=np.int64)
         self.wstart = np.zeros(size, dtype=np.int64)
         self.live = opened & ~self.finished
+        self.moved = np.ones(size, dtype=bool)
+        self.n_dropped = np.zeros(size, dtype=np.int64)
+        # tallied: each row's vote count per final answer and the two highest counts,
+        # with an answer holding the highest (see _add_votes)
+        width = int(batch.final_vocab.max(initial=1)) if needs.tallied else 0
+        self.votes = np.zeros((size, width), dtype=np.int64)
+        self.top1 = np.zeros(size, dtype=np.int64)
+        self.top2 = np.zeros(size, dtype=np.int64)
+        self.lead = np.full(size, -1, dtype=np.int64)
 
     def compact(self) -> None:
         if self.running.sum() < 0.75 * self.running.size:
@@ -87,14 +154,23 @@ class _State:
             for name in _PER_ROW:
                 setattr(self, name, getattr(self, name)[keep])
 
-    @property
-    def opened(self) -> np.ndarray:
-        return self.cols < self.n_open[:, None]
+    def opened(self, r: Any = slice(None)) -> np.ndarray:
+        """Which branches of rows ``r`` (default: every row) are open."""
+        out: np.ndarray = self.cols < self.n_open[r, None]
+        return out
 
     def drop(self, flat: np.ndarray) -> None:
         """Drop the branches at flat indices ``flat``."""
         self.dropped.reshape(-1)[flat] = True
         self.live.reshape(-1)[flat] = False
+        rows = flat // self.cols.size
+        self.moved[rows] = True
+        self.n_dropped += np.bincount(rows, minlength=self.row.size)
+
+
+def _none(size: int) -> np.ndarray:
+    """A per-branch array that is never read: no branch at all."""
+    return np.zeros((size, 0), dtype=np.int64)
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -140,62 +216,146 @@ def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
     st.drop(s_idx)
 
 
-def _depth_pass(
-    st: _State,
-    batch: EpisodeBatch,
-    winner: np.ndarray,
-    warm: bool,
-    bursts: tuple[int, int],
-    rnd: int,
-    recount: Callable[[np.ndarray], None],
-) -> None:
-    """Read up to a burst more probes of every live branch (never past its end):
-    ``bursts[0]`` on branches whose latest answer is their row's winner once warm,
-    ``bursts[1]`` elsewhere. A branch that reaches its final answer is finished, keyed
-    after earlier rounds in the order the branches were visited (most probed first;
-    ties: opened first), and the rows whose completed pool changed are recounted."""
-    aligned_burst, other_burst = bursts
+def _prune_latest(st: _State, patience: int) -> bool:
+    """Count each live branch's streak of disagreeing with its row's ``leader`` (the
+    majority of the latest answers; rows with fewer than two branches not dropped are not
+    judged) and drop streaks of at least ``patience``; whether any was dropped."""
     width = st.cols.size
     idx = np.flatnonzero(st.live)
     rows = idx // width
-    if warm:
-        mine = winner[rows]
-        aligned = (_flat(st.latest)[idx] == mine) & (mine != NO_ANSWER)
+    judged = (st.n_open - st.n_dropped)[rows] > 1
+    if not judged.all():
+        idx, rows = idx[judged], rows[judged]
+    off = _flat(st.latest)[idx] != st.leader[rows]
+    streak = np.where(off, _flat(st.disagree)[idx] + 1, 0)
+    _flat(st.disagree)[idx] = streak
+    stale = streak >= patience
+    if not stale.any():
+        return False
+    st.drop(idx[stale])
+    return True
+
+
+def _depth_pass(
+    st: _State,
+    winner: np.ndarray | None,
+    bursts: tuple[int, int],
+    rnd: int,
+    keyed: bool,
+    recount: Callable[[np.ndarray], None],
+) -> None:
+    """Read up to a burst more probes of every live branch (never past its end):
+    ``bursts[0]`` on branches whose latest answer is their row's ``winner`` (``None``:
+    before warm-up, or when both bursts are equal), ``bursts[1]`` elsewhere. A branch that
+    reaches its final answer is finished and handed to ``recount``; when ``keyed`` (the
+    completed pool's ties are read) it is keyed after earlier rounds in the order the
+    branches were visited (most probed first; ties: opened first). Rows where a latest
+    answer changed are marked ``moved`` (when the leader is kept)."""
+    aligned_burst, other_burst = bursts
+    width = st.cols.size
+    idx = np.flatnonzero(st.live)
+    before = _flat(st.latest)[idx] if winner is not None or st.tracks_moves else None
+    if winner is not None:
+        mine = winner[idx // width]
+        aligned = (before == mine) & (mine != NO_ANSWER)
         burst: Any = np.where(aligned, aligned_burst, other_burst)
     else:
         burst = other_burst
-    reads = _flat(st.reads)[idx]
-    n_probes = _flat(st.n_probes)[idx]
-    step = np.minimum(burst, n_probes + 1 - reads)
+    at = _flat(st.at)[idx]
+    last = _flat(st.last)[idx]
+    step = np.minimum(burst, last - at)
     if min(aligned_burst, other_burst) < 1:
         moved = step > 0
-        idx, rows, reads, n_probes, step = (
-            idx[moved],
-            rows[moved],
-            reads[moved],
-            n_probes[moved],
-            step[moved],
-        )
-    reads = reads + step
-    probes_before = _flat(st.probes)[idx]
-    _flat(st.reads)[idx] = reads
-    _flat(st.probes)[idx] = probes_before + step
-    _flat(st.latest)[idx] = batch.answer_after(_flat(st.pool)[idx], reads)
-    newly = reads > n_probes
+        idx, at, last, step = idx[moved], at[moved], last[moved], step[moved]
+        before = None if before is None else before[moved]
+    at = at + step
+    _flat(st.at)[idx] = at
+    latest = st.steps.take(at)
+    _flat(st.latest)[idx] = latest
+    if st.tracks_moves:
+        st.moved[idx[latest != before] // width] = True
+    newly = at == last
+    if keyed:
+        probes_before = _flat(st.probes)[idx]
+        _flat(st.probes)[idx] = probes_before + step
     if not newly.any():
         return
-    done, done_rows = idx[newly], rows[newly]
+    done = idx[newly]
     _flat(st.finished)[done] = True
     _flat(st.live)[done] = False
-    n_rows = st.row.size
-    # keys within the round: their order is the visiting order (ranked among the
-    # branches finishing this round only, which sorts alike)
-    order = np.lexsort((-probes_before[newly], done_rows))
-    position = _group_positions(done_rows, order, n_rows)
-    _flat(st.done_key)[done] = (rnd + 1) * ROUND_SPAN + position
-    changed = np.zeros(n_rows, dtype=bool)
-    changed[done_rows] = True
-    recount(changed)
+    if keyed:
+        # keys within the round: their order is the visiting order (ranked among the
+        # branches finishing this round only, which sorts alike)
+        done_rows = done // width
+        order = np.lexsort((-probes_before[newly], done_rows))
+        position = _group_positions(done_rows, order, st.row.size)
+        _flat(st.done_key)[done] = (rnd + 1) * ROUND_SPAN + position
+    recount(done)
+
+
+def _widen(
+    st: _State,
+    batch: EpisodeBatch,
+    r: np.ndarray,
+    burst: int,
+    rnd: int,
+    full: bool,
+    recount: Callable[[np.ndarray], None],
+) -> None:
+    """Open up to ``burst`` more branches in each of the rows ``r`` (never beyond the
+    capacity), all at once: the ``j``-th opened in a row is keyed after this round's depth
+    pass as ``j``, as if they were opened one by one. With ``full`` depth each is read to
+    its end (its final answer); the branches finished so are handed to ``recount``."""
+    capacity = st.cols.size
+    take = np.minimum(burst, capacity - st.n_open[r])
+    rows = np.repeat(r, take)
+    if not rows.size:
+        return
+    ends = np.cumsum(take)
+    j = np.arange(rows.size) - np.repeat(ends - take, take)  # position within its row
+    c = st.n_open[rows] + j
+    st.n_open[r] += take
+    st.moved[rows] = True
+    if full:
+        st.latest[rows, c] = batch.final[st.pool[rows, c]]
+        st.finished[rows, c] = True
+        recount(rows * capacity + c)
+        return
+    first = st.pool[rows, c] * st.steps_width
+    st.at[rows, c] = first
+    st.latest[rows, c] = st.steps.take(first)
+    done_now = st.last[rows, c] == first
+    st.finished[rows, c] = done_now
+    st.live[rows, c] = ~done_now
+    if st.done_key.size:  # the pool's ties are read (_Needs.keyed)
+        st.done_key[rows, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
+    if done_now.any():
+        recount(rows[done_now] * capacity + c[done_now])
+
+
+def _add_votes(st: _State, rows: np.ndarray, answers: np.ndarray) -> None:
+    """One vote for ``answers[i]`` in row ``rows[i]`` each, keeping ``top1``/``top2`` (the
+    two highest counts) and ``lead`` (an answer holding ``top1``) up to date. A vote lifts
+    one count by one, so it extends the lead, overtakes an answer it was tied with (whose
+    count becomes the runner-up) or may raise the runner-up. ``rows`` is sorted; a row's
+    votes are added one layer at a time (its first new vote in every row, then its
+    second, ...), a single layer when no row repeats (one full read per round: ASC)."""
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    if first.all():
+        layers = [(rows, answers)]
+    else:
+        starts = np.flatnonzero(first)
+        layer = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+        layers = [(rows[layer == d], answers[layer == d]) for d in range(int(layer.max()) + 1)]
+    for r, a in layers:
+        st.votes[r, a] += 1
+        count = st.votes[r, a]
+        top1, top2 = st.top1[r], st.top2[r]
+        extends = a == st.lead[r]
+        overtakes = ~extends & (count > top1)
+        st.top2[r] = np.where(overtakes, top1, np.where(extends, top2, np.maximum(top2, count)))
+        st.top1[r] = np.where(extends | overtakes, count, top1)
+        st.lead[r] = np.where(overtakes, a, st.lead[r])
 
 
 def _weighted_top2(
@@ -231,24 +391,26 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     if n_init <= 0:
         return BatchOutcome(answer, cost, seq_cost)
     full = k.depth == "full"
-    st = _State(batch, capacity, n_init, full)
+    needs = _Needs.of(k)
+    st = _State(batch, capacity, n_init, k, needs)
     table = confidence_table()
-    weights = np.asarray(length_weights(k.short_power), dtype=np.float64)
-    need_leader = k.prune == "latest" or k.stop == "stable" or k.vote == "latest"
+    weighted = k.vote == "short" or k.confidence == "weighted"
+    weights = np.asarray(length_weights(k.short_power) if weighted else [], dtype=np.float64)
 
     def spent(r: np.ndarray) -> np.ndarray:
         if full:
-            return np.where(st.opened[r], batch.tokens[st.pool[r]], 0)
-        return batch.cost_after(st.pool[r], st.reads[r], st.freq[r][:, None])
+            return np.where(st.opened(r), batch.tokens[st.pool[r]], 0)
+        pool = st.pool[r]
+        reads = st.at[r] - pool * st.steps_width + 1
+        return batch.cost_after(pool, reads, st.freq[r][:, None])
 
-    def recount(changed: Any) -> None:
-        """Winner and confidence of the completed pool, for the rows whose pool changed."""
-        r = np.flatnonzero(changed)
-        if not r.size:
-            return
-        latest, done, key = st.latest[r], st.finished[r], st.done_key[r]
-        winner, top1, top2 = plurality(latest, done, st.final_vocab[r], key)
-        if k.vote == "short" or k.confidence == "weighted":
+    def count_pool(r: np.ndarray) -> None:
+        """Winner and confidence of the completed pool of rows ``r``."""
+        latest, done = st.latest[r], st.finished[r]
+        # full reads complete in opening order: the columns
+        key = np.broadcast_to(st.cols, done.shape) if full else st.done_key[r]
+        winner, top1, top2 = plurality(latest, done, st.final_vocab[r], None if full else key)
+        if weighted:
             units = np.minimum(MAX_LENGTH_UNITS, spent(r) // st.freq[r][:, None])
             vocab = st.final_vocab[r]
             ends = np.cumsum(vocab)
@@ -263,28 +425,51 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         st.winner[r] = winner
         st.conf[r] = table[top1, top2]
 
+    width = st.cols.size
+
+    def recount(done: np.ndarray) -> None:
+        """Count the pools that the branches at flat indices ``done`` just finished in
+        (as far as the rounds read them)."""
+        if not done.size:
+            return
+        if needs.eager:
+            changed = np.zeros(st.row.size, dtype=bool)
+            changed[done // width] = True
+            count_pool(np.flatnonzero(changed))
+        elif needs.tallied:
+            rows = done // width
+            _add_votes(st, rows, _flat(st.latest)[done])
+            st.conf[rows] = table[st.top1[rows], st.top2[rows]]
+
     def latest_leader(rows: Any) -> None:
-        r = np.flatnonzero(rows)
+        """Count the latest answers' majority again in ``rows`` where it may have moved."""
+        r = np.flatnonzero(rows & st.moved)
         if r.size:
-            counted = st.opened[r] & ~st.dropped[r]
+            counted = ~st.dropped[r]
+            if n_init < capacity:  # else every branch is open from the start
+                counted &= st.opened(r)
             st.leader[r] = plurality(st.latest[r], counted, st.vocab[r], runner_up=False)[0]
+            st.moved[r] = False
 
     def result(r: np.ndarray) -> np.ndarray:
         """The answer rows ``r`` would give now (``vote``)."""
         if k.vote == "latest":
             leader: np.ndarray = st.leader[r]
             return leader
+        if not needs.eager:
+            count_pool(r)
         out: np.ndarray = st.winner[r]
         none = np.flatnonzero(out == NO_ANSWER)
         if none.size:
             q = r[none]
-            counted = (st.cols < st.n_open[q, None]) & ~st.dropped[q]
+            counted = st.opened(q) & ~st.dropped[q]
             out[none] = plurality(st.latest[q], counted, st.vocab[q], runner_up=False)[0]
         return out
 
     def settle(stop: np.ndarray, value: np.ndarray | None = None) -> None:
-        """End the rows ``stop`` with ``value`` (default: the answer they would give now)."""
-        r = np.flatnonzero(stop)
+        """End the rows ``stop`` (a mask, or row indices) with ``value`` (default: the
+        answer they would give now)."""
+        r = np.flatnonzero(stop) if stop.dtype == bool else stop
         if not r.size:
             return
         charged = spent(r)
@@ -294,8 +479,9 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         st.running[r] = False
         st.live[r] = False
 
-    recount(st.finished.any(axis=1))
+    recount(np.flatnonzero(st.finished))
     a = k.ema_alpha
+    delta: Any = 0.0
     for rnd in range(k.max_rounds):
         st.compact()
         if not st.running.any():
@@ -303,49 +489,53 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
         warm = rnd >= k.warm_up
         # 1. smoothed pool confidence
         winner = st.winner
-        has_winner = winner != NO_ANSWER
-        st.ema = (1.0 - a) * st.ema + a * st.conf
-        st.history = np.concatenate([st.history, st.ema[:, None]], axis=1)[:, -k.T_ema :]
+        if needs.smoothed:
+            st.ema = (1.0 - a) * st.ema + a * st.conf
+            st.history = np.concatenate([st.history, st.ema[:, None]], axis=1)[:, -k.T_ema :]
 
         # 2. drop branches that keep disagreeing with the pool's winner
-        if k.prune == "pool" and warm and has_winner.any():
+        if k.prune == "pool" and warm and (winner != NO_ANSWER).any():
             _prune_pool(st, winner, k.patience)
 
         # 3. depth pass
         if not full:
             bursts = (k.burst_aligned, k.burst_other)
-            _depth_pass(st, batch, winner, warm, bursts, rnd, recount)
+            mine = winner if warm and needs.aligned else None
+            _depth_pass(st, mine, bursts, rnd, needs.keyed, recount)
 
         # 4. re-smooth with the round's evidence, replacing this round's entry
-        st.ema = (1.0 - a) * st.ema + a * st.conf
-        st.history[:, -1] = st.ema
-        delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0 * st.ema
+        if needs.smoothed:
+            st.ema = (1.0 - a) * st.ema + a * st.conf
+            st.history[:, -1] = st.ema
+            delta = st.history[:, -1] - st.history[:, 0] if st.history.shape[1] >= 2 else 0 * st.ema
 
         # 5. drop branches that keep disagreeing with the latest answers' majority
-        if need_leader:
+        if needs.leader:
             latest_leader(st.running)
-        if k.prune == "latest" and warm:
-            active = st.opened & ~st.dropped
-            judged = active & ~st.finished & ((active.sum(axis=1) > 1) & st.running)[:, None]
-            off = st.latest != st.leader[:, None]
-            st.disagree = np.where(judged, np.where(off, st.disagree + 1, 0), st.disagree)
-            newly = judged & (st.disagree >= k.patience)
-            if newly.any():
-                st.drop(np.flatnonzero(newly))
-                latest_leader(newly.any(axis=1))
+        if k.prune == "latest" and warm and _prune_latest(st, k.patience):
+            latest_leader(st.running)  # the rows that lost a branch
 
         # 6. stop
         if k.stop == "momentum" and warm:
-            gate = st.running & (st.ema >= k.conf_thresh) & (delta >= -k.delta_slack)
-            if gate.any():
-                settle(gate & (st.finished.sum(axis=1) >= k.min_complete))
+            gate = np.flatnonzero(
+                st.running & (st.ema >= k.conf_thresh) & (delta >= -k.delta_slack)
+            )
+            settle(gate[st.finished[gate].sum(axis=1) >= k.min_complete])
         elif k.stop == "confidence" and warm:
-            settle(st.running & (st.finished.sum(axis=1) >= 2) & (st.conf > k.conf_thresh))
+            sure = np.flatnonzero(st.running & (st.conf > k.conf_thresh))
+            settle(sure[st.finished[sure].sum(axis=1) >= 2])
         elif k.stop == "window":
-            window = st.opened & (st.cols >= st.wstart[:, None])
-            check = st.running & window.any(axis=1) & ~(window & ~st.finished).any(axis=1)
-            first = st.latest[np.arange(st.row.size), np.minimum(st.wstart, st.cols.size - 1)]
-            unanimous = check & ~(window & (st.latest != first[:, None])).any(axis=1)
+            # the branches opened since the last check: columns wstart ... n_open - 1
+            span = st.n_open - st.wstart
+            reach = np.arange(max(1, int(span.max(initial=0))))
+            rows = np.arange(st.row.size)[:, None]
+            at = rows * width + np.minimum(st.wstart[:, None] + reach, width - 1)
+            inside = reach < span[:, None]
+            latest = _flat(st.latest).take(at)
+            done = _flat(st.finished).take(at)
+            check = st.running & (span > 0) & ~(inside & ~done).any(axis=1)
+            first = latest[:, 0]
+            unanimous = check & ~(inside & (latest != first[:, None])).any(axis=1)
             st.wstart = np.where(check & ~unanimous, st.n_open, st.wstart)
             settle(unanimous, first)
         elif k.stop == "stable":
@@ -365,31 +555,15 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
 
         # 8. widen
         if k.widen == "always":
-            widen = st.running.copy()
+            widen = st.running
         elif k.widen == "trend" and rnd >= max(1, k.warm_up // 2):
             widen = st.running & (delta <= k.trend_thresh) & (st.ema < k.conf_thresh)
         else:
             continue
-        grew = np.zeros(st.row.size, dtype=bool)
-        for j in range(k.widen_burst):
-            r = np.flatnonzero(widen & (st.n_open < capacity))
-            if not r.size:
-                break
-            c = st.n_open[r]
-            reads = st.n_probes[r, c] + 1 if full else np.ones(r.size, dtype=np.int64)
-            st.reads[r, c] = reads
-            st.latest[r, c] = batch.answer_after(st.pool[r, c], reads)
-            done_now = st.n_probes[r, c] < reads
-            st.finished[r, c] = done_now
-            st.live[r, c] = ~done_now
-            st.done_key[r, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
-            st.n_open[r] += 1
-            grew[r[done_now]] = True
-        if grew.any():
-            recount(grew)
+        _widen(st, batch, np.flatnonzero(widen), k.widen_burst, rnd, full, recount)
     still = st.running
     if still.any():
-        if need_leader:
+        if needs.leader:
             latest_leader(still)
         settle(still)
     return BatchOutcome(answer, cost, seq_cost)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from autotts.controllers.vectorised.tally import plurality
+from autotts.controllers.tally import plurality
 from autotts.controllers.voting import confidence_table
 from autotts.data.records import NO_ANSWER
 from autotts.discovery.policy.family import N_FEATURES, concentrations, mean_probability
