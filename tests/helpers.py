@@ -7,7 +7,9 @@ is a one-question :class:`ReplaySet` whose branches are exactly those written.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,3 +86,11 @@ def without_audits(data: Any) -> Any:
     if isinstance(data, list):
         return [without_audits(v) for v in data]
     return data
+
+
+def run_index(run: Path) -> list[dict[str, Any]]:
+    """A run directory's ``index.jsonl`` lines (none before its first round)."""
+    path = run / "index.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -24,15 +24,10 @@ from autotts.errors import UsageError
 
 pytest.importorskip("optuna")
 
+from tests.helpers import run_index
+
 CLI = [sys.executable, "-m", "autotts.cli.main"]
 SMALL = ["--data", "synthetic", "--betas", "0,0.5,1", "--seeds", "2", "--heldout-seeds", "1"]
-
-
-def _index(run: Path) -> list[dict[str, Any]]:
-    path = run / "index.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _trials(run: Path) -> int:
@@ -58,7 +53,7 @@ def test_each_round_proposes_a_new_trial_that_the_loop_checks_and_evaluates(
     meta = json.loads((run / "run.json").read_text())
     assert "optimizer" not in meta  # the key of `autotts optimize` runs
     assert meta["proposer"]["kind"] == "optimizer" and meta["proposer"]["seconds"] == 3
-    rounds = _index(run)
+    rounds = run_index(run)
     names = [r["name"] for r in rounds]
     assert len(rounds) == 2 and len(set(names)) == 2
     assert all(n.startswith("opt-t") for n in names)
@@ -84,15 +79,15 @@ def test_a_real_ctrl_c_keeps_the_study_and_the_resume_continues_it(tmp_path: Pat
             "--search-time", "6", "--workers", "1", "--quiet", *SMALL]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while len(_index(run)) < 1 and time.monotonic() < deadline and proc.poll() is None:
+    while len(run_index(run)) < 1 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert len(_index(run)) == 1, proc.communicate()[1]
+    assert len(run_index(run)) == 1, proc.communicate()[1]
     time.sleep(3)  # inside round 2's search
     os.kill(proc.pid, signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert len(_index(run)) == 1  # the round in flight is dropped, the first kept
+    assert len(run_index(run)) == 1  # the round in flight is dropped, the first kept
     before = _trials(run)
     assert before >= 1
     resumed = subprocess.run(
@@ -100,7 +95,7 @@ def test_a_real_ctrl_c_keeps_the_study_and_the_resume_continues_it(tmp_path: Pat
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    names = [r["name"] for r in _index(run)]
+    names = [r["name"] for r in run_index(run)]
     assert len(names) == 2 and len(set(names)) == 2
     assert _trials(run) > before  # the same study, searched further
     changed = subprocess.run(

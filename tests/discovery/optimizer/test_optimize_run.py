@@ -17,16 +17,10 @@ import pytest
 
 from autotts.controllers.registry import ControllerSpec, build
 from autotts.sandbox.live_client import SandboxedController
+from tests.helpers import run_index
 
 CLI = [sys.executable, "-m", "autotts.cli.main"]
 FAST = ["--data", "synthetic", "--replay-seeds", "2", "--trials-per-round", "2", "--workers", "2"]
-
-
-def _index(run: Path) -> list[dict[str, object]]:
-    path = run / "index.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.slow
@@ -40,11 +34,11 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 100
-    while len(_index(run)) < 2 and time.monotonic() < deadline and process.poll() is None:
+    while len(run_index(run)) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)  # parent and workers at once, like a power cut
     process.communicate(timeout=30)
-    before = _index(run)
+    before = run_index(run)
     assert len(before) >= 2, "no round was written before the kill"
 
     export = tmp_path / "winner.py"
@@ -57,7 +51,7 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "trials" in done.stderr  # progress lines with the frontier
 
-    index = _index(run)
+    index = run_index(run)
     assert [e["round"] for e in index] == list(range(1, len(index) + 1))  # no round twice
     for study in {e.get("study") for e in index if e.get("trials")}:
         ranges = [e["trials"] for e in index if e.get("trials") and e.get("study") == study]
