@@ -1,4 +1,4 @@
-"""The composable kernel keeps up to date only what a knob set reads (``_Needs``); on
+"""The composable kernel keeps up to date only what a knob set reads (``Needs``); on
 every such path it returns exactly what the episode-at-a-time ``solve()`` returns.
 
 The random compositions of ``test_composable`` draw from the search's parts only; these
@@ -14,7 +14,7 @@ import pytest
 
 from autotts.controllers.composable import Knobs, KnobsController
 from autotts.controllers.composable.builtins import cmc_parts
-from autotts.controllers.composable.vectorised import _Needs
+from autotts.controllers.composable.kernel_state import Needs
 from autotts.evaluation.protocols import ReferenceProtocol, SubsampleProtocol
 from autotts.evaluation.runner import run_episodes
 
@@ -22,7 +22,7 @@ from ..random_replay import random_replay
 
 FULL = Knobs(depth="full", prune="never", warm_up=0, max_branches=20)
 
-# (knob set, the path it is meant for: the _Needs fields that must hold)
+# (knob set, the path it is meant for: the Needs fields that must hold)
 CASES: dict[str, tuple[Knobs, dict[str, bool]]] = {
     # the confidence kept vote by vote, several votes per row in a round (opening, widening)
     "tallied-full": (
@@ -83,7 +83,7 @@ CASES: dict[str, tuple[Knobs, dict[str, bool]]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_each_case_is_on_its_path(name: str) -> None:
     knobs, path = CASES[name]
-    needs = _Needs.of(knobs)
+    needs = Needs.of(knobs)
     assert {field: getattr(needs, field) for field in path} == path
 
 

@@ -11,7 +11,7 @@ what :meth:`~autotts.controllers.composable.plain.PartsController.solve` returns
 It is also the fast path of every built-in: SC, ASC, ESC, Parallel-Probe and CMC
 run it on their settings as parts (``sc_knobs``, ``asc_knobs``, ``esc_knobs``,
 ``pp_knobs``, ``cmc_knobs`` beside each controller). So it keeps up to date only
-what a knob set reads (:class:`_Needs`: SC's pool is counted once, when it answers;
+what a knob set reads (:class:`Needs`: SC's pool is counted once, when it answers;
 Parallel-Probe's never, its leader only in rows whose latest answers moved; ASC's
 confidence vote by vote), full reads are a gather of final answers, and the hot
 steps (pruning, the depth pass) work on the flat indices of the live branches
@@ -21,11 +21,11 @@ rather than on every slot of every row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from autotts.controllers.composable.kernel_state import KernelState, Needs, flat
 from autotts.controllers.composable.plain import MAX_LENGTH_UNITS, Knobs, length_weights
 from autotts.controllers.tally import plurality
 from autotts.controllers.voting import confidence_table
@@ -37,145 +37,6 @@ __all__ = ["run_parts"]
 _RANK_SPAN = float(1 << 20)
 ROUND_SPAN = 256  # completion keys: (round + 1) * span + position within the round
 WIDEN_OFFSET = 128  # branches opened by widening complete after the depth pass
-_NONE = -2  # "no previous leader": differs from every answer id and from NO_ANSWER
-
-_PER_ROW = (
-    "row", "running", "pool", "last", "freq", "vocab", "final_vocab", "n_open",
-    "at", "latest", "finished", "dropped", "probes", "disagree", "done_key", "ema",
-    "history", "winner", "conf", "leader", "prev", "stable", "wstart", "live", "moved",
-    "n_dropped", "votes", "top1", "top2", "lead",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Needs:
-    """What a knob set reads, so what the kernel keeps up to date: work whose result
-    nothing reads is skipped (the built-ins each use a few parts: SC reads nothing before
-    its answer, Parallel-Probe never the completed pool)."""
-
-    leader: bool  # the majority of the latest answers
-    smoothed: bool  # the EMA of the pool's confidence and its trend
-    aligned: bool  # which branches agree with the pool's winner (their burst differs)
-    eager: bool  # the pool's winner (or weighted confidence): counted again as it grows
-    tallied: bool  # only the pool's confidence from counts: kept up to date vote by vote
-    keyed: bool  # the order branches finished in (the pool's ties)
-
-    @classmethod
-    def of(cls, k: Knobs) -> _Needs:
-        smoothed = k.stop == "momentum" or k.widen == "trend"
-        aligned = k.depth != "full" and k.burst_aligned != k.burst_other
-        winner_each_round = aligned or k.prune == "pool"
-        conf_each_round = smoothed or k.stop == "confidence" or k.give_up == "futile"
-        tallied = conf_each_round and not winner_each_round and k.confidence == "counts"
-        eager = winner_each_round or (conf_each_round and not tallied)
-        return cls(
-            leader=k.prune == "latest" or k.stop == "stable" or k.vote == "latest",
-            smoothed=smoothed,
-            aligned=aligned,
-            eager=eager,
-            tallied=tallied,
-            # without eager counts the pool is counted when a row stops, if its vote reads it
-            keyed=eager or k.vote != "latest",
-        )
-
-
-class _State:
-    """Per-episode arrays; stopped rows are dropped once a quarter of them stopped.
-
-    ``live`` (opened, neither finished nor dropped, row running) is kept up to date by
-    every step that changes one of those, rather than recomputed from them each time.
-    So is ``moved``: the rows whose latest answers or set of counted branches changed
-    since their ``leader`` was last counted (a leader that nothing changed is not
-    counted again). Every per-branch array is C-contiguous, so ``a.reshape(-1)`` is a
-    view and the steps read and write the live branches through flat indices.
-    """
-
-    def __init__(
-        self, batch: EpisodeBatch, capacity: int, n_init: int, k: Knobs, needs: _Needs
-    ) -> None:
-        keyed = needs.keyed
-        self.tracks_moves = needs.leader
-        size = batch.size
-        self.row = np.arange(size)
-        self.running = np.ones(size, dtype=bool)
-        self.pool = np.ascontiguousarray(batch.branches[:, :capacity])
-        self.freq = batch.probe_freq
-        self.vocab = batch.vocab
-        self.final_vocab = batch.final_vocab
-        self.cols = np.arange(capacity)[None, :]
-        opened = np.zeros((size, capacity), dtype=bool)  # C-contiguous, as all derived
-        opened[:, :n_init] = True
-        self.n_open = np.full(size, n_init, dtype=np.int64)
-        self.dropped = np.zeros((size, capacity), dtype=bool)
-        # Per-branch arrays the knobs never read are left empty (width 0).
-        # A branch read probe by probe is where its reads have got to in ``batch.steps``
-        # (flat): ``at`` indexes its latest answer (one before its first while unopened),
-        # ``last`` its final answer, so a read is one step along and one take. A full read
-        # finishes a branch when it opens, with its final answer: nothing counts its
-        # reads, and the pool's completion order is the opening order (the columns).
-        self.steps = batch.steps.reshape(-1)
-        self.steps_width = batch.steps.shape[1]
-        if k.depth == "full":
-            self.at = self.last = self.probes = self.done_key = _none(size)
-            self.latest = np.where(opened, batch.final[self.pool], 0)
-            self.finished = opened
-        else:
-            first = self.pool * self.steps_width
-            self.at = np.where(opened, first, first - 1)
-            self.last = first + batch.n_probes[self.pool]
-            self.latest = np.where(opened, self.steps.take(first), 0)
-            self.finished = opened & (self.last == first)
-            self.probes = np.zeros((size, capacity), dtype=np.int64) if keyed else _none(size)
-            self.done_key = np.where(self.finished, self.cols, 0) if keyed else _none(size)
-        pruning = k.prune != "never"
-        self.disagree = np.zeros((size, capacity), dtype=np.int64) if pruning else _none(size)
-        self.ema = np.zeros(size)
-        self.history = np.zeros((size, 0))
-        self.winner = np.full(size, NO_ANSWER, dtype=np.int64)
-        self.conf = np.zeros(size)
-        self.leader = np.full(size, NO_ANSWER, dtype=np.int64)
-        self.prev = np.full(size, _NONE, dtype=np.int64)
-        self.stable = np.zeros(size, dtype=np.int64)
-        self.wstart = np.zeros(size, dtype=np.int64)
-        self.live = opened & ~self.finished
-        self.moved = np.ones(size, dtype=bool)
-        self.n_dropped = np.zeros(size, dtype=np.int64)
-        # tallied: each row's vote count per final answer and the two highest counts,
-        # with an answer holding the highest (see _add_votes)
-        width = int(batch.final_vocab.max(initial=1)) if needs.tallied else 0
-        self.votes = np.zeros((size, width), dtype=np.int64)
-        self.top1 = np.zeros(size, dtype=np.int64)
-        self.top2 = np.zeros(size, dtype=np.int64)
-        self.lead = np.full(size, -1, dtype=np.int64)
-
-    def compact(self) -> None:
-        if self.running.sum() < 0.75 * self.running.size:
-            keep = self.running
-            for name in _PER_ROW:
-                setattr(self, name, getattr(self, name)[keep])
-
-    def opened(self, r: Any = slice(None)) -> np.ndarray:
-        """Which branches of rows ``r`` (default: every row) are open."""
-        out: np.ndarray = self.cols < self.n_open[r, None]
-        return out
-
-    def drop(self, flat: np.ndarray) -> None:
-        """Drop the branches at flat indices ``flat``."""
-        self.dropped.reshape(-1)[flat] = True
-        self.live.reshape(-1)[flat] = False
-        rows = flat // self.cols.size
-        self.moved[rows] = True
-        self.n_dropped += np.bincount(rows, minlength=self.row.size)
-
-
-def _none(size: int) -> np.ndarray:
-    """A per-branch array that is never read: no branch at all."""
-    return np.zeros((size, 0), dtype=np.int64)
-
-
-def _flat(a: np.ndarray) -> np.ndarray:
-    """The flat view of a per-branch array (they are all C-contiguous)."""
-    return a.reshape(-1)
 
 
 def _group_positions(rows: np.ndarray, order: np.ndarray, n_rows: int) -> np.ndarray:
@@ -188,7 +49,7 @@ def _group_positions(rows: np.ndarray, order: np.ndarray, n_rows: int) -> np.nda
     return position
 
 
-def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
+def _prune_pool(st: KernelState, winner: np.ndarray, patience: int) -> None:
     """Count each live branch's streak of disagreeing with its row's ``winner`` (rows
     without one are not judged) and drop streaks of at least ``patience``, keeping two
     live branches per row (longest streaks go first; ties: the branch opened first)."""
@@ -199,8 +60,8 @@ def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
     idx, rows = idx[judged], rows[judged]
     if not idx.size:
         return
-    streak = np.where(_flat(st.latest)[idx] == winner[rows], 0, _flat(st.disagree)[idx] + 1)
-    _flat(st.disagree)[idx] = streak
+    streak = np.where(flat(st.latest)[idx] == winner[rows], 0, flat(st.disagree)[idx] + 1)
+    flat(st.disagree)[idx] = streak
     stale = streak >= patience
     if not stale.any():
         return
@@ -216,7 +77,7 @@ def _prune_pool(st: _State, winner: np.ndarray, patience: int) -> None:
     st.drop(s_idx)
 
 
-def _prune_latest(st: _State, patience: int) -> bool:
+def _prune_latest(st: KernelState, patience: int) -> bool:
     """Count each live branch's streak of disagreeing with its row's ``leader`` (the
     majority of the latest answers; rows with fewer than two branches not dropped are not
     judged) and drop streaks of at least ``patience``; whether any was dropped."""
@@ -226,9 +87,9 @@ def _prune_latest(st: _State, patience: int) -> bool:
     judged = (st.n_open - st.n_dropped)[rows] > 1
     if not judged.all():
         idx, rows = idx[judged], rows[judged]
-    off = _flat(st.latest)[idx] != st.leader[rows]
-    streak = np.where(off, _flat(st.disagree)[idx] + 1, 0)
-    _flat(st.disagree)[idx] = streak
+    off = flat(st.latest)[idx] != st.leader[rows]
+    streak = np.where(off, flat(st.disagree)[idx] + 1, 0)
+    flat(st.disagree)[idx] = streak
     stale = streak >= patience
     if not stale.any():
         return False
@@ -237,7 +98,7 @@ def _prune_latest(st: _State, patience: int) -> bool:
 
 
 def _depth_pass(
-    st: _State,
+    st: KernelState,
     winner: np.ndarray | None,
     bursts: tuple[int, int],
     rnd: int,
@@ -254,47 +115,47 @@ def _depth_pass(
     aligned_burst, other_burst = bursts
     width = st.cols.size
     idx = np.flatnonzero(st.live)
-    before = _flat(st.latest)[idx] if winner is not None or st.tracks_moves else None
+    before = flat(st.latest)[idx] if winner is not None or st.tracks_moves else None
     if winner is not None:
         mine = winner[idx // width]
         aligned = (before == mine) & (mine != NO_ANSWER)
         burst: Any = np.where(aligned, aligned_burst, other_burst)
     else:
         burst = other_burst
-    at = _flat(st.at)[idx]
-    last = _flat(st.last)[idx]
+    at = flat(st.at)[idx]
+    last = flat(st.last)[idx]
     step = np.minimum(burst, last - at)
     if min(aligned_burst, other_burst) < 1:
         moved = step > 0
         idx, at, last, step = idx[moved], at[moved], last[moved], step[moved]
         before = None if before is None else before[moved]
     at = at + step
-    _flat(st.at)[idx] = at
+    flat(st.at)[idx] = at
     latest = st.steps.take(at)
-    _flat(st.latest)[idx] = latest
+    flat(st.latest)[idx] = latest
     if st.tracks_moves:
         st.moved[idx[latest != before] // width] = True
     newly = at == last
     if keyed:
-        probes_before = _flat(st.probes)[idx]
-        _flat(st.probes)[idx] = probes_before + step
+        probes_before = flat(st.probes)[idx]
+        flat(st.probes)[idx] = probes_before + step
     if not newly.any():
         return
     done = idx[newly]
-    _flat(st.finished)[done] = True
-    _flat(st.live)[done] = False
+    flat(st.finished)[done] = True
+    flat(st.live)[done] = False
     if keyed:
         # keys within the round: their order is the visiting order (ranked among the
         # branches finishing this round only, which sorts alike)
         done_rows = done // width
         order = np.lexsort((-probes_before[newly], done_rows))
         position = _group_positions(done_rows, order, st.row.size)
-        _flat(st.done_key)[done] = (rnd + 1) * ROUND_SPAN + position
+        flat(st.done_key)[done] = (rnd + 1) * ROUND_SPAN + position
     recount(done)
 
 
 def _widen(
-    st: _State,
+    st: KernelState,
     batch: EpisodeBatch,
     r: np.ndarray,
     burst: int,
@@ -327,13 +188,13 @@ def _widen(
     done_now = st.last[rows, c] == first
     st.finished[rows, c] = done_now
     st.live[rows, c] = ~done_now
-    if st.done_key.size:  # the pool's ties are read (_Needs.keyed)
+    if st.done_key.size:  # the pool's ties are read (Needs.keyed)
         st.done_key[rows, c] = (rnd + 1) * ROUND_SPAN + WIDEN_OFFSET + j
     if done_now.any():
         recount(rows[done_now] * capacity + c[done_now])
 
 
-def _add_votes(st: _State, rows: np.ndarray, answers: np.ndarray) -> None:
+def _add_votes(st: KernelState, rows: np.ndarray, answers: np.ndarray) -> None:
     """One vote for ``answers[i]`` in row ``rows[i]`` each, keeping ``top1``/``top2`` (the
     two highest counts) and ``lead`` (an answer holding ``top1``) up to date. A vote lifts
     one count by one, so it extends the lead, overtakes an answer it was tied with (whose
@@ -391,8 +252,8 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
     if n_init <= 0:
         return BatchOutcome(answer, cost, seq_cost)
     full = k.depth == "full"
-    needs = _Needs.of(k)
-    st = _State(batch, capacity, n_init, k, needs)
+    needs = Needs.of(k)
+    st = KernelState(batch, capacity, n_init, k, needs)
     table = confidence_table()
     weighted = k.vote == "short" or k.confidence == "weighted"
     weights = np.asarray(length_weights(k.short_power) if weighted else [], dtype=np.float64)
@@ -438,7 +299,7 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             count_pool(np.flatnonzero(changed))
         elif needs.tallied:
             rows = done // width
-            _add_votes(st, rows, _flat(st.latest)[done])
+            _add_votes(st, rows, flat(st.latest)[done])
             st.conf[rows] = table[st.top1[rows], st.top2[rows]]
 
     def latest_leader(rows: Any) -> None:
@@ -531,8 +392,8 @@ def run_parts(batch: EpisodeBatch, k: Knobs) -> BatchOutcome:
             rows = np.arange(st.row.size)[:, None]
             at = rows * width + np.minimum(st.wstart[:, None] + reach, width - 1)
             inside = reach < span[:, None]
-            latest = _flat(st.latest).take(at)
-            done = _flat(st.finished).take(at)
+            latest = flat(st.latest).take(at)
+            done = flat(st.finished).take(at)
             check = st.running & (span > 0) & ~(inside & ~done).any(axis=1)
             first = latest[:, 0]
             unanimous = check & ~(inside & (latest != first[:, None])).any(axis=1)
