@@ -301,24 +301,31 @@ def test_eval_and_discover_on_pypy_from_the_command_line(
 
 
 def test_a_disagreement_is_one_warning_line_from_the_command_line(small_store: Path) -> None:
-    """In a real ``autotts`` process: the CPython numbers on stdout, and on stderr one
-    line saying which file disagreed where (not Python's warning form)."""
+    """In a real ``autotts`` process: the numbers on stdout, and on stderr one line saying
+    which file disagreed where (not Python's warning form). That the numbers are then
+    CPython's is checked in-process, under a fixed key
+    (``test_a_file_whose_numbers_differ_on_pypy_runs_on_cpython``): two processes rename
+    answers under different keys, so this file's ties, hence its numbers, differ between
+    them whatever the interpreter."""
     import subprocess
     import sys
 
     ties = str(CONTROLLERS / "set_order_ties.py")
     base = [sys.executable, "-m", "autotts.cli.main", "eval", "-c", ties, "--data"]
     base += [str(small_store), "--seeds", "3", "-q", "--json"]
-    runs = {
-        interpreter: subprocess.run(
-            [*base, "--interpreter", interpreter], capture_output=True, text=True, timeout=300
+    # Each process renames answers under its own random key, and under some keys every tie
+    # iterates alike on both interpreters (no disagreement to report: then stderr is empty).
+    # So PyPy's run is repeated, with fresh keys, until it meets one (a few tries).
+    lines: list[str] = []
+    for _attempt in range(8):
+        run = subprocess.run(
+            [*base, "--interpreter", "pypy"], capture_output=True, text=True, timeout=300
         )
-        for interpreter in ("cpython", "pypy")
-    }
-    assert [run.returncode for run in runs.values()] == [0, 0]
-    metrics = {k: json.loads(run.stdout)["metrics"] for k, run in runs.items()}
-    assert metrics["pypy"] == metrics["cpython"]
-    lines = runs["pypy"].stderr.splitlines()
+        assert run.returncode == 0, run.stderr
+        assert 0.0 <= json.loads(run.stdout)["metrics"]["accuracy"] <= 100.0
+        lines = run.stderr.splitlines()
+        if lines:
+            break
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"warning: {ties}: PyPy and CPython disagree (question ")
     assert lines[0].endswith("its cells run on CPython")
