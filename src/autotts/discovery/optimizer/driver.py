@@ -65,6 +65,8 @@ BUILTIN_RULE = (
 )
 #: Replay seeds of the pooled score that picks the run's winner among the searches' picks.
 POOLED_SEEDS = 100
+#: The β grid of the winner's search-set curve, which chooses its β for each CMC budget.
+WINNER_GRID = [round(0.05 * i, 10) for i in range(21)]
 
 
 def preregistration(settings: OptimizerSettings) -> dict[str, Any]:
@@ -425,7 +427,7 @@ def _select(
         k_win, winner = picks[best]
         schedule = schedules[best]
         emit({"phase": "winner", "trial": winner.number, "search": k_win})
-        grid = [round(0.05 * i, 10) for i in range(21)]
+        grid = WINNER_GRID
         curves = data.run(schedule, grid)
         gains = operating_gains(curves, cmc_reference(data))
         points = [

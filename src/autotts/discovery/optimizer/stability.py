@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from autotts.controllers.composable import BetaSchedule, Composed
+from autotts.discovery.optimizer.driver import POOLED_SEEDS, WINNER_GRID
 from autotts.discovery.optimizer.heldout import compare_on, reference_curves
 from autotts.discovery.optimizer.objective import SearchData, cmc_reference, operating_gains
 from autotts.discovery.rundir import RunDir
@@ -30,8 +31,6 @@ from autotts.evaluation.jobs import load_data
 __all__ = ["PICKS_FILE", "evaluate_every_pick", "passes"]
 
 PICKS_FILE = "heldout_picks.json"
-#: replay seeds of the search-set curve that fixes each pick's β per budget (as the winner's)
-SEARCH_SEEDS = 100
 Event = Callable[[dict[str, Any]], None]
 
 
@@ -56,9 +55,8 @@ def evaluate_every_pick(
         )
     selection = run.read_json("selection.json")
     settings = DiscoverySettings.from_run_json(run.settings())
-    data = SearchData([load_data(r) for r in settings.search], seeds=SEARCH_SEEDS)
+    data = SearchData([load_data(r) for r in settings.search], seeds=POOLED_SEEDS)
     cmc = cmc_reference(data)
-    grid = [round(0.05 * i, 10) for i in range(21)]  # the winner's grid in driver._select
     references = reference_curves(settings.heldout, seeds, on_event)
     picks = []
     for pick in selection.get("searches", []):
@@ -66,7 +64,7 @@ def evaluate_every_pick(
         if pick["search"] == selection.get("search"):  # the winner: its recorded choice
             chosen = dict(selection["betas_at_cmc_budgets"])
         else:
-            gains = operating_gains(data.run(schedule, grid), cmc)
+            gains = operating_gains(data.run(schedule, WINNER_GRID), cmc)
             chosen = {str(g["cmc_beta"]): g["beta"] for g in gains}
         payload = compare_on(
             settings.heldout,
