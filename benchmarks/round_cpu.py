@@ -5,8 +5,9 @@ seconds of the whole process tree; one JSON line on stdout.
 Run:  python benchmarks/round_cpu.py [--candidate FILE:Class] [--workers N]
       [--interpreter auto|cpython|pypy] [--data DIR] [--seeds 100] [--no-digest]
 
-It imports only what every release since ``a090c3f`` has under the same names, so
-:mod:`versus` runs it under another checkout's virtualenv to compare releases in one run.
+It imports only what every release since ``a090c3f`` has under the same names (and picks,
+where a name moved, whichever the release has), so :mod:`versus` runs it under another
+checkout's virtualenv to compare releases in one run.
 Without ``--workers`` and ``--interpreter`` it takes ``autotts discover``'s defaults where
 the release has them (every core; PyPy when ``pypy3`` is on PATH), else that release's own
 (one worker, CPython). The result's ``digest`` is a hash of every cell's numbers: equal
@@ -33,8 +34,7 @@ from autotts.discovery import loop
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
 from autotts.discovery.settings import DEFAULT_BETAS
 from autotts.errors import ControllerError
-from autotts.evaluation.executors import LocalExecutor
-from autotts.evaluation.jobs import DataRef, EvalJob
+from autotts.evaluation.jobs import EvalJob
 from autotts.evaluation.protocols import ReferenceProtocol
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--no-digest", action="store_true")
     args = parser.parse_args()
     workers, interpreter = _defaults(args.workers, args.interpreter)
-    refs = [DataRef(args.data, model, SEARCH_BENCHMARK) for model in MODELS]
+    refs = [_data_ref(args.data, model, SEARCH_BENCHMARK) for model in MODELS]
     out: dict[str, object] = {"workers": workers, "interpreter": interpreter}
     if not args.no_check:
         # The round's check: the grid's ends and middle, one seed (loop.py).
@@ -85,7 +85,7 @@ def main() -> None:
             for ref in refs:
                 spec = ControllerSpec(args.candidate, best["beta"])
                 try:
-                    loop._traced(EvalJob(ref, spec, ReferenceProtocol(1)), LocalExecutor())
+                    _traced(EvalJob(ref, spec, ReferenceProtocol(1)))
                 except ControllerError as exc:  # the loop keeps the curves and says so
                     out["trace_digest_failed"] = str(exc)[:300]
                     break
@@ -110,6 +110,24 @@ def _defaults(workers: int | None, interpreter: str | None) -> tuple[int, str]:
     except ImportError:
         interpreter = "cpython" if interpreter == "auto" else interpreter
     return workers, interpreter
+
+
+def _data_ref(data: str, model: str, benchmark: str) -> object:
+    """A data reference, from wherever this release keeps the class."""
+    try:
+        from autotts.data.refs import DataRef
+    except ImportError:  # releases before the issue-20 layout kept it in evaluation.jobs
+        from autotts.evaluation.jobs import DataRef  # type: ignore[attr-defined,no-redef]
+    return DataRef(data, model, benchmark)
+
+
+def _traced(job: EvalJob) -> object:
+    """The round's trace digest run as ``autotts discover`` runs it in this release."""
+    try:
+        from autotts.evaluation.executors import LocalExecutor
+    except ImportError:  # releases before the issue-20 layout: the loop found its executor
+        return loop._traced(job)  # type: ignore[call-arg]
+    return loop._traced(job, LocalExecutor())
 
 
 def _on(job: EvalJob, interpreter: str) -> EvalJob:
