@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, Protocol
 
 from autotts.env.episode import slot_error
 
-__all__ = ["EpisodeBackend", "Probe", "Session", "TraceStep", "trace_step"]
+__all__ = ["EpisodeBackend", "Probe", "Session", "TraceRecorder", "TraceStep", "trace_step"]
 
 
 class EpisodeBackend(Protocol):
@@ -80,7 +80,39 @@ def trace_step(
     }
 
 
-class Session:
+class TraceRecorder:
+    """The execution-trace half of the session API, shared by every session class (the
+    replayed and live :class:`Session`, and the sandboxed worker's forwarded one), so a
+    controller's own trace steps are recorded by one rule wherever it runs."""
+
+    __slots__ = ()
+    _trace: list[TraceStep] | None
+
+    @property
+    def tracing(self) -> bool:
+        """True when traces are recorded; guard expensive trace arguments with it."""
+        return self._trace is not None
+
+    def trace(
+        self,
+        event: str,
+        *,
+        goal: str = "",
+        input: Any = None,
+        output: Any = None,
+        state: Any = None,
+        decision: str = "",
+    ) -> None:
+        """Record a step ``{event, goal, input, output, state, decision}``; no-op unless tracing."""
+        if self._trace is not None:
+            self._keep(trace_step(event, goal, input, output, state, decision))
+
+    def _keep(self, step: TraceStep) -> None:
+        assert self._trace is not None
+        self._trace.append(step)
+
+
+class Session(TraceRecorder):
     """One episode as a controller sees it."""
 
     __slots__ = ("_episode", "_trace")
@@ -149,23 +181,3 @@ class Session:
     @property
     def tokens_used(self) -> float:
         return self._episode.cost
-
-    # -- execution traces --------------------------------------------------------
-    @property
-    def tracing(self) -> bool:
-        """True when traces are recorded; guard expensive trace arguments with it."""
-        return self._trace is not None
-
-    def trace(
-        self,
-        event: str,
-        *,
-        goal: str = "",
-        input: Any = None,
-        output: Any = None,
-        state: Any = None,
-        decision: str = "",
-    ) -> None:
-        """Record a step ``{event, goal, input, output, state, decision}``; no-op unless tracing."""
-        if self._trace is not None:
-            self._trace.append(trace_step(event, goal, input, output, state, decision))

@@ -19,7 +19,7 @@ import json
 from typing import Any, BinaryIO
 
 from autotts.env.episode import slot_error
-from autotts.env.session import Probe, trace_step
+from autotts.env.session import Probe, TraceRecorder, TraceStep
 from autotts.errors import InvalidAction, NoMoreBranches
 from autotts.sandbox.worker_candidate import Failure, classify
 
@@ -29,7 +29,7 @@ __all__ = ["ForwardedSession", "solve_forwarded"]
 MAX_TRACE_STEPS = 2000
 
 
-class ForwardedSession:
+class ForwardedSession(TraceRecorder):
     """A :class:`~autotts.env.session.Session` whose reads the parent performs."""
 
     __slots__ = (
@@ -50,7 +50,7 @@ class ForwardedSession:
         self._opened = int(request["opened"])
         self._cost = float(request["cost"])
         self._can = bool(request["can"])
-        self._trace: list[dict[str, Any]] | None = [] if request.get("tracing") else None
+        self._trace: list[TraceStep] | None = [] if request.get("tracing") else None
         # Per branch, the confidence of its latest read: it comes with the read's reply
         # (``"f"``, only where there is one), so asking for it is no round trip.
         self._confidence: dict[int, float] = {}
@@ -128,24 +128,13 @@ class ForwardedSession:
     def tokens_used(self) -> float:
         return float(self._cost)
 
-    @property
-    def tracing(self) -> bool:
-        return self._trace is not None
-
-    def trace(
-        self,
-        event: str,
-        *,
-        goal: str = "",
-        input: Any = None,
-        output: Any = None,
-        state: Any = None,
-        decision: str = "",
-    ) -> None:
-        if self._trace is not None:
-            self._trace.append(trace_step(event, goal, input, output, state, decision))
-            if len(self._trace) > 2 * MAX_TRACE_STEPS:
-                del self._trace[:-MAX_TRACE_STEPS]
+    def _keep(self, step: TraceStep) -> None:
+        # Only the last steps go back to the parent: a controller tracing in a long loop
+        # must not fill this process's memory (cut in halves, not at every step).
+        assert self._trace is not None
+        self._trace.append(step)
+        if len(self._trace) > 2 * MAX_TRACE_STEPS:
+            del self._trace[:-MAX_TRACE_STEPS]
 
     def steps(self) -> list[dict[str, Any]] | None:
         return None if self._trace is None else self._trace[-MAX_TRACE_STEPS:]
