@@ -174,7 +174,7 @@ def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any
             "lines": lines,
         }
     dominating = [m for m, (a, t) in table.items() if m != candidate and a >= acc and t <= tok]
-    base = paired.baseline if paired else matched_baseline(points, candidate)
+    base = (paired.baseline if paired else None) or matched_baseline(points, candidate)
     if dominating:
         best = max(dominating, key=lambda m: (table[m][0], -table[m][1]))
         a, t = table[best]
