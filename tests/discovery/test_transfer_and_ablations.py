@@ -5,6 +5,7 @@ command in a child process, or the Python API against a local LLM server."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,15 @@ from typing import Any
 import pytest
 
 from autotts.cli.common import data_refs
+from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.api import discover
-from autotts.discovery.settings import resume_conflicts, split_refs
+from autotts.discovery.settings import DiscoverySettings, resume_conflicts, split_refs
+from autotts.discovery.verdict import episode_tables
 from autotts.errors import UnknownName
+from autotts.evaluation.jobs import EvalJob
+from autotts.evaluation.paired import paired_bootstrap, question_diffs
+from autotts.evaluation.protocols import ReferenceProtocol
+from autotts.evaluation.table import table_jobs
 from tests.conftest import ROOT
 from tests.discovery.fake_llm import ScriptedLLMServer
 
@@ -201,6 +208,66 @@ def test_transfer_matrix_holds_every_cell_with_its_interval(transfer_run: Path) 
     assert groups["all held-out files"]["gain"] == pytest.approx(heldout["paired"]["gain"])
     assert groups["models the search never saw"]["files"] == 3
     assert groups["searched models, held-out benchmarks"]["files"] == 2
+
+
+def test_discover_s_gain_draws_each_question_for_every_model(transfer_run: Path) -> None:
+    """The verdict's interval resamples a question once for all models (the held-out
+    files of one benchmark share their draws), as ``autotts optimize``'s gains do; the
+    interval drawing every file on its own stays beside it, with the numbers the code
+    before the change reported for this very run (``records/``)."""
+    paired = _json(transfer_run / "heldout.json")["paired"]
+    # the same episodes run again here, and the bootstrap drawn both ways by hand
+    settings = DiscoverySettings.from_run_json(_json(transfer_run / "run.json"))
+    selection = _json(transfer_run / "selection.json")
+    protocol = ReferenceProtocol(seeds=3)
+    candidate = f"{transfer_run / 'rounds/0001/candidate.py'}:{selection['class']}"
+    spec = ControllerSpec(candidate, selection["beta"])
+    ours = episode_tables([EvalJob(ref, spec, protocol) for ref in settings.heldout])
+    theirs = episode_tables(
+        [j for j in table_jobs(settings.heldout, protocol) if j.label == paired["baseline"]]
+    )
+    files = list(ours)
+    diffs = question_diffs([ours[f] for f in files], [theirs[f] for f in files])
+    joint = paired_bootstrap(diffs, groups=[f[1] for f in files])
+    apart = paired_bootstrap(diffs)
+    assert paired["gain"] == joint.gain
+    assert paired["ci95"] == [joint.low, joint.high]
+    assert paired["p_not_positive"] == joint.p_not_positive
+    assert paired["ci95_per_file"] == [apart.low, apart.high]
+    # Synth-Small and Synth-Large share aime25 and hmmt25: the joint draws differ
+    assert paired["ci95"] != paired["ci95_per_file"]
+    before = _json(ROOT / "tests/discovery/records/discover_heldout_per_file.json")["paired"]
+    assert paired["ci95_per_file"] == pytest.approx(before["ci95"])
+    assert paired["gain"] == pytest.approx(before["gain"])
+    # the transfer matrix's pooled group is the same comparison, drawn the same way
+    groups = {g["name"]: g for g in _json(transfer_run / "transfer.json")["groups"]}
+    pooled = groups["all held-out files"]
+    assert (pooled["ci95"], pooled["ci95_per_file"]) == (paired["ci95"], paired["ci95_per_file"])
+
+
+def test_the_report_reads_a_run_from_before_the_joint_interval(
+    transfer_run: Path, tmp_path: Path
+) -> None:
+    """An old run directory (its heldout.json and transfer.json without ``ci95_per_file``)
+    still makes a report, whose verdict says its interval drew file by file."""
+    old = tmp_path / "old"
+    shutil.copytree(transfer_run, old)
+    shutil.copy(
+        ROOT / "tests/discovery/records/discover_heldout_per_file.json", old / "heldout.json"
+    )
+    matrix = _json(old / "transfer.json")
+    for group in matrix["groups"]:
+        del group["ci95_per_file"]
+    (old / "transfer.json").write_text(json.dumps(matrix))
+    done = autotts("report", str(old))
+    assert done.returncode == 0, done.stderr
+    assert "[-2.67, +1.33] over questions drawn file by file" in (old / "report.html").read_text()
+    done = autotts("report", str(transfer_run))
+    assert done.returncode == 0, done.stderr
+    assert (
+        "over questions drawn jointly across models (file by file: ["
+        in (transfer_run / "report.html").read_text()
+    )
 
 
 def test_the_report_draws_the_transfer_matrix(transfer_run: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autotts.discovery.optimizer.heldout import bootstrap_gain
 from autotts.errors import UnknownName, UsageError
 from autotts.evaluation.paired import (
     CurvePoint,
@@ -16,6 +15,7 @@ from autotts.evaluation.paired import (
     question_key,
     resample_means,
 )
+from autotts.evaluation.paired_gain import paired_gain
 from autotts.evaluation.results import summarise
 from autotts.evaluation.runner import EpisodeTable
 
@@ -88,10 +88,12 @@ def test_the_optimiser_s_numbers_are_unchanged() -> None:
     rng = np.random.default_rng(42)
     a = [_table(rng.random((6, 30)) < p) for p in (0.5, 0.3)]
     b = [_table(rng.random((6, 30)) < p) for p in (0.45, 0.3)]
-    assert bootstrap_gain(a, b) == PINNED_GAIN
-    # the same two files as one question set: drawn jointly, another interval
-    joint = bootstrap_gain(a, b, groups=["aime24", "aime24"])
+    assert paired_gain(a, b, groups=None).to_dict() == PINNED_GAIN
+    # the same two files as one question set: drawn jointly, another interval, and the
+    # per-file one kept beside it
+    joint = paired_gain(a, b, groups=["aime24", "aime24"]).to_dict()
     assert joint["gain"] == PINNED_GAIN["gain"] and joint["ci95"] != PINNED_GAIN["ci95"]
+    assert joint["ci95_per_file"] == PINNED_GAIN["ci95"]
 
 
 PINNED_GAIN = {

@@ -191,6 +191,7 @@ def _every_pick(run: Any, seeds: int, printer: Any) -> None:
     """Every search's pick against CMC on the held-out files, and how many pass the rule."""
     # start-up time: `autotts --help` imports every command module; the optimizer's modules load
     # with `optimize`
+    from autotts.discovery.heldout_records import BudgetGains
     from autotts.discovery.optimizer.stability import PICKS_FILE, evaluate_every_pick
 
     if run.file(PICKS_FILE).is_file():
@@ -200,12 +201,12 @@ def _every_pick(run: Any, seeds: int, printer: Any) -> None:
     typer.echo("every search's pick on the held-out files (a report; it chose nothing):")
     for pick in result["picks"]:
         rows = []
-        for budget in pick["gains"]:
-            for c in (c for c in budget["candidates"] if c["search_choice"]):
+        for budget in map(BudgetGains.from_dict, pick["gains"]):
+            for c in budget.search_choices():
+                low, high = c.gain.ci95
                 rows.append(
-                    f"≤CMC{budget['cmc_beta']:g}: β={c['beta']:g} {c['gain']:+.2f} "
-                    f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]"
-                    + ("" if c["within_budget"] else " over budget")
+                    f"≤CMC{budget.cmc_beta:g}: β={c.beta:g} {c.gain.gain:+.2f} "
+                    f"[{low:+.2f}, {high:+.2f}]" + ("" if c.within_budget else " over budget")
                 )
         tag = ", the winner" if pick["selected"] else ""
         verdict = "passes" if pick["passes"] else "does not pass"

@@ -4,7 +4,9 @@ This module is the only place held-out files become data, and it refuses to
 do so before ``selection.json`` exists: the search phase cannot reach them.
 The comparison uses the reference protocol and the published table's
 baselines (:data:`autotts.evaluation.table.TABLE_METHODS`), so its baseline rows
-are the ones ``autotts table`` prints.
+are the ones ``autotts table`` prints. Its gains are drawn as ``autotts optimize``'s
+are (:mod:`autotts.evaluation.paired_gain`: questions resampled jointly across models,
+the per-file interval beside it).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import point_from_result
+from autotts.discovery.heldout_common import Progress, read_selection
+from autotts.discovery.heldout_records import BaselineGain
 from autotts.discovery.rundir import RunDir
-from autotts.discovery.verdict import matched_baseline, paired_gain
-from autotts.errors import UsageError
+from autotts.discovery.verdict import episode_tables, files_gain, matched_baseline
 from autotts.evaluation.executors import JobExecutor, run_jobs
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data
+from autotts.evaluation.paired import Cell
+from autotts.evaluation.paired_gain import DRAWS, JOINT, SEED, PairedGain
 from autotts.evaluation.protocols import ReferenceProtocol
-from autotts.evaluation.results import EvalResult
+from autotts.evaluation.runner import EpisodeTable
 from autotts.evaluation.table import table_jobs
 
 __all__ = ["evaluate_heldout", "transfer_matrix"]
@@ -37,11 +42,7 @@ def evaluate_heldout(
 ) -> dict[str, Any]:
     """Evaluate the selection on ``heldout`` (on ``executor``; default: ``workers`` local
     processes) and write ``heldout.json``; returns its object."""
-    if not run.file("selection.json").is_file():
-        raise UsageError("held-out files are evaluated only after selection.json exists")
-    selection = run.read_json("selection.json")
-    if selection.get("round") is None:
-        raise UsageError("the run selected no controller (no accepted round)")
+    selection = read_selection(run)
     number = int(selection["round"])
     folder = run.round_dir(number)
     reference = f"{folder / 'candidate.py'}:{selection['class']}"
@@ -52,32 +53,33 @@ def evaluate_heldout(
         for ref in heldout
     ]
     jobs = candidate_jobs + table_jobs(heldout, protocol)
-    done = [0]
-
-    def tick(_i: int, _r: EvalResult) -> None:
-        done[0] += 1
-        if on_done:
-            on_done(done[0], len(jobs))
-
-    results = run_jobs(jobs, workers=workers, on_done=tick, executor=executor)
+    progress = Progress(len(jobs), on_done)
+    results = run_jobs(
+        jobs, workers=workers, on_done=lambda _i, _r: progress.tick(), executor=executor
+    )
     points = []
     for job, result in zip(jobs, results):
         point = point_from_result(result, job.spec.beta)
         points.append({"method": job.label, **point})
     # The verdict's pairing: the selection and its baseline at matched tokens, per question.
+    # Each side's episodes are run once, for the pooled gain and the transfer cells alike.
     base = matched_baseline(points, label)
+    files = [(job.data.model, job.data.benchmark) for job in candidate_jobs]
     paired = None
+    tables: tuple[dict[Cell, EpisodeTable], dict[Cell, EpisodeTable]] = ({}, {})
     if base is not None:
-        base_jobs = [job for job in jobs if job.label == base]
-        paired = {"baseline": base, **paired_gain(candidate_jobs, base_jobs)}
+        tables = (
+            episode_tables(candidate_jobs),
+            episode_tables([job for job in jobs if job.label == base]),
+        )
+        paired = BaselineGain(base, files_gain(*tables, files))
     # Written before heldout.json, whose presence marks the held-out phase done.
     run.write_json(
-        "transfer.json",
-        transfer_matrix(run, selection, candidate_jobs, jobs, points, label, paired),
+        "transfer.json", transfer_matrix(run, selection, files, points, label, paired, tables)
     )
     payload = {
         "selection": {k: selection[k] for k in ("round", "beta", "rule") if k in selection},
-        "paired": paired,
+        "paired": paired.to_dict() if paired else None,
         "candidate": label,
         "protocol": protocol.to_dict(),
         "files": [{**load_data(ref).provenance()} for ref in heldout],
@@ -90,11 +92,11 @@ def evaluate_heldout(
 def transfer_matrix(
     run: RunDir,
     selection: dict[str, Any],
-    candidate_jobs: list[EvalJob],
-    jobs: list[EvalJob],
+    files: list[Cell],
     points: list[dict[str, Any]],
     label: str,
-    paired: dict[str, Any] | None,
+    paired: BaselineGain | None,
+    tables: tuple[dict[Cell, EpisodeTable], dict[Cell, EpisodeTable]],
 ) -> dict[str, Any]:
     """``transfer.json``: the selection per model × benchmark, beside the baseline it is
     measured against (the held-out comparison's, chosen on all held-out files pooled).
@@ -102,17 +104,18 @@ def transfer_matrix(
     A held-out cell carries the paired gain over that baseline with its bootstrap 95 %
     interval over the file's questions; a search cell carries the selected round's
     search-set point (in-sample, so no interval). Groups pool the held-out cells of the
-    models the search never saw, and of the searched models, when both kinds exist.
+    models the search never saw, and of the searched models, when both kinds exist; a
+    group's interval draws each question once for all its models (``ci95``), and file
+    by file (``ci95_per_file``). ``tables``: the selection's and the baseline's episodes
+    per held-out file (empty without a baseline).
     """
 
     settings = run.settings()
     search_models = sorted({e["model"] for e in settings["search"]})
-    base = paired["baseline"] if paired else None
+    base = paired.baseline if paired else None
     by_key = {(p["method"], p["model"], p["benchmark"]): p for p in points}
     cells: list[dict[str, Any]] = []
-    per_file: dict[tuple[str, str], tuple[EvalJob, EvalJob]] = {}
-    for job in candidate_jobs:
-        key = (job.data.model, job.data.benchmark)
+    for key in files:
         ours = by_key[(label, key[0], key[1])]
         cell: dict[str, Any] = {
             "model": key[0],
@@ -124,31 +127,29 @@ def transfer_matrix(
         }
         if base is not None:
             theirs = by_key[(base, key[0], key[1])]
-            base_job = next(
-                j for j in jobs if j.label == base and (j.data.model, j.data.benchmark) == key
-            )
-            per_file[key] = (job, base_job)
-            gain = paired_gain([job], [base_job])
+            gain = files_gain(*tables, [key])
             cell.update(
                 baseline_accuracy=theirs["accuracy"],
                 baseline_tokens=theirs["tokens"],
-                gain=gain["gain"],
-                ci95=gain["ci95"],
+                gain=gain.gain,
+                ci95=list(gain.ci95),
             )
         cells.append(cell)
     for point in _search_points(run, selection):
         cells.append({**point, "role": "search", "model_searched": True})
     groups = []
     if paired is not None:
-        groups.append({"name": "all held-out files", "files": len(per_file), **_gain_only(paired)})
-        unseen = [k for k in per_file if k[0] not in search_models]
-        seen = [k for k in per_file if k[0] in search_models]
+        groups.append(
+            {"name": "all held-out files", "files": len(files), **_gain_only(paired.gain)}
+        )
+        unseen = [k for k in files if k[0] not in search_models]
+        seen = [k for k in files if k[0] in search_models]
         if unseen and seen:  # else the one group is all held-out files, above
             for name, keys in (
                 ("models the search never saw", unseen),
                 ("searched models, held-out benchmarks", seen),
             ):
-                gain = paired_gain([per_file[k][0] for k in keys], [per_file[k][1] for k in keys])
+                gain = files_gain(*tables, keys)
                 groups.append({"name": name, "files": len(keys), **_gain_only(gain)})
     models = sorted({c["model"] for c in cells}, key=lambda m: (m not in search_models, m))
     benchmarks = sorted(
@@ -163,14 +164,18 @@ def transfer_matrix(
         "heldout_models": sorted({e["model"] for e in settings["heldout"]}),
         "models": models,
         "benchmarks": benchmarks,
-        "interval": "paired bootstrap 95 % over questions (10,000 draws, seed 0)",
+        "interval": f"paired bootstrap 95 % over questions ({DRAWS:,} draws, seed {SEED}); "
+        f"a group's {JOINT}, its ci95_per_file file by file",
         "cells": cells,
         "groups": groups,
     }
 
 
-def _gain_only(gain: dict[str, Any]) -> dict[str, Any]:
-    return {"gain": gain["gain"], "ci95": gain["ci95"]}
+def _gain_only(gain: PairedGain) -> dict[str, Any]:
+    """A group's gain: its intervals, without ``p_not_positive`` (as groups have been)."""
+    out = gain.to_dict()
+    out.pop("p_not_positive", None)
+    return out
 
 
 def _search_points(run: RunDir, selection: dict[str, Any]) -> list[dict[str, Any]]:

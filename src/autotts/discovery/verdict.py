@@ -5,25 +5,39 @@ report's first box).
 "At matched tokens" is the most accurate baseline whose mean held-out tokens are at
 most :data:`TOKEN_SLACK` times the selection's; when every baseline spends more, the
 cheapest one. The gain over it comes with a paired bootstrap 95 % interval over
-questions (:func:`autotts.evaluation.paired.paired_bootstrap`: questions
-resampled per file, 10,000 draws, seed 0). A baseline whose numbers equal the
-selection's on every file is its *twin*, which the words say before anything else.
+questions (:func:`autotts.evaluation.paired_gain.paired_gain`, 10,000 draws, seed 0),
+each question drawn once for every model (the files of one benchmark share their
+draws), as ``autotts optimize``'s gains are; the interval with every file drawn on its
+own is kept beside it (``ci95_per_file``). Runs written before that have only the
+per-file interval, and the words say which one they quote. A baseline whose numbers
+equal the selection's on every file is its *twin*, which the words say before anything
+else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from autotts.controllers.registry import build
+from autotts.discovery.heldout_records import BaselineGain
 from autotts.evaluation.file_cell import run_file_cell
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
-from autotts.evaluation.paired import paired_bootstrap, question_diffs
+from autotts.evaluation.paired import Cell
+from autotts.evaluation.paired_gain import PairedGain, paired_gain
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
-__all__ = ["TOKEN_SLACK", "matched_baseline", "means", "paired_gain", "twins", "verdict"]
+__all__ = [
+    "TOKEN_SLACK",
+    "episode_tables",
+    "files_gain",
+    "matched_baseline",
+    "means",
+    "twins",
+    "verdict",
+]
 
 #: How many times the selection's tokens a baseline may spend and still be "matched".
 TOKEN_SLACK = 1.10
@@ -90,15 +104,21 @@ def _table(job: EvalJob) -> EpisodeTable:
     return run_episodes(build(job.spec), replay, job.protocol, max_steps=job.max_steps)
 
 
-def paired_gain(
-    candidate_jobs: Sequence[EvalJob], baseline_jobs: Sequence[EvalJob]
-) -> dict[str, Any]:
-    """The selection's accuracy gain (points) over a baseline on the same files, with its
-    paired bootstrap interval: both are run again episode by episode, which is what
-    pairing needs and what the summary numbers of a held-out evaluation do not keep."""
-    ours = [_table(job) for job in candidate_jobs]
-    theirs = [_table(job) for job in baseline_jobs]
-    return paired_bootstrap(question_diffs(ours, theirs)).heldout_dict()
+def episode_tables(jobs: Sequence[EvalJob]) -> dict[Cell, EpisodeTable]:
+    """Each job's episodes run again, by file (model, benchmark): what pairing needs and
+    what the summary numbers of a held-out evaluation do not keep."""
+    return {(job.data.model, job.data.benchmark): _table(job) for job in jobs}
+
+
+def files_gain(
+    ours: Mapping[Cell, EpisodeTable], theirs: Mapping[Cell, EpisodeTable], files: Sequence[Cell]
+) -> PairedGain:
+    """The selection's accuracy gain (points) over a baseline on ``files``, with its paired
+    bootstrap intervals: questions drawn jointly for the files of one benchmark
+    (``ci95``) and file by file (``ci95_per_file``)."""
+    return paired_gain(
+        [ours[f] for f in files], [theirs[f] for f in files], groups=[f[1] for f in files]
+    )
 
 
 def _pct(x: float) -> str:
@@ -107,6 +127,19 @@ def _pct(x: float) -> str:
 
 def _tok(x: float) -> str:
     return f"{x / 1000:.0f}k" if x >= 10_000 else f"{x / 1000:.1f}k"
+
+
+def _interval(gain: PairedGain) -> str:
+    """The paired difference and its interval in words, saying how questions were drawn."""
+    low, high = gain.ci95
+    text = (
+        f"paired difference {gain.gain:+.2f} points, 95 % bootstrap interval "
+        f"[{low:+.2f}, {high:+.2f}] over {gain.resampling}"
+    )
+    if gain.ci95_per_file is None:
+        return text
+    apart = gain.ci95_per_file
+    return f"{text} (file by file: [{apart[0]:+.2f}, {apart[1]:+.2f}])"
 
 
 def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
@@ -126,20 +159,14 @@ def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any
     lines = [
         f"{who}: {_pct(acc)} at {_tok(tok)} tokens per question, mean over the held-out files."
     ]
-    paired = heldout.get("paired")
-    interval = ""
-    if paired:
-        low, high = paired["ci95"]
-        interval = (
-            f"paired difference {paired['gain']:+.2f} points, 95 % bootstrap interval "
-            f"[{low:+.2f}, {high:+.2f}] over questions"
-        )
+    paired = BaselineGain.from_dict(heldout["paired"]) if heldout.get("paired") else None
+    interval = _interval(paired.gain) if paired else ""
     same = twins(points, candidate)
     if same:
         names = " and ".join(same)
         lines.append("The search re-discovered a baseline: nothing new on the held-out files.")
-        if paired and paired.get("baseline") in same:
-            lines.append(f"Against {paired['baseline']}: {interval}.")
+        if paired and paired.baseline in same:
+            lines.append(f"Against {paired.baseline}: {interval}.")
         return {
             "kind": "twin",
             "headline": f"{who} is {names}'s twin: identical held-out numbers "
@@ -147,7 +174,7 @@ def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any
             "lines": lines,
         }
     dominating = [m for m, (a, t) in table.items() if m != candidate and a >= acc and t <= tok]
-    base = (paired or {}).get("baseline") or matched_baseline(points, candidate)
+    base = (paired.baseline if paired else None) or matched_baseline(points, candidate)
     if dominating:
         best = max(dominating, key=lambda m: (table[m][0], -table[m][1]))
         a, t = table[best]
@@ -162,7 +189,7 @@ def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any
         a, t = table[base]
         kind = "unclear"
         if paired:
-            low, high = paired["ci95"]
+            low, high = paired.gain.ci95
             kind = "better" if low > 0 else "worse" if high < 0 else "unclear"
         word = {
             "better": "clearly more accurate than",

@@ -1,7 +1,8 @@
 """The paired bootstrap over questions, and two controllers compared at matched tokens.
 
 This is the one implementation of the paired bootstrap in autotts: ``autotts compare``,
-the optimiser's objective and held-out gains, and the report's verdict all draw their
+the optimiser's objective and the held-out gains (:mod:`autotts.evaluation.paired_gain`,
+for ``autotts optimize`` and ``autotts discover``'s verdict alike) all draw their
 resamples through :func:`resample_means`.
 
 **The statistic.** Two controllers run on the same questions of the same files. Per file
@@ -16,8 +17,8 @@ one draw: then a question drawn twice counts twice for every model, which is wha
 "resample questions, not (model, question) pairs" means. Models answer a question
 alike more often than not (a hard question is hard for all of them), so drawing models
 independently would understate the spread of a pooled gain. Cells of a *group* share
-their draws; with no groups, every cell is resampled on its own (what the optimiser's
-numbers have always used, and still do).
+their draws; with no groups, every cell is resampled on its own (the optimiser's
+objective, and the held-out gains' ``ci95_per_file``).
 
 The interval is the percentile interval of the draws at ``level`` (equal tails); the
 draws come from ``numpy.random.default_rng(seed)``, taken cell by cell in the order
@@ -121,11 +122,6 @@ class Interval:
             "level": self.level,
             "p_not_positive": self.p_not_positive,
         }
-
-    def heldout_dict(self) -> dict[str, Any]:
-        """The shape of ``heldout.json``'s gains and ``paired`` (a 95 % interval)."""
-        return {"gain": self.gain, "ci95": [self.low, self.high],
-                "p_not_positive": self.p_not_positive}  # fmt: skip
 
 
 def paired_bootstrap(

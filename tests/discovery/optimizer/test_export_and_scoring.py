@@ -13,9 +13,10 @@ from autotts.controllers.composable import BetaSchedule, Composed
 from autotts.controllers.registry import ControllerSpec, build, load_controller_class
 from autotts.discovery.optimizer.driver import select_trial
 from autotts.discovery.optimizer.export import check_roundtrip, render_controller
-from autotts.discovery.optimizer.heldout import bootstrap_gain, sc64_share
+from autotts.discovery.optimizer.heldout import sc64_share
 from autotts.discovery.optimizer.objective import active_parts
 from autotts.discovery.optimizer.space import cmc_start, schedule_from_params
+from autotts.evaluation.paired_gain import paired_gain
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 from autotts.sandbox import read_candidate
@@ -85,11 +86,11 @@ def _table(correct: np.ndarray, cost: float) -> EpisodeTable:
 def test_paired_bootstrap_gain() -> None:
     rng = np.random.default_rng(1)
     base = rng.random((20, 30)) < 0.5
-    same = bootstrap_gain([_table(base, 1.0)], [_table(base, 1.0)], draws=500)
+    same = paired_gain([_table(base, 1.0)], [_table(base, 1.0)], None, draws=500).to_dict()
     assert same["gain"] == 0.0 and same["ci95"] == [0.0, 0.0]
     better = base.copy()
     better[:, :10] = True  # ten questions always right
-    result = bootstrap_gain([_table(better, 1.0)], [_table(base, 1.0)], draws=2000)
+    result = paired_gain([_table(better, 1.0)], [_table(base, 1.0)], None, draws=2000).to_dict()
     expected = 100.0 * (better.mean() - base.mean())
     assert result["gain"] == pytest.approx(expected)
     assert 0.0 < result["ci95"][0] < expected < result["ci95"][1]

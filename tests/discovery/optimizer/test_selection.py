@@ -197,14 +197,16 @@ def test_every_pick_waits_for_the_winners_heldout_file(tmp_path: Path) -> None:
 
 
 def test_a_pick_passes_only_when_both_budgets_pass() -> None:
+    from autotts.discovery.heldout_records import BudgetGains, GainRow
     from autotts.discovery.optimizer.stability import passes
+    from autotts.evaluation.paired_gain import PairedGain
 
-    def budget(low: float, within: bool = True) -> dict[str, object]:
-        rows = [{"search_choice": True, "within_budget": within, "ci95": [low, low + 1]},
-                {"search_choice": False, "within_budget": True, "ci95": [-5.0, 5.0]}]  # fmt: skip
-        return {"candidates": rows}
+    def budget(low: float, within: bool = True) -> BudgetGains:
+        rows = (GainRow(1.0, 50.0, 1e3, within, True, PairedGain(1.0, (low, low + 1))),
+                GainRow(0.5, 50.0, 1e3, True, False, PairedGain(0.0, (-5.0, 5.0))))  # fmt: skip
+        return BudgetGains(0.5, 49.0, 1e3, rows)
 
     assert passes([budget(0.1), budget(0.2)])
     assert not passes([budget(0.1), budget(-0.01)])
     assert not passes([budget(0.1, within=False), budget(0.2)])
-    assert not passes([{"candidates": []}, budget(0.2)])
+    assert not passes([BudgetGains(0.5, 49.0, 1e3, ()), budget(0.2)])

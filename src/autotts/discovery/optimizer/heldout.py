@@ -8,9 +8,11 @@ seeds by default). Reported, averaged over the held-out files:
 * at each of CMC's operating points (β = 0.5, 1.0): the winner at the β the
   *search set* chose for that budget, and every grid β whose held-out tokens are
   within CMC's; for each, the accuracy gain with a paired bootstrap 95 % interval
-  over questions (10,000 draws, seed 0): ``ci95`` draws each question once for all
-  models (files of one benchmark share their draws), ``ci95_per_file`` draws every
-  file on its own (narrower, and what records before 2026-12-07 reported);
+  over questions (:func:`autotts.evaluation.paired_gain.paired_gain`, as ``autotts
+  discover``'s verdict: 10,000 draws, seed 0): ``ci95`` draws each question once for
+  all models (files of one benchmark share their draws), ``ci95_per_file`` draws every
+  file on its own (narrower, and what records before 2026-12-07 reported); the rows are
+  :class:`~autotts.discovery.heldout_records.BudgetGains` records;
 * the share of SC@64's tokens at which the curve first reaches SC@64's accuracy
   (linear interpolation between grid points).
 """
@@ -26,17 +28,18 @@ import numpy as np
 from autotts.controllers.base import Controller
 from autotts.controllers.composable import BetaSchedule, Composed
 from autotts.controllers.registry import ControllerSpec, build
+from autotts.discovery.heldout_common import Progress, file_means, read_selection
+from autotts.discovery.heldout_records import BudgetGains, GainRow
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef, load_data
-from autotts.evaluation.paired import paired_bootstrap, question_diffs
+from autotts.evaluation.paired_gain import paired_gain
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
 __all__ = [
     "Curve",
-    "bootstrap_gain",
     "compare_on",
     "evaluate_heldout_curves",
     "heldout_curves",
@@ -70,31 +73,10 @@ def heldout_curves(
     return out
 
 
-def _mean(tables: list[EpisodeTable]) -> tuple[float, float, float]:
-    acc = float(np.mean([100.0 * t.correct.mean() for t in tables]))
-    tok = float(np.mean([t.cost.mean() for t in tables]))
-    seq = float(np.mean([t.sequential_cost.mean() for t in tables]))
-    return acc, tok, seq
-
-
-def bootstrap_gain(
-    a: list[EpisodeTable],
-    b: list[EpisodeTable],
-    draws: int = 10_000,
-    seed: int = 0,
-    groups: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Mean accuracy gain (points) of ``a`` over ``b`` and its paired bootstrap 95 % interval
-    (:mod:`autotts.evaluation.paired`): each file's questions resampled on their own, or,
-    with ``groups`` (per file, e.g. its benchmark), jointly for the files of one group."""
-    diffs = question_diffs(a, b)
-    return paired_bootstrap(diffs, groups=groups, draws=draws, seed=seed).heldout_dict()
-
-
 def sc64_share(curve: Curve, sc64: list[EpisodeTable]) -> float | None:
     """Share of SC@64's mean tokens at which ``curve`` first reaches SC@64's mean accuracy."""
-    target_acc, target_tok, _ = _mean(sc64)
-    pts = sorted(_mean(tables)[:2][::-1] for _, tables in curve)  # (tokens, accuracy)
+    target_acc, target_tok, _ = file_means(sc64)
+    pts = sorted(file_means(tables)[:2][::-1] for _, tables in curve)  # (tokens, accuracy)
     for (t0, a0), (t1, a1) in itertools.pairwise(pts):
         if a0 >= target_acc:
             return t0 / target_tok
@@ -110,11 +92,7 @@ def evaluate_heldout_curves(
     run: RunDir, *, seeds: int = 100, on_event: Event | None = None
 ) -> dict[str, Any]:
     """Evaluate the selection on the run's held-out files; writes and returns ``heldout.json``."""
-    if not run.file("selection.json").is_file():
-        raise UsageError("held-out files are evaluated only after selection.json exists")
-    selection = run.read_json("selection.json")
-    if selection.get("round") is None:
-        raise UsageError("the run selected no controller")
+    selection = read_selection(run)
     refs = DiscoverySettings.from_run_json(run.settings()).heldout
     if not refs:
         raise UsageError("the run has no held-out files")
@@ -138,14 +116,11 @@ def reference_curves(
 
 
 def _counter(total: int, on_event: Event | None) -> Callable[[], None]:
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
+    def report(done: int, total: int) -> None:
         if on_event:
-            on_event({"phase": "heldout", "done": done[0], "total": total})
+            on_event({"phase": "heldout", "done": done, "total": total})
 
-    return tick
+    return Progress(total, report).tick
 
 
 def compare_on(
@@ -189,19 +164,15 @@ def compare_on(
     gains = []
     for cmc_beta in (0.5, 1.0):
         ref_tables = by_beta["cmc"][cmc_beta]
-        ref_acc, ref_tok, _ = _mean(ref_tables)
+        ref_acc, ref_tok, _ = file_means(ref_tables)
         rows = []
         for beta, tables in curves[label]:
-            acc, tok, _ = _mean(tables)
+            acc, tok, _ = file_means(tables)
             search_choice = abs(float(chosen.get(str(cmc_beta), -1)) - beta) < 1e-9
             if tok <= ref_tok or search_choice:
-                per_file = bootstrap_gain(tables, ref_tables)["ci95"]
-                rows.append({"beta": beta, "accuracy": acc, "tokens": tok,
-                             "within_budget": tok <= ref_tok, "search_choice": search_choice,
-                             **bootstrap_gain(tables, ref_tables, groups=benchmarks),
-                             "ci95_per_file": per_file})  # fmt: skip
-        gains.append({"cmc_beta": cmc_beta, "cmc_accuracy": ref_acc, "cmc_tokens": ref_tok,
-                      "candidates": rows})  # fmt: skip
+                gain = paired_gain(tables, ref_tables, groups=benchmarks)
+                rows.append(GainRow(beta, acc, tok, tok <= ref_tok, search_choice, gain))
+        gains.append(BudgetGains(cmc_beta, ref_acc, ref_tok, tuple(rows)))
     sc64 = by_beta["sc"][1.0]
     return {
         "protocol": ReferenceProtocol(seeds=seeds).to_dict(),
@@ -209,13 +180,13 @@ def compare_on(
         "points": points,
         "mean": {
             m: [
-                dict(zip(("beta", "accuracy", "tokens", "seq_tokens"), (b, *_mean(t))))
+                dict(zip(("beta", "accuracy", "tokens", "seq_tokens"), (b, *file_means(t))))
                 for b, t in c
             ]
             for m, c in curves.items()
         },
-        "gains": gains,
-        "sc64": dict(zip(("accuracy", "tokens"), _mean(sc64)[:2])),
+        "gains": [g.to_dict() for g in gains],
+        "sc64": dict(zip(("accuracy", "tokens"), file_means(sc64)[:2])),
         "sc64_share": {m: sc64_share(curves[m], sc64) for m in (label, "cmc")},
     }
 
@@ -223,17 +194,15 @@ def compare_on(
 def summary_lines(payload: dict[str, Any], label: str = "winner") -> list[str]:
     """A held-out comparison in a few lines (what ``autotts optimize`` prints)."""
     lines = []
-    for g in payload["gains"]:
-        lines.append(
-            f"CMC β={g['cmc_beta']:g}: {g['cmc_accuracy']:.2f}% at {g['cmc_tokens'] / 1000:.0f}k"
-        )
-        for c in g["candidates"]:
-            tags = [t for t, on in (("search-chosen β", c["search_choice"]),
-                                    ("within budget", c["within_budget"])) if on]  # fmt: skip
+    for g in map(BudgetGains.from_dict, payload["gains"]):
+        lines.append(f"CMC β={g.cmc_beta:g}: {g.cmc_accuracy:.2f}% at {g.cmc_tokens / 1000:.0f}k")
+        for c in g.candidates:
+            tags = [t for t, on in (("search-chosen β", c.search_choice),
+                                    ("within budget", c.within_budget)) if on]  # fmt: skip
+            low, high = c.gain.ci95
             lines.append(
-                f"  {label} β={c['beta']:g}: {c['accuracy']:.2f}% at {c['tokens'] / 1000:.0f}k, "
-                f"gain {c['gain']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}] "
-                f"({', '.join(tags)})"
+                f"  {label} β={c.beta:g}: {c.accuracy:.2f}% at {c.tokens / 1000:.0f}k, "
+                f"gain {c.gain.gain:+.2f} [{low:+.2f}, {high:+.2f}] ({', '.join(tags)})"
             )
     sc = payload["sc64"]
     lines.append(f"SC@64: {sc['accuracy']:.2f}% at {sc['tokens'] / 1000:.0f}k")

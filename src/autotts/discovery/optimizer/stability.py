@@ -15,11 +15,12 @@ winner.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 from autotts.controllers.composable import BetaSchedule, Composed
+from autotts.discovery.heldout_records import BudgetGains
 from autotts.discovery.optimizer.driver import POOLED_SEEDS, WINNER_GRID
 from autotts.discovery.optimizer.heldout import compare_on, reference_curves
 from autotts.discovery.optimizer.objective import SearchData, cmc_reference, operating_gains
@@ -34,12 +35,12 @@ PICKS_FILE = "heldout_picks.json"
 Event = Callable[[dict[str, Any]], None]
 
 
-def passes(gains: list[dict[str, Any]]) -> bool:
+def passes(gains: Sequence[BudgetGains]) -> bool:
     """Whether, at every CMC budget, the search-chosen β spends within it and its gain's
-    95 % lower bound is above zero."""
+    95 % lower bound (``ci95``: questions drawn jointly across models) is above zero."""
     for budget in gains:
-        chosen = [c for c in budget["candidates"] if c["search_choice"]]
-        if not chosen or not all(c["within_budget"] and c["ci95"][0] > 0 for c in chosen):
+        chosen = budget.search_choices()
+        if not chosen or not all(c.within_budget and c.gain.ci95[0] > 0 for c in chosen):
             return False
     return True
 
@@ -74,6 +75,7 @@ def evaluate_every_pick(
             on_event,
             references=references,
         )
+        budgets = [BudgetGains.from_dict(g) for g in payload["gains"]]
         picks.append(
             {
                 "search": pick["search"],
@@ -83,7 +85,7 @@ def evaluate_every_pick(
                 "betas_at_cmc_budgets": chosen,
                 "gains": payload["gains"],
                 "sc64_share": payload["sc64_share"]["winner"],
-                "passes": passes(payload["gains"]),
+                "passes": passes(budgets),
             }
         )
     result = {

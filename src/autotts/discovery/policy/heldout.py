@@ -5,7 +5,9 @@ search reads held-out files. For each of CMC's operating points (β = 0.5, 1.0) 
 policy's β is chosen on the *search* files (the most accurate grid β whose search
 tokens stay within CMC's there; none: the cheapest), and on the held-out files its
 accuracy gain over CMC comes with a paired bootstrap 95 % interval over questions
-(:func:`autotts.discovery.optimizer.heldout.bootstrap_gain`: 10,000 draws, seed 0).
+(:func:`autotts.evaluation.paired_gain.paired_gain`: 10,000 draws, seed 0), each file's
+questions drawn on their own: the policy search's published numbers predate the joint
+interval that ``autotts discover`` and ``autotts optimize`` report.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from autotts.controllers.base import Controller
 from autotts.controllers.cmc import ConfidenceMomentum
-from autotts.discovery.optimizer.heldout import Curve, bootstrap_gain, heldout_curves
+from autotts.discovery.heldout_common import file_means
+from autotts.discovery.optimizer.heldout import Curve, heldout_curves
 from autotts.discovery.policy.export import policy_controller
 from autotts.discovery.policy.family import FloatArray
 from autotts.evaluation.jobs import DataRef
+from autotts.evaluation.paired_gain import paired_gain
 
 __all__ = ["CMC_POINTS", "cmc_curve", "curve_means", "operating_points", "policy_curve"]
 
@@ -54,11 +56,7 @@ def cmc_curve(
 def curve_means(curve: Curve) -> list[dict[str, float]]:
     """Per β: accuracy (%) and tokens, averaged over files."""
     return [
-        {
-            "beta": beta,
-            "accuracy": float(np.mean([100.0 * t.correct.mean() for t in tables])),
-            "tokens": float(np.mean([t.cost.mean() for t in tables])),
-        }
+        dict(zip(("beta", "accuracy", "tokens"), (beta, *file_means(tables)[:2])))
         for beta, tables in curve
     ]
 
@@ -82,7 +80,7 @@ def operating_points(
         else:
             pick = min(mine, key=lambda p: p["tokens"])
         beta = pick["beta"]
-        gain = bootstrap_gain(held[beta], held_cmc[cmc_beta])
+        gain = paired_gain(held[beta], held_cmc[cmc_beta], groups=None).to_dict()
         out.append(
             {
                 "cmc_beta": cmc_beta,

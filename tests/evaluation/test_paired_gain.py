@@ -1,0 +1,68 @@
+"""The one held-out gain (autotts.evaluation.paired_gain): its two intervals are the
+shared bootstrap's, drawn jointly by question set and file by file, and its record
+gives back the JSON it was read from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autotts.evaluation.paired import paired_bootstrap, question_diffs
+from autotts.evaluation.paired_gain import JOINT, PER_FILE, PairedGain, paired_gain
+from autotts.evaluation.runner import EpisodeTable
+
+
+def _table(correct: np.ndarray) -> EpisodeTable:
+    cost = np.full(correct.shape, 1000.0)
+    return EpisodeTable(correct=correct.astype(bool), cost=cost, sequential_cost=cost)
+
+
+def _files() -> tuple[list[EpisodeTable], list[EpisodeTable]]:
+    """Four files (two models × two benchmarks); a question hard for one model is hard
+    for the other, as on the real files."""
+    rng = np.random.default_rng(5)
+    hard = {b: rng.random(30) for b in ("aime25", "hmmt25")}
+    a, b = [], []
+    for skill in (0.2, 0.5):
+        for bench in ("aime25", "hmmt25"):
+            p = np.clip(hard[bench] + skill - 0.3, 0.0, 1.0)
+            a.append(_table(rng.random((8, 30)) < np.clip(p + 0.05, 0.0, 1.0)))
+            b.append(_table(rng.random((8, 30)) < p))
+    return a, b
+
+
+GROUPS = ["aime25", "hmmt25", "aime25", "hmmt25"]
+
+
+def test_the_gain_draws_questions_jointly_and_keeps_the_per_file_interval() -> None:
+    a, b = _files()
+    gain = paired_gain(a, b, GROUPS)
+    diffs = question_diffs(a, b)
+    joint = paired_bootstrap(diffs, groups=GROUPS, draws=10_000, seed=0)
+    apart = paired_bootstrap(diffs, draws=10_000, seed=0)
+    assert gain == PairedGain(
+        joint.gain, (joint.low, joint.high), joint.p_not_positive, (apart.low, apart.high)
+    )
+    assert gain.resampling == JOINT and gain.ci95_per_file is not None
+    # correlated files: drawing each question for every model at once is wider
+    assert gain.ci95[1] - gain.ci95[0] > gain.ci95_per_file[1] - gain.ci95_per_file[0]
+
+
+def test_without_groups_the_interval_is_the_per_file_one_alone() -> None:
+    a, b = _files()
+    alone = paired_gain(a, b, None)
+    assert alone.ci95_per_file is None and alone.resampling == PER_FILE
+    assert alone.ci95 == paired_gain(a, b, GROUPS).ci95_per_file
+    assert set(alone.to_dict()) == {"gain", "ci95", "p_not_positive"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"gain": 1.5, "ci95": [0.25, 2.75], "p_not_positive": 0.01},
+        {"gain": 1.5, "ci95": [0.25, 2.75], "p_not_positive": 0.01, "ci95_per_file": [0.5, 2.5]},
+        {"gain": -0.5, "ci95": [-1.0, 0.0]},  # a transfer cell: no share of draws
+    ],
+)
+def test_the_record_gives_back_its_json(record: dict[str, object]) -> None:
+    assert PairedGain.from_dict(record).to_dict() == record
