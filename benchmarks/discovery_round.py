@@ -111,8 +111,8 @@ def main() -> None:
         baseline = evaluate_curves(curve_jobs("cmc", refs, DEFAULT_BETAS, protocol))
         best = best_point(aggregate(baseline))
         assert best is not None
-        incumbent = float(best["accuracy"])
-        print(f"racing against the built-in CMC's best: {incumbent:.2f} % at β={best['beta']:g}")
+        incumbent = float(best.accuracy)
+        print(f"racing against the built-in CMC's best: {incumbent:.2f} % at β={best.beta:g}")
     walls: dict[tuple[str, int], float] = {}
     outputs: dict[tuple[str, int], list[EvalResult]] = {}
     for audits in args.audits:

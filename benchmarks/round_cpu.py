@@ -83,7 +83,7 @@ def main() -> None:
     if not args.no_digest and best is not None:
         with _timed(out, "trace_digest"):
             for ref in refs:
-                spec = ControllerSpec(args.candidate, best["beta"])
+                spec = ControllerSpec(args.candidate, best.beta)
                 try:
                     _traced(EvalJob(ref, spec, ReferenceProtocol(1)))
                 except ControllerError as exc:  # the loop keeps the curves and says so

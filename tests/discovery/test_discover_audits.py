@@ -53,4 +53,4 @@ def test_a_peeker_that_passes_the_check_is_rejected_by_the_rounds_audit(
     assert "fresh process" in check["detail"]
     assert second["verdict"] == "accepted"
     selection = run.selection()
-    assert selection is not None and selection["name"] == "02_first_agreement"
+    assert selection is not None and selection.name == "02_first_agreement"

@@ -21,7 +21,7 @@ FAST = {"heldout_seeds": 2, "backoff": 0.01}
 
 
 def _rounds(run: DiscoveryRun) -> list[tuple[str, Any]]:
-    return [(e["verdict"], e.get("reason")) for e in run.rounds()]
+    return [(e.verdict, e.reason) for e in run.rounds()]
 
 
 def _proposal(run: DiscoveryRun, n: int) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def test_openai_proposer_retries_rate_limits_and_records_failed_rounds(
     assert "class ConfidenceMomentum(Controller)" in prompt
     assert "Round 1: 01_first_votes" not in prompt  # scripted names are not used here
     assert "class FirstVotes(Controller)" in prompt and "Trace digest" in prompt
-    money = run.rounds()[-1]["money_total"]
+    money = run.rounds()[-1].money_total
     assert money == pytest.approx(first["money"] + 2 * 0 + (3.0 * 10 + 15.0 * 5) / 1e6)
 
 
@@ -83,11 +83,12 @@ def test_max_cost_stops_the_search_across_resumes(
         run = discover(
             tmp_path / "run", price_in=1.0, max_cost=1.5, rounds=5, **options, **SMALL, **FAST
         )
-        assert [e["money_total"] for e in run.rounds()] == [1.0, 2.0]
+        assert [e.money_total for e in run.rounds()] == [1.0, 2.0]
         again = discover(tmp_path / "run", resume=True, price_in=1.0, **options, **FAST)
         assert len(again.rounds()) == 2
         assert len(server.requests) == 2
-    assert run.selection() is not None and run.selection()["round"] == 1  # type: ignore[index]
+    selection = run.selection()
+    assert selection is not None and selection.round == 1
 
 
 def test_anthropic_proposer_through_the_official_client(
@@ -166,4 +167,4 @@ def test_critic_pass_reviews_and_may_replace_the_draft(
     assert first["critic"]["reply"].startswith("- adaptive stop")
     assert (run.path / "rounds/0002/candidate.py").read_text() == GOOD
     assert "400" in _proposal(run, 2)["critic"]["error"]
-    assert [e["verdict"] for e in run.rounds()] == ["accepted", "accepted"]
+    assert [e.verdict for e in run.rounds()] == ["accepted", "accepted"]

@@ -13,6 +13,7 @@ import pytest
 from autotts.discovery.api import discover
 from autotts.discovery.curves import aggregate, best_point, curve_jobs, evaluate_curves
 from autotts.discovery.racing import MIN_SEEDS, RULE, Z, race_curves, upper_bounds
+from autotts.discovery.records import RoundEntry
 from autotts.discovery.selection import select
 from autotts.evaluation.executors import run_jobs
 from autotts.evaluation.jobs import DataRef, evaluate
@@ -27,7 +28,7 @@ def _best(controller: str, betas: list[float]) -> float:
     points = evaluate_curves(curve_jobs(controller, REFS, betas, ReferenceProtocol(SEEDS)))
     best = best_point(aggregate(points))
     assert best is not None
-    return float(best["accuracy"])
+    return float(best.accuracy)
 
 
 def test_the_bound_is_exact_when_every_seed_is_seen() -> None:
@@ -137,8 +138,10 @@ def test_a_raced_discovery_records_the_rule_and_never_selects_a_stopped_round(
     assert second["race"]["stopped"] and second["race"]["seeds_run"] < SEEDS
     assert second["race"]["incumbent_accuracy"] == index[0]["best"]["accuracy"]
     assert index[1]["raced_out"] is True and "raced_out" not in index[0]
-    assert select(index)["round"] == 1  # type: ignore[index]
-    assert run.selection()["round"] == 1  # type: ignore[index]
+    chosen = select([RoundEntry.from_dict(e) for e in index])
+    assert chosen is not None and chosen.round == 1
+    selection = run.selection()
+    assert selection is not None and selection.round == 1
 
 
 def test_racing_needs_the_accuracy_rule() -> None:

@@ -53,8 +53,8 @@ def test_a_crash_the_check_missed_rejects_the_round(tmp_path: Path) -> None:
         betas=[0.0, 0.25, 0.5, 1.0], seeds=2, rounds=1,
     )  # fmt: skip
     (entry,) = run.rounds()
-    assert (entry["verdict"], entry["reason"]) == ("rejected", "crash")
+    assert (entry.verdict, entry.reason) == ("rejected", "crash")
     check = json.loads((run.path / "rounds/0001/check.json").read_text())
     assert "no schedule for this beta" in check["detail"]
     selection = run.selection()
-    assert selection is not None and selection["round"] is None
+    assert selection is not None and selection.round is None

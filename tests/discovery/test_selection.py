@@ -6,17 +6,19 @@ from typing import Any
 
 import pytest
 
+from autotts.discovery.records import AggregatePoint, RoundEntry
 from autotts.discovery.selection import curve_auc, select
 from autotts.errors import UnknownName
 
 
-def _round(n: int, verdict: str, curve: list[tuple[float, float, float]]) -> dict[str, Any]:
-    return {
+def _round(n: int, verdict: str, curve: list[tuple[float, float, float]]) -> RoundEntry:
+    line: dict[str, Any] = {
         "round": n,
         "name": f"r{n}",
         "verdict": verdict,
         "aggregate": [{"beta": b, "accuracy": a, "tokens": t} for b, a, t in curve],
     }
+    return RoundEntry.from_dict(line)
 
 
 ROUNDS = [
@@ -39,21 +41,21 @@ ROUNDS = [
 def test_rules(rule: str, expected: tuple[int, float]) -> None:
     chosen = select(ROUNDS, rule)
     assert chosen is not None
-    assert (chosen["round"], chosen["beta"]) == expected
-    assert chosen["rule"] == rule and chosen["objective"]
+    assert (chosen.round, chosen.beta) == expected
+    assert chosen.rule == rule and chosen.objective
 
 
 def test_rejected_rounds_are_never_selected_and_none_when_nothing_fits() -> None:
     assert select([ROUNDS[1]]) is None
     best_only = select([_round(1, "rejected", [(1.0, 99.0, 1.0)]), ROUNDS[3]])
-    assert best_only is not None and best_only["round"] == 3
+    assert best_only is not None and best_only.round == 3
 
 
 def test_auc_is_the_mean_accuracy_over_the_log_token_span() -> None:
     flat = [{"accuracy": 50.0, "tokens": 1e3}, {"accuracy": 50.0, "tokens": 1e6}]
-    assert curve_auc(flat) == pytest.approx(50.0)
+    assert curve_auc([AggregatePoint.from_dict(a) for a in flat]) == pytest.approx(50.0)
     rising = [{"accuracy": 40.0, "tokens": 1e3}, {"accuracy": 60.0, "tokens": 1e5}]
-    assert curve_auc(rising) == pytest.approx(50.0)
+    assert curve_auc([AggregatePoint.from_dict(a) for a in rising]) == pytest.approx(50.0)
 
 
 def test_unknown_rule() -> None:

@@ -375,11 +375,11 @@ def discover_command(
         )
         raise
     selection = run.selection()
-    if selection and selection.get("round") is not None:
-        number = selection["round"]
+    if selection is not None and selection.round is not None:
+        number = selection.round
         typer.echo(
-            f"selected round {number} ({selection.get('name')}, rounds/{number:04d}) "
-            f"at β={selection['beta']:g}"
+            f"selected round {number} ({selection.name}, rounds/{number:04d}) "
+            f"at β={selection.beta:g}"
         )
 
 
@@ -443,7 +443,7 @@ def _best_so_far(out: Path) -> str:
 
     run = RunDir(out)
     best = select(run.index(), str(run.settings().get("select", "accuracy")))
-    return "none yet" if best is None else _describe_best(best)
+    return "none yet" if best is None else _describe_best(best.to_dict())
 
 
 def _describe_best(best: dict[str, Any]) -> str:

@@ -151,14 +151,14 @@ def optimize(
             f"stopped: finished trials are kept; continue with --resume --out {out}", err=True
         )
         raise
-    selection = run.read_json("selection.json")
-    if selection.get("round") is None:
+    selection = run.selection()
+    if selection is None or selection.round is None:
         typer.echo("no trial finished: nothing selected", err=True)
         return
     if export is not None:
-        source = run.round_dir(int(selection["round"])) / "candidate.py"
+        source = run.round_dir(int(selection.round)) / "candidate.py"
         export.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-        typer.echo(f"exported the winner to {export} (class {selection['class']})", err=True)
+        typer.echo(f"exported the winner to {export} (class {selection.class_name})", err=True)
     if heldout and not run.file("heldout.json").is_file():
         evaluate_heldout_curves(run, seeds=heldout_seeds, on_event=printer)
     if run.file("heldout.json").is_file():
@@ -174,7 +174,7 @@ def optimize(
             # the plot extra (matplotlib), only for --plot
             from autotts.report.plots import plot_curves
 
-            label = f"search winner (trial {selection['trial']}, β = 0…1)"
+            label = f"search winner (trial {selection.trial}, β = 0…1)"
             plot_curves(
                 mean_curves(payload, label), plot, title="held-out: AIME25 + HMMT25, 4 models"
             )
@@ -182,8 +182,8 @@ def optimize(
     if every_pick:
         _every_pick(run, heldout_seeds, printer)
     typer.echo(
-        f"selected trial {selection['trial']} (rounds/{int(selection['round']):04d}/candidate.py:"
-        f"{selection['class']}); 'autotts report {out}' writes the page"
+        f"selected trial {selection.trial} (rounds/{int(selection.round):04d}/candidate.py:"
+        f"{selection.class_name}); 'autotts report {out}' writes the page"
     )
 
 

@@ -3,8 +3,8 @@
 import autotts
 run = autotts.discover("run", candidates="examples/candidates", data="synthetic",
                        betas=[0, 0.5, 1], seeds=5)
-run.rounds()            # index lines: verdict, best point, money
-run.selection()         # {"round", "beta", "rule", ...}
+run.rounds()            # index lines (RoundEntry): verdict, best point, money
+run.selection()         # Selection: round, beta, rule, ...; .to_dict() is selection.json
 run.heldout()           # the selection vs the baselines on the held-out files
 run.transfer()          # the selection per model × benchmark, with paired intervals
 """
@@ -19,6 +19,7 @@ from autotts.data.refs import data_refs
 from autotts.discovery.history import load_history
 from autotts.discovery.loop import Event, run_discovery
 from autotts.discovery.proposers import make_proposer
+from autotts.discovery.records import RoundEntry, Selection
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DEFAULT_BETAS, DiscoverySettings, split_refs
 from autotts.errors import UsageError
@@ -41,7 +42,7 @@ class DiscoveryRun:
     def settings(self) -> dict[str, Any]:
         return self.dir.settings()
 
-    def rounds(self) -> list[dict[str, Any]]:
+    def rounds(self) -> list[RoundEntry]:
         return self.dir.index()
 
     def history(self) -> list[dict[str, Any]]:
@@ -52,9 +53,8 @@ class DiscoveryRun:
         value: dict[str, Any] = self.dir.read_json("baselines.json")
         return value
 
-    def selection(self) -> dict[str, Any] | None:
-        path = self.dir.file("selection.json")
-        return self.dir.read_json("selection.json") if path.is_file() else None
+    def selection(self) -> Selection | None:
+        return self.dir.selection()
 
     def heldout(self) -> dict[str, Any] | None:
         path = self.dir.file("heldout.json")

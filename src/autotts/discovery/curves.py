@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
+from autotts.discovery.records import AggregatePoint
 from autotts.evaluation.executors import JobExecutor, run_jobs
 from autotts.evaluation.jobs import DataRef, EvalJob
 from autotts.evaluation.protocols import EvaluationProtocol
@@ -19,6 +20,7 @@ from autotts.evaluation.results import EvalResult
 __all__ = [
     "BASELINE_CONTROLLERS",
     "aggregate",
+    "aggregate_json",
     "best_point",
     "curve_jobs",
     "evaluate_curves",
@@ -83,7 +85,7 @@ def evaluate_curves(
     return [point_from_result(r, job.spec.beta) for job, r in zip(jobs, results)]
 
 
-def aggregate(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def aggregate(points: Sequence[dict[str, Any]]) -> list[AggregatePoint]:
     """Per β (in first-seen order): mean accuracy, tokens and seq_tokens over the files."""
     by_beta: dict[float, list[dict[str, Any]]] = {}
     for point in points:
@@ -92,19 +94,29 @@ def aggregate(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for beta, group in by_beta.items():
         n = len(group)
         out.append(
-            {
-                "beta": beta,
-                "accuracy": sum(p["accuracy"] for p in group) / n,
-                "tokens": sum(p["tokens"] for p in group) / n,
-                "seq_tokens": sum(p["seq_tokens"] for p in group) / n,
-                "files": n,
-            }
+            AggregatePoint(
+                beta=beta,
+                accuracy=sum(p["accuracy"] for p in group) / n,
+                tokens=sum(p["tokens"] for p in group) / n,
+                seq_tokens=sum(p["seq_tokens"] for p in group) / n,
+                files=n,
+            )
         )
     return out
 
 
-def best_point(agg: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def aggregate_json(agg: Sequence[AggregatePoint]) -> list[dict[str, Any]]:
+    """``agg`` as the files hold it."""
+    return [a.to_dict() for a in agg]
+
+
+def best_point(agg: Sequence[AggregatePoint]) -> AggregatePoint | None:
     """The aggregate point with the best accuracy; ties go to fewer tokens, then lower β."""
     if not agg:
         return None
-    return min(agg, key=lambda a: (-round(a["accuracy"], 9), a["tokens"], a["beta"]))
+    return min(agg, key=lambda a: (-round(a.accuracy, 9), a.tokens, _beta_key(a.beta)))
+
+
+def _beta_key(beta: float | None) -> float:
+    # --no-beta curves have one point, so a missing β never meets another in a tie
+    return -1.0 if beta is None else beta

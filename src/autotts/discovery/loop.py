@@ -12,7 +12,7 @@ import itertools
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from autotts.discovery.candidate import find_class
 from autotts.discovery.curves import (
     BASELINE_CONTROLLERS,
     aggregate,
+    aggregate_json,
     best_point,
     curve_jobs,
     evaluate_curves,
@@ -31,6 +32,7 @@ from autotts.discovery.heldout import evaluate_heldout
 from autotts.discovery.history import load_history
 from autotts.discovery.proposers.base import Proposal, ProposalContext, Proposer
 from autotts.discovery.racing import race_curves
+from autotts.discovery.records import CurvePoint, CurvesFile, DataRead, RoundEntry, Selection
 from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomic
 from autotts.discovery.selection import select
 from autotts.discovery.settings import DiscoverySettings
@@ -104,9 +106,11 @@ def run_discovery(
     if not run.file("selection.json").is_file():
         _search(run, settings, proposer, where, emit)
         _select(run, settings, emit)
+    selection = run.selection()
     if (
         not run.file("heldout.json").is_file()
-        and run.read_json("selection.json").get("round") is not None
+        and selection is not None
+        and selection.round is not None
     ):
         total = len(settings.heldout)
         emit({"phase": "heldout", "files": total})
@@ -135,9 +139,9 @@ def _spent(run: RunDir) -> _Spent:
         return _Spent()
     last = index[-1]
     return _Spent(
-        float(last.get("money_total", 0.0)),
-        int(last.get("proposer_tokens_total", 0)),
-        float(last.get("seconds_total", 0.0)),
+        float(last.money_total),
+        int(last.proposer_tokens_total),
+        float(last.seconds_total or 0.0),
     )
 
 
@@ -163,7 +167,7 @@ def _search(
             )
             methods[name] = {
                 "points": points,
-                "aggregate": aggregate(points),
+                "aggregate": aggregate_json(aggregate(points)),
                 # --no-trace-digest: nothing traced, so nothing can reach a prompt
                 "digest": ""
                 if settings.no_trace_digest
@@ -222,7 +226,8 @@ def _one_round(
         )
         proposal = proposer.propose(context)
         _write_proposal(tmp, proposal)
-        summary: dict[str, Any] = {**base, "name": proposal.name or f"round-{number}"}
+        name = proposal.name or f"round-{number}"
+        class_name: str | None = None
         if proposal.code is None:
             check: dict[str, Any] = {
                 "verdict": "failed",
@@ -236,8 +241,7 @@ def _one_round(
             class_name = find_class(proposal.code, proposal.class_name)
             write_text_atomic(tmp / "candidate.py", proposal.code)
             reference = f"{tmp / 'candidate.py'}:{class_name}"
-            summary["class"] = class_name
-            emit({**base, "phase": "check", "name": summary["name"]})
+            emit({**base, "phase": "check", "name": name})
             betas = settings.candidate_betas
             grid = sorted({betas[0], betas[len(betas) // 2], betas[-1]})
             check = check_here_or_on_ray(
@@ -259,7 +263,7 @@ def _one_round(
                 {
                     **base,
                     "phase": "check",
-                    "name": summary["name"],
+                    "name": name,
                     "verdict": check["verdict"],
                     "reason": check["reason"],
                 }
@@ -279,38 +283,37 @@ def _one_round(
         run_json(tmp, "check.json", check)
         if audits:
             run_json(tmp, "audits.json", {"cells": audits})
-        run_json(
-            tmp,
-            "curves.json",
-            {
-                "points": points,
-                "aggregate": agg,
-                "best": best_point(agg),
-                # what re-running the round needs besides candidate.py
-                "controller": f"candidate.py:{summary['class']}" if "class" in summary else None,
-                "betas": settings.candidate_betas,
-                "protocol": settings.protocol.to_dict(),
-                "data": _search_provenance(run),
-            },
+        curves = CurvesFile(
+            points=tuple(CurvePoint.from_dict(p) for p in points),
+            aggregate=tuple(agg),
+            best=best_point(agg),
+            # what re-running the round needs besides candidate.py
+            controller=None if class_name is None else f"candidate.py:{class_name}",
+            betas=tuple(settings.candidate_betas),
+            protocol=settings.protocol.to_dict(),
+            data=tuple(_search_provenance(run)),
         )
+        run_json(tmp, "curves.json", curves.to_dict())
         write_text_atomic(tmp / "traces.md", digest)
         _drop_workspace(workdir)
         seconds = time.monotonic() - t0
-        summary.update(
-            {
-                "verdict": check["verdict"],
-                "reason": check.get("reason"),
-                # stopped by racing: its curve covers fewer seeds and it is never selected
-                **({"raced_out": True} if check.get("race", {}).get("stopped") else {}),
-                "best": best_point(agg),
-                "aggregate": agg,
-                "money": proposal.money,
-                "money_total": spent.money + proposal.money,
-                "proposer_tokens": proposal.tokens,
-                "proposer_tokens_total": spent.tokens + proposal.tokens,
-                "seconds": round(seconds, 3),
-                "seconds_total": round(spent.seconds + seconds, 3),
-            }
+        summary = RoundEntry(
+            round=number,
+            rounds=settings.rounds,
+            name=name,
+            class_name=class_name,
+            verdict=check["verdict"],
+            reason=check.get("reason"),
+            # stopped by racing: its curve covers fewer seeds and it is never selected
+            raced_out=bool(check.get("race", {}).get("stopped")),
+            best=best_point(agg),
+            aggregate=tuple(agg),
+            money=proposal.money,
+            money_total=spent.money + proposal.money,
+            proposer_tokens=proposal.tokens,
+            proposer_tokens_total=spent.tokens + proposal.tokens,
+            seconds=round(seconds, 3),
+            seconds_total=round(spent.seconds + seconds, 3),
         )
         final = run.commit(number, tmp, summary)
     best = select(run.index(), settings.select)
@@ -318,13 +321,13 @@ def _one_round(
         {
             **base,
             "phase": "recorded",
-            "name": summary["name"],
+            "name": name,
             "verdict": check["verdict"],
             "reason": check.get("reason"),
             # why, in one line (the whole text is in the round's check.json)
             "detail": _first_line(str(check.get("detail") or "").replace(str(tmp), str(final))),
-            "best": best,
-            "money_total": summary["money_total"],
+            "best": None if best is None else best.to_dict(),
+            "money_total": summary.money_total,
         }
     )
 
@@ -432,24 +435,26 @@ def _evaluate(
     assert best is not None
     if settings.no_trace_digest:
         return points, NO_DIGEST, check
-    emit({**base, "phase": "digest", "beta": best["beta"]})
+    emit({**base, "phase": "digest", "beta": best.beta})
     traces: list[tuple[str, list[EpisodeRecord]]] = []
     for ref in settings.search:
         job = EvalJob(
-            ref, ControllerSpec(reference, best["beta"]), ReferenceProtocol(settings.digest_seeds)
+            ref, ControllerSpec(reference, best.beta), ReferenceProtocol(settings.digest_seeds)
         )
         try:
             records = _traced(job, where)
         except ControllerError as exc:  # fails only when tracing: say so, keep the curves
             return points, f"# Trace digest\n\nTracing the candidate failed: {exc}\n", check
-        traces.append((f"{ref.model}/{ref.benchmark} at β={best['beta']:g}", records))
+        traces.append((f"{ref.model}/{ref.benchmark} at β={best.beta:g}", records))
     return points, trace_digest(traces), check
 
 
 def _incumbent(run: RunDir) -> float | None:
     """Best mean search-set accuracy of the accepted, fully evaluated rounds (None: none yet)."""
     chosen = select(run.index(), "accuracy")
-    return None if chosen is None else float(chosen["search_accuracy"])
+    return (
+        None if chosen is None or chosen.search_accuracy is None else float(chosen.search_accuracy)
+    )
 
 
 def _baseline_digest(
@@ -488,13 +493,15 @@ def _monotonicity(points: list[dict[str, Any]]) -> dict[str, Any]:
 def _select(run: RunDir, settings: DiscoverySettings, emit: Event) -> None:
     index = run.index()
     chosen = select(index, settings.select)
-    payload: dict[str, Any] = {"round": None, "beta": None, "rule": settings.select}
+    payload = Selection(round=None, beta=None, rule=settings.select)
     if chosen is not None:
-        entry = next(e for e in index if e["round"] == chosen["round"])
-        payload = {**chosen, "class": entry.get("class")}
-    payload["read"] = [
-        {"model": e["model"], "benchmark": e["benchmark"], "sha256": e["sha256"]}
-        for e in run.settings()["search"]
-    ]
-    run.write_json("selection.json", payload)
-    emit({"phase": "select", "selection": payload})
+        entry = next(e for e in index if e.round == chosen.round)
+        payload = replace(chosen, class_name=entry.class_name)
+    payload = replace(
+        payload,
+        read=tuple(
+            DataRead(e["model"], e["benchmark"], e["sha256"]) for e in run.settings()["search"]
+        ),
+    )
+    run.write_selection(payload)
+    emit({"phase": "select", "selection": payload.to_dict()})

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from autotts.atomic import write_atomic
+from autotts.discovery.records import RoundEntry, Selection
 from autotts.errors import UsageError
 
 __all__ = ["RunDir", "write_json_atomic", "write_text_atomic"]
 
 ROUND_SUMMARY = "round.json"
+SELECTION = "selection.json"
 #: The number of a run's first round.
 FIRST_ROUND = 1
 #: Files of a round whose text may name the temporary folder (error messages).
@@ -117,29 +119,41 @@ class RunDir:
         for tmp in sorted(self.rounds_dir.glob(".tmp-*")):
             shutil.rmtree(tmp, ignore_errors=True)
             dropped.append(int(tmp.name.split("-")[1]))
-        indexed = {entry["round"] for entry in self.index()}
+        indexed = {entry.round for entry in self.index()}
         for folder in sorted(p for p in self.rounds_dir.iterdir() if p.name.isdigit()):
             number = int(folder.name)
             if number not in indexed:
                 summary = json.loads((folder / ROUND_SUMMARY).read_text(encoding="utf-8"))
-                self._append_index(summary)
+                # read and written back key for key: the line is round.json's object
+                self._append_index(RoundEntry.from_dict(summary))
         return dropped
 
-    def index(self) -> list[dict[str, Any]]:
+    def index(self) -> list[RoundEntry]:
         """The index lines, in round order; a torn last line (crash mid-append) is ignored."""
         if not self.index_path.is_file():
             return []
         entries = []
         for line in self.index_path.read_text(encoding="utf-8").splitlines():
             try:
-                entries.append(json.loads(line))
+                value = json.loads(line)
             except json.JSONDecodeError:
                 continue
-        return sorted(entries, key=lambda e: int(e["round"]))
+            if isinstance(value, dict) and "round" in value:
+                entries.append(RoundEntry.from_dict(value))
+        return sorted(entries, key=lambda e: int(e.round))
 
     def next_round(self) -> int:
         entries = self.index()
-        return int(entries[-1]["round"]) + 1 if entries else FIRST_ROUND
+        return int(entries[-1].round) + 1 if entries else FIRST_ROUND
+
+    def selection(self) -> Selection | None:
+        """``selection.json``, or None before the search has ended."""
+        if not self.file(SELECTION).is_file():
+            return None
+        return Selection.from_dict(self.read_json(SELECTION))
+
+    def write_selection(self, selection: Selection) -> None:
+        self.write_json(SELECTION, selection.to_dict())
 
     @contextmanager
     def new_round(self, number: int) -> Iterator[Path]:
@@ -152,7 +166,7 @@ class RunDir:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def commit(self, number: int, tmp: Path, summary: dict[str, Any]) -> Path:
+    def commit(self, number: int, tmp: Path, summary: RoundEntry) -> Path:
         """Seal round ``number``: write its summary, rename into place, append the index.
 
         Messages written while the round was built (a sandbox error naming the
@@ -167,15 +181,15 @@ class RunDir:
                 text = path.read_text(encoding="utf-8")
                 if str(tmp) in text:
                     write_text_atomic(path, text.replace(str(tmp), str(final)))
-        write_json_atomic(tmp / ROUND_SUMMARY, summary)
+        write_json_atomic(tmp / ROUND_SUMMARY, summary.to_dict())
         _fsync_dir(tmp)
         os.rename(tmp, final)
         _fsync_dir(self.rounds_dir)
         self._append_index(summary)
         return final
 
-    def _append_index(self, summary: dict[str, Any]) -> None:
-        line = json.dumps(summary, ensure_ascii=False, separators=(",", ":")) + "\n"
+    def _append_index(self, summary: RoundEntry) -> None:
+        line = json.dumps(summary.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
         # Start on a fresh line if a previous append was torn by a crash.
         prefix = ""
         if self.index_path.is_file() and self.index_path.stat().st_size:

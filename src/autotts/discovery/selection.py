@@ -16,9 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from autotts.discovery.curves import best_point
+from autotts.discovery.records import AggregatePoint, RoundEntry, Selection
 from autotts.errors import UnknownName
 
 __all__ = ["RULES", "select"]
@@ -31,44 +31,52 @@ RULES: dict[str, str] = {
 }
 
 
-def curve_auc(agg: Sequence[dict[str, Any]]) -> float:
+def curve_auc(agg: Sequence[AggregatePoint]) -> float:
     """Normalised area under accuracy vs log10(tokens) of one aggregate curve."""
-    pts = sorted((math.log10(max(a["tokens"], 1.0)), a["accuracy"]) for a in agg)
+    return area_under([(a.tokens, a.accuracy) for a in agg])
+
+
+def area_under(curve: Sequence[tuple[float, float]]) -> float:
+    """:func:`curve_auc` of ``(tokens, accuracy)`` pairs."""
+    pts = sorted((math.log10(max(tokens, 1.0)), accuracy) for tokens, accuracy in curve)
     if len(pts) == 1 or pts[-1][0] - pts[0][0] <= 0:
         return float(max(p[1] for p in pts))
     area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in itertools.pairwise(pts))
     return float(area / (pts[-1][0] - pts[0][0]))
 
 
-def select(rounds: Sequence[dict[str, Any]], rule: str = "accuracy") -> dict[str, Any] | None:
-    """Pick from ``rounds`` (``{"round", "name", "verdict", "aggregate"}``); None if none fits."""
+def select(rounds: Sequence[RoundEntry], rule: str = "accuracy") -> Selection | None:
+    """Pick from ``rounds`` (index lines); None if none fits.
+
+    The selection has no ``class`` and no ``read``: the caller adds what it records.
+    """
     if rule not in RULES:
         raise UnknownName("selection rule", rule, RULES)
     scored = []
     for entry in rounds:
-        if entry.get("verdict") != "accepted" or not entry.get("aggregate"):
+        if not entry.accepted or not entry.aggregate:
             continue
-        if entry.get("raced_out"):  # stopped by --race: dominated, and on fewer seeds
+        if entry.raced_out:  # stopped by --race: dominated, and on fewer seeds
             continue
-        best = best_point(entry["aggregate"])
+        best = best_point(entry.aggregate)
         assert best is not None
         if rule == "accuracy":
-            key: tuple[float, ...] = (-round(best["accuracy"], 9), best["tokens"], entry["round"])
-            score = best["accuracy"]
+            key: tuple[float, ...] = (-round(best.accuracy, 9), best.tokens, entry.round)
+            score = best.accuracy
         else:
-            score = curve_auc(entry["aggregate"])
-            key = (-round(score, 9), entry["round"])
+            score = curve_auc(entry.aggregate)
+            key = (-round(score, 9), entry.round)
         scored.append((key, entry, best, score))
     if not scored:
         return None
     _, entry, best, score = min(scored, key=lambda s: s[0])
-    return {
-        "round": entry["round"],
-        "name": entry.get("name", ""),
-        "beta": best["beta"],
-        "rule": rule,
-        "objective": RULES[rule],
-        "score": score,
-        "search_accuracy": best["accuracy"],
-        "search_tokens": best["tokens"],
-    }
+    return Selection(
+        round=entry.round,
+        name=entry.name,
+        beta=best.beta,
+        rule=rule,
+        objective=RULES[rule],
+        score=score,
+        search_accuracy=best.accuracy,
+        search_tokens=best.tokens,
+    )

@@ -12,12 +12,14 @@ held-out comparison table and chart, and the proposer's costs and times.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from autotts.discovery.history import load_history
+from autotts.discovery.records import AggregatePoint, CurvePoint, RoundEntry, Selection
 from autotts.discovery.rundir import RunDir, write_text_atomic
 from autotts.discovery.verdict import twins, verdict
 from autotts.report.svg import PALETTE, Series, chart
@@ -68,19 +70,24 @@ ROUND_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#e377c2", "#1b9e77", "#e6ab02
 FILE_COLOURS = ("#6baed6", "#fd8d3c", "#74c476", "#fa9fb5", "#9e9ac8", "#fdd0a2", "#a1d99b")
 
 
-def _agg_points(aggregate: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    return [(a["tokens"], a["accuracy"]) for a in aggregate]
+def _agg_points(aggregate: Sequence[AggregatePoint]) -> list[tuple[float, float]]:
+    return [(a.tokens, a.accuracy) for a in aggregate]
 
 
-def _betas(aggregate: list[dict[str, Any]]) -> list[str]:
-    return [f"β={a['beta']:g}" for a in aggregate]
+def _betas(aggregate: Sequence[AggregatePoint]) -> list[str]:
+    return [f"β={a.beta:g}" for a in aggregate]
+
+
+def _baseline_aggregate(method: dict[str, Any]) -> list[AggregatePoint]:
+    """A baseline's curve in ``baselines.json`` (a plain JSON file; its aggregate is typed)."""
+    return [AggregatePoint.from_dict(a) for a in method["aggregate"]]
 
 
 def _baseline_series(baselines: dict[str, Any], opacity: float = 0.9) -> list[Series]:
     return [
         Series(
             f"{BASELINE_NAMES.get(name, name)} (baseline)",
-            _agg_points(m["aggregate"]),
+            _agg_points(_baseline_aggregate(m)),
             BASELINE_COLOURS.get(name, PALETTE[i % len(PALETTE)]),
             dashed=True,
             width=1.6,
@@ -91,30 +98,30 @@ def _baseline_series(baselines: dict[str, Any], opacity: float = 0.9) -> list[Se
     ]
 
 
-def _is_selected(entry: dict[str, Any], selection: dict[str, Any] | None) -> bool:
-    return selection is not None and selection.get("round") == entry["round"]
+def _is_selected(entry: RoundEntry, selection: Selection | None) -> bool:
+    return selection is not None and selection.round == entry.round
 
 
 def _trajectory(
-    history: list[dict[str, Any]], baselines: dict[str, Any], selection: dict[str, Any] | None
+    index: list[RoundEntry], baselines: dict[str, Any], selection: Selection | None
 ) -> str:
     series = _baseline_series(baselines)
     chosen = None
-    accepted = [e for e in history if e.get("aggregate")]
+    accepted = [e for e in index if e.aggregate]
     for i, entry in enumerate(accepted):
-        label = f"round {entry['round']}: {entry['name']}"
+        label = f"round {entry.round}: {entry.name}"
         if _is_selected(entry, selection):
             chosen = Series(
                 f"{label} (selected)",
-                _agg_points(entry["aggregate"]),
+                _agg_points(entry.aggregate),
                 SELECTED,
                 width=3.2,
                 radius=4.2,
-                labels=_betas(entry["aggregate"]),
+                labels=_betas(entry.aggregate),
             )
             continue
         colour = ROUND_COLOURS[i % len(ROUND_COLOURS)]
-        series.append(Series(label, _agg_points(entry["aggregate"]), colour, width=2, opacity=0.85))
+        series.append(Series(label, _agg_points(entry.aggregate), colour, width=2, opacity=0.85))
     if chosen is not None:
         series.append(chosen)
     return chart(
@@ -127,21 +134,21 @@ def _trajectory(
     )
 
 
-def _best_so_far(history: list[dict[str, Any]], baselines: dict[str, Any]) -> str:
+def _best_so_far(index: list[RoundEntry], baselines: dict[str, Any]) -> str:
     best, points, labels = None, [], []
-    for entry in history:
-        top = entry.get("best")
-        if top and (best is None or top["accuracy"] > best):
-            best = top["accuracy"]
+    for entry in index:
+        top = entry.best
+        if top and (best is None or top.accuracy > best):
+            best = top.accuracy
         if best is not None:
-            points.append((float(entry["round"]), best))
-            labels.append(entry["verdict"][:3] if entry["verdict"] != "accepted" else "")
-    rounds = [float(e["round"]) for e in history] or [1.0]
+            points.append((float(entry.round), best))
+            labels.append(entry.verdict[:3] if not entry.accepted else "")
+    rounds = [float(e.round) for e in index] or [1.0]
     series = []
     for name, method in baselines.get("methods", {}).items():
-        top = max((a["accuracy"] for a in method["aggregate"]), default=None)
-        if top is not None:
-            flat = [(min(rounds), top), (max(rounds), top)]
+        ceiling = max((a.accuracy for a in _baseline_aggregate(method)), default=None)
+        if ceiling is not None:
+            flat = [(min(rounds), ceiling), (max(rounds), ceiling)]
             colour = BASELINE_COLOURS.get(name, "#9a9a9a")
             label = f"{BASELINE_NAMES.get(name, name)} best (baseline)"
             series.append(Series(label, flat, colour, dashed=True, marker=False, width=1.6))
@@ -155,29 +162,31 @@ def _best_so_far(history: list[dict[str, Any]], baselines: dict[str, Any]) -> st
     )
 
 
-def _round_chart(entry: dict[str, Any], baselines: dict[str, Any], selected: bool) -> str:
+def _round_chart(
+    entry: RoundEntry, points: Sequence[CurvePoint], baselines: dict[str, Any], selected: bool
+) -> str:
     """The round's mean curve over the search files, drawn over the baselines' (behind,
     lighter) and beside its curve on each file (thin)."""
     series = _baseline_series(baselines, opacity=0.55)
     by_file: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for p in entry.get("points", []):
-        by_file[f"{p['model']}/{p['benchmark']}"].append((p["tokens"], p["accuracy"]))
+    for p in points:
+        by_file[f"{p.model}/{p.benchmark}"].append((p.tokens, p.accuracy))
     for i, (label, pts) in enumerate(by_file.items()):
         series.append(Series(label, pts, FILE_COLOURS[i % len(FILE_COLOURS)], width=1.2, radius=2))
-    if entry.get("aggregate"):
+    if entry.aggregate:
         series.append(
             Series(
-                f"round {entry['round']}: mean over the search files",
-                _agg_points(entry["aggregate"]),
+                f"round {entry.round}: mean over the search files",
+                _agg_points(entry.aggregate),
                 SELECTED if selected else "#222222",
                 width=3,
                 radius=3.8,
-                labels=_betas(entry["aggregate"]),
+                labels=_betas(entry.aggregate),
             )
         )
     return chart(
         series,
-        title=f"Round {entry['round']}: accuracy vs tokens over the β grid, with the baselines",
+        title=f"Round {entry.round}: accuracy vs tokens over the β grid, with the baselines",
         xlabel=TOKENS,
         ylabel="accuracy (%)",
         log_x=True,
@@ -281,25 +290,30 @@ def render_report(run_path: Path | str) -> str:
     """The page's HTML for the run in ``run_path``."""
     run = RunDir(run_path)
     settings = run.settings()
+    # the history's entries (index line and round files, as JSON) are what the page
+    # shows; the charts and totals read the typed index lines beside them
     history = load_history(run)
+    index = [RoundEntry.from_dict(e) for e in history]
     baselines = run.read_json("baselines.json") if run.file("baselines.json").is_file() else {}
-    selection = run.read_json("selection.json") if run.file("selection.json").is_file() else None
+    chosen = run.selection()
+    selection = None if chosen is None else chosen.to_dict()
     heldout = run.read_json("heldout.json") if run.file("heldout.json").is_file() else None
     transfer = run.read_json("transfer.json") if run.file("transfer.json").is_file() else None
     rounds = []
-    for entry in history:
-        folder = run.round_dir(entry["round"])
-        proposal = run.round_json(entry["round"], "proposal.json")
+    for entry, line in zip(history, index):
+        folder = run.round_dir(line.round)
+        proposal = run.round_json(line.round, "proposal.json")
+        points = [CurvePoint.from_dict(p) for p in entry.get("points", [])]
         rounds.append(
             {
                 "entry": entry,
                 "chart": (
-                    _round_chart(entry, baselines, _is_selected(entry, selection))
-                    if entry.get("points")
+                    _round_chart(line, points, baselines, _is_selected(line, chosen))
+                    if points
                     else ""
                 ),
                 "proposal": proposal,
-                "prompt_chars": len(run.round_text(entry["round"], "prompt.md")),
+                "prompt_chars": len(run.round_text(line.round, "prompt.md")),
                 "folder": folder.relative_to(run.path).as_posix(),
             }
         )
@@ -309,17 +323,17 @@ def render_report(run_path: Path | str) -> str:
         protocol=_protocol_text(settings.get("protocol_args", {})),
         history=history,
         rounds=rounds,
-        trajectory=_trajectory(history, baselines, selection),
+        trajectory=_trajectory(index, baselines, chosen),
         verdict=verdict(heldout, selection) if heldout and selection else None,
-        best_so_far=_best_so_far(history, baselines),
+        best_so_far=_best_so_far(index, baselines),
         selection=selection,
         heldout=_heldout(heldout),
         transfer=_transfer(transfer),
         ablations=[name for name, on in settings.get("ablations", {}).items() if on],
         totals={
-            "money": history[-1].get("money_total", 0.0) if history else 0.0,
-            "tokens": history[-1].get("proposer_tokens_total", 0) if history else 0,
-            "seconds": history[-1].get("seconds_total", 0.0) if history else 0.0,
+            "money": index[-1].money_total if index else 0.0,
+            "tokens": index[-1].proposer_tokens_total if index else 0,
+            "seconds": (index[-1].seconds_total or 0.0) if index else 0.0,
         },
     )
 

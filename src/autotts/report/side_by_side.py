@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from autotts.discovery.records import AggregatePoint, CurvesFile
 from autotts.discovery.rundir import RunDir, write_text_atomic
 from autotts.discovery.verdict import means
 from autotts.errors import UsageError
@@ -63,12 +64,14 @@ def _load(path: Path) -> dict[str, Any]:
     def optional(name: str) -> Any:
         return run.read_json(name) if run.file(name).is_file() else None
 
-    selection = optional("selection.json")
-    curve: list[dict[str, Any]] = []
-    if selection and selection.get("round") is not None:
-        folder = run.round_dir(int(selection["round"]))
+    selection = run.selection()
+    curve: tuple[AggregatePoint, ...] = ()
+    if selection is not None and selection.round is not None:
+        folder = run.round_dir(int(selection.round))
         if (folder / "curves.json").is_file():
-            curve = run.round_json(int(selection["round"]), "curves.json").get("aggregate", [])
+            curve = CurvesFile.from_dict(
+                run.round_json(int(selection.round), "curves.json")
+            ).aggregate
     index = run.index()
     return {
         "path": str(path),
@@ -79,8 +82,8 @@ def _load(path: Path) -> dict[str, Any]:
         "heldout": optional("heldout.json"),
         "transfer": optional("transfer.json"),
         "rounds": len(index),
-        "accepted": sum(1 for e in index if e.get("verdict") == "accepted"),
-        "money": index[-1].get("money_total", 0.0) if index else 0.0,
+        "accepted": sum(1 for e in index if e.accepted),
+        "money": index[-1].money_total if index else 0.0,
     }
 
 
@@ -104,11 +107,11 @@ def _differing(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[s
 
 def _heldout_row(run: dict[str, Any]) -> dict[str, Any]:
     held = run["heldout"]
-    selection = run["selection"] or {}
+    selection = run["selection"]
     row: dict[str, Any] = {
         "selection": None
-        if selection.get("round") is None
-        else f"round {selection['round']} ({selection.get('name')}) at β = {selection['beta']:g}",
+        if selection is None or selection.round is None
+        else f"round {selection.round} ({selection.name}) at β = {selection.beta:g}",
         "mean": None,
         "paired": None,
     }
@@ -128,7 +131,7 @@ def _search_chart(runs: list[dict[str, Any]], labels: list[str]) -> str:
         if run["curve"]:
             series.append(
                 Series(
-                    f"{label}: selected round {run['selection']['round']}",
+                    f"{label}: selected round {run['selection'].round}",
                     _agg_points(run["curve"]),
                     ROUND_COLOURS[i % len(ROUND_COLOURS)],
                     width=2.6,

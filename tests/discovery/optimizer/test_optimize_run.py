@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from autotts.controllers.registry import ControllerSpec, build
+from autotts.discovery.records import RoundEntry, Selection
 from autotts.sandbox.live_client import SandboxedController
 from tests.helpers import run_index
 
@@ -59,6 +60,9 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
     assert index[: len(before)] == before  # finished rounds untouched by the resume
     selection = json.loads((run / "selection.json").read_text())
     assert selection["round"] == index[-1]["round"] and index[-1]["name"] == "opt-winner"
+    # the optimiser's records read into the typed ones and back, key for key
+    for record, data in [(RoundEntry, e) for e in index] + [(Selection, selection)]:
+        assert json.dumps(record.from_dict(data).to_dict()) == json.dumps(data)
     winner = run / "rounds" / f"{selection['round']:04d}"
     assert json.loads((winner / "check.json").read_text())["verdict"] == "accepted"
     assert export.read_text() == (winner / "candidate.py").read_text()

@@ -20,7 +20,7 @@ from typing import Any
 from autotts.controllers.composable import Knobs
 from autotts.data.records import ReplaySet
 from autotts.discovery.optimizer.objective import SearchData
-from autotts.discovery.selection import curve_auc
+from autotts.discovery.selection import area_under
 
 __all__ = ["NEUTRAL", "ablate", "variants"]
 
@@ -84,7 +84,7 @@ def ablate(
             row: dict[str, Any] = {
                 "set": set_name,
                 "variant": label,
-                "auc": curve_auc([{"tokens": t, "accuracy": a} for t, a in points]),
+                "auc": area_under(points),
             }
             for name, budget in zip(("acc@full β=0.5 tokens", "acc@full β=1 tokens"), budgets):
                 within = [a for t, a in points if t <= budget * (1 + 1e-9)]

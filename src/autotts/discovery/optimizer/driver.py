@@ -36,6 +36,7 @@ from autotts.discovery.optimizer.worker import (
     TrialScorer,
     open_study,
 )
+from autotts.discovery.records import Selection
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
@@ -459,7 +460,7 @@ def _select(
         payload = {
             "round": number,
             "name": name,
-            "class": run.index()[-1].get("class"),
+            "class": run.index()[-1].class_name,
             "beta": gains[-1]["beta"],
             "betas_at_cmc_budgets": {str(g["cmc_beta"]): g["beta"] for g in gains},
             "rule": "optimizer",
@@ -475,5 +476,6 @@ def _select(
         {"model": e["model"], "benchmark": e["benchmark"], "sha256": e["sha256"]}
         for e in meta["search"]
     ]
-    run.write_json("selection.json", payload)
+    # read into the record in the order built here (the optimiser's keys after the name)
+    run.write_selection(Selection.from_dict(payload))
     emit({"phase": "select", "selection": payload})

@@ -16,8 +16,9 @@ from typing import Any
 
 from autotts.checking import check_controller
 from autotts.controllers.composable import BetaSchedule
-from autotts.discovery.curves import aggregate, best_point
+from autotts.discovery.curves import aggregate, aggregate_json, best_point
 from autotts.discovery.optimizer.export import class_name_for, render_controller
+from autotts.discovery.records import RoundEntry
 from autotts.discovery.rundir import RunDir, write_json_atomic, write_text_atomic
 from autotts.evaluation.jobs import DataRef
 
@@ -34,8 +35,8 @@ def covered_trials(run: RunDir, study: str = DEFAULT_STUDY) -> int:
     """Trials of ``study`` already written into rounds (trial numbers below this are done)."""
     last = -1
     for entry in run.index():
-        if entry.get("trials") and entry.get("study", DEFAULT_STUDY) == study:
-            last = max(last, int(entry["trials"][1]))
+        if entry.trials and (entry.study or DEFAULT_STUDY) == study:
+            last = max(last, int(entry.trials[1]))
     return last + 1
 
 
@@ -157,22 +158,27 @@ def _write_round(
         agg = aggregate(points)
         write_json_atomic(tmp / "proposal.json", proposal)
         write_json_atomic(tmp / "check.json", check)
+        best = best_point(agg)
+        best_json = None if best is None else best.to_dict()
         write_json_atomic(
-            tmp / "curves.json", {"points": points, "aggregate": agg, "best": best_point(agg)}
+            tmp / "curves.json",
+            {"points": points, "aggregate": aggregate_json(agg), "best": best_json},
         )
         write_text_atomic(tmp / "traces.md", _digest(proposal, summary))
-        summary = {
+        # Built as a dict and read into the record, so a batch that failed keeps the key
+        # order its writer always gave it ("aggregate" before "best").
+        entry = {
             **summary,
             "verdict": check["verdict"],
             "reason": check.get("reason"),
-            "best": best_point(agg),
-            "aggregate": agg,
+            "best": best_json,
+            "aggregate": aggregate_json(agg),
             "money": 0.0,
             "money_total": 0.0,
             "proposer_tokens": 0,
             "proposer_tokens_total": 0,
         }
-        run.commit(number, Path(tmp), summary)
+        run.commit(number, Path(tmp), RoundEntry.from_dict(entry))
 
 
 def _digest(proposal: dict[str, Any], summary: dict[str, Any]) -> str:

@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autotts.discovery.history import DEFAULT_CONTEXT_BUDGET
+from autotts.discovery.history import DEFAULT_CONTEXT_BUDGET, best_in_history
 from autotts.discovery.prompting import api_guide, baseline_code, history_text, render, rules_text
 from autotts.discovery.proposers.base import Proposal, ProposalContext
-from autotts.discovery.selection import select
 from autotts.errors import UsageError
 
 __all__ = ["AgentProposer"]
@@ -87,10 +86,10 @@ class AgentProposer:
             (ws / "baselines" / f"{name.replace('-', '_')}.py").write_text(code, "utf-8")
         (ws / "API.md").write_text(api_guide(), "utf-8")
         (ws / "HISTORY.md").write_text(history_text(context, self.context_budget), "utf-8")
-        best = select(context.history, "accuracy")
+        best = best_in_history(context.history)
         start = STARTER
         if best is not None:
-            start = next(e["code"] for e in context.history if e["round"] == best["round"])
+            start = next(e["code"] for e in context.history if e["round"] == best.round)
         target = ws / "controller.py"
         target.write_text(start, "utf-8")
         task = render(
