@@ -83,7 +83,7 @@ def main() -> None:
     if not args.no_digest and best is not None:
         with _timed(out, "trace_digest"):
             for ref in refs:
-                spec = ControllerSpec(args.candidate, best.beta)
+                spec = ControllerSpec(args.candidate, _beta_of(best))
                 try:
                     _traced(EvalJob(ref, spec, ReferenceProtocol(1)))
                 except ControllerError as exc:  # the loop keeps the curves and says so
@@ -128,6 +128,11 @@ def _traced(job: EvalJob) -> object:
     except ImportError:  # releases before the issue-20 layout: the loop found its executor
         return loop._traced(job)  # type: ignore[call-arg]
     return loop._traced(job, LocalExecutor())
+
+
+def _beta_of(best: object) -> float:
+    """The best point's β: a typed record in this release, a dict in releases before it."""
+    return float(best["beta"] if isinstance(best, dict) else best.beta)  # type: ignore[attr-defined]
 
 
 def _on(job: EvalJob, interpreter: str) -> EvalJob:
