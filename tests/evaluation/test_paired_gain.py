@@ -4,11 +4,22 @@ gives back the JSON it was read from."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from autotts.data.refs import DataRef
+from autotts.data.synthetic import write_synthetic_store
 from autotts.evaluation.paired import paired_bootstrap, question_diffs
-from autotts.evaluation.paired_gain import JOINT, PER_FILE, PairedGain, paired_gain
+from autotts.evaluation.paired_gain import (
+    JOINT,
+    PER_FILE,
+    PairedGain,
+    paired_gain,
+    question_set,
+)
 from autotts.evaluation.runner import EpisodeTable
 
 
@@ -66,3 +77,22 @@ def test_without_groups_the_interval_is_the_per_file_one_alone() -> None:
 )
 def test_the_record_gives_back_its_json(record: dict[str, object]) -> None:
     assert PairedGain.from_dict(record).to_dict() == record
+
+
+def test_files_pair_by_the_questions_they_hold_not_by_their_benchmark_name(
+    tmp_path: Path,
+) -> None:
+    """Two models' files of one benchmark share their draws only when they hold the same
+    questions: a copy of a file under another model's name does; the synthetic store's
+    other model, whose questions of the same benchmark name are other texts, does not
+    (pairing it by position would pair unrelated questions)."""
+    store = tmp_path / "store"
+    write_synthetic_store(store, questions=6, branches=8)
+    (store / "Copy").mkdir()
+    shutil.copy(store / "Synth-Small" / "aime25.json", store / "Copy" / "aime25.json")
+    small, copy, large = (
+        DataRef(str(store), m, "aime25") for m in ("Synth-Small", "Copy", "Synth-Large")
+    )
+    assert question_set(small) == question_set(copy)
+    assert question_set(small) != question_set(large)
+    assert question_set(small).startswith("aime25:")

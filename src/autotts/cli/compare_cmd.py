@@ -43,7 +43,8 @@ from autotts.errors import UsageError
 from autotts.evaluation.executors import run_jobs
 from autotts.evaluation.interpreters import check_interpreter, resolve_interpreter
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data
-from autotts.evaluation.paired import MATCH_RULES, CurvePoint, compare, question_key
+from autotts.evaluation.paired import MATCH_RULES, CurvePoint, compare
+from autotts.evaluation.paired_gain import question_set
 from autotts.evaluation.protocols import protocol_from_name
 from autotts.evaluation.results import SCHEMA_VERSION, EvalResult, to_json
 from autotts.evaluation.table import DISCOVERED_METHODS, TABLE_METHODS
@@ -203,12 +204,7 @@ def compare_command(
             executor=chosen,
             on_done=lambda i, _r: advance(f"{jobs[i].label} {jobs[i].data.model}"),
         )
-    groups = {
-        (ref.model, ref.benchmark): question_key(
-            ref.benchmark, [q.text for q in load_data(ref).questions]
-        )
-        for ref in refs
-    }
+    groups = {(ref.model, ref.benchmark): question_set(ref) for ref in refs}
     rows = compare(
         _curve(side_a, plan, results),
         _curve(side_b, plan, results),

@@ -19,7 +19,7 @@ from autotts.discovery.curves import point_from_result
 from autotts.discovery.heldout_common import Progress, read_selection
 from autotts.discovery.heldout_records import BaselineGain
 from autotts.discovery.rundir import RunDir
-from autotts.discovery.verdict import episode_tables, files_gain, matched_baseline
+from autotts.discovery.verdict import episode_tables, files_gain, matched_baseline, question_sets
 from autotts.evaluation.executors import JobExecutor, run_jobs
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data
 from autotts.evaluation.paired import Cell
@@ -67,15 +67,17 @@ def evaluate_heldout(
     files = [(job.data.model, job.data.benchmark) for job in candidate_jobs]
     paired = None
     tables: tuple[dict[Cell, EpisodeTable], dict[Cell, EpisodeTable]] = ({}, {})
+    sets = question_sets(candidate_jobs)
     if base is not None:
         tables = (
             episode_tables(candidate_jobs),
             episode_tables([job for job in jobs if job.label == base]),
         )
-        paired = BaselineGain(base, files_gain(*tables, files))
+        paired = BaselineGain(base, files_gain(*tables, files, sets))
     # Written before heldout.json, whose presence marks the held-out phase done.
     run.write_json(
-        "transfer.json", transfer_matrix(run, selection, files, points, label, paired, tables)
+        "transfer.json",
+        transfer_matrix(run, selection, files, points, label, paired, tables, sets),
     )
     payload = {
         "selection": {k: selection[k] for k in ("round", "beta", "rule") if k in selection},
@@ -97,6 +99,7 @@ def transfer_matrix(
     label: str,
     paired: BaselineGain | None,
     tables: tuple[dict[Cell, EpisodeTable], dict[Cell, EpisodeTable]],
+    sets: dict[Cell, str],
 ) -> dict[str, Any]:
     """``transfer.json``: the selection per model × benchmark, beside the baseline it is
     measured against (the held-out comparison's, chosen on all held-out files pooled).
@@ -107,7 +110,7 @@ def transfer_matrix(
     models the search never saw, and of the searched models, when both kinds exist; a
     group's interval draws each question once for all its models (``ci95``), and file
     by file (``ci95_per_file``). ``tables``: the selection's and the baseline's episodes
-    per held-out file (empty without a baseline).
+    per held-out file (empty without a baseline); ``sets``: the question set of each.
     """
 
     settings = run.settings()
@@ -127,7 +130,7 @@ def transfer_matrix(
         }
         if base is not None:
             theirs = by_key[(base, key[0], key[1])]
-            gain = files_gain(*tables, [key])
+            gain = files_gain(*tables, [key], sets)
             cell.update(
                 baseline_accuracy=theirs["accuracy"],
                 baseline_tokens=theirs["tokens"],
@@ -149,7 +152,7 @@ def transfer_matrix(
                 ("models the search never saw", unseen),
                 ("searched models, held-out benchmarks", seen),
             ):
-                gain = files_gain(*tables, keys)
+                gain = files_gain(*tables, keys, sets)
                 groups.append({"name": name, "files": len(keys), **_gain_only(gain)})
     models = sorted({c["model"] for c in cells}, key=lambda m: (m not in search_models, m))
     benchmarks = sorted(

@@ -6,8 +6,8 @@ report's first box).
 most :data:`TOKEN_SLACK` times the selection's; when every baseline spends more, the
 cheapest one. The gain over it comes with a paired bootstrap 95 % interval over
 questions (:func:`autotts.evaluation.paired_gain.paired_gain`, 10,000 draws, seed 0),
-each question drawn once for every model (the files of one benchmark share their
-draws), as ``autotts optimize``'s gains are; the interval with every file drawn on its
+each question drawn once for every model (the files that hold the same questions
+share their draws), as ``autotts optimize``'s gains are; the interval with every file drawn on its
 own is kept beside it (``ci95_per_file``). Runs written before that have only the
 per-file interval, and the words say which one they quote. A baseline whose numbers
 equal the selection's on every file is its *twin*, which the words say before anything
@@ -26,7 +26,7 @@ from autotts.discovery.heldout_records import BaselineGain
 from autotts.evaluation.file_cell import run_file_cell
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
 from autotts.evaluation.paired import Cell
-from autotts.evaluation.paired_gain import PairedGain, paired_gain
+from autotts.evaluation.paired_gain import PairedGain, paired_gain, question_set
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "files_gain",
     "matched_baseline",
     "means",
+    "question_sets",
     "twins",
     "verdict",
 ]
@@ -110,14 +111,23 @@ def episode_tables(jobs: Sequence[EvalJob]) -> dict[Cell, EpisodeTable]:
     return {(job.data.model, job.data.benchmark): _table(job) for job in jobs}
 
 
+def question_sets(jobs: Sequence[EvalJob]) -> dict[Cell, str]:
+    """Each job's file (model, benchmark) and the question set it holds
+    (:func:`~autotts.evaluation.paired_gain.question_set`)."""
+    return {(job.data.model, job.data.benchmark): question_set(job.data) for job in jobs}
+
+
 def files_gain(
-    ours: Mapping[Cell, EpisodeTable], theirs: Mapping[Cell, EpisodeTable], files: Sequence[Cell]
+    ours: Mapping[Cell, EpisodeTable],
+    theirs: Mapping[Cell, EpisodeTable],
+    files: Sequence[Cell],
+    sets: Mapping[Cell, str],
 ) -> PairedGain:
     """The selection's accuracy gain (points) over a baseline on ``files``, with its paired
-    bootstrap intervals: questions drawn jointly for the files of one benchmark
-    (``ci95``) and file by file (``ci95_per_file``)."""
+    bootstrap intervals: questions drawn jointly for the files that hold one question set
+    (``sets``, from :func:`question_sets`; ``ci95``) and file by file (``ci95_per_file``)."""
     return paired_gain(
-        [ours[f] for f in files], [theirs[f] for f in files], groups=[f[1] for f in files]
+        [ours[f] for f in files], [theirs[f] for f in files], groups=[sets[f] for f in files]
     )
 
 

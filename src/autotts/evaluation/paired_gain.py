@@ -23,10 +23,12 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autotts.evaluation.paired import paired_bootstrap, question_diffs
+from autotts.data.refs import DataRef
+from autotts.evaluation.jobs import load_data
+from autotts.evaluation.paired import paired_bootstrap, question_diffs, question_key
 from autotts.evaluation.runner import EpisodeTable
 
-__all__ = ["DRAWS", "JOINT", "PER_FILE", "SEED", "PairedGain", "paired_gain"]
+__all__ = ["DRAWS", "JOINT", "PER_FILE", "SEED", "PairedGain", "paired_gain", "question_set"]
 
 #: Bootstrap draws and seed of every held-out interval.
 DRAWS = 10_000
@@ -73,6 +75,15 @@ class PairedGain:
         )
 
 
+def question_set(ref: DataRef) -> str:
+    """The name of the question set ``ref``'s file holds: its benchmark and every question's
+    text (:func:`~autotts.evaluation.paired.question_key`). The public files of one
+    benchmark share it across models; files of one benchmark name that hold other
+    questions (a store collected with a question limit, the synthetic store) do not, and
+    are drawn apart rather than paired question by question."""
+    return question_key(ref.benchmark, [q.text for q in load_data(ref).questions])
+
+
 def paired_gain(
     a: Sequence[EpisodeTable],
     b: Sequence[EpisodeTable],
@@ -83,8 +94,8 @@ def paired_gain(
 ) -> PairedGain:
     """A's mean accuracy gain over B on the same files, ``a[i]`` and ``b[i]`` on file ``i``.
 
-    ``groups[i]`` names file ``i``'s question set (its benchmark): files with one name
-    share their question draws (``ci95``), and ``ci95_per_file`` draws each on its own.
+    ``groups[i]`` names file ``i``'s question set (:func:`question_set`): files with one
+    name share their question draws (``ci95``), and ``ci95_per_file`` draws each on its own.
     ``groups=None`` gives only the per-file interval, as ``ci95`` (no ``ci95_per_file``):
     for callers whose published numbers predate the joint interval.
     """

@@ -10,7 +10,7 @@ seeds by default). Reported, averaged over the held-out files:
   within CMC's; for each, the accuracy gain with a paired bootstrap 95 % interval
   over questions (:func:`autotts.evaluation.paired_gain.paired_gain`, as ``autotts
   discover``'s verdict: 10,000 draws, seed 0): ``ci95`` draws each question once for
-  all models (files of one benchmark share their draws), ``ci95_per_file`` draws every
+  all models (files that hold the same questions share their draws), ``ci95_per_file`` draws every
   file on its own (narrower, and what records before 2026-12-07 reported); the rows are
   :class:`~autotts.discovery.heldout_records.BudgetGains` records;
 * the share of SC@64's tokens at which the curve first reaches SC@64's accuracy
@@ -34,7 +34,7 @@ from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
 from autotts.evaluation.jobs import DataRef, load_data
-from autotts.evaluation.paired_gain import paired_gain
+from autotts.evaluation.paired_gain import paired_gain, question_set
 from autotts.evaluation.protocols import ReferenceProtocol
 from autotts.evaluation.runner import EpisodeTable, run_episodes
 
@@ -158,9 +158,11 @@ def compare_on(
     by_beta = {m: dict(c) for m, c in curves.items()}
     # A benchmark's files hold the same questions for every model: a draw takes a question
     # for all models at once (a hard question is hard for each), the protocol the project's
-    # targets are stated in. Each file drawn on its own, as records before 2026-12-07 were,
-    # is kept beside it as ``ci95_per_file``.
-    benchmarks = [ref.benchmark for ref in refs]
+    # targets are stated in. Files are grouped by the questions they hold, not by their
+    # benchmark's name alone, so a store whose files of one name hold other questions is
+    # drawn file by file, not paired by position. Each file drawn on its own, as records
+    # before 2026-12-07 were, is kept beside it as ``ci95_per_file``.
+    question_sets = [question_set(ref) for ref in refs]
     gains = []
     for cmc_beta in (0.5, 1.0):
         ref_tables = by_beta["cmc"][cmc_beta]
@@ -170,7 +172,7 @@ def compare_on(
             acc, tok, _ = file_means(tables)
             search_choice = abs(float(chosen.get(str(cmc_beta), -1)) - beta) < 1e-9
             if tok <= ref_tok or search_choice:
-                gain = paired_gain(tables, ref_tables, groups=benchmarks)
+                gain = paired_gain(tables, ref_tables, groups=question_sets)
                 rows.append(GainRow(beta, acc, tok, tok <= ref_tok, search_choice, gain))
         gains.append(BudgetGains(cmc_beta, ref_acc, ref_tok, tuple(rows)))
     sc64 = by_beta["sc"][1.0]
