@@ -96,3 +96,26 @@ def test_files_pair_by_the_questions_they_hold_not_by_their_benchmark_name(
     assert question_set(small) == question_set(copy)
     assert question_set(small) != question_set(large)
     assert question_set(small).startswith("aime25:")
+
+
+def test_files_of_one_benchmark_name_with_other_question_counts_are_drawn_apart(
+    tmp_path: Path,
+) -> None:
+    """A store collected with a question limit for one model: its two files of one
+    benchmark hold 6 and 4 questions, so they are two question sets and the gain is
+    drawn (grouping them by the benchmark's name could not pair them at all)."""
+    write_synthetic_store(tmp_path / "full", questions=6, branches=8)
+    write_synthetic_store(tmp_path / "short", questions=4, branches=8)
+    refs = [
+        DataRef(str(tmp_path / "full"), "Synth-Small", "aime25"),
+        DataRef(str(tmp_path / "short"), "Synth-Small", "aime25"),
+    ]
+    sets = [question_set(ref) for ref in refs]
+    assert sets[0] != sets[1]
+    rng = np.random.default_rng(0)
+    a = [_table(rng.random((5, n)) < 0.6) for n in (6, 4)]
+    b = [_table(rng.random((5, n)) < 0.4) for n in (6, 4)]
+    with pytest.raises(ValueError, match="differ in questions"):
+        paired_gain(a, b, ["aime25", "aime25"])
+    gain = paired_gain(a, b, sets)
+    assert gain.ci95 == gain.ci95_per_file
