@@ -74,6 +74,11 @@ def test_the_optimiser_s_heldout_json_is_told_apart_and_reads_back(path: Path) -
     assert len(record.gains) == len(data["gains"])
     with pytest.raises(UsageError, match="written by 'autotts optimize'"):
         DiscoverHeldout.from_dict(data)
+    # the report's held-out table and verdict read it as they read discover's
+    selection = Selection.from_dict(_json(path.parent / "selection.json"))
+    said = verdict(record, selection)  # it pairs with no single baseline: no interval
+    assert said["kind"] in {"beaten", "unclear"}
+    assert said["lines"][-1].endswith("the best baseline at matched tokens (no paired interval).")
 
 
 def test_discover_s_oldest_heldout_json_reads_back() -> None:
