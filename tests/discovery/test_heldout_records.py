@@ -18,13 +18,21 @@ from typing import Any
 import pytest
 
 from autotts.discovery.heldout_common import Progress, read_selection
-from autotts.discovery.heldout_records import BaselineGain, BudgetGains
+from autotts.discovery.heldout_records import (
+    BaselineGain,
+    BudgetGains,
+    DiscoverHeldout,
+    OptimizerHeldout,
+    read_heldout,
+)
+from autotts.discovery.records import Selection
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.verdict import verdict
 from autotts.errors import UsageError
 from tests.conftest import ROOT
 
 RECORDS = Path(__file__).parent / "records"
+SELECTED = Selection(round=1, beta=1.0, rule="accuracy", name="01_first_votes")
 OPTIMIZER_RUNS = sorted((ROOT / "docs" / "optimizer").glob("*/heldout*.json"))
 
 
@@ -52,6 +60,40 @@ def test_the_optimiser_s_gains_read_back_as_written(path: Path) -> None:
         assert BudgetGains.from_dict(budget).to_dict() == budget
 
 
+@pytest.mark.parametrize(
+    "path",
+    [p for p in OPTIMIZER_RUNS if p.name == "heldout.json"],
+    ids=lambda p: p.parent.name,
+)
+def test_the_optimiser_s_heldout_json_is_told_apart_and_reads_back(path: Path) -> None:
+    data = _json(path)
+    record = read_heldout(data)
+    assert isinstance(record, OptimizerHeldout)
+    assert json.dumps(record.to_dict()) == json.dumps(data)  # keys and their order too
+    assert record.paired is None and record.selected == data["points"][0]["method"]
+    assert len(record.gains) == len(data["gains"])
+    with pytest.raises(UsageError, match="written by 'autotts optimize'"):
+        DiscoverHeldout.from_dict(data)
+    # the report's held-out table and verdict read it as they read discover's
+    selection = Selection.from_dict(_json(path.parent / "selection.json"))
+    said = verdict(record, selection)  # it pairs with no single baseline: no interval
+    assert said["kind"] in {"beaten", "unclear"}
+    assert said["lines"][-1].endswith("the best baseline at matched tokens (no paired interval).")
+
+
+def test_discover_s_oldest_heldout_json_reads_back() -> None:
+    """Before the paired interval (2026-11-29) heldout.json had no ``paired``."""
+    held = _json(RECORDS / "discover_heldout_per_file.json")
+    old = {k: v for k, v in held.items() if k != "paired"}
+    record = read_heldout(old)
+    assert isinstance(record, DiscoverHeldout) and record.paired is None
+    assert json.dumps(record.to_dict()) == json.dumps(old)
+    no_label = {k: v for k, v in old.items() if k != "candidate"}
+    record = DiscoverHeldout.from_dict(no_label)
+    assert record.candidate is None and record.selected == held["points"][0]["method"]
+    assert json.dumps(record.to_dict()) == json.dumps(no_label)
+
+
 def test_both_kinds_of_optimiser_record_are_read() -> None:
     """Records from before the joint interval (ci95 file by file, nothing beside it) and
     after (ci95 joint, ci95_per_file beside it) both load; the words can tell them apart."""
@@ -68,8 +110,11 @@ def test_discover_s_record_from_before_the_joint_interval_reads_back() -> None:
     paired = BaselineGain.from_dict(held["paired"])
     assert paired.to_dict() == held["paired"]
     assert paired.baseline == "CMC β=0.5" and paired.gain.ci95_per_file is None
+    record = DiscoverHeldout.from_dict(held)
+    assert record.to_dict() == held and json.dumps(record.to_dict()) == json.dumps(held)
+    assert record.paired == paired and "ci95_per_file" not in json.dumps(held)
     # and the verdict says which interval it quotes: this record's drew file by file
-    words = " ".join(verdict(held, {"round": 1, "name": "01_first_votes", "beta": 1.0})["lines"])
+    words = " ".join(verdict(record, SELECTED)["lines"])
     assert "[-2.67, +1.33] over questions drawn file by file." in words
 
 
@@ -77,7 +122,7 @@ def test_a_new_record_says_its_interval_is_joint() -> None:
     held = _json(RECORDS / "discover_heldout_per_file.json")
     held["paired"] = {**held["paired"], "ci95": [-2.9, 1.3], "ci95_per_file": [-2.7, 1.3]}
     assert BaselineGain.from_dict(held["paired"]).to_dict() == held["paired"]
-    words = " ".join(verdict(held, {"round": 1, "name": "01_first_votes", "beta": 1.0})["lines"])
+    words = " ".join(verdict(DiscoverHeldout.from_dict(held), SELECTED)["lines"])
     assert (
         "95 % bootstrap interval [-2.90, +1.30] over questions drawn jointly across models "
         "(file by file: [-2.70, +1.30])" in words

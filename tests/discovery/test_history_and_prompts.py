@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autotts.discovery.baseline_records import BaselinesFile
 from autotts.discovery.history import OMITTED, cut_history, entry_size
 from autotts.discovery.prompting import user_prompt
 from autotts.discovery.proposers.base import ProposalContext
@@ -46,11 +47,9 @@ def test_cut_keeps_best_and_latest_whole_and_cuts_oldest_first() -> None:
 
 
 def test_prompt_holds_guide_rules_baselines_and_history(tmp_path: Path) -> None:
-    baselines = {
-        "methods": {
-            "sc": {"aggregate": [{"beta": 0.0, "accuracy": 33.3, "tokens": 15000.0}]},
-        }
-    }
+    baselines = BaselinesFile.from_dict(
+        {"methods": {"sc": {"aggregate": [{"beta": 0.0, "accuracy": 33.3, "tokens": 15000.0}]}}}
+    )
     context = ProposalContext(6, 8, HISTORY, baselines, tmp_path)
     prompt = user_prompt(context, budget=20_000)
     assert prompt.startswith("# Round 6 of 8")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from autotts.discovery.baseline_records import BaselinesFile
 from autotts.discovery.prompting import prompt_ladder, user_prompt
 from autotts.discovery.proposers.base import ProposalContext
 from autotts.discovery.proposers.llm import MIN_ANSWER_TOKENS, estimate_tokens
@@ -44,10 +45,12 @@ def _context(tmp_path: Path, rounds: int = 6, events: list[dict[str, Any]] | Non
         }
         for n in range(1, rounds + 1)
     ]
-    baselines = {
-        "methods": {n: {"aggregate": AGG, "digest": "digest " * 350} for n in ("sc", "cmc")},
-        "betas": [a["beta"] for a in AGG],
-    }
+    baselines = BaselinesFile.from_dict(
+        {
+            "methods": {n: {"aggregate": AGG, "digest": "digest " * 350} for n in ("sc", "cmc")},
+            "betas": [a["beta"] for a in AGG],
+        }
+    )
     return ProposalContext(
         rounds + 1,
         10,

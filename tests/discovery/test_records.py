@@ -26,7 +26,9 @@ from typing import Any
 
 import pytest
 
+from autotts.discovery.baseline_records import BaselineMethod, BaselinesFile
 from autotts.discovery.curves import aggregate, best_point
+from autotts.discovery.heldout_records import DiscoverHeldout, HeldoutPoint
 from autotts.discovery.records import (
     AggregatePoint,
     CurvePoint,
@@ -37,6 +39,7 @@ from autotts.discovery.records import (
 )
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.selection import select
+from autotts.discovery.transfer_records import TransferFile
 from tests.conftest import ROOT
 
 REFERENCE = Path(__file__).parent / "reference_run"
@@ -109,12 +112,33 @@ def test_every_record_of_a_real_run_round_trips(run_path: Path) -> None:
     assert typed is not None and typed.round == 4 and typed.class_name == "ConfidenceMomentumPort"
     assert typed.read is not None and typed.read[0].model == "Synth-Small"
     heldout = json.loads((run_path / "heldout.json").read_text(encoding="utf-8"))
+    _round_trips(DiscoverHeldout, heldout)
     for point in heldout["points"]:  # a held-out point: a curve point plus its method
-        _round_trips(CurvePoint, point)
+        _round_trips(HeldoutPoint, point)
     baselines = json.loads((run_path / "baselines.json").read_text(encoding="utf-8"))
+    _round_trips(BaselinesFile, baselines)
     for method in baselines["methods"].values():
+        _round_trips(BaselineMethod, method)
         for agg in method["aggregate"]:
             _round_trips(AggregatePoint, agg)
+    _round_trips(TransferFile, json.loads((run_path / "transfer.json").read_text("utf-8")))
+
+
+def test_the_run_s_other_files_read_typed(run_path: Path) -> None:
+    run = RunDir(run_path)
+    baselines = run.baselines()
+    assert baselines is not None and baselines.betas == (0.0, 0.5, 1.0)
+    assert "sc" in baselines.methods and baselines.methods["sc"].digest
+    assert [a.beta for a in baselines.methods["cmc"].aggregate] == [0.0, 0.5, 1.0]
+    held = run.heldout()
+    assert isinstance(held, DiscoverHeldout) and held.candidate == "round 4: 04_confidence_momentum"
+    assert held.selection == {"round": 4, "beta": 1.0, "rule": "accuracy"}
+    assert held.paired is not None and held.paired.baseline in {p.method for p in held.points}
+    transfer = run.transfer()
+    assert transfer is not None and transfer.candidate == held.candidate
+    assert {c.role for c in transfer.cells} == {"heldout", "search"}
+    assert transfer.groups[0].name == "all held-out files"
+    assert transfer.groups[0].gain.p_not_positive is None  # groups have never carried it
 
 
 def test_the_typed_index_is_what_the_loop_reads(run_path: Path) -> None:

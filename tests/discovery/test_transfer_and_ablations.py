@@ -16,7 +16,10 @@ import pytest
 from autotts.cli.common import data_refs
 from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.api import discover
+from autotts.discovery.heldout_records import DiscoverHeldout
+from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings, resume_conflicts, split_refs
+from autotts.discovery.transfer_records import TransferFile
 from autotts.discovery.verdict import episode_tables
 from autotts.errors import UnknownName
 from autotts.evaluation.jobs import EvalJob
@@ -249,6 +252,26 @@ def test_discover_s_gain_draws_each_question_for_every_model(transfer_run: Path)
     groups = {g["name"]: g for g in _json(transfer_run / "transfer.json")["groups"]}
     pooled = groups["all held-out files"]
     assert (pooled["ci95"], pooled["ci95_per_file"]) == (paired["ci95"], paired["ci95_per_file"])
+
+
+def test_the_transfer_run_s_files_read_typed_and_back(transfer_run: Path) -> None:
+    """transfer.json with all three groups, and heldout.json beside it, round trip as
+    JSON text; the typed readers give what the files hold."""
+    for name, cls in (("transfer.json", TransferFile), ("heldout.json", DiscoverHeldout)):
+        data = _json(transfer_run / name)
+        assert json.dumps(cls.from_dict(data).to_dict()) == json.dumps(data), name
+    run = RunDir(transfer_run)
+    matrix, held = run.transfer(), run.heldout()
+    assert matrix is not None and isinstance(held, DiscoverHeldout)
+    assert [g.name for g in matrix.groups] == [
+        "all held-out files",
+        "models the search never saw",
+        "searched models, held-out benchmarks",
+    ]
+    assert held.paired is not None and matrix.baseline == held.paired.baseline
+    assert matrix.groups[0].gain.ci95 == held.paired.gain.ci95
+    unseen = [c for c in matrix.cells if not c.model_searched]
+    assert unseen and all(c.role == "heldout" and c.ci95 is not None for c in unseen)
 
 
 def test_the_report_reads_a_run_from_before_the_joint_interval(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from autotts.discovery.heldout_records import DiscoverHeldout, HeldoutPoint
+from autotts.discovery.records import Selection
 from autotts.discovery.verdict import matched_baseline, twins, verdict
 
-SELECTION = {"round": 4, "name": "cand", "beta": 1.0}
+SELECTION = Selection(round=4, beta=1.0, rule="accuracy", name="cand")
 FILES = [("M", "aime25"), ("M", "hmmt25")]
 
 
@@ -18,14 +20,16 @@ def _points(methods: dict[str, list[tuple[float, float]]]) -> list[dict[str, Any
     ]
 
 
-def _heldout(methods: dict[str, list[tuple[float, float]]], **extra: Any) -> dict[str, Any]:
-    return {"candidate": "round 4: cand", "points": _points(methods), **extra}
+def _heldout(methods: dict[str, list[tuple[float, float]]], **extra: Any) -> DiscoverHeldout:
+    return DiscoverHeldout.from_dict(
+        {"candidate": "round 4: cand", "points": _points(methods), **extra}
+    )
 
 
 def test_a_twin_is_named_first() -> None:
     ours = [(56.0, 300e3), (40.0, 400e3)]
     held = _heldout({"round 4: cand": ours, "SC@64": [(50, 1e6), (38, 1e6)], "CMC β=1.0": ours})
-    assert twins(held["points"], "round 4: cand") == ["CMC β=1.0"]
+    assert twins(held.points, "round 4: cand") == ["CMC β=1.0"]
     said = verdict(held, SELECTION)
     assert said["kind"] == "twin"
     assert said["headline"].startswith("Round 4 (cand) at β = 1 is CMC β=1.0's twin")
@@ -51,7 +55,7 @@ def test_matched_tokens_and_the_paired_interval_decide_the_words() -> None:
         "CMC β=0.5": [(56.0, 210e3), (40.0, 210e3)],  # within 10 % more tokens: matched
         "SC@64": [(61.0, 1e6), (45.0, 1e6)],  # more accurate, but five times the tokens
     }
-    points = _points(methods)
+    points = [HeldoutPoint.from_dict(p) for p in _points(methods)]
     assert matched_baseline(points, "round 4: cand") == "CMC β=0.5"
     clear = {"baseline": "CMC β=0.5", "gain": 4.0, "ci95": [1.5, 6.5], "p_not_positive": 0.0}
     said = verdict(_heldout(methods, paired=clear), SELECTION)

@@ -5,8 +5,9 @@ run = autotts.discover("run", candidates="examples/candidates", data="synthetic"
                        betas=[0, 0.5, 1], seeds=5)
 run.rounds()            # index lines (RoundEntry): verdict, best point, money
 run.selection()         # Selection: round, beta, rule, ...; .to_dict() is selection.json
-run.heldout()           # the selection vs the baselines on the held-out files
-run.transfer()          # the selection per model × benchmark, with paired intervals
+run.baselines()         # BaselinesFile: the baselines' curves on the search set
+run.heldout()           # DiscoverHeldout: the selection vs the baselines on the held-out files
+run.transfer()          # TransferFile: the selection per model × benchmark, paired intervals
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from autotts.data.refs import data_refs
+from autotts.discovery.baseline_records import BaselinesFile
+from autotts.discovery.heldout_records import DiscoverHeldout, OptimizerHeldout
 from autotts.discovery.history import load_history
 from autotts.discovery.loop import Event, run_discovery
 from autotts.discovery.proposers import make_proposer
 from autotts.discovery.records import RoundEntry, Selection
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DEFAULT_BETAS, DiscoverySettings, split_refs
+from autotts.discovery.transfer_records import TransferFile
 from autotts.errors import UsageError
 from autotts.evaluation.executors import JobExecutor
 
@@ -49,21 +53,21 @@ class DiscoveryRun:
         """Every round with its code, check, curves and digest."""
         return load_history(self.dir)
 
-    def baselines(self) -> dict[str, Any]:
-        value: dict[str, Any] = self.dir.read_json("baselines.json")
-        return value
+    def baselines(self) -> BaselinesFile | None:
+        """The baselines' curves on the search set (``baselines.json``), once evaluated."""
+        return self.dir.baselines()
 
     def selection(self) -> Selection | None:
         return self.dir.selection()
 
-    def heldout(self) -> dict[str, Any] | None:
-        path = self.dir.file("heldout.json")
-        return self.dir.read_json("heldout.json") if path.is_file() else None
+    def heldout(self) -> DiscoverHeldout | OptimizerHeldout | None:
+        """The held-out comparison (``heldout.json``), once made: a discover run's
+        :class:`DiscoverHeldout`, an optimize run's :class:`OptimizerHeldout`."""
+        return self.dir.heldout()
 
-    def transfer(self) -> dict[str, Any] | None:
+    def transfer(self) -> TransferFile | None:
         """The selection per model × benchmark (``transfer.json``), once held out."""
-        path = self.dir.file("transfer.json")
-        return self.dir.read_json("transfer.json") if path.is_file() else None
+        return self.dir.transfer()
 
     def __repr__(self) -> str:
         return f"DiscoveryRun({str(self.path)!r}, rounds={len(self.rounds())})"

@@ -12,13 +12,16 @@ the per-file interval beside it).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
 from autotts.discovery.curves import point_from_result
 from autotts.discovery.heldout_common import Progress, read_selection
-from autotts.discovery.heldout_records import BaselineGain
+from autotts.discovery.heldout_records import BaselineGain, DiscoverHeldout, HeldoutPoint
+from autotts.discovery.records import CurvePoint, CurvesFile
 from autotts.discovery.rundir import RunDir
+from autotts.discovery.transfer_records import TransferCell, TransferFile, TransferGroup
 from autotts.discovery.verdict import episode_tables, files_gain, matched_baseline, question_sets
 from autotts.evaluation.executors import JobExecutor, run_jobs
 from autotts.evaluation.jobs import DataRef, EvalJob, load_data
@@ -39,9 +42,9 @@ def evaluate_heldout(
     workers: int = 1,
     on_done: Callable[[int, int], None] | None = None,
     executor: JobExecutor | None = None,
-) -> dict[str, Any]:
+) -> DiscoverHeldout:
     """Evaluate the selection on ``heldout`` (on ``executor``; default: ``workers`` local
-    processes) and write ``heldout.json``; returns its object."""
+    processes) and write ``heldout.json``; returns its record."""
     selection = read_selection(run)
     number = int(selection["round"])
     folder = run.round_dir(number)
@@ -57,10 +60,10 @@ def evaluate_heldout(
     results = run_jobs(
         jobs, workers=workers, on_done=lambda _i, _r: progress.tick(), executor=executor
     )
-    points = []
-    for job, result in zip(jobs, results):
-        point = point_from_result(result, job.spec.beta)
-        points.append({"method": job.label, **point})
+    points = [
+        HeldoutPoint(job.label, CurvePoint.from_dict(point_from_result(result, job.spec.beta)))
+        for job, result in zip(jobs, results)
+    ]
     # The verdict's pairing: the selection and its baseline at matched tokens, per question.
     # Each side's episodes are run once, for the pooled gain and the transfer cells alike.
     base = matched_baseline(points, label)
@@ -75,32 +78,30 @@ def evaluate_heldout(
         )
         paired = BaselineGain(base, files_gain(*tables, files, sets))
     # Written before heldout.json, whose presence marks the held-out phase done.
-    run.write_json(
-        "transfer.json",
-        transfer_matrix(run, selection, files, points, label, paired, tables, sets),
+    transfer = transfer_matrix(run, selection, files, points, label, paired, tables, sets)
+    run.write_json("transfer.json", transfer.to_dict())
+    record = DiscoverHeldout(
+        selection={k: selection[k] for k in ("round", "beta", "rule") if k in selection},
+        paired=paired,
+        candidate=label,
+        protocol=protocol.to_dict(),
+        files=tuple({**load_data(ref).provenance()} for ref in heldout),
+        points=tuple(points),
     )
-    payload = {
-        "selection": {k: selection[k] for k in ("round", "beta", "rule") if k in selection},
-        "paired": paired.to_dict() if paired else None,
-        "candidate": label,
-        "protocol": protocol.to_dict(),
-        "files": [{**load_data(ref).provenance()} for ref in heldout],
-        "points": points,
-    }
-    run.write_json("heldout.json", payload)
-    return payload
+    run.write_json("heldout.json", record.to_dict())
+    return record
 
 
 def transfer_matrix(
     run: RunDir,
     selection: dict[str, Any],
     files: list[Cell],
-    points: list[dict[str, Any]],
+    points: list[HeldoutPoint],
     label: str,
     paired: BaselineGain | None,
     tables: tuple[dict[Cell, EpisodeTable], dict[Cell, EpisodeTable]],
     sets: dict[Cell, str],
-) -> dict[str, Any]:
+) -> TransferFile:
     """``transfer.json``: the selection per model × benchmark, beside the baseline it is
     measured against (the held-out comparison's, chosen on all held-out files pooled).
 
@@ -116,35 +117,33 @@ def transfer_matrix(
     settings = run.settings()
     search_models = sorted({e["model"] for e in settings["search"]})
     base = paired.baseline if paired else None
-    by_key = {(p["method"], p["model"], p["benchmark"]): p for p in points}
-    cells: list[dict[str, Any]] = []
+    by_key = {(p.method, p.point.model, p.point.benchmark): p.point for p in points}
+    cells: list[TransferCell] = []
     for key in files:
         ours = by_key[(label, key[0], key[1])]
-        cell: dict[str, Any] = {
-            "model": key[0],
-            "benchmark": key[1],
-            "role": "heldout",
-            "model_searched": key[0] in search_models,
-            "accuracy": ours["accuracy"],
-            "tokens": ours["tokens"],
-        }
+        cell = TransferCell(
+            model=key[0],
+            benchmark=key[1],
+            role="heldout",
+            model_searched=key[0] in search_models,
+            accuracy=ours.accuracy,
+            tokens=ours.tokens,
+        )
         if base is not None:
             theirs = by_key[(base, key[0], key[1])]
             gain = files_gain(*tables, [key], sets)
-            cell.update(
-                baseline_accuracy=theirs["accuracy"],
-                baseline_tokens=theirs["tokens"],
+            cell = replace(
+                cell,
+                baseline_accuracy=theirs.accuracy,
+                baseline_tokens=theirs.tokens,
                 gain=gain.gain,
-                ci95=list(gain.ci95),
+                ci95=gain.ci95,
             )
         cells.append(cell)
-    for point in _search_points(run, selection):
-        cells.append({**point, "role": "search", "model_searched": True})
+    cells.extend(_search_points(run, selection))
     groups = []
     if paired is not None:
-        groups.append(
-            {"name": "all held-out files", "files": len(files), **_gain_only(paired.gain)}
-        )
+        groups.append(TransferGroup("all held-out files", len(files), _gain_only(paired.gain)))
         unseen = [k for k in files if k[0] not in search_models]
         seen = [k for k in files if k[0] in search_models]
         if unseen and seen:  # else the one group is all held-out files, above
@@ -153,44 +152,44 @@ def transfer_matrix(
                 ("searched models, held-out benchmarks", seen),
             ):
                 gain = files_gain(*tables, keys, sets)
-                groups.append({"name": name, "files": len(keys), **_gain_only(gain)})
-    models = sorted({c["model"] for c in cells}, key=lambda m: (m not in search_models, m))
+                groups.append(TransferGroup(name, len(keys), _gain_only(gain)))
+    models = sorted({c.model for c in cells}, key=lambda m: (m not in search_models, m))
     benchmarks = sorted(
-        {c["benchmark"] for c in cells},
+        {c.benchmark for c in cells},
         key=lambda b: (b not in {e["benchmark"] for e in settings["search"]}, b),
     )
-    return {
-        "candidate": label,
-        "beta": selection["beta"],
-        "baseline": base,
-        "search_models": search_models,
-        "heldout_models": sorted({e["model"] for e in settings["heldout"]}),
-        "models": models,
-        "benchmarks": benchmarks,
-        "interval": f"paired bootstrap 95 % over questions ({DRAWS:,} draws, seed {SEED}); "
+    return TransferFile(
+        candidate=label,
+        beta=selection["beta"],
+        baseline=base,
+        search_models=tuple(search_models),
+        heldout_models=tuple(sorted({e["model"] for e in settings["heldout"]})),
+        models=tuple(models),
+        benchmarks=tuple(benchmarks),
+        interval=f"paired bootstrap 95 % over questions ({DRAWS:,} draws, seed {SEED}); "
         f"a group's {JOINT}, its ci95_per_file file by file",
-        "cells": cells,
-        "groups": groups,
-    }
+        cells=tuple(cells),
+        groups=tuple(groups),
+    )
 
 
-def _gain_only(gain: PairedGain) -> dict[str, Any]:
+def _gain_only(gain: PairedGain) -> PairedGain:
     """A group's gain: its intervals, without ``p_not_positive`` (as groups have been)."""
-    out = gain.to_dict()
-    out.pop("p_not_positive", None)
-    return out
+    return replace(gain, p_not_positive=None)
 
 
-def _search_points(run: RunDir, selection: dict[str, Any]) -> list[dict[str, Any]]:
+def _search_points(run: RunDir, selection: dict[str, Any]) -> list[TransferCell]:
     """The selected round's points at the selected β, one per search file."""
-    curves = run.round_json(int(selection["round"]), "curves.json")
+    curves = CurvesFile.from_dict(run.round_json(int(selection["round"]), "curves.json"))
     return [
-        {
-            "model": p["model"],
-            "benchmark": p["benchmark"],
-            "accuracy": p["accuracy"],
-            "tokens": p["tokens"],
-        }
-        for p in curves.get("points", [])
-        if abs(float(p["beta"]) - float(selection["beta"])) < 1e-9
+        TransferCell(
+            model=p.model,
+            benchmark=p.benchmark,
+            role="search",
+            model_searched=True,
+            accuracy=p.accuracy,
+            tokens=p.tokens,
+        )
+        for p in curves.points
+        if p.beta is not None and abs(float(p.beta) - float(selection["beta"])) < 1e-9
     ]

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
+from autotts.discovery.baseline_records import BaselineMethod, BaselinesFile
 from autotts.discovery.candidate import find_class
 from autotts.discovery.curves import (
     BASELINE_CONTROLLERS,
     aggregate,
-    aggregate_json,
     best_point,
     curve_jobs,
     evaluate_curves,
@@ -151,7 +151,7 @@ def _search(
     search = list(settings.search)  # the only data the search phase is given
     if not run.file("baselines.json").is_file():
         emit({"phase": "baselines", "files": len(search)})
-        methods = {}
+        methods: dict[str, BaselineMethod] = {}
         total = len(BASELINE_CONTROLLERS) * len(settings.betas) * len(search)
         done = [0]
 
@@ -165,16 +165,18 @@ def _search(
                 executor=where,
                 on_done=tick,
             )
-            methods[name] = {
-                "points": points,
-                "aggregate": aggregate_json(aggregate(points)),
+            methods[name] = BaselineMethod(
+                points=tuple(CurvePoint.from_dict(p) for p in points),
+                aggregate=tuple(aggregate(points)),
                 # --no-trace-digest: nothing traced, so nothing can reach a prompt
-                "digest": ""
+                digest=""
                 if settings.no_trace_digest
                 else _baseline_digest(name, search, settings, where),
-            }
-        run.write_json("baselines.json", {"methods": methods, "betas": settings.betas})
-    baselines = run.read_json("baselines.json")
+            )
+        record = BaselinesFile(methods, tuple(settings.betas))
+        run.write_json("baselines.json", record.to_dict())
+    baselines = run.baselines()
+    assert baselines is not None  # written above, or by the run being resumed
     started = time.monotonic()
     before = _spent(run)
     while True:
@@ -200,7 +202,7 @@ def _one_round(
     run: RunDir,
     settings: DiscoverySettings,
     proposer: Proposer,
-    baselines: dict[str, Any],
+    baselines: BaselinesFile,
     number: int,
     spent: _Spent,
     where: JobExecutor,

@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from autotts.discovery.baseline_records import BaselinesFile
 from autotts.discovery.history import DEFAULT_CONTEXT_BUDGET, cut_history
 from autotts.discovery.proposers.base import ProposalContext
 
@@ -153,19 +154,19 @@ def rules_text(context: ProposalContext | None = None) -> str:
     return render("rules.md.j2", no_beta=bool(context and context.no_beta))
 
 
-def _baselines(baselines: dict[str, Any], cut: PromptCut, digests: bool = True) -> dict[str, Any]:
+def _baselines(baselines: BaselinesFile, cut: PromptCut, digests: bool = True) -> dict[str, Any]:
     methods = {}
-    for name, method in baselines.get("methods", {}).items():
-        agg = list(method.get("aggregate", []))
+    for name, method in baselines.methods.items():
+        agg = list(method.aggregate)
         if cut.curves == "ends" and len(agg) > 3:
             agg = [agg[0], agg[len(agg) // 2], agg[-1]]
         elif cut.curves == "none":
             agg = []
         methods[name] = {
             "aggregate": agg,
-            "digest": method.get("digest", "") if cut.digests and digests else "",
+            "digest": (method.digest or "") if cut.digests and digests else "",
         }
-    return {**baselines, "methods": methods}
+    return {"methods": methods}
 
 
 def history_text(

@@ -24,13 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from autotts.atomic import write_atomic
+from autotts.discovery.baseline_records import BaselinesFile
+from autotts.discovery.heldout_records import DiscoverHeldout, OptimizerHeldout, read_heldout
 from autotts.discovery.records import RoundEntry, Selection
+from autotts.discovery.transfer_records import TransferFile
 from autotts.errors import UsageError
 
 __all__ = ["RunDir", "write_json_atomic", "write_text_atomic"]
 
 ROUND_SUMMARY = "round.json"
 SELECTION = "selection.json"
+BASELINES = "baselines.json"
+HELDOUT = "heldout.json"
+TRANSFER = "transfer.json"
 #: The number of a run's first round.
 FIRST_ROUND = 1
 #: Files of a round whose text may name the temporary folder (error messages).
@@ -154,6 +160,25 @@ class RunDir:
 
     def write_selection(self, selection: Selection) -> None:
         self.write_json(SELECTION, selection.to_dict())
+
+    def baselines(self) -> BaselinesFile | None:
+        """``baselines.json``, or None before the baselines were evaluated."""
+        if not self.file(BASELINES).is_file():
+            return None
+        return BaselinesFile.from_dict(self.read_json(BASELINES))
+
+    def heldout(self) -> DiscoverHeldout | OptimizerHeldout | None:
+        """``heldout.json`` as the record of the command that wrote it (discover's or
+        the optimiser's), or None before the held-out evaluation."""
+        if not self.file(HELDOUT).is_file():
+            return None
+        return read_heldout(self.read_json(HELDOUT))
+
+    def transfer(self) -> TransferFile | None:
+        """``transfer.json`` (discover's held-out phase), or None before it."""
+        if not self.file(TRANSFER).is_file():
+            return None
+        return TransferFile.from_dict(self.read_json(TRANSFER))
 
     @contextmanager
     def new_round(self, number: int) -> Iterator[Path]:

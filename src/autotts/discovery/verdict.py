@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from autotts.controllers.registry import build
-from autotts.discovery.heldout_records import BaselineGain
+from autotts.discovery.heldout_records import DiscoverHeldout, HeldoutPoint, OptimizerHeldout
+from autotts.discovery.records import Selection
 from autotts.evaluation.file_cell import run_file_cell
 from autotts.evaluation.jobs import EvalJob, load_data, runs_in_sandbox
 from autotts.evaluation.paired import Cell
@@ -44,18 +45,21 @@ __all__ = [
 TOKEN_SLACK = 1.10
 
 
-def means(points: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+def means(points: Sequence[HeldoutPoint]) -> dict[str, tuple[float, float]]:
     """``{method: (mean accuracy, mean tokens)}`` over the held-out files, in order."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, list[HeldoutPoint]] = {}
     for p in points:
-        grouped.setdefault(p["method"], []).append(p)
+        grouped.setdefault(p.method, []).append(p)
     return {
-        m: (float(np.mean([p["accuracy"] for p in g])), float(np.mean([p["tokens"] for p in g])))
+        m: (
+            float(np.mean([p.point.accuracy for p in g])),
+            float(np.mean([p.point.tokens for p in g])),
+        )
         for m, g in grouped.items()
     }
 
 
-def matched_baseline(points: Sequence[dict[str, Any]], candidate: str) -> str | None:
+def matched_baseline(points: Sequence[HeldoutPoint], candidate: str) -> str | None:
     """The baseline the selection is measured against (see the module's docstring)."""
     table = means(points)
     if candidate not in table:
@@ -70,19 +74,23 @@ def matched_baseline(points: Sequence[dict[str, Any]], candidate: str) -> str | 
     return min(others, key=lambda m: others[m][1])
 
 
-def twins(points: Sequence[dict[str, Any]], candidate: str) -> list[str]:
+def twins(points: Sequence[HeldoutPoint], candidate: str) -> list[str]:
     """Baselines with the selection's accuracy and tokens on every held-out file."""
 
     def per_file(method: str) -> dict[tuple[str, str], tuple[float, float, float]]:
         return {
-            (p["model"], p["benchmark"]): (p["accuracy"], p["tokens"], p.get("seq_tokens", 0.0))
+            (p.point.model, p.point.benchmark): (
+                p.point.accuracy,
+                p.point.tokens,
+                p.point.seq_tokens,
+            )
             for p in points
-            if p["method"] == method
+            if p.method == method
         }
 
     ours = per_file(candidate)
     found = []
-    for method in dict.fromkeys(p["method"] for p in points):
+    for method in dict.fromkeys(p.method for p in points):
         theirs = per_file(method)
         alike = ours and theirs.keys() == ours.keys()
         if method != candidate and alike and all(_same(ours[k], theirs[k]) for k in ours):
@@ -152,24 +160,22 @@ def _interval(gain: PairedGain) -> str:
     return f"{text} (file by file: [{apart[0]:+.2f}, {apart[1]:+.2f}])"
 
 
-def verdict(heldout: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
+def verdict(heldout: DiscoverHeldout | OptimizerHeldout, selection: Selection) -> dict[str, Any]:
     """``{"kind", "headline", "lines"}``: what the held-out comparison says, in words.
 
     ``kind`` is ``twin``, ``beaten``, ``better``, ``worse`` or ``unclear``.
     """
-    points = heldout.get("points", [])
-    candidate = heldout.get("candidate") or next((p["method"] for p in points), "")
+    points = heldout.points
+    candidate = heldout.selected
     table = means(points)
-    who = (
-        f"Round {selection.get('round')} ({selection.get('name')}) at β = {selection.get('beta'):g}"
-    )
+    who = f"Round {selection.round} ({selection.name}) at β = {selection.beta:g}"
     if candidate not in table:
         return {"kind": "unclear", "headline": f"{who}: no held-out numbers.", "lines": []}
     acc, tok = table[candidate]
     lines = [
         f"{who}: {_pct(acc)} at {_tok(tok)} tokens per question, mean over the held-out files."
     ]
-    paired = BaselineGain.from_dict(heldout["paired"]) if heldout.get("paired") else None
+    paired = heldout.paired
     interval = _interval(paired.gain) if paired else ""
     same = twins(points, candidate)
     if same:

@@ -18,9 +18,12 @@ from typing import Any
 
 import jinja2
 
+from autotts.discovery.baseline_records import BaselinesFile
+from autotts.discovery.heldout_records import DiscoverHeldout, OptimizerHeldout
 from autotts.discovery.history import load_history
 from autotts.discovery.records import AggregatePoint, CurvePoint, RoundEntry, Selection
 from autotts.discovery.rundir import RunDir, write_text_atomic
+from autotts.discovery.transfer_records import TransferFile
 from autotts.discovery.verdict import twins, verdict
 from autotts.report.svg import PALETTE, Series, chart
 from autotts.report.tables import format_tokens
@@ -78,23 +81,20 @@ def _betas(aggregate: Sequence[AggregatePoint]) -> list[str]:
     return [f"β={a.beta:g}" for a in aggregate]
 
 
-def _baseline_aggregate(method: dict[str, Any]) -> list[AggregatePoint]:
-    """A baseline's curve in ``baselines.json`` (a plain JSON file; its aggregate is typed)."""
-    return [AggregatePoint.from_dict(a) for a in method["aggregate"]]
-
-
-def _baseline_series(baselines: dict[str, Any], opacity: float = 0.9) -> list[Series]:
+def _baseline_series(baselines: BaselinesFile | None, opacity: float = 0.9) -> list[Series]:
+    if baselines is None:
+        return []
     return [
         Series(
             f"{BASELINE_NAMES.get(name, name)} (baseline)",
-            _agg_points(_baseline_aggregate(m)),
+            _agg_points(m.aggregate),
             BASELINE_COLOURS.get(name, PALETTE[i % len(PALETTE)]),
             dashed=True,
             width=1.6,
             radius=2.2,
             opacity=opacity,
         )
-        for i, (name, m) in enumerate(baselines.get("methods", {}).items())
+        for i, (name, m) in enumerate(baselines.methods.items())
     ]
 
 
@@ -103,7 +103,7 @@ def _is_selected(entry: RoundEntry, selection: Selection | None) -> bool:
 
 
 def _trajectory(
-    index: list[RoundEntry], baselines: dict[str, Any], selection: Selection | None
+    index: list[RoundEntry], baselines: BaselinesFile | None, selection: Selection | None
 ) -> str:
     series = _baseline_series(baselines)
     chosen = None
@@ -134,7 +134,7 @@ def _trajectory(
     )
 
 
-def _best_so_far(index: list[RoundEntry], baselines: dict[str, Any]) -> str:
+def _best_so_far(index: list[RoundEntry], baselines: BaselinesFile | None) -> str:
     best, points, labels = None, [], []
     for entry in index:
         top = entry.best
@@ -145,8 +145,8 @@ def _best_so_far(index: list[RoundEntry], baselines: dict[str, Any]) -> str:
             labels.append(entry.verdict[:3] if not entry.accepted else "")
     rounds = [float(e.round) for e in index] or [1.0]
     series = []
-    for name, method in baselines.get("methods", {}).items():
-        ceiling = max((a.accuracy for a in _baseline_aggregate(method)), default=None)
+    for name, method in baselines.methods.items() if baselines else ():
+        ceiling = max((a.accuracy for a in method.aggregate), default=None)
         if ceiling is not None:
             flat = [(min(rounds), ceiling), (max(rounds), ceiling)]
             colour = BASELINE_COLOURS.get(name, "#9a9a9a")
@@ -163,7 +163,10 @@ def _best_so_far(index: list[RoundEntry], baselines: dict[str, Any]) -> str:
 
 
 def _round_chart(
-    entry: RoundEntry, points: Sequence[CurvePoint], baselines: dict[str, Any], selected: bool
+    entry: RoundEntry,
+    points: Sequence[CurvePoint],
+    baselines: BaselinesFile | None,
+    selected: bool,
 ) -> str:
     """The round's mean curve over the search files, drawn over the baselines' (behind,
     lighter) and beside its curve on each file (thin)."""
@@ -199,28 +202,28 @@ def _point_label(beta: float | None, twins_of: list[str]) -> str:
     return f"{text} (= {' = '.join(twins_of)})" if twins_of else text
 
 
-def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
+def _heldout(heldout: DiscoverHeldout | OptimizerHeldout | None) -> dict[str, Any] | None:
     if not heldout:
         return None
-    files = sorted({(p["model"], p["benchmark"]) for p in heldout["points"]})
-    methods = list(dict.fromkeys(p["method"] for p in heldout["points"]))
-    candidate = heldout.get("candidate") or methods[0]
-    cells = {(p["method"], p["model"], p["benchmark"]): p for p in heldout["points"]}
+    files = sorted({(p.point.model, p.point.benchmark) for p in heldout.points})
+    methods = list(dict.fromkeys(p.method for p in heldout.points))
+    candidate = heldout.candidate or methods[0]
+    cells = {(p.method, p.point.model, p.point.benchmark): p.point for p in heldout.points}
     rows = []
     for method in methods:
         row = [cells.get((method, m, b)) for m, b in files]
         present = [c for c in row if c]
         mean = (
             (
-                sum(c["accuracy"] for c in present) / len(present),
-                sum(c["tokens"] for c in present) / len(present),
+                sum(c.accuracy for c in present) / len(present),
+                sum(c.tokens for c in present) / len(present),
             )
             if present
             else None
         )
         rows.append({"method": method, "cells": row, "mean": mean})
     charts = []
-    same = twins(heldout["points"], candidate)
+    same = twins(heldout.points, candidate)
     # The candidate last: drawn on top of a baseline it may coincide with.
     order = [m for m in methods if m != candidate] + [candidate]
     for bench in sorted({b for _, b in files}):
@@ -231,11 +234,11 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
                 continue
             centre = [
                 (
-                    sum(p["tokens"] for p in pts) / len(pts),
-                    sum(p["accuracy"] for p in pts) / len(pts),
+                    sum(p.tokens for p in pts) / len(pts),
+                    sum(p.accuracy for p in pts) / len(pts),
                 )
             ]
-            beta = pts[0].get("beta")
+            beta = pts[0].beta
             ours = method == candidate
             series.append(
                 Series(
@@ -261,20 +264,20 @@ def _heldout(heldout: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"files": files, "rows": rows, "charts": charts, "info": heldout}
 
 
-def _transfer(transfer: dict[str, Any] | None) -> dict[str, Any] | None:
+def _transfer(transfer: TransferFile | None) -> dict[str, Any] | None:
     """The transfer matrix as table rows: one per model, one cell per benchmark."""
     if not transfer:
         return None
-    cells = {(c["model"], c["benchmark"]): c for c in transfer["cells"]}
+    cells = {(c.model, c.benchmark): c for c in transfer.cells}
     rows = [
         {
             "model": model,
-            "searched": model in transfer["search_models"],
-            "cells": [cells.get((model, bench)) for bench in transfer["benchmarks"]],
+            "searched": model in transfer.search_models,
+            "cells": [cells.get((model, bench)) for bench in transfer.benchmarks],
         }
-        for model in transfer["models"]
+        for model in transfer.models
     ]
-    return {**transfer, "rows": rows}
+    return {"file": transfer, "rows": rows}
 
 
 def _protocol_text(args: dict[str, Any]) -> str:
@@ -294,11 +297,11 @@ def render_report(run_path: Path | str) -> str:
     # shows; the charts and totals read the typed index lines beside them
     history = load_history(run)
     index = [RoundEntry.from_dict(e) for e in history]
-    baselines = run.read_json("baselines.json") if run.file("baselines.json").is_file() else {}
+    baselines = run.baselines()
     chosen = run.selection()
     selection = None if chosen is None else chosen.to_dict()
-    heldout = run.read_json("heldout.json") if run.file("heldout.json").is_file() else None
-    transfer = run.read_json("transfer.json") if run.file("transfer.json").is_file() else None
+    heldout = run.heldout()
+    transfer = run.transfer()
     rounds = []
     for entry, line in zip(history, index):
         folder = run.round_dir(line.round)
@@ -324,7 +327,7 @@ def render_report(run_path: Path | str) -> str:
         history=history,
         rounds=rounds,
         trajectory=_trajectory(index, baselines, chosen),
-        verdict=verdict(heldout, selection) if heldout and selection else None,
+        verdict=verdict(heldout, chosen) if heldout and chosen else None,
         best_so_far=_best_so_far(index, baselines),
         selection=selection,
         heldout=_heldout(heldout),

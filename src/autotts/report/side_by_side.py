@@ -61,9 +61,6 @@ def _load(path: Path) -> dict[str, Any]:
     run = RunDir(path)
     settings = run.settings()  # a folder that holds no run fails here, by name
 
-    def optional(name: str) -> Any:
-        return run.read_json(name) if run.file(name).is_file() else None
-
     selection = run.selection()
     curve: tuple[AggregatePoint, ...] = ()
     if selection is not None and selection.round is not None:
@@ -78,9 +75,9 @@ def _load(path: Path) -> dict[str, Any]:
         "settings": settings,
         "selection": selection,
         "curve": curve,
-        "baselines": optional("baselines.json") or {},
-        "heldout": optional("heldout.json"),
-        "transfer": optional("transfer.json"),
+        "baselines": run.baselines(),
+        "heldout": run.heldout(),
+        "transfer": run.transfer(),
         "rounds": len(index),
         "accepted": sum(1 for e in index if e.accepted),
         "money": index[-1].money_total if index else 0.0,
@@ -116,11 +113,11 @@ def _heldout_row(run: dict[str, Any]) -> dict[str, Any]:
         "paired": None,
     }
     if held:
-        table = means(held.get("points", []))
-        candidate = held.get("candidate")
+        table = means(held.points)
+        candidate = held.candidate
         if candidate in table:
             row["mean"] = table[candidate]
-        row["paired"] = held.get("paired")
+        row["paired"] = held.paired
     return row
 
 
@@ -150,9 +147,9 @@ def _heldout_chart(runs: list[dict[str, Any]], labels: list[str]) -> str:
     series = []
     reference = next((r for r in runs if r["heldout"]), None)
     if reference is not None:
-        table = means(reference["heldout"]["points"])
+        table = means(reference["heldout"].points)
         for i, (method, (acc, tok)) in enumerate(table.items()):
-            if method == reference["heldout"].get("candidate"):
+            if method == reference["heldout"].candidate:
                 continue
             colour = HELDOUT_COLOURS.get(method, PALETTE[i % len(PALETTE)])
             series.append(Series(method, [(tok, acc)], colour, line=False, radius=4.5))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from autotts.discovery.baseline_records import BaselinesFile
 from autotts.evaluation.jobs import DataRef
 
 __all__ = ["Progress", "Proposal", "ProposalContext", "Proposer"]
@@ -32,7 +33,7 @@ class ProposalContext:
     #: earlier rounds, oldest first (see :mod:`autotts.discovery.history`)
     history: list[dict[str, Any]]
     #: ``baselines.json``: the hand-crafted controllers' curves on the search set
-    baselines: dict[str, Any]
+    baselines: BaselinesFile
     #: a scratch folder for this round (the agent proposer's workspace)
     workdir: Path
     #: where progress goes (the terminal); None: nowhere
