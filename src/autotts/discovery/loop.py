@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from autotts.controllers.registry import ControllerSpec
-from autotts.discovery.baseline_records import BaselineMethod, BaselinesFile
+from autotts.discovery.baseline_records import BaselinesFile
+from autotts.discovery.baselines import search_baselines
 from autotts.discovery.candidate import find_class
 from autotts.discovery.curves import (
-    BASELINE_CONTROLLERS,
     aggregate,
     best_point,
     curve_jobs,
@@ -50,8 +50,6 @@ __all__ = ["Event", "run_discovery"]
 #: ``heldout``, ``done``.
 Event = Callable[[dict[str, Any]], None]
 
-#: Characters of each baseline's trace digest (five of them go into every prompt).
-BASELINE_DIGEST_CHARS = 2_500
 #: The folder a proposer keeps between rounds (ProposalContext.state).
 PROPOSER_STATE = "proposer"
 #: A round's traces.md under ``--no-trace-digest``: nothing was traced (no prompt shows it).
@@ -150,30 +148,7 @@ def _search(
 ) -> None:
     search = list(settings.search)  # the only data the search phase is given
     if not run.file("baselines.json").is_file():
-        emit({"phase": "baselines", "files": len(search)})
-        methods: dict[str, BaselineMethod] = {}
-        total = len(BASELINE_CONTROLLERS) * len(settings.betas) * len(search)
-        done = [0]
-
-        def tick(_i: int, _r: object) -> None:
-            done[0] += 1
-            emit({"phase": "baselines", "done": done[0], "total": total})
-
-        for name in BASELINE_CONTROLLERS:
-            points = evaluate_curves(
-                curve_jobs(name, search, settings.betas, settings.protocol),
-                executor=where,
-                on_done=tick,
-            )
-            methods[name] = BaselineMethod(
-                points=tuple(CurvePoint.from_dict(p) for p in points),
-                aggregate=tuple(aggregate(points)),
-                # --no-trace-digest: nothing traced, so nothing can reach a prompt
-                digest=""
-                if settings.no_trace_digest
-                else _baseline_digest(name, search, settings, where),
-            )
-        record = BaselinesFile(methods, tuple(settings.betas))
+        record = search_baselines(search, settings, where, emit)
         run.write_json("baselines.json", record.to_dict())
     baselines = run.baselines()
     assert baselines is not None  # written above, or by the run being resumed
@@ -457,24 +432,6 @@ def _incumbent(run: RunDir) -> float | None:
     return (
         None if chosen is None or chosen.search_accuracy is None else float(chosen.search_accuracy)
     )
-
-
-def _baseline_digest(
-    name: str, search: list[DataRef], settings: DiscoverySettings, where: JobExecutor
-) -> str:
-    """A short digest of a baseline's traces at the middle of the β grid."""
-    beta = settings.betas[len(settings.betas) // 2]
-    traces = [
-        (
-            f"{ref.model}/{ref.benchmark} at β={beta:g}",
-            _traced(
-                EvalJob(ref, ControllerSpec(name, beta), ReferenceProtocol(settings.digest_seeds)),
-                where,
-            ),
-        )
-        for ref in search
-    ]
-    return trace_digest(traces, title=name, max_chars=BASELINE_DIGEST_CHARS)
 
 
 def _traced(job: EvalJob, where: JobExecutor) -> list[EpisodeRecord]:
