@@ -24,13 +24,14 @@ __all__ = ["Progress", "file_means", "read_selection"]
 
 
 def read_selection(run: RunDir) -> dict[str, Any]:
-    """``selection.json``, refusing a run without one or one that selected no round."""
-    if not run.file("selection.json").is_file():
+    """``selection.json`` as its JSON object (read through :meth:`RunDir.selection`, the
+    one reader of that file), refusing a run without one or one that selected no round."""
+    selection = run.selection()
+    if selection is None:
         raise UsageError("held-out files are evaluated only after selection.json exists")
-    selection: dict[str, Any] = run.read_json("selection.json")
-    if selection.get("round") is None:
+    if selection.round is None:
         raise UsageError("the run selected no controller (no accepted round)")
-    return selection
+    return selection.to_dict()
 
 
 class Progress:

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from autotts.controllers.composable import BetaSchedule, Composed
+from autotts.discovery.heldout_common import read_selection
 from autotts.discovery.heldout_records import BudgetGains
 from autotts.discovery.optimizer.driver import POOLED_SEEDS, WINNER_GRID
 from autotts.discovery.optimizer.heldout import compare_on, reference_curves
@@ -54,7 +55,7 @@ def evaluate_every_pick(
             "every pick is evaluated only after the winner's held-out evaluation "
             "(heldout.json) exists: it is a report on the search, never an input to it"
         )
-    selection = run.read_json("selection.json")
+    selection = read_selection(run)
     settings = DiscoverySettings.from_run_json(run.settings())
     data = SearchData([load_data(r) for r in settings.search], seeds=POOLED_SEEDS)
     cmc = cmc_reference(data)
