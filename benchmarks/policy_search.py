@@ -127,7 +127,7 @@ def main() -> None:
         search = policy_curve(theta, search_refs, BETAS, args.heldout_seeds)
         held = policy_curve(theta, heldout_refs, BETAS, args.heldout_seeds)
         curves[method] = curve_means(held)
-        points = operating_points(search, search_cmc, held, held_cmc)
+        points = operating_points(search, search_cmc, held, held_cmc, heldout_refs)
         record[method]["search_curve"] = curve_means(search)
         record[method]["heldout_curve"] = curves[method]
         record[method]["operating_points"] = points

@@ -206,6 +206,9 @@ def test_cli_trains_exports_and_reports_heldout(
     assert policy["episodes"] == 600  # 5 draws of 2 files × 30 questions × 2
     held = json.loads((out / "heldout.json").read_text())
     assert [p["cmc_beta"] for p in held["operating_points"]] == [0.5, 1.0]
+    for point in held["operating_points"]:  # the joint interval, the per-file one beside it
+        assert point["ci95"][0] <= point["gain"] <= point["ci95"][1]
+        assert point["ci95_per_file"][0] <= point["gain"] <= point["ci95_per_file"][1]
     assert "gain" in printed and "held-out" in printed
     assert read_candidate(f"{exported}:TrainedPolicy").audit() == []
 

@@ -136,7 +136,7 @@ def policy_search_command(
     held_cmc = cmc_curve(held, sorted({*betas, *CMC_POINTS}), heldout_seeds)
     search_curve = policy_curve(theta, search, betas, heldout_seeds)
     held_curve = policy_curve(theta, held, betas, heldout_seeds)
-    points = operating_points(search_curve, search_cmc, held_curve, held_cmc)
+    points = operating_points(search_curve, search_cmc, held_curve, held_cmc, held)
     report = {
         "seeds": heldout_seeds,
         "policy": curve_means(held_curve),
@@ -144,7 +144,10 @@ def policy_search_command(
         "operating_points": points,
     }
     (out / "heldout.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    typer.echo(f"held-out (mean over {len(held)} files, {heldout_seeds} seeds):")
+    typer.echo(
+        f"held-out (mean over {len(held)} files, {heldout_seeds} seeds; 95 % paired "
+        "bootstrap intervals, questions drawn jointly across models):"
+    )
     for p in points:
         typer.echo(
             f"  at CMC β={p['cmc_beta']:g} ({p['cmc_accuracy']:.2f}% at "

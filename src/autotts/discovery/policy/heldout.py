@@ -5,9 +5,10 @@ search reads held-out files. For each of CMC's operating points (β = 0.5, 1.0) 
 policy's β is chosen on the *search* files (the most accurate grid β whose search
 tokens stay within CMC's there; none: the cheapest), and on the held-out files its
 accuracy gain over CMC comes with a paired bootstrap 95 % interval over questions
-(:func:`autotts.evaluation.paired_gain.paired_gain`: 10,000 draws, seed 0), each file's
-questions drawn on their own: the policy search's published numbers predate the joint
-interval that ``autotts discover`` and ``autotts optimize`` report.
+(:func:`autotts.evaluation.paired_gain.paired_gain`: 10,000 draws, seed 0), each
+question drawn once for every model, as ``autotts discover`` and ``autotts optimize``
+draw it; the interval drawing each file on its own is kept beside it
+(``ci95_per_file``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from autotts.discovery.optimizer.heldout import Curve, heldout_curves
 from autotts.discovery.policy.export import policy_controller
 from autotts.discovery.policy.family import FloatArray
 from autotts.evaluation.jobs import DataRef
-from autotts.evaluation.paired_gain import paired_gain
+from autotts.evaluation.paired_gain import paired_gain, question_set
 
 __all__ = ["CMC_POINTS", "cmc_curve", "curve_means", "operating_points", "policy_curve"]
 
@@ -62,9 +63,15 @@ def curve_means(curve: Curve) -> list[dict[str, float]]:
 
 
 def operating_points(
-    search: Curve, search_cmc: Curve, heldout: Curve, heldout_cmc: Curve
+    search: Curve,
+    search_cmc: Curve,
+    heldout: Curve,
+    heldout_cmc: Curve,
+    heldout_refs: Sequence[DataRef],
 ) -> list[dict[str, Any]]:
-    """Per CMC operating point: the β the search files chose, and the held-out gain."""
+    """Per CMC operating point: the β the search files chose, and the held-out gain
+    (``heldout_refs``: the files of the held-out curves' tables, in their order)."""
+    groups = [question_set(ref) for ref in heldout_refs]
     mine = curve_means(search)
     theirs = {p["beta"]: p for p in curve_means(search_cmc)}
     held = dict(heldout)
@@ -80,7 +87,7 @@ def operating_points(
         else:
             pick = min(mine, key=lambda p: p["tokens"])
         beta = pick["beta"]
-        gain = paired_gain(held[beta], held_cmc[cmc_beta], groups=None).to_dict()
+        gain = paired_gain(held[beta], held_cmc[cmc_beta], groups=groups).to_dict()
         out.append(
             {
                 "cmc_beta": cmc_beta,
