@@ -5,6 +5,12 @@ Run:  autotts optimize --out RUN --search-benchmarks aime25,hmmt25 --heldout-ben
           [--fix-parts ...] [...]
       python benchmarks/optimizer_ceiling.py --run RUN [--out ceiling.json] [--seeds 100]
 
+Also: ``--files heldout [--benchmarks B,...]`` scores a run's pick on some of its own
+held-out files, after its ``heldout.json`` exists (a transfer run's held-out set holds
+every benchmark of the models it never searched; ``--benchmarks aime25,hmmt25`` gives
+the part that no model was searched on). That is the run's held-out comparison on a
+subset of its files, not a ceiling, and chooses nothing either.
+
 The run searches on the benchmarks that are normally held out, so its winner has seen
 every question it is scored on here; this script compares that winner with CMC on the
 run's own search files exactly as a held-out evaluation compares a winner
@@ -35,26 +41,42 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="an autotts optimize run directory")
     parser.add_argument("--out", help="write the comparison here as JSON")
     parser.add_argument("--seeds", type=int, default=100, help="reference-protocol seeds")
+    parser.add_argument(
+        "--files", choices=("search", "heldout"), default="search", help="which of the run's files"
+    )
+    parser.add_argument("--benchmarks", help="only these benchmarks of them (comma-separated)")
     args = parser.parse_args()
     run = RunDir(args.run)
     selection = run.read_json("selection.json")
     if selection.get("round") is None:
         sys.exit(f"{args.run} selected no controller")
-    files = DiscoverySettings.from_run_json(run.settings()).search
+    settings = DiscoverySettings.from_run_json(run.settings())
+    if args.files == "heldout" and not run.file("heldout.json").exists():
+        sys.exit(f"{args.run} has no heldout.json yet: its held-out files stay closed")
+    files = settings.search if args.files == "search" else settings.heldout
+    if args.benchmarks:
+        files = [ref for ref in files if ref.benchmark in args.benchmarks.split(",")]
+    if not files:
+        sys.exit(f"no {args.files} file of {args.run} is of {args.benchmarks}")
     schedule = BetaSchedule.from_dict(selection["schedule"])
 
     def progress(event: dict[str, object]) -> None:
         if event.get("done") == event.get("total"):
             print(f"{event['done']} of {event['total']} curve points", flush=True)
 
-    label = "in-sample winner"
+    in_sample = args.files == "search"
+    label = "in-sample winner" if in_sample else "winner"
     make = partial(Composed, schedule)
     payload = compare_on(files, make, selection, args.seeds, progress, label=label)
     payload["ceiling"] = {
         "run": str(Path(args.run).resolve()),
         "trial": selection.get("trial"),
         "scored_on": sorted({f"{ref.model}/{ref.benchmark}" for ref in files}),
-        "note": "in-sample: the winner was searched on these files; an upper bound, not a result",
+        "note": (
+            "in-sample: the winner was searched on these files; an upper bound, not a result"
+            if in_sample
+            else "held-out files of the run, scored after its heldout.json; chooses nothing"
+        ),
     }
     print("\n".join(summary_lines(payload, label=label)))
     if args.out:
