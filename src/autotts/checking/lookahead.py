@@ -8,9 +8,9 @@ questions in four are counterfactual. (A worker's start is most of an audit's co
 so the number of audited cells is fixed, not proportional to the data.)
 
 Power: with the default grid (24 cells per file) on 30-question files, the check
-replays 24 × 23 = 552 counterfactual episodes;
+replays 24 × 22 = 528 counterfactual episodes (8 of 30 questions stay real);
 a controller that peeks on 1 % of episodes (changing its play when it does) passes
-with probability 0.99 ** 552 ≈ 0.4 %. Rarer peeking is left to the audits of every
+with probability 0.99 ** 528 ≈ 0.5 %. Rarer peeking is left to the audits of every
 evaluation cell, which it meets many more of.
 """
 

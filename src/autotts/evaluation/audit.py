@@ -37,8 +37,9 @@ Cost: one replicate per audited cell (about 1 % of a 100-seed cell), plus a work
 start per audited file and shadow worker. Power: a controller that peeks on a fraction ``p`` of
 episodes, changing its play when it does, escapes the audit of ``n`` counterfactual
 episodes with probability ``(1 - p) ** n``; each audited replicate of a 30-question
-file replays 23 counterfactual episodes, so 40 % of a discovery round's 44 cells
-replay about 405 (a 1 % peeker escapes with probability 1.7 %), and the check adds
+file replays 22 counterfactual episodes (``round(REAL_SHARE * 30)`` = 8 stay real), so
+40 % of a discovery round's 44 cells replay about 396 (a 1 % peeker escapes with
+probability 1.9 %), and the check adds
 its own (:mod:`autotts.checking.lookahead`).
 """
 
