@@ -194,6 +194,41 @@ def test_landlock_and_dropped_capabilities_hold_without_seccomp(
 
 
 @pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
+def test_without_seccomp_a_root_worker_can_touch_host_times(
+    tmp_path: Path, small_store: Path
+) -> None:
+    """The gap docs/sandbox.md states: Landlock does not cover changing a file's times or
+    extended attributes, so a uid-0 worker without the allowlist can. If this starts to
+    fail, the gap closed: say so in the docs and move the file to the attacks above."""
+    _needs(NO_SECCOMP)
+    if os.geteuid() != 0 or "landlock" not in available_layers(SandboxLimits(**NO_SECCOMP)):
+        pytest.skip("the gap is a root worker's under Landlock alone")
+    target = tmp_path / "host"
+    target.mkdir()
+    candidate = tmp_path / "xattr_utime.py"
+    candidate.write_text(
+        (HOSTILE / "xattr_utime.py").read_text().replace("@@TARGET@@", str(target))
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _EVALUATOR,
+            str(candidate),
+            str(small_store),
+            json.dumps(NO_SECCOMP),
+        ],
+        env={**os.environ, "AUTOTTS_CANARY": CANARY, "PYTHONWARNINGS": "ignore"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert target.stat().st_mtime_ns == 0 and os.listxattr(target) == ["user.autotts"]
+
+
+@pytest.mark.filterwarnings("ignore:the sandbox layer .* is turned off")
 @pytest.mark.parametrize("interpreter", ["cpython", "pypy"])
 def test_the_worker_reports_the_layers_it_installed(interpreter: str) -> None:
     limits = SandboxLimits(use_bubblewrap=False, interpreter=interpreter)
