@@ -61,6 +61,7 @@ def vote_table(
     rows = 1 if subset is None else draws
     correct = np.zeros((rows, len(replay.questions)), dtype=bool)
     cost = np.zeros((rows, len(replay.questions)))
+    longest = np.zeros_like(cost)  # branches run side by side: the latency is the longest
     for q, question in enumerate(replay.questions):
         finals = np.asarray(question.final)
         lengths = np.asarray(question.tokens, dtype=float)
@@ -77,7 +78,8 @@ def vote_table(
             answer = weighted_vote(finals[voting], lengths[voting], question.probe_freq, power)
             correct[r, q] = replay.is_correct(q, question.answers[answer])
             cost[r, q] = lengths[chosen].sum()
-    return EpisodeTable(correct=correct, cost=cost, sequential_cost=cost.copy())
+            longest[r, q] = lengths[chosen].max()
+    return EpisodeTable(correct=correct, cost=cost, sequential_cost=longest)
 
 
 def gain_row(
