@@ -1,7 +1,8 @@
 """How much better than CMC can *any* vote over these trajectories be? A data ceiling.
 
 Run:  python benchmarks/vote_ceiling.py [--data DIR] [--benchmarks aime25,hmmt25]
-          [--seeds 100] [--powers 0,1,2,3] [--subsets 16,32,64] [--out ceiling.json]
+          [--seeds 100] [--powers 0,1,2,3] [--subsets 16,32,64] [--settled 0,1,2]
+          [--out ceiling.json]
 
 A controller of the optimiser's family decides by the answers its branches reach and by
 their lengths. This script asks what those two signals can give at all, without any
@@ -12,6 +13,11 @@ trajectories more, which on these data are right more often); branches that ende
 without a parsed answer ("ERR") do not vote. It also draws random
 subsets of ``k`` branches read to their end (``--seeds`` draws per question), the same
 vote at a fixed budget.
+
+Controllers also see each branch's probe answers. ``--settled`` asks what those add: a
+branch's vote is further weighted by ``((1 + a) / (1 + n))^s``, where ``n`` is the
+number of its probes and ``a`` how many of them already gave its final answer (a branch
+that settled early counts more; ``s = 0`` leaves the length weight alone).
 
 Each rule is compared with CMC at β = 0.5 and β = 1.0 (reference protocol, ``--seeds``
 replicates) by the held-out comparison's own gain function
@@ -33,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from autotts.controllers.registry import ControllerSpec, build
-from autotts.data.records import ReplaySet
+from autotts.data.records import ReplayQuestion, ReplaySet
 from autotts.data.refs import DataRef
 from autotts.discovery.heldout_common import file_means
 from autotts.evaluation.jobs import load_data
@@ -45,15 +51,33 @@ MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
 CMC_BETAS = (0.5, 1.0)
 
 
-def weighted_vote(finals: np.ndarray, lengths: np.ndarray, delta: int, power: float) -> int:
-    """The final answer (vocabulary index) with the highest tally over the given branches."""
-    weights = (1.0 + lengths / delta) ** -power
+def weighted_vote(
+    finals: np.ndarray, lengths: np.ndarray, delta: int, power: float, settled: np.ndarray
+) -> int:
+    """The final answer (vocabulary index) with the highest tally over the given branches;
+    ``settled`` multiplies each branch's length weight (ones: length alone)."""
+    weights = (1.0 + lengths / delta) ** -power * settled
     tally = np.bincount(finals, weights=weights)
     return int(np.argmax(tally))
 
 
+def settled_share(question: ReplayQuestion) -> np.ndarray:
+    """Per branch, ``(1 + a) / (1 + n)``: ``n`` its probes, ``a`` those that gave its final
+    answer already."""
+    steps = np.asarray(question.steps)
+    n_probes = np.asarray(question.n_probes)
+    is_probe = np.arange(steps.shape[1])[None, :] < n_probes[:, None]
+    agree = ((steps == np.asarray(question.final)[:, None]) & is_probe).sum(axis=1)
+    return (1.0 + agree) / (1.0 + n_probes)
+
+
 def vote_table(
-    replay: ReplaySet, power: float, subset: int | None, draws: int, seed: int
+    replay: ReplaySet,
+    power: float,
+    subset: int | None,
+    draws: int,
+    seed: int,
+    settled_power: float = 0.0,
 ) -> EpisodeTable:
     """Per (draw, question): whether the vote over all branches (``subset=None``, one
     draw) or over ``subset`` random branches is right, and the tokens it read."""
@@ -66,6 +90,7 @@ def vote_table(
         finals = np.asarray(question.final)
         lengths = np.asarray(question.tokens, dtype=float)
         answered = np.array([question.answers[f] != "ERR" for f in finals])
+        settled = settled_share(question) ** settled_power
         for r in range(rows):
             chosen = (
                 np.arange(len(finals))
@@ -75,7 +100,9 @@ def vote_table(
             # a branch whose final answer is "ERR" (none parsed) gets no vote: a rule any
             # controller may use, so leaving it out only raises the ceiling
             voting = chosen[answered[chosen]] if answered[chosen].any() else chosen
-            answer = weighted_vote(finals[voting], lengths[voting], question.probe_freq, power)
+            answer = weighted_vote(
+                finals[voting], lengths[voting], question.probe_freq, power, settled[voting]
+            )
             correct[r, q] = replay.is_correct(q, question.answers[answer])
             cost[r, q] = lengths[chosen].sum()
             longest[r, q] = lengths[chosen].max()
@@ -104,6 +131,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=100, help="CMC replicates; subset draws")
     parser.add_argument("--powers", default="0,1,2,3", help="length-weight exponents p")
     parser.add_argument("--subsets", default="16,32,64", help="branches per random subset")
+    parser.add_argument(
+        "--settled", default="0,1,2", help="exponents s of the probe-agreement weight"
+    )
     parser.add_argument("--out", help="write the rows here as JSON")
     args = parser.parse_args()
 
@@ -125,18 +155,22 @@ def main() -> None:
         rows.append({"rule": f"CMC beta={beta}", "accuracy": acc, "tokens": tok})
     powers = [float(p) for p in args.powers.split(",")]
     subsets: list[int | None] = [int(k) for k in args.subsets.split(",") if k] + [None]
+    settled_powers = [float(s) for s in args.settled.split(",")]
     for subset in subsets:
-        for power in powers:
-            tables = [
-                vote_table(r, power, subset, args.seeds, seed=i) for i, r in enumerate(replays)
-            ]
-            label = "all branches" if subset is None else f"{subset} random branches"
-            rows.append(gain_row(f"{label}, p={power:g}", tables, cmc, groups))
+        for settled in settled_powers:
+            for power in powers:
+                tables = [
+                    vote_table(r, power, subset, args.seeds, seed=i, settled_power=settled)
+                    for i, r in enumerate(replays)
+                ]
+                label = "all branches" if subset is None else f"{subset} random branches"
+                label += f", p={power:g}" + (f", s={settled:g}" if settled else "")
+                rows.append(gain_row(label, tables, cmc, groups))
 
     print(f"{len(refs)} files: {', '.join(sorted({r.benchmark for r in refs}))}")
-    print(f"{'rule':32s} {'accuracy':>8s} {'tokens':>9s}  gain over CMC 0.5 | over CMC 1.0")
+    print(f"{'rule':40s} {'accuracy':>8s} {'tokens':>9s}  gain over CMC 0.5 | over CMC 1.0")
     for row in rows:
-        line = f"{row['rule']:32s} {row['accuracy']:8.2f} {row['tokens'] / 1000:8.1f}k"
+        line = f"{row['rule']:40s} {row['accuracy']:8.2f} {row['tokens'] / 1000:8.1f}k"
         for beta in CMC_BETAS:
             gain = row.get(f"over_cmc_{beta}")
             if isinstance(gain, dict):

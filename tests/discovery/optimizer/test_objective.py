@@ -3,6 +3,7 @@ bootstrap objective is a low quantile, fixed parts are never searched."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import optuna
@@ -18,6 +19,7 @@ from autotts.discovery.optimizer.objective import (
     split_questions,
 )
 from autotts.discovery.optimizer.space import suggest_schedule
+from autotts.discovery.optimizer.worker import OptimizerSettings, make_sampler
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +60,11 @@ def test_fixed_parts_are_not_suggested() -> None:
     assert schedule.parts["widen"] == "trend" and schedule.parts["stop"] == "momentum"
     assert "widen" not in trial.params and "stop" not in trial.params
     assert "prune" in trial.params
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "cmaes", "nsga2", "random"])
+def test_every_sampler_is_built_without_a_warning_reaching_the_terminal(sampler: str) -> None:
+    # Optuna >= 4.9 deprecates CMA-ES's start point; each worker would print that warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_sampler(OptimizerSettings(sampler=sampler), worker=0)
