@@ -29,7 +29,7 @@ from autotts.controllers.base import Controller
 from autotts.controllers.composable import BetaSchedule, Composed
 from autotts.controllers.registry import ControllerSpec, build
 from autotts.discovery.heldout_common import Progress, file_means, read_selection
-from autotts.discovery.heldout_records import BudgetGains, GainRow
+from autotts.discovery.heldout_records import BudgetGains, GainRow, OptimizerHeldout
 from autotts.discovery.rundir import RunDir
 from autotts.discovery.settings import DiscoverySettings
 from autotts.errors import UsageError
@@ -99,7 +99,8 @@ def evaluate_heldout_curves(
     schedule = BetaSchedule.from_dict(selection["schedule"])
     payload = compare_on(refs, lambda b: Composed(schedule, b), selection, seeds, on_event)
     payload["selection"] = {k: selection[k] for k in ("round", "beta", "rule", "trial")}
-    run.write_json("heldout.json", payload)
+    # written through its typed record, so the file is what every reader of it parses
+    run.write_json("heldout.json", OptimizerHeldout.from_dict(payload).to_dict())
     return payload
 
 
