@@ -1,8 +1,8 @@
 """How likely is a search to meet issue 21's target, given the gains its picks show?
 
 Run:  python benchmarks/target_power.py [RECORD ...]
-      (default: docs/optimizer/fixed-structure/heldout_picks.json and
-       docs/optimizer/seeds20/heldout_picks.json)
+      (default: the heldout_picks.json of docs/optimizer/fixed-structure, seeds20 and
+       cmaes: every pre-registered fixed-structure run's picks)
 
 Each record is an ``autotts optimize --every-pick`` file: every search's pick scored on
 the held-out files at the β its own search-set curve chose for each of CMC's budgets,
@@ -40,6 +40,7 @@ DOCS = Path(__file__).parents[1] / "docs" / "optimizer"
 DEFAULT_RECORDS = [
     DOCS / "fixed-structure" / "heldout_picks.json",
     DOCS / "seeds20" / "heldout_picks.json",
+    DOCS / "cmaes" / "heldout_picks.json",
 ]
 Z95 = 1.959964
 Z80 = 0.841621
