@@ -36,6 +36,7 @@ __all__ = [
     "files_gain",
     "matched_baseline",
     "means",
+    "optimizer_verdict",
     "question_sets",
     "twins",
     "verdict",
@@ -160,11 +161,20 @@ def _interval(gain: PairedGain) -> str:
     return f"{text} (file by file: [{apart[0]:+.2f}, {apart[1]:+.2f}])"
 
 
+_WORDS = {
+    "better": "clearly more accurate than",
+    "worse": "clearly less accurate than",
+    "unclear": "not distinguishable from",
+}
+
+
 def verdict(heldout: DiscoverHeldout | OptimizerHeldout, selection: Selection) -> dict[str, Any]:
     """``{"kind", "headline", "lines"}``: what the held-out comparison says, in words.
 
     ``kind`` is ``twin``, ``beaten``, ``better``, ``worse`` or ``unclear``.
     """
+    if isinstance(heldout, OptimizerHeldout):
+        return optimizer_verdict(heldout, selection)
     points = heldout.points
     candidate = heldout.selected
     table = means(points)
@@ -207,11 +217,7 @@ def verdict(heldout: DiscoverHeldout | OptimizerHeldout, selection: Selection) -
         if paired:
             low, high = paired.gain.ci95
             kind = "better" if low > 0 else "worse" if high < 0 else "unclear"
-        word = {
-            "better": "clearly more accurate than",
-            "worse": "clearly less accurate than",
-            "unclear": "not distinguishable from",
-        }[kind]
+        word = _WORDS[kind]
         headline = (
             f"{who} is {word} {base} at matched tokens: {_pct(acc)} at {_tok(tok)} vs "
             f"{_pct(a)} at {_tok(t)}."
@@ -221,3 +227,44 @@ def verdict(heldout: DiscoverHeldout | OptimizerHeldout, selection: Selection) -
         detail = f"Against {base} ({_pct(a)} at {_tok(t)}), the best baseline at matched tokens"
         lines.append(f"{detail}: {interval}." if interval else f"{detail} (no paired interval).")
     return {"kind": kind, "headline": headline, "lines": lines}
+
+
+def optimizer_verdict(heldout: OptimizerHeldout, selection: Selection) -> dict[str, Any]:
+    """The words for ``autotts optimize``'s held-out comparison: at each of CMC's operating
+    points, the winner at the β the *search set* chose for it against CMC there, as its
+    gains record them. (Its points hold whole curves, so a mean over them, as a discovery
+    run's verdict takes, would average every β.) ``better`` only when every budget is
+    clearly won within CMC's tokens, which is the run's rule for replacing a built-in;
+    ``worse`` when every budget is clearly lost."""
+    who = f"Round {selection.round} ({selection.name})"
+    kinds, said, lines = [], [], []
+    for budget in heldout.gains:
+        chosen = budget.search_choices()
+        if not chosen:
+            continue
+        row = chosen[0]
+        low, high = row.gain.ci95
+        kind = "worse" if high < 0 else "better" if low > 0 and row.within_budget else "unclear"
+        kinds.append(kind)
+        where = f"CMC β={budget.cmc_beta:g}'s tokens"
+        said.append(
+            f"{_WORDS[kind]} CMC β={budget.cmc_beta:g} within its tokens"
+            f" ({row.gain.gain:+.2f} points at β = {row.beta:g})"
+        )
+        spends = "" if row.within_budget else " (more tokens than CMC: outside the budget)"
+        lines.append(
+            f"Within {where} (CMC: {_pct(budget.cmc_accuracy)} at {_tok(budget.cmc_tokens)}):"
+            f" at β = {row.beta:g}, the β the search set chose for it, {_pct(row.accuracy)} at"
+            f" {_tok(row.tokens)}{spends}; {_interval(row.gain)}."
+        )
+    if not kinds:
+        return {"kind": "unclear", "headline": f"{who}: no held-out gains.", "lines": []}
+    share = heldout.extra.get("sc64_share", {})
+    if share.get("winner") is not None:
+        cmc = share.get("cmc")
+        lines.append(
+            f"It reaches SC@64's held-out accuracy at {share['winner']:.0%} of SC@64's tokens"
+            + (f" (CMC: {cmc:.0%})." if cmc is not None else ".")
+        )
+    kind = kinds[0] if len(set(kinds)) == 1 else "unclear"
+    return {"kind": kind, "headline": f"{who} is {' and '.join(said)}.", "lines": lines}

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from autotts.discovery.baseline_records import BaselinesFile
-from autotts.discovery.heldout_records import DiscoverHeldout, OptimizerHeldout
+from autotts.discovery.heldout_records import DiscoverHeldout, HeldoutPoint, OptimizerHeldout
 from autotts.discovery.history import load_history
 from autotts.discovery.records import AggregatePoint, CurvePoint, RoundEntry, Selection
 from autotts.discovery.rundir import RunDir, write_text_atomic
@@ -69,6 +70,9 @@ BASELINE_NAMES = {
 SELECTED = "#d62728"
 #: Other rounds: colours no baseline has, so a round is never mistaken for one.
 ROUND_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#e377c2", "#1b9e77", "#e6ab02", "#666600")
+#: Past this many accepted rounds, the unselected ones share one grey legend entry.
+LISTED_ROUNDS = 12
+OTHER_ROUNDS = "#9e9e9e"
 #: Files within a round's chart.
 FILE_COLOURS = ("#6baed6", "#fd8d3c", "#74c476", "#fa9fb5", "#9e9ac8", "#fdd0a2", "#a1d99b")
 
@@ -108,6 +112,10 @@ def _trajectory(
     series = _baseline_series(baselines)
     chosen = None
     accepted = [e for e in index if e.aggregate]
+    # an optimize run has hundreds of rounds: a legend entry each would bury the chart,
+    # so past a dozen the other rounds are drawn in grey under one entry
+    crowded = len(accepted) > LISTED_ROUNDS
+    others = sum(not _is_selected(e, selection) for e in accepted)
     for i, entry in enumerate(accepted):
         label = f"round {entry.round}: {entry.name}"
         if _is_selected(entry, selection):
@@ -118,6 +126,20 @@ def _trajectory(
                 width=3.2,
                 radius=4.2,
                 labels=_betas(entry.aggregate),
+            )
+            continue
+        if crowded:
+            first = not any(x.label.startswith("other rounds") for x in series)
+            series.append(
+                Series(
+                    f"other rounds ({others})",
+                    _agg_points(entry.aggregate),
+                    OTHER_ROUNDS,
+                    width=1.2,
+                    radius=2.0,
+                    opacity=0.5,
+                    legend=first,
+                )
             )
             continue
         colour = ROUND_COLOURS[i % len(ROUND_COLOURS)]
@@ -202,13 +224,45 @@ def _point_label(beta: float | None, twins_of: list[str]) -> str:
     return f"{text} (= {' = '.join(twins_of)})" if twins_of else text
 
 
-def _heldout(heldout: DiscoverHeldout | OptimizerHeldout | None) -> dict[str, Any] | None:
+def _shown_points(
+    heldout: DiscoverHeldout | OptimizerHeldout, selected_beta: float | None = None
+) -> list[HeldoutPoint]:
+    """The held-out points the table and charts show. A discovery run records one point per
+    method and file. An optimize run records whole curves (the winner's, CMC's, SC's on a
+    β grid): shown are its operating points, the winner at the β the search set chose for
+    each of CMC's budgets (the selection's β first), CMC at those budgets, and SC@64."""
+    if not isinstance(heldout, OptimizerHeldout):
+        return list(heldout.points)
+    labels: dict[tuple[str, float | None], str] = {}
+    chosen = sorted(
+        {row.beta for budget in heldout.gains for row in budget.search_choices()},
+        key=lambda beta: beta != selected_beta,
+    )
+    for beta in chosen:
+        labels[("winner", beta)] = f"winner β={beta:g}"
+    for budget in heldout.gains:
+        labels[("cmc", budget.cmc_beta)] = f"CMC β={budget.cmc_beta:g}"
+    labels[("sc", 1.0)] = "SC@64"
+    # the winner first: the table's first row, and the point drawn as the selection
+    order = list(labels.values())
+    shown = [
+        replace(p, method=labels[(p.method, p.point.beta)])
+        for p in heldout.points
+        if (p.method, p.point.beta) in labels
+    ]
+    return sorted(shown, key=lambda p: order.index(p.method))
+
+
+def _heldout(
+    heldout: DiscoverHeldout | OptimizerHeldout | None, selection: Selection | None = None
+) -> dict[str, Any] | None:
     if not heldout:
         return None
-    files = sorted({(p.point.model, p.point.benchmark) for p in heldout.points})
-    methods = list(dict.fromkeys(p.method for p in heldout.points))
+    points = _shown_points(heldout, selection.beta if selection else None)
+    files = sorted({(p.point.model, p.point.benchmark) for p in points})
+    methods = list(dict.fromkeys(p.method for p in points))
     candidate = heldout.candidate or methods[0]
-    cells = {(p.method, p.point.model, p.point.benchmark): p.point for p in heldout.points}
+    cells = {(p.method, p.point.model, p.point.benchmark): p.point for p in points}
     rows = []
     for method in methods:
         row = [cells.get((method, m, b)) for m, b in files]
@@ -223,7 +277,7 @@ def _heldout(heldout: DiscoverHeldout | OptimizerHeldout | None) -> dict[str, An
         )
         rows.append({"method": method, "cells": row, "mean": mean})
     charts = []
-    same = twins(heldout.points, candidate)
+    same = twins(points, candidate)
     # The candidate last: drawn on top of a baseline it may coincide with.
     order = [m for m in methods if m != candidate] + [candidate]
     for bench in sorted({b for _, b in files}):
@@ -330,7 +384,7 @@ def render_report(run_path: Path | str) -> str:
         verdict=verdict(heldout, chosen) if heldout and chosen else None,
         best_so_far=_best_so_far(index, baselines),
         selection=selection,
-        heldout=_heldout(heldout),
+        heldout=_heldout(heldout, chosen),
         transfer=_transfer(transfer),
         ablations=[name for name, on in settings.get("ablations", {}).items() if on],
         totals={

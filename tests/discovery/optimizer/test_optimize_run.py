@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 
 from autotts.controllers.registry import ControllerSpec, build
 from autotts.discovery.records import RoundEntry, Selection
+from autotts.report.html import LISTED_ROUNDS, render_report
 from autotts.sandbox.live_client import SandboxedController
 from tests.helpers import run_index
 
@@ -76,6 +78,17 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
     assert [g["cmc_beta"] for g in heldout["gains"]] == [0.5, 1.0]
     for key in ("round", "beta"):
         assert key in heldout["selection"]
+
+    # The report states the run's verdict at CMC's two budgets, by the β its search chose
+    # (not by a mean over its curves), and shows its operating points; past a dozen
+    # rounds, the unselected ones share one legend entry.
+    page = render_report(run)
+    assert "within its tokens" in page and "the β the search set chose for it" in page
+    for row in ("CMC β=0.5", "CMC β=1", "SC@64"):
+        assert f"<td>{row}</td>" in page
+    accepted = [e for e in index if e.get("aggregate")]
+    others = len(re.findall(r'<g class="legend-entry">(?:(?!</g>).)*other rounds \(', page))
+    assert others == (1 if len(accepted) > LISTED_ROUNDS else 0)
 
 
 def test_bad_sampler_is_a_one_line_error(tmp_path: Path) -> None:
