@@ -108,7 +108,7 @@ def test_an_optimize_run_is_judged_at_each_budget_by_its_chosen_beta_not_a_curve
     assert said["kind"] == "unclear"
     assert said["headline"] == (
         "Round 7 (opt-winner) is clearly more accurate than CMC β=0.5 within its tokens "
-        "(+1.00 points at β = 0.5) and not distinguishable from CMC β=1 within its tokens "
+        "(+1.00 points at β = 0.5) and not distinguishable from CMC β=1.0 within its tokens "
         "(+1.00 points at β = 1)."
     )
     text = " ".join(said["lines"])
@@ -133,7 +133,19 @@ def test_the_report_shows_an_optimize_run_at_its_operating_points() -> None:
     assert shown is not None
     # the selection's β first: the row (and point) drawn as the selection
     assert [r["method"] for r in shown["rows"]] == [
-        "winner β=1", "winner β=0.5", "CMC β=0.5", "CMC β=1", "SC@64"
+        "winner β=1", "winner β=0.5", "CMC β=0.5", "CMC β=1.0", "SC@64"
     ]  # fmt: skip
     means = {r["method"]: r["mean"] for r in shown["rows"]}
     assert means["winner β=1"] == (48.0, 560e3) and means["SC@64"] == (45.0, 1e6)
+
+
+def test_runs_side_by_side_show_an_optimize_runs_verdict_and_operating_point() -> None:
+    from autotts.report.side_by_side import _differing, _heldout_row
+
+    row = _heldout_row({"heldout": _optimizer_heldout(0.2, -0.4), "selection": OPT_SELECTION})
+    assert row["mean"] == (48.0, 560e3)  # the winner at the selection's β, not a curve mean
+    assert row["headline"].startswith("Round 7 (opt-winner) is clearly more accurate than")
+    # a setting no run has (a discovery run's sampler) is neither a difference nor "the same"
+    settings = {"proposer": {"kind": "llm"}, "search": [], "heldout": []}
+    rows, same = _differing([{"settings": settings}, {"settings": settings}])
+    assert "sampler" not in same and "proposer" in same and rows == []

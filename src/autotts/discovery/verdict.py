@@ -246,9 +246,9 @@ def optimizer_verdict(heldout: OptimizerHeldout, selection: Selection) -> dict[s
         low, high = row.gain.ci95
         kind = "worse" if high < 0 else "better" if low > 0 and row.within_budget else "unclear"
         kinds.append(kind)
-        where = f"CMC β={budget.cmc_beta:g}'s tokens"
+        where = f"CMC β={budget.cmc_beta:.1f}'s tokens"
         said.append(
-            f"{_WORDS[kind]} CMC β={budget.cmc_beta:g} within its tokens"
+            f"{_WORDS[kind]} CMC β={budget.cmc_beta:.1f} within its tokens"
             f" ({row.gain.gain:+.2f} points at β = {row.beta:g})"
         )
         spends = "" if row.within_budget else " (more tokens than CMC: outside the budget)"

@@ -29,7 +29,7 @@ from autotts.discovery.verdict import twins, verdict
 from autotts.report.svg import PALETTE, Series, chart
 from autotts.report.tables import format_tokens
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "shown_points", "write_report"]
 
 #: The package's report templates, with their filters (this report and the side-by-side one).
 TEMPLATES = jinja2.Environment(
@@ -224,7 +224,7 @@ def _point_label(beta: float | None, twins_of: list[str]) -> str:
     return f"{text} (= {' = '.join(twins_of)})" if twins_of else text
 
 
-def _shown_points(
+def shown_points(
     heldout: DiscoverHeldout | OptimizerHeldout, selected_beta: float | None = None
 ) -> list[HeldoutPoint]:
     """The held-out points the table and charts show. A discovery run records one point per
@@ -241,7 +241,8 @@ def _shown_points(
     for beta in chosen:
         labels[("winner", beta)] = f"winner β={beta:g}"
     for budget in heldout.gains:
-        labels[("cmc", budget.cmc_beta)] = f"CMC β={budget.cmc_beta:g}"
+        # named as a discovery run's held-out baselines are (and coloured alike)
+        labels[("cmc", budget.cmc_beta)] = f"CMC β={budget.cmc_beta:.1f}"
     labels[("sc", 1.0)] = "SC@64"
     # the winner first: the table's first row, and the point drawn as the selection
     order = list(labels.values())
@@ -258,7 +259,7 @@ def _heldout(
 ) -> dict[str, Any] | None:
     if not heldout:
         return None
-    points = _shown_points(heldout, selection.beta if selection else None)
+    points = shown_points(heldout, selection.beta if selection else None)
     files = sorted({(p.point.model, p.point.benchmark) for p in points})
     methods = list(dict.fromkeys(p.method for p in points))
     candidate = heldout.candidate or methods[0]

@@ -16,7 +16,7 @@ from typing import Any
 
 from autotts.discovery.records import AggregatePoint, CurvesFile
 from autotts.discovery.rundir import RunDir, write_text_atomic
-from autotts.discovery.verdict import means
+from autotts.discovery.verdict import means, verdict
 from autotts.errors import UsageError
 from autotts.report.html import (
     HELDOUT_COLOURS,
@@ -26,6 +26,7 @@ from autotts.report.html import (
     _agg_points,
     _baseline_series,
     _betas,
+    shown_points,
 )
 from autotts.report.svg import PALETTE, Series, chart
 
@@ -52,6 +53,13 @@ SETTINGS_COMPARED: dict[str, Any] = {
     "select": lambda r: r.get("select"),
     "race": lambda r: "race" in r,
     "held-out seeds": lambda r: r.get("heldout_seeds"),
+    # an optimize run's own settings (every discovery run has none: not listed then)
+    "sampler": lambda r: r.get("proposer", {}).get("sampler"),
+    "objective": lambda r: r.get("proposer", {}).get("objective"),
+    "replay seeds": lambda r: r.get("proposer", {}).get("replay_seeds"),
+    "search seeds": lambda r: r.get("proposer", {}).get("search_seeds"),
+    "fixed parts": lambda r: r.get("proposer", {}).get("fixed_parts"),
+    "time budget (s)": lambda r: r.get("proposer", {}).get("time_budget"),
     "interpreter": lambda r: r.get("interpreter", "cpython"),
     "autotts": lambda r: r.get("autotts_version"),
 }
@@ -91,13 +99,14 @@ def _labels(paths: Sequence[Path]) -> list[str]:
 
 
 def _differing(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of the settings that differ between the runs, and the names of those that do not."""
+    """Rows of the settings that differ between the runs, and the names of those that do not
+    (of those that some run has)."""
     rows, same = [], []
     for name, read in SETTINGS_COMPARED.items():
         values = [read(r["settings"]) for r in runs]
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
             rows.append({"name": name, "values": ["–" if v is None else v for v in values]})
-        else:
+        elif any(v is not None for v in values):  # a setting none of the runs has: not said
             same.append(name)
     return rows, same
 
@@ -111,14 +120,26 @@ def _heldout_row(run: dict[str, Any]) -> dict[str, Any]:
         else f"round {selection.round} ({selection.name}) at β = {selection.beta:g}",
         "mean": None,
         "paired": None,
+        "headline": None,
     }
     if held:
-        table = means(held.points)
-        candidate = held.candidate
+        table, candidate = _held_out_means(run)
         if candidate in table:
             row["mean"] = table[candidate]
         row["paired"] = held.paired
+        if selection is not None and selection.round is not None:
+            row["headline"] = verdict(held, selection)["headline"].rstrip(".")
     return row
+
+
+def _held_out_means(run: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], str | None]:
+    """Mean (accuracy, tokens) per shown method and the selection's label: for an optimize
+    run, its operating points (:func:`~autotts.report.html.shown_points`), not a mean over
+    each curve's β grid."""
+    selection = run["selection"]
+    points = shown_points(run["heldout"], selection.beta if selection else None)
+    candidate = run["heldout"].candidate or (points[0].method if points else None)
+    return means(points), candidate
 
 
 def _search_chart(runs: list[dict[str, Any]], labels: list[str]) -> str:
@@ -147,9 +168,11 @@ def _heldout_chart(runs: list[dict[str, Any]], labels: list[str]) -> str:
     series = []
     reference = next((r for r in runs if r["heldout"]), None)
     if reference is not None:
-        table = means(reference["heldout"].points)
+        table, candidate = _held_out_means(reference)
         for i, (method, (acc, tok)) in enumerate(table.items()):
-            if method == reference["heldout"].candidate:
+            # the baselines only: the selection is drawn below, an optimize run's other
+            # operating point of its winner not at all
+            if method == candidate or method.startswith("winner"):
                 continue
             colour = HELDOUT_COLOURS.get(method, PALETTE[i % len(PALETTE)])
             series.append(Series(method, [(tok, acc)], colour, line=False, radius=4.5))

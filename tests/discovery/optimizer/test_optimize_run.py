@@ -84,7 +84,7 @@ def test_optimize_killed_then_resumed(tmp_path: Path) -> None:
     # rounds, the unselected ones share one legend entry.
     page = render_report(run)
     assert "within its tokens" in page and "the β the search set chose for it" in page
-    for row in ("CMC β=0.5", "CMC β=1", "SC@64"):
+    for row in ("CMC β=0.5", "CMC β=1.0", "SC@64"):
         assert f"<td>{row}</td>" in page
     accepted = [e for e in index if e.get("aggregate")]
     others = len(re.findall(r'<g class="legend-entry">(?:(?!</g>).)*other rounds \(', page))
