@@ -3,23 +3,18 @@ values, and it reads each pick at the β its search chose."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "target_power.py"
+from tests.benchmarks.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def target_power() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("target_power", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("target_power")
 
 
 def test_power_is_the_normal_tail_and_80_percent_needs_no_more_questions(

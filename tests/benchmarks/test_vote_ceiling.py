@@ -3,25 +3,18 @@ docstring says, so the records in ``docs/optimizer/ceiling/`` mean what the page
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
+from tests.benchmarks.conftest import load_script
 from tests.helpers import make_replay
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "vote_ceiling.py"
 
 
 @pytest.fixture(scope="module")
 def vote_ceiling() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("vote_ceiling", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("vote_ceiling")
 
 
 def test_the_settled_share_counts_probes_that_already_gave_the_final_answer(
