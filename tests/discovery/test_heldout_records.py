@@ -74,11 +74,17 @@ def test_the_optimiser_s_heldout_json_is_told_apart_and_reads_back(path: Path) -
     assert len(record.gains) == len(data["gains"])
     with pytest.raises(UsageError, match="written by 'autotts optimize'"):
         DiscoverHeldout.from_dict(data)
-    # the report's held-out table and verdict read it as they read discover's
+    # the report's verdict reads it by its own gains: at each CMC budget, the winner at the
+    # β the search chose, with that row's numbers and interval (never a mean over curves)
     selection = Selection.from_dict(_json(path.parent / "selection.json"))
-    said = verdict(record, selection)  # it pairs with no single baseline: no interval
-    assert said["kind"] in {"beaten", "unclear"}
-    assert said["lines"][-1].endswith("the best baseline at matched tokens (no paired interval).")
+    said = verdict(record, selection)
+    assert said["kind"] in {"better", "worse", "unclear"}
+    text = " ".join(said["lines"])
+    for budget in record.gains:
+        for row in budget.search_choices():
+            assert f"Within CMC β={budget.cmc_beta:.1f}'s tokens" in text
+            assert f"{row.accuracy:.2f} % at" in text and f"[{row.gain.ci95[0]:+.2f}," in text
+    assert "matched tokens" not in text
 
 
 def test_discover_s_oldest_heldout_json_reads_back() -> None:
