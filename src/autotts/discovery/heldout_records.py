@@ -72,6 +72,11 @@ class GainRow:
     search_choice: bool
     gain: PairedGain
 
+    def wins(self) -> bool:
+        """Spends within CMC's tokens and gains with a 95 % lower bound (``ci95``: questions
+        drawn jointly across models) above zero: the replacement rule at one budget."""
+        return self.within_budget and self.gain.ci95[0] > 0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "beta": self.beta,

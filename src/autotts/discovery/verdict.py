@@ -243,17 +243,17 @@ def optimizer_verdict(heldout: OptimizerHeldout, selection: Selection) -> dict[s
         if not chosen:
             continue
         row = chosen[0]
-        low, high = row.gain.ci95
-        kind = "worse" if high < 0 else "better" if low > 0 and row.within_budget else "unclear"
+        kind = "worse" if row.gain.ci95[1] < 0 else "better" if row.wins() else "unclear"
         kinds.append(kind)
-        where = f"CMC β={budget.cmc_beta:.1f}'s tokens"
+        cmc = f"CMC β={budget.cmc_beta:.1f}"
         said.append(
-            f"{_WORDS[kind]} CMC β={budget.cmc_beta:.1f} within its tokens"
+            f"{_WORDS[kind]} {cmc} within its tokens"
             f" ({row.gain.gain:+.2f} points at β = {row.beta:g})"
         )
         spends = "" if row.within_budget else " (more tokens than CMC: outside the budget)"
         lines.append(
-            f"Within {where} (CMC: {_pct(budget.cmc_accuracy)} at {_tok(budget.cmc_tokens)}):"
+            f"Within {cmc}'s tokens (CMC: {_pct(budget.cmc_accuracy)} at"
+            f" {_tok(budget.cmc_tokens)}):"
             f" at β = {row.beta:g}, the β the search set chose for it, {_pct(row.accuracy)} at"
             f" {_tok(row.tokens)}{spends}; {_interval(row.gain)}."
         )

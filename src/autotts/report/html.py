@@ -116,6 +116,7 @@ def _trajectory(
     # so past a dozen the other rounds are drawn in grey under one entry
     crowded = len(accepted) > LISTED_ROUNDS
     others = sum(not _is_selected(e, selection) for e in accepted)
+    listed_others = False
     for i, entry in enumerate(accepted):
         label = f"round {entry.round}: {entry.name}"
         if _is_selected(entry, selection):
@@ -129,7 +130,6 @@ def _trajectory(
             )
             continue
         if crowded:
-            first = not any(x.label.startswith("other rounds") for x in series)
             series.append(
                 Series(
                     f"other rounds ({others})",
@@ -138,9 +138,10 @@ def _trajectory(
                     width=1.2,
                     radius=2.0,
                     opacity=0.5,
-                    legend=first,
+                    legend=not listed_others,
                 )
             )
+            listed_others = True
             continue
         colour = ROUND_COLOURS[i % len(ROUND_COLOURS)]
         series.append(Series(label, _agg_points(entry.aggregate), colour, width=2, opacity=0.85))

@@ -41,7 +41,7 @@ def passes(gains: Sequence[BudgetGains]) -> bool:
     95 % lower bound (``ci95``: questions drawn jointly across models) is above zero."""
     for budget in gains:
         chosen = budget.search_choices()
-        if not chosen or not all(c.within_budget and c.gain.ci95[0] > 0 for c in chosen):
+        if not chosen or not all(c.wins() for c in chosen):
             return False
     return True
 
